@@ -1,0 +1,82 @@
+# finetune — build, test, demo. See README.md.
+#   make            library + CLI (build/)
+#   make test       install deps if missing, build, run every test (plain, then ASan+UBSan)
+#   make demo       install deps if missing, fetch data, run the embedded fine-tuning demo
+#   make fuzz       run each libFuzzer target for a fixed, seeded number of runs
+#   make bench      side-by-side benchmarks against PyTorch (needs python3-torch)
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -march=native
+CFLAGS  ?= $(OPT) -g
+WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
+INC      = -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread
+DEPFLAGS = -MMD -MP
+LDLIBS   = -lopenblas -ljansson -lz -lm -lpthread
+OMPFLAG  = -fopenmp
+
+LIB_SRC  = $(sort $(wildcard src/*/*.c))
+CLI_SRC  = $(sort $(wildcard cli/*.c))
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+FUZZ_SRC = $(sort $(wildcard fuzz/fuzz_*.c))
+
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB      = $(BUILD)/libfinetune.a
+BIN      = $(BUILD)/finetune
+
+all: $(LIB) $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(OMPFLAG) $(INC) $(DEPFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(OMPFLAG) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(OMPFLAG) $(INC) -o $@ $< $(LIB) $(LDLIBS)
+
+tests-build: $(TESTS) $(BIN)
+
+# The README's test command. Installs missing Debian packages first (scripts/deps.sh),
+# then runs the suite plainly and under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: deps
+	$(MAKE) tests-build
+	tests/run.sh $(BUILD)
+	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" OMPFLAG=-fopenmp=libgomp tests-build
+	FT_SANITIZED=1 tests/run.sh build-asan
+	$(MAKE) fuzz
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+FUZZ_RUNS ?= 20000
+fuzz:
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(INC) -fopenmp=libgomp -o build-fuzz/$$n $$f $(LIB_SRC) $(LDLIBS) || exit 1; \
+	  echo "fuzz: $$n ($(FUZZ_RUNS) runs, seed 1)"; \
+	  mkdir -p build-fuzz/$$n.corpus; \
+	  build-fuzz/$$n -seed=1 -runs=$(FUZZ_RUNS) -max_len=65536 build-fuzz/$$n.corpus fuzz/corpus/$${n#fuzz_} >build-fuzz/$$n.log 2>&1 || { tail -40 build-fuzz/$$n.log; exit 1; }; \
+	done; echo "fuzz: all targets clean"
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all test tests-build deps demo fuzz bench clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

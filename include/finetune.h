@@ -1,0 +1,11 @@
+/* finetune: fine-tune pretrained deep networks in C. Umbrella header. */
+#ifndef FINETUNE_H
+#define FINETUNE_H
+#include "finetune/core.h"
+#include "finetune/params.h"
+#include "finetune/graph.h"
+#include "finetune/io.h"
+#include "finetune/train.h"
+#include "finetune/model.h"
+#include "finetune/runner.h"
+#endif

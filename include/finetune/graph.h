@@ -1,0 +1,146 @@
+/* finetune graph: define-then-run tensors with reverse-mode autodiff.
+ *
+ * A graph is built once per input shape: create input nodes, parameter nodes and op
+ * nodes (each builder returns a new node; a NULL input or a shape error makes the
+ * builder return NULL and records the first error in the graph). Then ft_graph_plan()
+ * decides which nodes need gradients (backward is pruned to what trainable parameters
+ * depend on), which activations must be kept for backward, and lays out every buffer in
+ * one arena by lifetime. After planning, forward/backward allocate nothing.
+ *
+ * Shapes are PyTorch's (row-major, last dimension contiguous). Values are float32;
+ * index tensors (labels, token ids) are int32 (FT_I32) in the same 4-byte slots. */
+#ifndef FINETUNE_GRAPH_H
+#define FINETUNE_GRAPH_H
+
+#include "core.h"
+#include "params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FT_MAX_DIMS 6
+#define FT_MAX_INPUTS 8
+#define FT_ALL_DIMS 127 /* reduction over every dimension */
+
+typedef enum { FT_F32 = 0, FT_I32 = 1 } ft_dtype;
+
+/* The op table. Order is part of nothing persistent; it is checked at compile time
+ * against the table in src/ops/ops.c. Later issues add conv/pool/batchnorm, attention
+ * and LSTM here. */
+typedef enum {
+    FT_OP_INPUT = 0, /* fed by the caller */
+    FT_OP_PARAM,     /* view of a parameter in an ft_params store */
+    FT_OP_LINEAR,    /* y = x W^T + b */
+    FT_OP_MATMUL,    /* batched matmul with optional transposes */
+    FT_OP_ADD, FT_OP_SUB, FT_OP_MUL, FT_OP_DIV, /* broadcasting */
+    FT_OP_SCALE,     /* y = a * x + b, scalars */
+    FT_OP_RELU, FT_OP_GELU, FT_OP_SILU, FT_OP_SIGMOID, FT_OP_TANH,
+    FT_OP_SOFTMAX, FT_OP_LOG_SOFTMAX, /* over the last dim */
+    FT_OP_CROSS_ENTROPY, /* logits [N,C], targets I32 [N] -> scalar */
+    FT_OP_MSE,           /* mean((a-b)^2) -> scalar */
+    FT_OP_RESHAPE, FT_OP_TRANSPOSE, FT_OP_SLICE, FT_OP_CONCAT,
+    FT_OP_SUM, FT_OP_MEAN,
+    FT_OP_DROPOUT,
+    FT_OP_EMBEDDING,     /* ids I32 [...], weight [V,D] -> [..., D] */
+    FT_OP_LAYER_NORM,    /* over the last dim */
+    FT_OP_COUNT
+} ft_op;
+
+typedef struct ft_graph ft_graph;
+
+typedef struct ft_node {
+    ft_op op;
+    ft_dtype dtype;
+    int id;                         /* creation index = forward order */
+    int n_in;
+    struct ft_node *in[FT_MAX_INPUTS];
+    int ndim;
+    int64_t shape[FT_MAX_DIMS];
+    int64_t numel;
+    int32_t iarg[8];                /* op arguments (axes, flags, ignore_index, ...) */
+    float farg[4];                  /* op arguments (eps, p, smoothing, ...) */
+    float *val;                     /* value buffer (arena, parameter store, or caller) */
+    float *grad;                    /* gradient buffer, NULL when not needed */
+    float *aux;                     /* per-op saved state for backward (mask, mean/rstd) */
+    int64_t aux_numel;
+    int param;                      /* index in the graph's ft_params, -1 otherwise */
+    bool requires_grad;             /* set by ft_graph_plan */
+    bool keep;                      /* value kept alive until the end of the step */
+    char name[48];                  /* optional, for errors and debugging */
+} ft_node;
+
+/* ---- building ---- */
+ft_graph *ft_graph_new(ft_params *params);
+void ft_graph_free(ft_graph *g);
+ft_status ft_graph_status(const ft_graph *g); /* first build error, FT_OK if none */
+
+ft_node *ft_input(ft_graph *g, const char *name, ft_dtype dtype, int ndim, const int64_t *shape);
+ft_node *ft_param(ft_graph *g, const char *param_name); /* looks the name up in the store */
+ft_node *ft_param_at(ft_graph *g, int param_index);
+
+ft_node *ft_linear(ft_graph *g, ft_node *x, ft_node *w, ft_node *b /* may be NULL */);
+ft_node *ft_matmul(ft_graph *g, ft_node *a, ft_node *b, bool trans_a, bool trans_b);
+ft_node *ft_add(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_sub(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_mul(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_div(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_scale(ft_graph *g, ft_node *x, float a, float b);
+ft_node *ft_relu(ft_graph *g, ft_node *x);
+ft_node *ft_gelu(ft_graph *g, ft_node *x, bool tanh_approx);
+ft_node *ft_silu(ft_graph *g, ft_node *x);
+ft_node *ft_sigmoid(ft_graph *g, ft_node *x);
+ft_node *ft_tanh(ft_graph *g, ft_node *x);
+ft_node *ft_softmax(ft_graph *g, ft_node *x);
+ft_node *ft_log_softmax(ft_graph *g, ft_node *x);
+/* Mean over targets that are not ignore_index. label_smoothing as in torch.nn.CrossEntropyLoss. */
+ft_node *ft_cross_entropy(ft_graph *g, ft_node *logits, ft_node *targets, int ignore_index, float label_smoothing);
+ft_node *ft_mse(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_reshape(ft_graph *g, ft_node *x, int ndim, const int64_t *shape); /* one -1 allowed */
+ft_node *ft_transpose(ft_graph *g, ft_node *x, int dim0, int dim1);
+ft_node *ft_slice(ft_graph *g, ft_node *x, int dim, int64_t start, int64_t end);
+ft_node *ft_concat(ft_graph *g, int n, ft_node **xs, int dim);
+ft_node *ft_sum(ft_graph *g, ft_node *x, int dim /* or FT_ALL_DIMS */, bool keepdim);
+ft_node *ft_mean(ft_graph *g, ft_node *x, int dim /* or FT_ALL_DIMS */, bool keepdim);
+ft_node *ft_dropout(ft_graph *g, ft_node *x, float p);
+ft_node *ft_embedding(ft_graph *g, ft_node *ids, ft_node *weight);
+ft_node *ft_layer_norm(ft_graph *g, ft_node *x, ft_node *gamma, ft_node *beta, float eps);
+
+/* ---- planning and running ---- */
+typedef struct {
+    int n_nodes;
+    int n_forward_ops;          /* op nodes run in forward */
+    int n_backward_ops;         /* op nodes whose backward runs (pruned) */
+    size_t arena_bytes;         /* the planned arena (values, grads, aux, reuse applied) */
+    size_t saved_bytes;         /* activation bytes kept alive for backward */
+    size_t naive_bytes;         /* what the arena would be without lifetime reuse */
+} ft_plan_stats;
+
+/* Plan forward (and backward from `loss` when training). Extra outputs to keep alive
+ * (logits for metrics) are marked with ft_node_keep() before planning. */
+ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training);
+void ft_node_keep(ft_node *n);
+ft_plan_stats ft_graph_stats(const ft_graph *g);
+
+/* Copy caller data into an input node's planned buffer. */
+ft_status ft_graph_set_input(ft_graph *g, ft_node *input, const void *data, size_t bytes);
+/* Dropout is seeded per step from (seed, step): counter-based, so runs are reproducible
+ * for any thread count and resume needs no RNG state. */
+void ft_graph_set_rng(ft_graph *g, uint64_t seed, uint64_t step);
+ft_status ft_graph_forward(ft_graph *g);
+/* Backward from the planned loss (d loss = 1). Parameter gradients are ADDED into the
+ * store's grad block, so gradient accumulation is just several backward calls. */
+ft_status ft_graph_backward(ft_graph *g);
+
+/* Run kernels in their naive reference form (for tests comparing fast vs reference). */
+void ft_set_reference_kernels(bool on);
+bool ft_reference_kernels(void);
+
+const char *ft_op_name(ft_op op);
+int ft_graph_node_count(const ft_graph *g);
+ft_node *ft_graph_node(ft_graph *g, int i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

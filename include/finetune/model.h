@@ -1,0 +1,60 @@
+/* finetune models: architectures built from a config, with upstream parameter names.
+ *
+ * A model is its config (JSON, kept verbatim for export) plus a parameter store. Its
+ * build() adds the forward computation for one batch shape to a graph. Architectures are
+ * listed in one explicit table (src/models/registry.c). */
+#ifndef FINETUNE_MODEL_H
+#define FINETUNE_MODEL_H
+
+#include "core.h"
+#include "params.h"
+#include "graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ft_model ft_model;
+
+typedef struct ft_arch {
+    const char *name;                 /* "mlp", later "resnet", "bert", ... */
+    /* Parse cfg_json, declare parameters into m->params (not finalized). */
+    ft_status (*create)(ft_model *m, const char *cfg_json);
+    /* Forward for a batch: x is the input node, returns logits [N, n_classes]. */
+    ft_node *(*build)(ft_model *m, ft_graph *g, ft_node *x, bool training);
+    /* Rewrite the config for a new head with n_classes outputs (malloc'd JSON). */
+    char *(*config_with_classes)(const ft_model *m, int n_classes);
+    void (*free_impl)(ft_model *m);
+} ft_arch;
+
+struct ft_model {
+    const ft_arch *arch;
+    ft_params *params;
+    char *config_json;                /* as given, for export */
+    int n_classes;
+    ft_dtype in_dtype;
+    int in_ndim;                      /* per-example input shape */
+    int64_t in_shape[FT_MAX_DIMS];
+    const char *head_patterns;        /* glob(s) naming the head, e.g. "head.*" */
+    void *impl;
+};
+
+const ft_arch *ft_arch_find(const char *name);
+/* Build from a config JSON text ({"arch": "mlp", ...}); parameters zero, finalized. */
+ft_status ft_model_from_config(const char *cfg_json, ft_model **out);
+/* Seeded PyTorch-style init of every parameter (PCG32, identical in tests/gen). */
+void ft_model_init(ft_model *m, uint64_t seed);
+/* Load a model directory (config.json + model.safetensors) or a training checkpoint. */
+ft_status ft_model_load(const char *path, ft_model **out);
+/* Write config.json + model.safetensors under dir (atomically, upstream names). */
+ft_status ft_model_export(const ft_model *m, const char *dir);
+/* A copy of m with a fresh head for n_classes (seeded init); the rest is copied by name. */
+ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed, ft_model **out);
+void ft_model_free(ft_model *m);
+/* Human-readable summary: parameters, shapes, trainable flags, counts. */
+void ft_model_print(const ft_model *m, void *file /* FILE* */);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,79 @@
+/* finetune runner: the train/eval loop, checkpoints, metrics log and report. */
+#ifndef FINETUNE_RUNNER_H
+#define FINETUNE_RUNNER_H
+
+#include "core.h"
+#include "model.h"
+#include "train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *out_dir;        /* run directory: metrics.jsonl, report.html, checkpoints */
+    int epochs;
+    int64_t max_steps;          /* stop after this many optimizer steps (0 = no limit) */
+    int64_t batch_size;
+    int accum_steps;            /* micro-batches per optimizer step (>= 1) */
+    float clip_norm;            /* 0 = off */
+    ft_optim_config optim;
+    ft_schedule sched;          /* total_steps 0 = derived from epochs */
+    uint64_t seed;
+    int workers;                /* loader threads */
+    int patience;               /* early stopping: epochs without val improvement (0 = off) */
+    int64_t checkpoint_every;   /* also checkpoint every N steps (0 = end of each epoch only) */
+    const char *resume;         /* checkpoint to resume from, or NULL */
+    int progress;               /* 1 = bar (tty), 0 = plain lines, -1 = silent */
+    float label_smoothing;
+} ft_run_config;
+
+ft_run_config ft_run_defaults(void);
+
+typedef struct {
+    double loss, accuracy, top5;
+    int64_t n, correct;
+    int n_classes;
+    int64_t *confusion;         /* n_classes x n_classes (true row, predicted col), owned */
+} ft_eval_result;
+void ft_eval_result_free(ft_eval_result *r);
+
+typedef struct {
+    int64_t steps;
+    int epochs_done;
+    double final_train_loss;
+    double best_val_accuracy;   /* on the validation set given to ft_train */
+    int best_epoch;
+    bool interrupted;           /* SIGINT/SIGTERM: checkpoint written, resumable */
+    bool early_stopped;
+} ft_run_result;
+
+/* Train m on `train`, evaluating on `val` (may be NULL) after each epoch. Writes
+ * <out_dir>/checkpoint.safetensors (resumable, atomic), best.safetensors (best val),
+ * metrics.jsonl and report.html. Returns FT_EINTR after a clean interrupt. */
+ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run_config *cfg, ft_run_result *res);
+ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res);
+/* Class probabilities for one example (n_classes floats). */
+ft_status ft_predict_one(ft_model *m, const void *x, float *probs);
+
+/* Checkpoint = safetensors: "model.<name>" values, "optim.<k>.<name>" optimizer state,
+ * metadata: config, step, epoch, batch position, seed, optimizer and schedule. */
+typedef struct {
+    int64_t step, epoch, batch_in_epoch;
+    uint64_t seed;
+    double best_val;
+    int best_epoch;
+    int bad_epochs;
+} ft_train_state;
+ft_status ft_checkpoint_save(const char *path, const ft_model *m, ft_optimizer *opt, const ft_train_state *st);
+ft_status ft_checkpoint_load(const char *path, ft_model *m, ft_optimizer *opt, ft_train_state *st);
+
+/* Installs SIGINT/SIGTERM handlers that set a flag the loop polls between steps. */
+void ft_install_signal_handlers(void);
+bool ft_interrupted(void);
+void ft_request_interrupt(void); /* for tests */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
