@@ -64,7 +64,7 @@ void ft_params_zero_grad(ft_params *ps);
  * Python fixture generator): uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
 void ft_params_init_uniform(ft_params *ps, int i, uint64_t seed, float bound);
 
-/* PCG32, shared with tests/gen/*.py so Python and C generate the same numbers. */
+/* PCG32, shared with tests/gen/pcg32.py so Python and C generate the same numbers. */
 typedef struct { uint64_t state, inc; } ft_pcg32;
 void ft_pcg32_seed(ft_pcg32 *r, uint64_t seed, uint64_t stream);
 uint32_t ft_pcg32_next(ft_pcg32 *r);

@@ -40,7 +40,15 @@ ft_status ft_fail_context(ft_status s, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err_buf, sizeof old);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
+    size_t np = strlen(prefix);
+    if (np + 2 < sizeof err_buf) {
+        memcpy(err_buf, prefix, np);
+        memcpy(err_buf + np, ": ", 2);
+        size_t rest = sizeof err_buf - np - 3;
+        size_t no = strnlen(old, rest);
+        memcpy(err_buf + np + 2, old, no);
+        err_buf[np + 2 + no] = 0;
+    }
     return s;
 }
 

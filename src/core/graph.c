@@ -1,0 +1,389 @@
+/* Graph building, planning (pruned backward + lifetime-based memory layout) and running. */
+#include "finetune/graph.h"
+#include "ops/ops.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ft_graph {
+    ft_params *params;
+    ft_node **nodes;
+    int n, cap;
+    ft_status status;
+    char err[512];
+    ft_node *loss;
+    bool training, planned;
+    uint8_t *arena;
+    size_t arena_size;
+    int *bwd;              /* node ids whose backward runs, in backward order */
+    int n_bwd;
+    int *grad_zero_by;     /* per node: id of the bwd node before which its grad is zeroed */
+    bool *needed;          /* per node: computed in forward */
+    ft_plan_stats stats;
+};
+
+static _Thread_local bool use_reference;
+void ft_set_reference_kernels(bool on) { use_reference = on; }
+bool ft_reference_kernels(void) { return use_reference; }
+
+const char *ft_op_name(ft_op op) { return (unsigned)op < FT_OP_COUNT ? ft_op_table[op]->name : "?"; }
+
+ft_graph *ft_graph_new(ft_params *params) {
+    ft_graph *g = ft_calloc(1, sizeof *g);
+    if (g) g->params = params;
+    return g;
+}
+
+void ft_graph_free(ft_graph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n; i++) ft_free(g->nodes[i]);
+    ft_free(g->nodes);
+    ft_free_aligned(g->arena);
+    ft_free(g->bwd);
+    ft_free(g->grad_zero_by);
+    ft_free(g->needed);
+    ft_free(g);
+}
+
+ft_status ft_graph_status(const ft_graph *g) { return g->status; }
+int ft_graph_node_count(const ft_graph *g) { return g->n; }
+ft_node *ft_graph_node(ft_graph *g, int i) { return (i >= 0 && i < g->n) ? g->nodes[i] : NULL; }
+ft_plan_stats ft_graph_stats(const ft_graph *g) { return g->stats; }
+void ft_node_keep(ft_node *n) { if (n) n->keep = true; }
+
+ft_node *ft_graph_fail(ft_graph *g, ft_status s, const char *fmt, ...) {
+    if (g->status == FT_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g->err, sizeof g->err, fmt, ap);
+        va_end(ap);
+        g->status = s;
+    }
+    return NULL;
+}
+
+bool ft_graph_ok(ft_graph *g, int n, ft_node *const *in) {
+    if (g->status) return false;
+    if (g->planned) { ft_graph_fail(g, FT_EINVAL, "graph already planned; build a new one for a new shape"); return false; }
+    for (int i = 0; i < n; i++)
+        if (!in[i]) { ft_graph_fail(g, FT_EINVAL, "internal: NULL input to op"); return false; }
+    return true;
+}
+
+int64_t ft_shape_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+void ft_shape_str(const ft_node *n, char *buf, size_t size) {
+    size_t o = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < n->ndim && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, i ? ",%lld" : "%lld", (long long)n->shape[i]);
+    if (o < size) snprintf(buf + o, size - o, "]");
+}
+
+int ft_norm_dim(int dim, int ndim) {
+    if (dim < 0) dim += ndim;
+    return (dim >= 0 && dim < ndim) ? dim : -1;
+}
+
+ft_node *ft_node_new(ft_graph *g, ft_op op, int n_in, ft_node *const *in, int ndim, const int64_t *shape) {
+    if (!ft_graph_ok(g, n_in, in)) return NULL;
+    if (ndim > FT_MAX_DIMS) return ft_graph_fail(g, FT_ESHAPE, "%s: result has %d dims (max %d)", ft_op_name(op), ndim, FT_MAX_DIMS);
+    if (g->n == g->cap) {
+        int cap = g->cap ? g->cap * 2 : 64;
+        ft_node **nn = ft_realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return ft_graph_fail(g, FT_ENOMEM, "out of memory building graph");
+        g->nodes = nn;
+        g->cap = cap;
+    }
+    ft_node *n = ft_calloc(1, sizeof *n);
+    if (!n) return ft_graph_fail(g, FT_ENOMEM, "out of memory building graph");
+    n->op = op;
+    n->id = g->n;
+    n->n_in = n_in;
+    for (int i = 0; i < n_in; i++) n->in[i] = in[i];
+    n->ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) { ft_free(n); return ft_graph_fail(g, FT_ESHAPE, "%s: negative dimension", ft_op_name(op)); }
+        n->shape[i] = shape[i];
+    }
+    n->numel = ft_shape_numel(ndim, shape);
+    n->param = -1;
+    g->nodes[g->n++] = n;
+    return n;
+}
+
+ft_node *ft_input(ft_graph *g, const char *name, ft_dtype dtype, int ndim, const int64_t *shape) {
+    ft_node *n = ft_node_new(g, FT_OP_INPUT, 0, NULL, ndim, shape);
+    if (n) {
+        n->dtype = dtype;
+        snprintf(n->name, sizeof n->name, "%s", name ? name : "input");
+    }
+    return n;
+}
+
+ft_node *ft_param_at(ft_graph *g, int i) {
+    if (!g->params || i < 0 || i >= g->params->n)
+        return ft_graph_fail(g, FT_ENOTFOUND, "parameter index %d out of range", i);
+    if (!g->params->finalized) return ft_graph_fail(g, FT_EINVAL, "parameter store not finalized");
+    /* One node per parameter: reuse it so gradients from all uses meet in one place. */
+    for (int k = 0; k < g->n; k++)
+        if (g->nodes[k]->op == FT_OP_PARAM && g->nodes[k]->param == i) return g->nodes[k];
+    const ft_param_info *p = &g->params->p[i];
+    ft_node *n = ft_node_new(g, FT_OP_PARAM, 0, NULL, p->ndim, p->shape);
+    if (!n) return NULL;
+    n->param = i;
+    n->val = ft_params_value(g->params, i);
+    snprintf(n->name, sizeof n->name, "%s", p->name);
+    return n;
+}
+
+ft_node *ft_param(ft_graph *g, const char *name) {
+    int i = g->params ? ft_params_find(g->params, name) : -1;
+    if (i < 0) return ft_graph_fail(g, FT_ENOTFOUND, "model has no parameter named '%s'", name);
+    return ft_param_at(g, i);
+}
+
+/* ---------------- planning ---------------- */
+
+typedef struct { size_t size, off; int start, end; ft_node *node; int kind; } interval; /* kind 0 val, 1 grad, 2 aux */
+
+static unsigned saves_of(const ft_node *n) {
+    const ft_op_def *d = ft_op_table[n->op];
+    if (d->saves) return d->saves(n);
+    unsigned m = FT_SAVE_OUT;
+    for (int i = 0; i < n->n_in; i++) m |= 1u << i;
+    return m;
+}
+
+static bool is_leaf(const ft_node *n) { return n->op == FT_OP_INPUT || n->op == FT_OP_PARAM; }
+
+/* Greedy placement: largest first, lowest offset that overlaps no placed interval that is
+ * alive at the same time. */
+static size_t place_intervals(interval *iv, int n) {
+    for (int i = 1; i < n; i++) { /* insertion sort by size desc (n is small-ish) */
+        interval t = iv[i];
+        int j = i - 1;
+        while (j >= 0 && iv[j].size < t.size) { iv[j + 1] = iv[j]; j--; }
+        iv[j + 1] = t;
+    }
+    size_t top = 0;
+    for (int i = 0; i < n; i++) {
+        size_t off = 0;
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            for (int j = 0; j < i; j++) {
+                if (iv[j].end < iv[i].start || iv[i].end < iv[j].start) continue;
+                if (off < iv[j].off + iv[j].size && iv[j].off < off + iv[i].size) {
+                    off = iv[j].off + iv[j].size;
+                    moved = true;
+                }
+            }
+        }
+        iv[i].off = off;
+        if (off + iv[i].size > top) top = off + iv[i].size;
+    }
+    return top;
+}
+
+static size_t padded_bytes(int64_t numel) { return ((size_t)numel * 4 + 63) / 64 * 64; }
+
+ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
+    if (g->status) return ft_fail(g->status, "%s", g->err);
+    if (g->planned) return ft_fail(FT_EINVAL, "graph already planned");
+    int N = g->n;
+    if (training) {
+        if (!loss) return ft_fail(FT_EINVAL, "training plan needs a loss node");
+        if (loss->numel != 1) return ft_fail(FT_ESHAPE, "loss must be a scalar, got %lld elements", (long long)loss->numel);
+    }
+    g->loss = loss;
+    g->training = training;
+    bool *needed = ft_calloc((size_t)N + 1, sizeof *needed);
+    bool *on_loss = ft_calloc((size_t)N + 1, sizeof *on_loss);
+    int *first_bwd = ft_malloc(((size_t)N + 1) * sizeof *first_bwd);
+    int *val_end = ft_malloc(((size_t)N + 1) * sizeof *val_end);
+    interval *iv = ft_malloc(((size_t)N * 3 + 1) * sizeof *iv);
+    g->bwd = ft_malloc(((size_t)N + 1) * sizeof *g->bwd);
+    g->grad_zero_by = ft_malloc(((size_t)N + 1) * sizeof *g->grad_zero_by);
+    ft_status st = FT_OK;
+    if (!needed || !on_loss || !first_bwd || !val_end || !iv || !g->bwd || !g->grad_zero_by) {
+        st = ft_fail(FT_ENOMEM, "out of memory planning graph");
+        goto done;
+    }
+    /* Which nodes forward must compute: ancestors of the loss and of kept outputs. */
+    if (loss) needed[loss->id] = on_loss[loss->id] = true;
+    for (int i = N - 1; i >= 0; i--) {
+        ft_node *n = g->nodes[i];
+        if (n->keep) needed[i] = true;
+        for (int k = 0; k < n->n_in; k++) {
+            if (needed[i]) needed[n->in[k]->id] = true;
+            if (on_loss[i]) on_loss[n->in[k]->id] = true;
+        }
+    }
+    /* Which nodes need a gradient: those depending on a trainable parameter. */
+    for (int i = 0; i < N; i++) {
+        ft_node *n = g->nodes[i];
+        n->requires_grad = false;
+        if (!training || n->dtype == FT_I32) continue;
+        if (n->op == FT_OP_PARAM) {
+            const ft_param_info *p = &g->params->p[n->param];
+            n->requires_grad = p->trainable && !p->is_buffer;
+            if (n->requires_grad && !ft_params_grad(g->params, n->param)) {
+                st = ft_fail(FT_EINVAL, "parameter '%s' is trainable but has no gradient buffer (call ft_params_alloc_grads)", p->name);
+                goto done;
+            }
+            n->grad = n->requires_grad ? ft_params_grad(g->params, n->param) : NULL;
+        } else if (n->op != FT_OP_INPUT) {
+            for (int k = 0; k < n->n_in; k++) n->requires_grad |= n->in[k]->requires_grad;
+        }
+    }
+    if (training && !loss->requires_grad) {
+        st = ft_fail(FT_EINVAL, "nothing to train: no trainable parameter reaches the loss (check --train/--freeze)");
+        goto done;
+    }
+    for (int i = 0; i < N; i++)
+        if (g->nodes[i]->op == FT_OP_DROPOUT) g->nodes[i]->iarg[1] = training;
+    /* Backward set, in reverse order; t_b(i) = 2N-1-i. */
+    g->n_bwd = 0;
+    for (int i = N - 1; i >= 0 && training; i--) {
+        ft_node *n = g->nodes[i];
+        if (on_loss[i] && n->requires_grad && !is_leaf(n)) g->bwd[g->n_bwd++] = i;
+    }
+    bool *in_bwd = on_loss; /* reuse: in_bwd[i] = node i's backward runs */
+    for (int i = 0; i < N; i++) in_bwd[i] = false;
+    for (int k = 0; k < g->n_bwd; k++) in_bwd[g->bwd[k]] = true;
+
+    for (int i = 0; i < N; i++) { val_end[i] = i; first_bwd[i] = -1; g->grad_zero_by[i] = -1; }
+    int T_END = 2 * N;
+    for (int i = 0; i < N; i++) {
+        ft_node *n = g->nodes[i];
+        if (!needed[i]) continue;
+        unsigned sv = in_bwd[i] ? saves_of(n) : 0;
+        if (sv & FT_SAVE_OUT) val_end[i] = 2 * N - 1 - i;
+        /* Inputs persist across steps (callers may set them once); kept outputs and the
+         * loss stay readable after the step. */
+        if (n->keep || n == loss || n->op == FT_OP_INPUT) val_end[i] = T_END;
+        for (int k = 0; k < n->n_in; k++) {
+            int j = n->in[k]->id;
+            if (val_end[j] < i) val_end[j] = i;
+            if ((sv >> k) & 1u) { int t = 2 * N - 1 - i; if (val_end[j] < t) val_end[j] = t; }
+            /* The first consumer in backward order (the largest id) writes j's grad first. */
+            if (in_bwd[i] && n->in[k]->requires_grad && first_bwd[j] < i) first_bwd[j] = i;
+        }
+    }
+    int n_iv = 0;
+    size_t saved = 0, naive = 0;
+    for (int i = 0; i < N; i++) {
+        ft_node *n = g->nodes[i];
+        n->aux_numel = 0;
+        if (!needed[i] || n->op == FT_OP_PARAM) continue;
+        int start = n->op == FT_OP_INPUT ? 0 : i;
+        iv[n_iv++] = (interval){padded_bytes(n->numel), 0, start, val_end[i], n, 0};
+        if (val_end[i] >= N && val_end[i] != T_END) saved += (size_t)n->numel * 4;
+        const ft_op_def *d = ft_op_table[n->op];
+        if (d->aux_numel && (n->aux_numel = d->aux_numel(n)) > 0) {
+            int end = in_bwd[i] ? 2 * N - 1 - i : i;
+            iv[n_iv++] = (interval){padded_bytes(n->aux_numel), 0, i, end, n, 2};
+            if (in_bwd[i]) saved += (size_t)n->aux_numel * 4;
+        }
+        if (n->requires_grad && training && (in_bwd[i]) ) {
+            int start_g = n == loss ? 2 * N - 1 - i : 2 * N - 1 - first_bwd[i];
+            if (n != loss && first_bwd[i] < 0) continue;
+            iv[n_iv++] = (interval){padded_bytes(n->numel), 0, start_g, 2 * N - 1 - i, n, 1};
+            g->grad_zero_by[i] = n == loss ? -1 : first_bwd[i];
+        }
+    }
+    for (int k = 0; k < n_iv; k++) naive += iv[k].size;
+    size_t total = place_intervals(iv, n_iv);
+    g->arena = ft_malloc_aligned(total ? total : 64);
+    if (!g->arena) { st = ft_fail(FT_ENOMEM, "out of memory: graph arena of %zu bytes", total); goto done; }
+    memset(g->arena, 0, total ? total : 64);
+    g->arena_size = total;
+    for (int k = 0; k < n_iv; k++) {
+        float *p = (float *)(g->arena + iv[k].off);
+        if (iv[k].kind == 0) iv[k].node->val = p;
+        else if (iv[k].kind == 1) iv[k].node->grad = p;
+        else iv[k].node->aux = p;
+    }
+    int n_fwd = 0;
+    for (int i = 0; i < N; i++) n_fwd += needed[i] && !is_leaf(g->nodes[i]);
+    g->stats = (ft_plan_stats){N, n_fwd, g->n_bwd, total, saved, naive};
+    g->needed = needed;
+    needed = NULL;
+    g->planned = true;
+done:
+    ft_free(needed);
+    ft_free(on_loss);
+    ft_free(first_bwd);
+    ft_free(val_end);
+    ft_free(iv);
+    return st;
+}
+
+ft_status ft_graph_set_input(ft_graph *g, ft_node *input, const void *data, size_t bytes) {
+    if (!g->planned) return ft_fail(FT_EINVAL, "graph not planned");
+    if (!input || input->op != FT_OP_INPUT) return ft_fail(FT_EINVAL, "not an input node");
+    if (!input->val) return FT_OK; /* unused by this plan */
+    if (bytes != (size_t)input->numel * 4) {
+        char s[64];
+        ft_shape_str(input, s, sizeof s);
+        return ft_fail(FT_ESHAPE, "input '%s' expects %s (%lld values), got %zu bytes", input->name, s,
+                       (long long)input->numel, bytes);
+    }
+    memcpy(input->val, data, bytes);
+    return FT_OK;
+}
+
+/* splitmix64 finaliser: a counter-based key for dropout masks. */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void ft_graph_set_rng(ft_graph *g, uint64_t seed, uint64_t step) {
+    for (int i = 0; i < g->n; i++) {
+        ft_node *n = g->nodes[i];
+        if (n->op != FT_OP_DROPOUT) continue;
+        uint64_t key = mix64(seed ^ mix64(step * 0x9e3779b97f4a7c15ULL ^ mix64((uint64_t)i + 1)));
+        n->iarg[2] = (int32_t)(uint32_t)key;
+        n->iarg[3] = (int32_t)(uint32_t)(key >> 32);
+    }
+}
+
+ft_status ft_graph_forward(ft_graph *g) {
+    if (!g->planned) return ft_fail(FT_EINVAL, "graph not planned");
+    for (int i = 0; i < g->n; i++) {
+        ft_node *n = g->nodes[i];
+        if (!g->needed[i] || is_leaf(n)) continue;
+        const ft_op_def *d = ft_op_table[n->op];
+        ft_status s = (use_reference && d->forward_ref) ? d->forward_ref(n) : d->forward(n);
+        if (s) return ft_fail_context(s, "%s (node %d%s%s)", d->name, i, n->name[0] ? " " : "", n->name);
+    }
+    return FT_OK;
+}
+
+ft_status ft_graph_backward(ft_graph *g) {
+    if (!g->planned || !g->training) return ft_fail(FT_EINVAL, "graph not planned for training");
+    g->loss->grad[0] = 1.0f;
+    for (int k = 0; k < g->n_bwd; k++) {
+        ft_node *n = g->nodes[g->bwd[k]];
+        for (int j = 0; j < n->n_in; j++) {
+            ft_node *x = n->in[j];
+            if (x->grad && x->op != FT_OP_PARAM && g->grad_zero_by[x->id] == n->id) {
+                memset(x->grad, 0, (size_t)x->numel * sizeof(float));
+                g->grad_zero_by[x->id] = -2 - n->id; /* zeroed this step; restored below */
+            }
+        }
+        const ft_op_def *d = ft_op_table[n->op];
+        if (use_reference && d->backward_ref) d->backward_ref(n);
+        else d->backward(n);
+    }
+    for (int i = 0; i < g->n; i++)
+        if (g->grad_zero_by[i] <= -2) g->grad_zero_by[i] = -2 - g->grad_zero_by[i];
+    return FT_OK;
+}

@@ -1,0 +1,39 @@
+/* The op table: one entry per ft_op, in enum order, checked at compile time. */
+#include "ops/ops.h"
+
+const ft_op_def ft_def_input = {.name = "input"};
+const ft_op_def ft_def_param = {.name = "param"};
+
+const ft_op_def *const ft_op_table[FT_OP_COUNT] = {
+    [FT_OP_INPUT] = &ft_def_input,
+    [FT_OP_PARAM] = &ft_def_param,
+    [FT_OP_LINEAR] = &ft_def_linear,
+    [FT_OP_MATMUL] = &ft_def_matmul,
+    [FT_OP_ADD] = &ft_def_add,
+    [FT_OP_SUB] = &ft_def_sub,
+    [FT_OP_MUL] = &ft_def_mul,
+    [FT_OP_DIV] = &ft_def_div,
+    [FT_OP_SCALE] = &ft_def_scale,
+    [FT_OP_RELU] = &ft_def_relu,
+    [FT_OP_GELU] = &ft_def_gelu,
+    [FT_OP_SILU] = &ft_def_silu,
+    [FT_OP_SIGMOID] = &ft_def_sigmoid,
+    [FT_OP_TANH] = &ft_def_tanh,
+    [FT_OP_SOFTMAX] = &ft_def_softmax,
+    [FT_OP_LOG_SOFTMAX] = &ft_def_log_softmax,
+    [FT_OP_CROSS_ENTROPY] = &ft_def_cross_entropy,
+    [FT_OP_MSE] = &ft_def_mse,
+    [FT_OP_RESHAPE] = &ft_def_reshape,
+    [FT_OP_TRANSPOSE] = &ft_def_transpose,
+    [FT_OP_SLICE] = &ft_def_slice,
+    [FT_OP_CONCAT] = &ft_def_concat,
+    [FT_OP_SUM] = &ft_def_sum,
+    [FT_OP_MEAN] = &ft_def_mean,
+    [FT_OP_DROPOUT] = &ft_def_dropout,
+    [FT_OP_EMBEDDING] = &ft_def_embedding,
+    [FT_OP_LAYER_NORM] = &ft_def_layer_norm,
+};
+
+/* Adding an op: extend the enum in graph.h, define ft_def_<op> next to its kernels, list
+ * it here, and bump this count. */
+_Static_assert(FT_OP_COUNT == 27, "ft_op_table is out of date");

@@ -1,0 +1,228 @@
+/* Every op: finite-difference gradient check (central differences, loss accumulated in
+ * double) and fast kernels vs naive reference kernels, forward and backward. */
+#include "test.h"
+#include "ops/ops.h"
+
+#define MAXP 4
+#define MAXIN 2
+
+typedef struct {
+    ft_node *p[MAXP];       /* parameter nodes (the differentiable inputs) */
+    ft_node *in[MAXIN];     /* int32 inputs */
+    const int32_t *in_data[MAXIN];
+    int n_in;
+} ctx;
+
+typedef ft_node *(*build_fn)(ft_graph *g, ctx *c);
+
+static ft_node *int_input(ft_graph *g, ctx *c, int ndim, const int64_t *shape, const int32_t *data) {
+    ft_node *n = ft_input(g, "ids", FT_I32, ndim, shape);
+    c->in[c->n_in] = n;
+    c->in_data[c->n_in++] = data;
+    return n;
+}
+
+typedef struct {
+    ft_params *ps;
+    ft_graph *g;
+    ft_node *out, *gout, *loss;
+    ctx c;
+    float *gvals;
+} harness;
+
+static double loss_of(harness *h) {
+    CHECK_OK(ft_graph_forward(h->g));
+    double s = 0;
+    for (int64_t i = 0; i < h->out->numel; i++) s += (double)h->out->val[i] * h->gvals[i];
+    return s;
+}
+
+/* Build params of the given shapes, the op, and loss = sum(out * gout). */
+static int setup(harness *h, int np, const int nd[], const int64_t shapes[][4], build_fn fn, uint64_t seed, bool away_from_zero) {
+    memset(h, 0, sizeof *h);
+    h->ps = ft_params_new();
+    char name[16];
+    for (int i = 0; i < np; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        ft_params_add(h->ps, name, nd[i], shapes[i]);
+    }
+    ft_params_finalize(h->ps);
+    for (int i = 0; i < np; i++) {
+        ft_params_init_uniform(h->ps, i, seed, 1.0f);
+        if (away_from_zero) { /* keep clear of kinks (relu at 0) */
+            float *v = ft_params_value(h->ps, i);
+            for (int64_t k = 0; k < h->ps->p[i].numel; k++) v[k] += v[k] >= 0 ? 0.1f : -0.1f;
+        }
+    }
+    ft_params_alloc_grads(h->ps);
+    h->g = ft_graph_new(h->ps);
+    for (int i = 0; i < np; i++) h->c.p[i] = ft_param_at(h->g, i);
+    h->out = fn(h->g, &h->c);
+    if (!h->out) { fprintf(stderr, "build failed: %s\n", ft_graph_status(h->g) ? "graph error" : "?"); return 0; }
+    h->gout = ft_input(h->g, "gout", FT_F32, h->out->ndim, h->out->shape);
+    h->loss = ft_sum(h->g, ft_mul(h->g, h->out, h->gout), FT_ALL_DIMS, false);
+    ft_node_keep(h->out);
+    ft_status s = ft_graph_plan(h->g, h->loss, true);
+    if (s) { fprintf(stderr, "plan failed: %s\n", ft_errmsg()); return 0; }
+    h->gvals = malloc((size_t)h->out->numel * 4);
+    ft_pcg32 r;
+    ft_pcg32_seed(&r, seed + 99, 7);
+    for (int64_t i = 0; i < h->out->numel; i++) h->gvals[i] = 2 * ft_pcg32_uniform(&r) - 1;
+    ft_graph_set_input(h->g, h->gout, h->gvals, (size_t)h->out->numel * 4);
+    for (int i = 0; i < h->c.n_in; i++)
+        ft_graph_set_input(h->g, h->c.in[i], h->c.in_data[i], (size_t)h->c.in[i]->numel * 4);
+    return 1;
+}
+
+static void teardown(harness *h) {
+    ft_graph_free(h->g);
+    ft_params_free(h->ps);
+    free(h->gvals);
+}
+
+static void check_op(const char *name, int np, const int nd[], const int64_t shapes[][4], build_fn fn, bool away, double tol) {
+    harness h;
+    if (!setup(&h, np, nd, shapes, fn, 42, away)) { CHECKF(0, "%s: setup", name); return; }
+    /* analytic gradients, fast kernels */
+    ft_params_zero_grad(h.ps);
+    loss_of(&h);
+    CHECK_OK(ft_graph_backward(h.g));
+    int64_t G = (int64_t)h.ps->grad_total;
+    float *fast_grad = malloc((size_t)G * 4), *fast_out = malloc((size_t)h.out->numel * 4);
+    memcpy(fast_grad, h.ps->grad, (size_t)G * 4);
+    memcpy(fast_out, h.out->val, (size_t)h.out->numel * 4);
+    /* reference kernels must agree */
+    ft_set_reference_kernels(true);
+    ft_params_zero_grad(h.ps);
+    loss_of(&h);
+    CHECK_OK(ft_graph_backward(h.g));
+    ft_set_reference_kernels(false);
+    CHECKF(t_close(fast_out, h.out->val, h.out->numel, 1e-5, 1e-5, name), "%s: fast forward != reference", name);
+    CHECKF(t_close(fast_grad, h.ps->grad, G, 1e-4, 1e-5, name), "%s: fast backward != reference", name);
+    /* finite differences, in double, on up to 24 entries of every parameter */
+    const double step = 1e-3;
+    int bad = 0;
+    for (int i = 0; i < np; i++) {
+        float *v = ft_params_value(h.ps, i);
+        const float *gr = fast_grad + h.ps->p[i].grad_offset;
+        int64_t n = h.ps->p[i].numel, stride = n > 24 ? n / 24 : 1;
+        for (int64_t k = 0; k < n; k += stride) {
+            float keep = v[k];
+            v[k] = keep + (float)step;
+            double lp = loss_of(&h);
+            v[k] = keep - (float)step;
+            double lm = loss_of(&h);
+            v[k] = keep;
+            double fd = (lp - lm) / (2 * step);
+            if (fabs(fd - gr[k]) > tol * (1 + fabs(fd))) {
+                if (bad++ < 3) fprintf(stderr, "  %s: d/d p%d[%lld]: analytic %.6g, finite diff %.6g\n", name, i, (long long)k, gr[k], fd);
+            }
+        }
+    }
+    CHECKF(bad == 0, "%s: %d gradient entries disagree with finite differences", name, bad);
+    free(fast_grad);
+    free(fast_out);
+    teardown(&h);
+}
+
+/* ---- cases ---- */
+static ft_node *b_linear(ft_graph *g, ctx *c) { return ft_linear(g, c->p[0], c->p[1], c->p[2]); }
+static ft_node *b_linear_nobias(ft_graph *g, ctx *c) { return ft_linear(g, c->p[0], c->p[1], NULL); }
+static ft_node *b_matmul(ft_graph *g, ctx *c) { return ft_matmul(g, c->p[0], c->p[1], false, false); }
+static ft_node *b_matmul_tt(ft_graph *g, ctx *c) { return ft_matmul(g, c->p[0], c->p[1], true, true); }
+static ft_node *b_matmul_ta(ft_graph *g, ctx *c) { return ft_matmul(g, c->p[0], c->p[1], true, false); }
+static ft_node *b_matmul_tb(ft_graph *g, ctx *c) { return ft_matmul(g, c->p[0], c->p[1], false, true); }
+static ft_node *b_add(ft_graph *g, ctx *c) { return ft_add(g, c->p[0], c->p[1]); }
+static ft_node *b_sub(ft_graph *g, ctx *c) { return ft_sub(g, c->p[0], c->p[1]); }
+static ft_node *b_mul(ft_graph *g, ctx *c) { return ft_mul(g, c->p[0], c->p[1]); }
+static ft_node *b_div(ft_graph *g, ctx *c) { return ft_div(g, c->p[0], c->p[1]); }
+static ft_node *b_scale(ft_graph *g, ctx *c) { return ft_scale(g, c->p[0], -1.5f, 0.25f); }
+static ft_node *b_relu(ft_graph *g, ctx *c) { return ft_relu(g, c->p[0]); }
+static ft_node *b_gelu(ft_graph *g, ctx *c) { return ft_gelu(g, c->p[0], false); }
+static ft_node *b_gelu_tanh(ft_graph *g, ctx *c) { return ft_gelu(g, c->p[0], true); }
+static ft_node *b_silu(ft_graph *g, ctx *c) { return ft_silu(g, c->p[0]); }
+static ft_node *b_sigmoid(ft_graph *g, ctx *c) { return ft_sigmoid(g, c->p[0]); }
+static ft_node *b_tanh(ft_graph *g, ctx *c) { return ft_tanh(g, c->p[0]); }
+static ft_node *b_softmax(ft_graph *g, ctx *c) { return ft_softmax(g, c->p[0]); }
+static ft_node *b_log_softmax(ft_graph *g, ctx *c) { return ft_log_softmax(g, c->p[0]); }
+static const int32_t ce_targets[6] = {1, 0, -100, 4, 2, 3};
+static ft_node *b_ce(ft_graph *g, ctx *c) {
+    int64_t s[1] = {6};
+    return ft_cross_entropy(g, c->p[0], int_input(g, c, 1, s, ce_targets), -100, 0.1f);
+}
+static ft_node *b_ce_plain(ft_graph *g, ctx *c) {
+    int64_t s[1] = {6};
+    return ft_cross_entropy(g, c->p[0], int_input(g, c, 1, s, ce_targets), -100, 0.0f);
+}
+static ft_node *b_mse(ft_graph *g, ctx *c) { return ft_mse(g, c->p[0], c->p[1]); }
+static ft_node *b_reshape(ft_graph *g, ctx *c) { int64_t s[2] = {4, -1}; return ft_reshape(g, c->p[0], 2, s); }
+static ft_node *b_transpose(ft_graph *g, ctx *c) { return ft_transpose(g, c->p[0], 0, 2); }
+static ft_node *b_transpose12(ft_graph *g, ctx *c) { return ft_transpose(g, c->p[0], -1, 1); }
+static ft_node *b_slice(ft_graph *g, ctx *c) { return ft_slice(g, c->p[0], 1, 1, 3); }
+static ft_node *b_concat(ft_graph *g, ctx *c) { ft_node *xs[3] = {c->p[0], c->p[1], c->p[0]}; return ft_concat(g, 3, xs, 1); }
+static ft_node *b_sum(ft_graph *g, ctx *c) { return ft_sum(g, c->p[0], 1, true); }
+static ft_node *b_sum_all(ft_graph *g, ctx *c) { return ft_sum(g, c->p[0], FT_ALL_DIMS, false); }
+static ft_node *b_mean(ft_graph *g, ctx *c) { return ft_mean(g, c->p[0], -1, false); }
+static ft_node *b_dropout_eval_path(ft_graph *g, ctx *c) { return ft_dropout(g, c->p[0], 0.3f); }
+static const int32_t emb_ids[6] = {3, 0, 3, 1, 4, 2};
+static ft_node *b_embedding(ft_graph *g, ctx *c) {
+    int64_t s[2] = {2, 3};
+    return ft_embedding(g, int_input(g, c, 2, s, emb_ids), c->p[0]);
+}
+static ft_node *b_layer_norm(ft_graph *g, ctx *c) { return ft_layer_norm(g, c->p[0], c->p[1], c->p[2], 1e-5f); }
+static ft_node *b_layer_norm_plain(ft_graph *g, ctx *c) { return ft_layer_norm(g, c->p[0], NULL, NULL, 1e-5f); }
+/* A composite: the same input used twice, through a shared parameter. */
+static ft_node *b_reuse(ft_graph *g, ctx *c) {
+    ft_node *h = ft_tanh(g, ft_linear(g, c->p[0], c->p[1], NULL));
+    return ft_mul(g, h, ft_linear(g, h, c->p[2], NULL));
+}
+
+int main(void) {
+    ft_set_num_threads(2);
+    const double T = 2e-2;
+#define C(name, fn, away, ...) do { const int64_t sh[][4] = {__VA_ARGS__}; int nd[MAXP]; \
+        int np = (int)(sizeof sh / sizeof sh[0]); \
+        for (int i = 0; i < np; i++) { nd[i] = 0; while (nd[i] < 4 && sh[i][nd[i]]) nd[i]++; } \
+        check_op(name, np, nd, sh, fn, away, T); } while (0)
+    C("linear", b_linear, false, {3, 2, 5}, {4, 5}, {4});
+    C("linear_nobias", b_linear_nobias, false, {6, 5}, {3, 5});
+    C("matmul", b_matmul, false, {2, 3, 4}, {4, 5});
+    C("matmul_batched", b_matmul, false, {2, 3, 4}, {2, 4, 5});
+    C("matmul_tt", b_matmul_tt, false, {2, 4, 3}, {2, 5, 4});
+    C("matmul_ta", b_matmul_ta, false, {4, 3}, {4, 5});
+    C("matmul_tb_shared", b_matmul_tb, false, {2, 3, 4}, {5, 4});
+    C("add_bcast", b_add, false, {2, 3, 4}, {3, 1});
+    C("add_bias", b_add, false, {2, 3, 4}, {4});
+    C("sub_bcast", b_sub, false, {3, 1}, {2, 3, 4});
+    C("mul_same", b_mul, false, {2, 3}, {2, 3});
+    C("mul_bcast_mid", b_mul, false, {2, 3, 4}, {2, 1, 4});
+    C("div", b_div, true, {2, 3, 4}, {4});
+    C("scale", b_scale, false, {5, 3});
+    C("relu", b_relu, true, {4, 6});
+    C("gelu", b_gelu, false, {4, 6});
+    C("gelu_tanh", b_gelu_tanh, false, {4, 6});
+    C("silu", b_silu, false, {4, 6});
+    C("sigmoid", b_sigmoid, false, {4, 6});
+    C("tanh", b_tanh, false, {4, 6});
+    C("softmax", b_softmax, false, {3, 2, 5});
+    C("log_softmax", b_log_softmax, false, {3, 5});
+    C("cross_entropy_smooth", b_ce, false, {6, 5});
+    C("cross_entropy", b_ce_plain, false, {6, 5});
+    C("mse", b_mse, false, {3, 4}, {3, 4});
+    C("reshape", b_reshape, false, {2, 3, 4});
+    C("transpose02", b_transpose, false, {2, 3, 4});
+    C("transpose12", b_transpose12, false, {2, 3, 4, 2});
+    C("slice", b_slice, false, {2, 4, 3});
+    C("concat", b_concat, false, {2, 3, 2}, {2, 1, 2});
+    C("sum_keepdim", b_sum, false, {2, 3, 4});
+    C("sum_all", b_sum_all, false, {2, 3, 4});
+    C("mean_last", b_mean, false, {2, 3, 4});
+    C("dropout_train", b_dropout_eval_path, false, {4, 8});
+    C("embedding", b_embedding, false, {5, 4});
+    C("layer_norm", b_layer_norm, false, {3, 8}, {8}, {8});
+    C("layer_norm_plain", b_layer_norm_plain, false, {2, 3, 8});
+    C("shared_param_reuse", b_reuse, false, {3, 4}, {4, 4}, {4, 4});
+    /* every op in the table has a definition */
+    for (int i = 0; i < FT_OP_COUNT; i++) CHECKF(ft_op_table[i] && ft_op_table[i]->name, "op %d missing", i);
+    TEST_END();
+}
