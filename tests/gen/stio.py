@@ -25,7 +25,9 @@ _ST_TO_NP = {v: k for k, v in _NP_TO_ST.items()}
 def _to_numpy(t):
     if hasattr(t, "detach"):  # torch tensor
         t = t.detach().cpu().contiguous().numpy()
-    a = np.ascontiguousarray(t)
+    a = np.asarray(t)  # (np.ascontiguousarray would turn shape [] into [1])
+    if not a.flags.c_contiguous:
+        a = a.copy(order="C")
     if a.dtype not in _NP_TO_ST:
         raise TypeError("unsupported dtype %s" % a.dtype)
     return a.astype(a.dtype.newbyteorder("<"), copy=False)
