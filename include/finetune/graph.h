@@ -112,7 +112,7 @@ typedef struct {
     int n_forward_ops;          /* op nodes run in forward */
     int n_backward_ops;         /* op nodes whose backward runs (pruned) */
     size_t arena_bytes;         /* the planned arena (values, grads, aux, reuse applied) */
-    size_t saved_bytes;         /* activation bytes kept alive for backward */
+    size_t saved_bytes;         /* activation bytes (incl. inputs, excl. parameters) that backward reads */
     size_t naive_bytes;         /* what the arena would be without lifetime reuse */
 } ft_plan_stats;
 

@@ -207,10 +207,11 @@ ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
     int *first_bwd = ft_malloc(((size_t)N + 1) * sizeof *first_bwd);
     int *val_end = ft_malloc(((size_t)N + 1) * sizeof *val_end);
     interval *iv = ft_malloc(((size_t)N * 3 + 1) * sizeof *iv);
+    bool *read_by_bwd = ft_calloc((size_t)N + 1, sizeof *read_by_bwd);
     g->bwd = ft_malloc(((size_t)N + 1) * sizeof *g->bwd);
     g->grad_zero_by = ft_malloc(((size_t)N + 1) * sizeof *g->grad_zero_by);
     ft_status st = FT_OK;
-    if (!needed || !on_loss || !first_bwd || !val_end || !iv || !g->bwd || !g->grad_zero_by) {
+    if (!needed || !on_loss || !first_bwd || !val_end || !iv || !read_by_bwd || !g->bwd || !g->grad_zero_by) {
         st = ft_fail(FT_ENOMEM, "out of memory planning graph");
         goto done;
     }
@@ -263,14 +264,18 @@ ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
         ft_node *n = g->nodes[i];
         if (!needed[i]) continue;
         unsigned sv = in_bwd[i] ? saves_of(n) : 0;
-        if (sv & FT_SAVE_OUT) val_end[i] = 2 * N - 1 - i;
+        if (sv & FT_SAVE_OUT) { val_end[i] = 2 * N - 1 - i; read_by_bwd[i] = true; }
         /* Inputs persist across steps (callers may set them once); kept outputs and the
          * loss stay readable after the step. */
         if (n->keep || n == loss || n->op == FT_OP_INPUT) val_end[i] = T_END;
         for (int k = 0; k < n->n_in; k++) {
             int j = n->in[k]->id;
             if (val_end[j] < i) val_end[j] = i;
-            if ((sv >> k) & 1u) { int t = 2 * N - 1 - i; if (val_end[j] < t) val_end[j] = t; }
+            if ((sv >> k) & 1u) {
+                int t = 2 * N - 1 - i;
+                if (val_end[j] < t) val_end[j] = t;
+                read_by_bwd[j] |= n->in[k]->op != FT_OP_PARAM; /* parameters are not activations */
+            }
             /* The first consumer in backward order (the largest id) writes j's grad first. */
             if (in_bwd[i] && n->in[k]->requires_grad && first_bwd[j] < i) first_bwd[j] = i;
         }
@@ -283,7 +288,7 @@ ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
         if (!needed[i] || n->op == FT_OP_PARAM) continue;
         int start = n->op == FT_OP_INPUT ? 0 : i;
         iv[n_iv++] = (interval){padded_bytes(n->numel), 0, start, val_end[i], n, 0};
-        if (val_end[i] >= N && val_end[i] != T_END) saved += (size_t)n->numel * 4;
+        if (read_by_bwd[i]) saved += (size_t)n->numel * 4;
         const ft_op_def *d = ft_op_table[n->op];
         if (d->aux_numel && (n->aux_numel = d->aux_numel(n)) > 0) {
             int end = in_bwd[i] ? 2 * N - 1 - i : i;
@@ -321,6 +326,7 @@ done:
     ft_free(first_bwd);
     ft_free(val_end);
     ft_free(iv);
+    ft_free(read_by_bwd);
     return st;
 }
 

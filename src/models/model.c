@@ -1,0 +1,201 @@
+/* Model lifecycle: config -> parameters, init, load/export, head replacement, summary. */
+#include "models/models.h"
+#include "finetune/io.h"
+#include "finetune/runner.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *ft_arch_names(void);
+
+void ft_model_free(ft_model *m) {
+    if (!m) return;
+    if (m->arch && m->arch->free_impl) m->arch->free_impl(m);
+    ft_params_free(m->params);
+    ft_free(m->config_json);
+    ft_free(m);
+}
+
+ft_status ft_model_from_config(const char *cfg_json, ft_model **out) {
+    *out = NULL;
+    json_error_t err;
+    json_t *root = json_loads(cfg_json, 0, &err);
+    if (!root) return ft_fail(FT_EFORMAT, "model config is not valid JSON: %s (line %d, column %d)", err.text, err.line, err.column);
+    if (!json_is_object(root)) { json_decref(root); return ft_fail(FT_EFORMAT, "model config must be a JSON object"); }
+    const char *arch_name = json_string_value(json_object_get(root, "arch"));
+    const ft_arch *arch = ft_arch_find(arch_name);
+    if (!arch) {
+        ft_status s = ft_fail(FT_EUNSUPPORTED, "model config: unknown \"arch\" '%s' (known: %s)", arch_name ? arch_name : "(missing)",
+                              ft_arch_names());
+        json_decref(root);
+        return s;
+    }
+    json_decref(root);
+    ft_model *m = ft_calloc(1, sizeof *m);
+    if (!m) return ft_fail(FT_ENOMEM, "out of memory");
+    m->arch = arch;
+    m->params = ft_params_new();
+    m->config_json = ft_strdup(cfg_json);
+    if (!m->params || !m->config_json) { ft_model_free(m); return ft_fail(FT_ENOMEM, "out of memory"); }
+    ft_status s = arch->create(m, cfg_json);
+    if (!s) s = ft_params_finalize(m->params);
+    if (s) { ft_model_free(m); return s; }
+    *out = m;
+    return FT_OK;
+}
+
+/* PyTorch-style defaults: weights (>= 2-D) and their biases U(-1/sqrt(fan_in), +), 1-D
+ * norm scales 1, other 1-D 0; buffers named running_var 1, others 0. Stream = index. */
+void ft_model_init(ft_model *m, uint64_t seed) {
+    ft_params *ps = m->params;
+    for (int i = 0; i < ps->n; i++) {
+        ft_param_info *p = &ps->p[i];
+        float *v = ft_params_value(ps, i);
+        size_t len = strlen(p->name);
+        if (p->is_buffer) {
+            float f = strstr(p->name, "running_var") ? 1.0f : 0.0f;
+            for (int64_t k = 0; k < p->numel; k++) v[k] = f;
+            continue;
+        }
+        if (p->ndim >= 2) {
+            int64_t fan_in = p->shape[0] ? p->numel / p->shape[0] : 1;
+            ft_params_init_uniform(ps, i, seed, 1.0f / sqrtf((float)(fan_in ? fan_in : 1)));
+            continue;
+        }
+        /* 1-D: a bias of a sibling weight matrix, or a norm parameter. */
+        char sib[256];
+        int w = -1;
+        if (len > 5 && strcmp(p->name + len - 5, ".bias") == 0 && len - 5 + 8 < sizeof sib) {
+            snprintf(sib, sizeof sib, "%.*s.weight", (int)(len - 5), p->name);
+            w = ft_params_find(ps, sib);
+        }
+        if (w >= 0 && ps->p[w].ndim >= 2) {
+            int64_t fan_in = ps->p[w].shape[0] ? ps->p[w].numel / ps->p[w].shape[0] : 1;
+            ft_params_init_uniform(ps, i, seed, 1.0f / sqrtf((float)(fan_in ? fan_in : 1)));
+        } else {
+            float f = (len > 7 && strcmp(p->name + len - 7, ".weight") == 0) ? 1.0f : 0.0f;
+            for (int64_t k = 0; k < p->numel; k++) v[k] = f;
+        }
+    }
+}
+
+static ft_status load_dir(const char *dir, ft_model **out) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    uint8_t *cfg = NULL;
+    size_t n = 0;
+    ft_status s = ft_read_file(path, 1 << 20, &cfg, &n);
+    if (s) return s;
+    char *text = ft_malloc(n + 1);
+    if (!text) { ft_free(cfg); return ft_fail(FT_ENOMEM, "out of memory"); }
+    memcpy(text, cfg, n);
+    text[n] = 0;
+    ft_free(cfg);
+    s = ft_model_from_config(text, out);
+    ft_free(text);
+    if (s) return ft_fail_context(s, "%s", path);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ft_safetensors *st = NULL;
+    s = ft_st_open(path, &st);
+    if (!s) s = ft_params_load_st((*out)->params, st, NULL, true);
+    ft_st_close(st);
+    if (s) { ft_model_free(*out); *out = NULL; }
+    return s;
+}
+
+ft_status ft_model_load(const char *path, ft_model **out) {
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return ft_fail(FT_ENOTFOUND, "%s: no such file or directory", path);
+    if (S_ISDIR(sb.st_mode)) return load_dir(path, out);
+    /* A single safetensors file: a training checkpoint, config in its metadata. */
+    ft_safetensors *st = NULL;
+    ft_status s = ft_st_open(path, &st);
+    if (s) return s;
+    const char *cfg = ft_st_meta(st, "config");
+    if (!cfg) {
+        ft_st_close(st);
+        return ft_fail(FT_EFORMAT, "%s: no \"config\" in its metadata; pass the model directory (config.json + model.safetensors) instead", path);
+    }
+    s = ft_model_from_config(cfg, out);
+    if (!s) s = ft_params_load_st((*out)->params, st, "model.", true);
+    if (s) { ft_fail_context(s, "%s", path); ft_model_free(*out); *out = NULL; }
+    ft_st_close(st);
+    return s;
+}
+
+ft_status ft_model_export(const ft_model *m, const char *dir) {
+    ft_status s = ft_mkdirs(dir);
+    if (s) return s;
+    char path[4096];
+    /* Pretty-print the config so people can read and edit it. */
+    json_t *root = json_loads(m->config_json, 0, NULL);
+    char *pretty = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(root);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    const char *text = pretty ? pretty : m->config_json;
+    char *with_nl = ft_malloc(strlen(text) + 2);
+    if (!with_nl) { free(pretty); return ft_fail(FT_ENOMEM, "out of memory"); }
+    sprintf(with_nl, "%s\n", text);
+    s = ft_write_file_atomic(path, with_nl, strlen(with_nl));
+    ft_free(with_nl);
+    free(pretty);
+    if (s) return s;
+    ft_st_writer *w = ft_st_writer_new();
+    if (!w) return ft_fail(FT_ENOMEM, "out of memory");
+    const ft_params *ps = m->params;
+    for (int i = 0; i < ps->n && !s; i++)
+        s = ft_st_writer_add(w, ps->p[i].name, ps->p[i].ndim, ps->p[i].shape, ps->data + ps->p[i].offset);
+    if (!s) s = ft_st_writer_meta(w, "format", "pt");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (!s) s = ft_st_writer_write(w, path);
+    ft_st_writer_free(w);
+    return s;
+}
+
+ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed, ft_model **out) {
+    *out = NULL;
+    if (n_classes < 1) return ft_fail(FT_EINVAL, "new head needs at least 1 class, got %d", n_classes);
+    char *cfg = m->arch->config_with_classes ? m->arch->config_with_classes(m, n_classes) : NULL;
+    if (!cfg) return ft_fail(FT_EUNSUPPORTED, "architecture '%s' cannot replace its head", m->arch->name);
+    ft_status s = ft_model_from_config(cfg, out);
+    ft_free(cfg);
+    if (s) return s;
+    ft_model *n = *out;
+    ft_model_init(n, seed);
+    for (int i = 0; i < n->params->n; i++) {
+        const ft_param_info *p = &n->params->p[i];
+        if (m->head_patterns && ft_params_match(m->head_patterns, p->name)) continue; /* fresh head */
+        int j = ft_params_find(m->params, p->name);
+        if (j < 0 || m->params->p[j].numel != p->numel) continue;
+        memcpy(ft_params_value(n->params, i), m->params->data + m->params->p[j].offset, (size_t)p->numel * 4);
+        n->params->p[i].trainable = m->params->p[j].trainable;
+    }
+    return FT_OK;
+}
+
+void ft_model_print(const ft_model *m, void *file) {
+    FILE *f = file;
+    const ft_params *ps = m->params;
+    fprintf(f, "architecture: %s\n", m->arch->name);
+    fprintf(f, "input (per example): [");
+    for (int d = 0; d < m->in_ndim; d++) fprintf(f, d ? ",%lld" : "%lld", (long long)m->in_shape[d]);
+    fprintf(f, "]  classes: %d  head: %s\n", m->n_classes, m->head_patterns ? m->head_patterns : "-");
+    fprintf(f, "%-44s %-18s %12s  %s\n", "parameter", "shape", "numel", "trainable");
+    for (int i = 0; i < ps->n; i++) {
+        const ft_param_info *p = &ps->p[i];
+        char shape[64];
+        int o = snprintf(shape, sizeof shape, "[");
+        for (int d = 0; d < p->ndim && o < (int)sizeof shape; d++)
+            o += snprintf(shape + o, sizeof shape - (size_t)o, d ? ",%lld" : "%lld", (long long)p->shape[d]);
+        if (o < (int)sizeof shape) snprintf(shape + o, sizeof shape - (size_t)o, "]");
+        fprintf(f, "%-44s %-18s %12lld  %s\n", p->name, shape, (long long)p->numel,
+                p->is_buffer ? "buffer" : p->trainable ? "yes" : "frozen");
+    }
+    int64_t total = ft_params_count(ps, false), train = ft_params_count(ps, true);
+    fprintf(f, "parameters: %lld total, %lld trainable (%.1f%%), %lld frozen\n", (long long)total, (long long)train,
+            total ? 100.0 * (double)train / (double)total : 0.0, (long long)(total - train));
+}

@@ -1,0 +1,8 @@
+/* Internal: the architectures compiled into the library. */
+#ifndef FT_MODELS_H
+#define FT_MODELS_H
+#include "finetune/model.h"
+
+extern const ft_arch ft_arch_mlp;
+
+#endif

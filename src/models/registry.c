@@ -1,0 +1,17 @@
+/* The explicit list of architectures (no self-registration: static builds keep working). */
+#include "models/models.h"
+
+#include <string.h>
+
+static const ft_arch *const archs[] = {
+    &ft_arch_mlp,
+};
+
+const ft_arch *ft_arch_find(const char *name) {
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (name && strcmp(archs[i]->name, name) == 0) return archs[i];
+    return NULL;
+}
+
+/* Comma-separated names, for error messages. */
+const char *ft_arch_names(void) { return "mlp"; }

@@ -1,0 +1,373 @@
+/* The train/eval loop: graphs cached per batch shape, accumulation, clipping, schedules,
+ * checkpoints (resumable, atomic), early stopping, metrics.jsonl and report.html. */
+#include "finetune/runner.h"
+#include "finetune/io.h"
+#include "train/report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------- signals ---------------- */
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
+void ft_install_signal_handlers(void) {
+    interrupted = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once; checkpoints are atomic anyway */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+bool ft_interrupted(void) { return interrupted != 0; }
+void ft_request_interrupt(void) { interrupted = 1; }
+
+ft_run_config ft_run_defaults(void) {
+    ft_run_config c;
+    memset(&c, 0, sizeof c);
+    c.epochs = 3;
+    c.batch_size = 32;
+    c.accum_steps = 1;
+    c.optim = ft_optim_defaults(FT_OPT_ADAMW);
+    c.sched.kind = FT_SCHED_CONSTANT;
+    c.seed = 42;
+    c.workers = 1;
+    c.progress = 1;
+    return c;
+}
+
+void ft_eval_result_free(ft_eval_result *r) {
+    if (r) { ft_free(r->confusion); r->confusion = NULL; }
+}
+
+/* ---------------- graphs per batch shape ---------------- */
+#define MAX_SHAPES 4
+typedef struct {
+    int64_t n;
+    bool training;
+    ft_graph *g;
+    ft_node *x, *y, *logits, *loss;
+} step_graph;
+
+typedef struct {
+    step_graph s[MAX_SHAPES];
+    int n;
+} graph_cache;
+
+static void cache_free(graph_cache *c) {
+    for (int i = 0; i < c->n; i++) ft_graph_free(c->s[i].g);
+    c->n = 0;
+}
+
+static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training, float smoothing, step_graph **out) {
+    for (int i = 0; i < c->n; i++)
+        if (c->s[i].n == n && c->s[i].training == training) { *out = &c->s[i]; return FT_OK; }
+    if (c->n == MAX_SHAPES) { /* evict the oldest: shapes come from a handful of batch sizes */
+        ft_graph_free(c->s[0].g);
+        memmove(&c->s[0], &c->s[1], sizeof c->s[0] * (MAX_SHAPES - 1));
+        c->n--;
+    }
+    step_graph *s = &c->s[c->n];
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->training = training;
+    if (!(s->g = ft_graph_new(m->params))) return ft_fail(FT_ENOMEM, "out of memory");
+    int64_t shape[FT_MAX_DIMS] = {n};
+    for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
+    s->x = ft_input(s->g, "x", m->in_dtype, m->in_ndim + 1, shape);
+    s->logits = m->arch->build(m, s->g, s->x, training);
+    s->y = ft_input(s->g, "y", FT_I32, 1, shape);
+    s->loss = ft_cross_entropy(s->g, s->logits, s->y, -100, smoothing);
+    ft_node_keep(s->logits);
+    ft_status st = ft_graph_plan(s->g, s->loss, training);
+    if (st) { ft_graph_free(s->g); return st; }
+    c->n++;
+    *out = s;
+    return FT_OK;
+}
+
+static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
+    int64_t in_numel = 1;
+    for (int d = 0; d < m->in_ndim; d++) in_numel *= m->in_shape[d];
+    if (ds->x_dtype != m->in_dtype || ds->x_numel != in_numel) {
+        char a[96] = "[", b[96] = "[";
+        for (int d = 0; d < ds->x_ndim; d++) snprintf(a + strlen(a), sizeof a - strlen(a), d ? ",%lld" : "%lld", (long long)ds->x_shape[d]);
+        for (int d = 0; d < m->in_ndim; d++) snprintf(b + strlen(b), sizeof b - strlen(b), d ? ",%lld" : "%lld", (long long)m->in_shape[d]);
+        return ft_fail(FT_ESHAPE, "dataset '%s' gives examples of shape %s], the model expects %s]", ds->name, a, b);
+    }
+    if (ds->n_classes > m->n_classes)
+        return ft_fail(FT_EINVAL, "dataset '%s' has %d classes but the model's head has %d (replace the head: --new-head %d)",
+                       ds->name, ds->n_classes, m->n_classes, ds->n_classes);
+    if (ds->n < 1) return ft_fail(FT_EINVAL, "dataset '%s' is empty", ds->name);
+    return FT_OK;
+}
+
+/* ---------------- evaluation ---------------- */
+ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
+    memset(res, 0, sizeof *res);
+    ft_status s = check_data(m, ds);
+    if (s) return s;
+    int C = m->n_classes;
+    res->n_classes = C;
+    res->confusion = ft_calloc((size_t)C * (size_t)C, sizeof *res->confusion);
+    if (!res->confusion) return ft_fail(FT_ENOMEM, "out of memory");
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1};
+    ft_loader *l = NULL;
+    if ((s = ft_loader_new(ds, &lc, &l))) return s;
+    graph_cache cache = {0};
+    double loss_sum = 0;
+    int64_t top5 = 0;
+    s = ft_loader_start(l, 0, 0);
+    ft_batch *b;
+    while (!s && !(s = ft_loader_next(l, &b)) && b) {
+        step_graph *sg;
+        if ((s = cache_get(&cache, m, b->n, false, 0.0f, &sg))) break;
+        if ((s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * ds->x_numel) * 4))) break;
+        if ((s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4))) break;
+        if ((s = ft_graph_forward(sg->g))) break;
+        loss_sum += (double)sg->loss->val[0] * (double)b->n;
+        for (int64_t i = 0; i < b->n; i++) {
+            const float *z = sg->logits->val + i * C;
+            int best = 0, rank = 0, t = b->y[i];
+            for (int c = 1; c < C; c++) if (z[c] > z[best]) best = c;
+            for (int c = 0; c < C; c++) rank += z[c] > z[t];
+            res->confusion[(int64_t)t * C + best]++;
+            res->correct += best == t;
+            top5 += rank < 5;
+        }
+        res->n += b->n;
+    }
+    cache_free(&cache);
+    ft_loader_free(l);
+    if (s) { ft_eval_result_free(res); return s; }
+    res->loss = res->n ? loss_sum / (double)res->n : 0;
+    res->accuracy = res->n ? (double)res->correct / (double)res->n : 0;
+    res->top5 = res->n ? (double)top5 / (double)res->n : 0;
+    return FT_OK;
+}
+
+ft_status ft_predict_one(ft_model *m, const void *x, float *probs) {
+    graph_cache cache = {0};
+    step_graph *sg;
+    ft_status s = cache_get(&cache, m, 1, false, 0.0f, &sg);
+    int32_t y = 0;
+    if (!s) s = ft_graph_set_input(sg->g, sg->x, x, (size_t)sg->x->numel * 4);
+    if (!s) s = ft_graph_set_input(sg->g, sg->y, &y, 4);
+    if (!s) s = ft_graph_forward(sg->g);
+    if (!s) {
+        const float *z = sg->logits->val;
+        float mx = z[0], sum = 0;
+        for (int c = 1; c < m->n_classes; c++) mx = z[c] > mx ? z[c] : mx;
+        for (int c = 0; c < m->n_classes; c++) sum += (probs[c] = expf(z[c] - mx));
+        for (int c = 0; c < m->n_classes; c++) probs[c] /= sum;
+    }
+    cache_free(&cache);
+    return s;
+}
+
+/* ---------------- training ---------------- */
+static ft_status path_join(char *buf, size_t n, const char *dir, const char *file) {
+    if ((size_t)snprintf(buf, n, "%s/%s", dir, file) >= n) return ft_fail(FT_EINVAL, "path too long: %s/%s", dir, file);
+    return FT_OK;
+}
+
+static ft_status validate(const ft_run_config *c) {
+    if (!c->out_dir || !*c->out_dir) return ft_fail(FT_EINVAL, "an output directory is required");
+    if (c->epochs < 1) return ft_fail(FT_EINVAL, "epochs must be >= 1 (got %d)", c->epochs);
+    if (c->batch_size < 1) return ft_fail(FT_EINVAL, "batch size must be >= 1");
+    if (c->accum_steps < 1) return ft_fail(FT_EINVAL, "accumulation steps must be >= 1");
+    if (c->clip_norm < 0 || !isfinite(c->clip_norm)) return ft_fail(FT_EINVAL, "clip norm must be >= 0");
+    if (c->label_smoothing < 0 || c->label_smoothing >= 1) return ft_fail(FT_EINVAL, "label smoothing must be in [0,1)");
+    return FT_OK;
+}
+
+ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run_config *cfg, ft_run_result *res) {
+    memset(res, 0, sizeof *res);
+    ft_status s = validate(cfg);
+    if (!s) s = check_data(m, train);
+    if (!s && val) s = check_data(m, val);
+    if (!s) s = ft_mkdirs(cfg->out_dir);
+    if (s) return s;
+    char ckpt[4096], best[4096], metrics[4096], report[4096];
+    if ((s = path_join(ckpt, sizeof ckpt, cfg->out_dir, "checkpoint.safetensors")) ||
+        (s = path_join(best, sizeof best, cfg->out_dir, "best.safetensors")) ||
+        (s = path_join(metrics, sizeof metrics, cfg->out_dir, "metrics.jsonl")) ||
+        (s = path_join(report, sizeof report, cfg->out_dir, "report.html")))
+        return s;
+    if (ft_params_count(m->params, true) == 0)
+        return ft_fail(FT_EINVAL, "no trainable parameters (check --train/--freeze)");
+
+    ft_optimizer *opt = NULL;
+    ft_loader *loader = NULL;
+    graph_cache cache = {0};
+    FILE *mf = NULL;
+    double *step_x = NULL, *step_loss = NULL, *ep = NULL;
+    ft_train_state st = {0};
+    int n_hist = 0, n_ep = 0;
+    st.seed = cfg->seed;
+    st.best_val = -1;
+    st.best_epoch = -1;
+
+    if ((s = ft_params_alloc_grads(m->params))) goto done;
+    if ((s = ft_optimizer_new(m->params, &cfg->optim, &opt))) goto done;
+    if (cfg->resume) {
+        if ((s = ft_checkpoint_load(cfg->resume, m, opt, &st))) goto done;
+        if (st.seed != cfg->seed && cfg->progress >= 0)
+            fprintf(stderr, "resume: using the checkpoint's seed %llu\n", (unsigned long long)st.seed);
+    }
+    ft_loader_config lc = {cfg->batch_size, true, false, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1};
+    if ((s = ft_loader_new(train, &lc, &loader))) goto done;
+    int64_t batches = ft_loader_batches_per_epoch(loader);
+    int64_t steps_per_epoch = (batches + cfg->accum_steps - 1) / cfg->accum_steps;
+    int64_t total_steps = steps_per_epoch * cfg->epochs;
+    if (cfg->max_steps > 0 && cfg->max_steps < total_steps) total_steps = cfg->max_steps;
+    ft_schedule sched = cfg->sched;
+    if (sched.total_steps <= 0) sched.total_steps = total_steps;
+
+    /* Preallocated history for the report: the step loop itself allocates nothing. */
+    step_x = ft_malloc((size_t)(total_steps + 1) * sizeof *step_x);
+    step_loss = ft_malloc((size_t)(total_steps + 1) * sizeof *step_loss);
+    ep = ft_calloc((size_t)cfg->epochs * 4 + 4, sizeof *ep);
+    if (!step_x || !step_loss || !ep) { s = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
+    double *ep_x = ep, *ep_train = ep + cfg->epochs, *ep_vloss = ep + 2 * cfg->epochs, *ep_vacc = ep + 3 * cfg->epochs;
+
+    if (!(mf = fopen(metrics, cfg->resume ? "a" : "w"))) { s = ft_fail(FT_EIO, "%s: %s", metrics, strerror(errno)); goto done; }
+    ft_install_signal_handlers();
+    ft_progress prog = {cfg->progress, ft_now(), 0, st.step, 0};
+    float lr = 0;
+    bool stop = false;
+    const ft_params *ps = m->params;
+
+    for (int64_t epoch = st.epoch; epoch < cfg->epochs && !stop; epoch++) {
+        if ((s = ft_loader_start(loader, epoch, st.batch_in_epoch))) goto done;
+        double ep_loss = 0;
+        int64_t ep_n = 0;
+        int micro = 0;
+        bool mid_epoch = false;
+        double t0 = ft_now();
+        ft_batch *b;
+        while (!(s = ft_loader_next(loader, &b)) && b) {
+            step_graph *sg;
+            if ((s = cache_get(&cache, m, b->n, true, cfg->label_smoothing, &sg))) goto done;
+            if ((s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * train->x_numel) * 4))) goto done;
+            if ((s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4))) goto done;
+            ft_graph_set_rng(sg->g, st.seed, (uint64_t)(b->epoch * batches + b->index));
+            if ((s = ft_graph_forward(sg->g))) goto done;
+            if ((s = ft_graph_backward(sg->g))) goto done;
+            float loss = sg->loss->val[0];
+            if (!isfinite(loss)) {
+                s = ft_fail(FT_EINVAL, "loss became %g at step %lld (epoch %lld); lower --lr or set --clip", loss,
+                            (long long)st.step, (long long)epoch + 1);
+                goto done;
+            }
+            ep_loss += (double)loss * (double)b->n;
+            ep_n += b->n;
+            micro++;
+            bool last = b->index == batches - 1;
+            if (micro < cfg->accum_steps && !last) continue;
+            if (micro > 1) { /* mean over micro-batches */
+                float k = 1.0f / (float)micro;
+                for (size_t i = 0; i < ps->grad_total; i++) ps->grad[i] *= k;
+            }
+            micro = 0;
+            if (cfg->clip_norm > 0) ft_clip_grad_norm(m->params, cfg->clip_norm);
+            lr = ft_schedule_lr(&sched, cfg->optim.lr, st.step);
+            ft_optimizer_step(opt, lr);
+            ft_params_zero_grad(m->params);
+            st.step++;
+            if (n_hist <= total_steps) { step_x[n_hist] = (double)st.step; step_loss[n_hist++] = loss; }
+            fprintf(mf, "{\"step\": %lld, \"epoch\": %lld, \"loss\": %.9g, \"lr\": %.9g}\n", (long long)st.step,
+                    (long long)epoch + 1, loss, lr);
+            ft_progress_step(&prog, st.step, total_steps, (int)epoch, cfg->epochs, ep_loss / (double)ep_n, lr, b->n);
+            bool at_limit = cfg->max_steps > 0 && st.step >= cfg->max_steps;
+            bool want_ckpt = cfg->checkpoint_every > 0 && st.step % cfg->checkpoint_every == 0;
+            if ((ft_interrupted() || at_limit || want_ckpt) && !last) {
+                st.epoch = epoch;
+                st.batch_in_epoch = b->index + 1;
+                if ((s = ft_checkpoint_save(ckpt, m, opt, &st))) goto done;
+            }
+            if (ft_interrupted() && !last) {
+                ft_progress_end_line(&prog);
+                res->interrupted = true;
+                s = ft_fail(FT_EINTR, "interrupted at step %lld; resumable checkpoint written to %s", (long long)st.step, ckpt);
+                goto done;
+            }
+            if (at_limit) { stop = true; mid_epoch = !last; if (mid_epoch) st.batch_in_epoch = b->index + 1; break; }
+        }
+        if (s) goto done;
+        ft_progress_end_line(&prog);
+        /* End of epoch (or of the step budget): evaluate, log, checkpoint. */
+        bool epoch_complete = !mid_epoch;
+        ft_eval_result ev = {0};
+        if (val && (s = ft_evaluate(m, val, cfg->batch_size, cfg->workers, &ev))) goto done;
+        double train_loss = ep_n ? ep_loss / (double)ep_n : 0;
+        ep_x[n_ep] = (double)epoch + 1;
+        ep_train[n_ep] = train_loss;
+        ep_vloss[n_ep] = ev.loss;
+        ep_vacc[n_ep] = ev.accuracy;
+        n_ep++;
+        res->final_train_loss = train_loss;
+        res->epochs_done = (int)epoch + 1;
+        fprintf(mf, "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6f, \"lr\": %.6g, \"epoch_time_s\": %.3f",
+                (long long)epoch + 1, (long long)st.step, train_loss, lr, ft_now() - t0);
+        if (val) fprintf(mf, ", \"val_loss\": %.6f, \"val_accuracy\": %.6f", ev.loss, ev.accuracy);
+        fprintf(mf, "}\n");
+        fflush(mf);
+        bool improved = val && ev.accuracy > st.best_val;
+        if (improved) { st.best_val = ev.accuracy; st.best_epoch = (int)epoch + 1; st.bad_epochs = 0; }
+        else if (val) st.bad_epochs++;
+        if (cfg->progress >= 0) {
+            if (val)
+                fprintf(stderr, "epoch %lld: train loss %.4f, val loss %.4f, val accuracy %.2f%%%s\n", (long long)epoch + 1,
+                        train_loss, ev.loss, 100 * ev.accuracy, improved ? " (best)" : "");
+            else
+                fprintf(stderr, "epoch %lld: train loss %.4f\n", (long long)epoch + 1, train_loss);
+        }
+        ft_eval_result_free(&ev);
+        if (epoch_complete) { st.epoch = epoch + 1; st.batch_in_epoch = 0; }
+        if ((s = ft_checkpoint_save(ckpt, m, opt, &st))) goto done;
+        if (improved && (s = ft_checkpoint_save(best, m, opt, &st))) goto done;
+        if (cfg->patience > 0 && st.bad_epochs >= cfg->patience) {
+            res->early_stopped = true;
+            if (cfg->progress >= 0)
+                fprintf(stderr, "early stopping: no validation improvement for %d epochs\n", cfg->patience);
+            break;
+        }
+        if (ft_interrupted()) {
+            res->interrupted = true;
+            s = ft_fail(FT_EINTR, "interrupted after epoch %lld; resumable checkpoint written to %s", (long long)epoch + 1, ckpt);
+            goto done;
+        }
+    }
+    res->steps = st.step;
+    res->best_val_accuracy = st.best_val < 0 ? 0 : st.best_val;
+    res->best_epoch = st.best_epoch;
+
+done:
+    if (step_x && ep) {
+        char summary[512];
+        snprintf(summary, sizeof summary, "%lld optimizer steps; final train loss %.4f; best validation accuracy %.2f%% (epoch %d)",
+                 (long long)st.step, res->final_train_loss, 100 * (st.best_val < 0 ? 0 : st.best_val), st.best_epoch);
+        ft_report_data rd = {summary, step_x, step_loss, n_hist, ep, ep + cfg->epochs, ep + 2 * cfg->epochs,
+                             ep + 3 * cfg->epochs, n_ep, val != NULL};
+        /* Keep the original error, if any, over a report failure. */
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", ft_errmsg());
+        ft_status rs = ft_report_write(report, &rd);
+        if (s) ft_fail(s, "%s", saved);
+        else s = rs;
+    }
+    if (mf) fclose(mf);
+    ft_free(step_x);
+    ft_free(step_loss);
+    ft_free(ep);
+    cache_free(&cache);
+    ft_loader_free(loader);
+    ft_optimizer_free(opt);
+    return s;
+}
