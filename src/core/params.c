@@ -59,6 +59,11 @@ static int add(ft_params *ps, const char *name, int ndim, const int64_t *shape, 
     pi->numel = 1;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0) { ft_free(pi->name); ft_fail(FT_ESHAPE, "parameter '%s': negative dim", name); return -1; }
+        if (shape[d] > 0 && pi->numel > ((int64_t)1 << 40) / shape[d]) {
+            ft_free(pi->name);
+            ft_fail(FT_ESHAPE, "parameter '%s' is too large", name);
+            return -1;
+        }
         pi->shape[d] = shape[d];
         pi->numel *= shape[d];
     }
