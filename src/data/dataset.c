@@ -1,0 +1,268 @@
+/* Datasets: common helpers (free, subset, split), the seeded permutation shared with the
+ * loader, and the spec strings the CLI uses to name a dataset. The readers themselves
+ * live in idx.c, mnist_json.c and csv.c. */
+#include "finetune/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+
+void ft_dataset_free(ft_dataset *ds) {
+    if (!ds) return;
+    if (ds->free_impl) ds->free_impl(ds);
+    if (ds->class_names) {
+        for (int c = 0; c < ds->n_classes; c++) ft_free(ds->class_names[c]);
+        ft_free(ds->class_names);
+    }
+    ft_free(ds);
+}
+
+/* Replace ds->class_names with copies of names[0..n). */
+static ft_status set_class_names(ft_dataset *ds, const char *const *names, int n) {
+    char **cn = ft_calloc((size_t)n, sizeof *cn);
+    if (!cn) return ft_fail(FT_ENOMEM, "out of memory for %d class names", n);
+    for (int c = 0; c < n; c++) {
+        if (!(cn[c] = ft_strdup(names[c]))) {
+            for (int k = 0; k < c; k++) ft_free(cn[k]);
+            ft_free(cn);
+            return ft_fail(FT_ENOMEM, "out of memory for class names");
+        }
+    }
+    if (ds->class_names) {
+        for (int c = 0; c < ds->n_classes; c++) ft_free(ds->class_names[c]);
+        ft_free(ds->class_names);
+    }
+    ds->class_names = cn;
+    ds->n_classes = n;
+    return FT_OK;
+}
+
+/* ---- permutation ----
+ * Fisher-Yates, exactly as the Python fixture generator must mirror it:
+ *
+ *   r = PCG32(seed, stream)             # ft_pcg32_seed(&r, seed, stream)
+ *   perm = [0, 1, ..., n-1]
+ *   for i in range(n-1, 0, -1):         # i = n-1 down to 1
+ *       j = (r.next() * (i + 1)) >> 32  # uint32 times uint64, uniform in [0, i]
+ *       perm[i], perm[j] = perm[j], perm[i]
+ *
+ * One PCG32 draw per i (n-1 draws in all, none for n <= 1). The multiply-shift maps a
+ * 32-bit draw onto [0, i] (Lemire's method without the rejection step: the bias is below
+ * (i+1)/2^32, negligible for dataset sizes). Valid for n <= 2^32. */
+void ft_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream) {
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    if (n < 2) return;
+    ft_pcg32 r;
+    ft_pcg32_seed(&r, seed, stream);
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(((uint64_t)ft_pcg32_next(&r) * (uint64_t)(i + 1)) >> 32);
+        int64_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+    }
+}
+
+/* ---- subset ---- */
+typedef struct {
+    ft_dataset *base;
+    int64_t *idx;
+} subset_impl;
+
+static ft_status subset_get(ft_dataset *ds, int64_t i, void *x, int32_t *y) {
+    subset_impl *s = ds->impl;
+    if (i < 0 || i >= ds->n)
+        return ft_fail(FT_EINVAL, "%s: example %lld out of range [0, %lld)", ds->name,
+                       (long long)i, (long long)ds->n);
+    return s->base->get(s->base, s->idx[i], x, y);
+}
+
+static void subset_free(ft_dataset *ds) {
+    subset_impl *s = ds->impl;
+    if (s) ft_free(s->idx);
+    ft_free(s);
+}
+
+ft_status ft_dataset_subset(ft_dataset *ds, const int64_t *idx, int64_t n, ft_dataset **out) {
+    *out = NULL;
+    if (!ds || !ds->get || n < 0 || (n > 0 && !idx))
+        return ft_fail(FT_EINVAL, "ft_dataset_subset: bad arguments");
+    for (int64_t k = 0; k < n; k++)
+        if (idx[k] < 0 || idx[k] >= ds->n)
+            return ft_fail(FT_EINVAL, "subset of %s: index %lld (position %lld) out of range [0, %lld)",
+                           ds->name, (long long)idx[k], (long long)k, (long long)ds->n);
+    ft_dataset *sd = ft_calloc(1, sizeof *sd);
+    subset_impl *s = ft_calloc(1, sizeof *s);
+    int64_t *cp = ft_malloc((size_t)(n > 0 ? n : 1) * sizeof *cp);
+    if (!sd || !s || !cp) {
+        ft_free(sd); ft_free(s); ft_free(cp);
+        return ft_fail(FT_ENOMEM, "out of memory for a subset of %lld examples of %s", (long long)n, ds->name);
+    }
+    if (n > 0) memcpy(cp, idx, (size_t)n * sizeof *cp);
+    s->base = ds;
+    s->idx = cp;
+    sd->n = n;
+    sd->x_dtype = ds->x_dtype;
+    sd->x_ndim = ds->x_ndim;
+    memcpy(sd->x_shape, ds->x_shape, sizeof sd->x_shape);
+    sd->x_numel = ds->x_numel;
+    sd->n_classes = ds->n_classes;
+    sd->get = subset_get;
+    sd->free_impl = subset_free;
+    sd->impl = s;
+    snprintf(sd->name, sizeof sd->name, "%.54s[subset]", ds->name);
+    if (ds->class_names) {
+        ft_status st = set_class_names(sd, (const char *const *)ds->class_names, ds->n_classes);
+        if (st) { ft_dataset_free(sd); return st; }
+    }
+    *out = sd;
+    return FT_OK;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* n_b = round(frac_b * n) examples go to b, the other n - n_b to a. The choice is the
+ * permutation(seed, stream 0) of 0..n-1: a takes its first n_a entries, b the rest; each
+ * side is then sorted ascending so a subset keeps the base dataset's order. */
+ft_status ft_dataset_split(ft_dataset *ds, double frac_b, uint64_t seed, ft_dataset **a, ft_dataset **b) {
+    *a = *b = NULL;
+    if (!ds || !ds->get) return ft_fail(FT_EINVAL, "ft_dataset_split: no dataset");
+    if (!(frac_b >= 0.0 && frac_b <= 1.0))
+        return ft_fail(FT_EINVAL, "split fraction %g is not in [0, 1]", frac_b);
+    int64_t n = ds->n;
+    int64_t n_b = (int64_t)(frac_b * (double)n + 0.5);
+    if (n_b > n) n_b = n;
+    int64_t n_a = n - n_b;
+    int64_t *perm = ft_malloc((size_t)(n > 0 ? n : 1) * sizeof *perm);
+    if (!perm) return ft_fail(FT_ENOMEM, "out of memory splitting %s (%lld examples)", ds->name, (long long)n);
+    ft_permutation(perm, n, seed, 0);
+    qsort(perm, (size_t)n_a, sizeof *perm, cmp_i64);
+    qsort(perm + n_a, (size_t)n_b, sizeof *perm, cmp_i64);
+    ft_status st = ft_dataset_subset(ds, perm, n_a, a);
+    if (!st) st = ft_dataset_subset(ds, perm + n_a, n_b, b);
+    ft_free(perm);
+    if (st) { ft_dataset_free(*a); *a = NULL; return st; }
+    snprintf((*a)->name, sizeof (*a)->name, "%.50s[split a]", ds->name);
+    snprintf((*b)->name, sizeof (*b)->name, "%.50s[split b]", ds->name);
+    return FT_OK;
+}
+
+/* ---- spec strings ---- */
+static const char *const fashion_names[10] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+};
+
+static bool file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* <dir>/<base>.gz if present, else <dir>/<base> if present, else the .gz name (so the
+ * reader's "not found" message names the canonical file). */
+static void idx_path(char *buf, size_t cap, const char *dir, const char *base) {
+    snprintf(buf, cap, "%s/%s", dir, base);
+    if (file_exists(buf)) {
+        char gz[4096];
+        snprintf(gz, sizeof gz, "%s.gz", buf);
+        if (!file_exists(gz)) return;
+    }
+    snprintf(buf, cap, "%s/%s.gz", dir, base);
+}
+
+static bool parse_i64(const char *s, size_t len, int64_t *out) {
+    if (len == 0 || len > 20) return false;
+    char tmp[24];
+    memcpy(tmp, s, len);
+    tmp[len] = 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(tmp, &end, 10);
+    if (errno || *end || end == tmp) return false;
+    *out = v;
+    return true;
+}
+
+static ft_status open_fashion(const char *arg, ft_dataset **out) {
+    char dir[4096];
+    const char *split = "train";
+    size_t len = strlen(arg);
+    const char *colon = strrchr(arg, ':');
+    if (colon && (!strcmp(colon + 1, "train") || !strcmp(colon + 1, "test"))) {
+        split = colon + 1;
+        len = (size_t)(colon - arg);
+    } else if (colon && colon[1] && !strchr(colon + 1, '/')) {
+        return ft_fail(FT_EINVAL, "fashion-mnist split '%s' is not train or test", colon + 1);
+    }
+    if (len == 0) return ft_fail(FT_EINVAL, "fashion-mnist: missing directory (fashion-mnist:<dir>[:train|test])");
+    if (len >= sizeof dir) return ft_fail(FT_EINVAL, "fashion-mnist: directory name too long");
+    memcpy(dir, arg, len);
+    dir[len] = 0;
+    const char *prefix = !strcmp(split, "train") ? "train" : "t10k";
+    char img[4200], lab[4200], base[64];
+    snprintf(base, sizeof base, "%s-images-idx3-ubyte", prefix);
+    idx_path(img, sizeof img, dir, base);
+    snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
+    idx_path(lab, sizeof lab, dir, base);
+    ft_dataset *ds;
+    ft_status st = ft_dataset_idx(img, lab, 0, &ds);
+    if (st) return st;
+    if (ds->n_classes > 10) {
+        int nc = ds->n_classes;
+        ft_dataset_free(ds);
+        return ft_fail(FT_EFORMAT, "%s: labels go up to %d, Fashion-MNIST has 10 classes", lab, nc - 1);
+    }
+    if ((st = set_class_names(ds, fashion_names, 10))) { ft_dataset_free(ds); return st; }
+    snprintf(ds->name, sizeof ds->name, "fashion-mnist:%s", split);
+    *out = ds;
+    return FT_OK;
+}
+
+/* "<dir>[:offset:per_class]": the two trailing fields are taken as numbers only when both
+ * parse, so a directory name may itself contain colons. per_class <= 0 means all. */
+static ft_status open_mnist_json(const char *arg, ft_dataset **out) {
+    char dir[4096];
+    size_t len = strlen(arg);
+    int64_t offset = 0, per_class = 0;
+    const char *c2 = strrchr(arg, ':');
+    if (c2) {
+        const char *c1 = NULL;
+        for (const char *p = c2 - 1; p >= arg; p--) if (*p == ':') { c1 = p; break; }
+        int64_t o, k;
+        if (c1 && parse_i64(c1 + 1, (size_t)(c2 - c1 - 1), &o) && parse_i64(c2 + 1, strlen(c2 + 1), &k)) {
+            offset = o; per_class = k;
+            len = (size_t)(c1 - arg);
+        }
+    }
+    if (len == 0) return ft_fail(FT_EINVAL, "mnist-json: missing directory (mnist-json:<dir>[:offset:per_class])");
+    if (len >= sizeof dir) return ft_fail(FT_EINVAL, "mnist-json: directory name too long");
+    memcpy(dir, arg, len);
+    dir[len] = 0;
+    return ft_dataset_mnist_json(dir, offset, per_class, out);
+}
+
+ft_status ft_dataset_open(const char *spec, ft_dataset **out) {
+    *out = NULL;
+    if (!spec) return ft_fail(FT_EINVAL, "no dataset spec");
+    if (!strncmp(spec, "idx:", 4)) {
+        const char *comma = strchr(spec + 4, ',');
+        if (!comma || comma == spec + 4 || !comma[1])
+            return ft_fail(FT_EINVAL, "dataset spec '%s': expected idx:<images>,<labels>", spec);
+        size_t len = (size_t)(comma - (spec + 4));
+        char img[4096];
+        if (len >= sizeof img) return ft_fail(FT_EINVAL, "idx: images path too long");
+        memcpy(img, spec + 4, len);
+        img[len] = 0;
+        return ft_dataset_idx(img, comma + 1, 0, out);
+    }
+    if (!strncmp(spec, "fashion-mnist:", 14)) return open_fashion(spec + 14, out);
+    if (!strncmp(spec, "mnist-json:", 11)) return open_mnist_json(spec + 11, out);
+    if (!strncmp(spec, "csv:", 4)) {
+        if (!spec[4]) return ft_fail(FT_EINVAL, "dataset spec '%s': expected csv:<path>", spec);
+        return ft_dataset_csv(spec + 4, out);
+    }
+    return ft_fail(FT_EINVAL, "unknown dataset spec '%s' (expected idx:<images>,<labels>, "
+                   "fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class] or csv:<path>)", spec);
+}
