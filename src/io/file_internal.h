@@ -1,0 +1,14 @@
+/* Internal I/O helpers shared by the library's writers (not part of the public API). */
+#ifndef FINETUNE_IO_FILE_INTERNAL_H
+#define FINETUNE_IO_FILE_INTERNAL_H
+
+#include <stddef.h>
+#include "finetune/core.h"
+
+/* Write all n bytes of p to fd, retrying on EINTR and short writes. Every file write in
+ * the library goes through here, so ft_io_fail_write_after() can fail any of them (with
+ * ENOSPC). `path` is only used in the message. On failure returns FT_EIO with a message
+ * naming path and errno is left set to the cause. */
+ft_status ft_write_all(int fd, const void *p, size_t n, const char *path);
+
+#endif
