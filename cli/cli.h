@@ -1,0 +1,47 @@
+/* finetune CLI: the commands and the helpers they share.
+ *
+ * Exit codes: 0 success, 1 a library failure ("finetune: <ft_errmsg()>" on stderr),
+ * 2 a usage error (one line naming the flag, see args.h), 130 training interrupted. */
+#ifndef FT_CLI_H
+#define FT_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "finetune.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
+
+/* Each command gets argv with argv[0] = the command name; returns the exit code. */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+/* Print "finetune: <ft_errmsg()>" to stderr and return CLI_FAIL. */
+int cli_lib_error(void);
+
+typedef enum { CLI_MODEL_CONFIG, CLI_MODEL_DIR, CLI_MODEL_CHECKPOINT } cli_model_kind;
+
+/* Load --model: a config JSON file (path ends in ".json": a new model, seeded init, only
+ * when allow_config), a model directory or a checkpoint (ft_model_load). The message of a
+ * failure names the path. kind may be NULL. */
+ft_status cli_load_model(const char *path, bool allow_config, uint64_t seed, ft_model **out,
+                         cli_model_kind *kind);
+const char *cli_model_kind_name(cli_model_kind k);
+
+/* Fails (FT_ESHAPE, message naming both) when the dataset's examples cannot be the
+ * model's input: the dtype or the number of elements per example differs. */
+ft_status cli_check_input(const ft_model *m, const ft_dataset *ds, const char *spec);
+
+/* "[16, 4]" */
+void cli_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
+/* Class c's name from the dataset's class names, else its index. */
+const char *cli_class_name(const ft_dataset *ds, int c, char *buf, size_t cap);
+/* "1,234,567" */
+void cli_format_count(char *buf, size_t cap, int64_t v);
+const char *cli_dtype_name(ft_dtype d);
+
+#endif

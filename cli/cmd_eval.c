@@ -1,0 +1,173 @@
+/* finetune eval: loss, accuracy, top-5, per-class precision/recall/F1 and the confusion
+ * matrix of a trained model on a dataset; --json prints one JSON object line. */
+#include "cli.h"
+#include "args.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define MAX_PRINTED_CONFUSION 30 /* classes; larger matrices only in --json */
+
+typedef struct { double precision, recall, f1; int64_t support, predicted; } class_stats;
+
+/* Per-class metrics from the confusion matrix (rows true, columns predicted). A class
+ * never predicted has precision 0, one never present recall 0 (sklearn's zero_division=0). */
+static void class_metrics(const ft_eval_result *r, class_stats *cs) {
+    int k = r->n_classes;
+    for (int c = 0; c < k; c++) {
+        int64_t tp = r->confusion[(int64_t)c * k + c], sup = 0, pred = 0;
+        for (int j = 0; j < k; j++) {
+            sup += r->confusion[(int64_t)c * k + j];
+            pred += r->confusion[(int64_t)j * k + c];
+        }
+        double p = pred ? (double)tp / (double)pred : 0.0;
+        double rc = sup ? (double)tp / (double)sup : 0.0;
+        cs[c] = (class_stats){ p, rc, p + rc > 0 ? 2 * p * rc / (p + rc) : 0.0, sup, pred };
+    }
+}
+
+static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static int print_json(const ft_eval_result *r, const class_stats *cs, const ft_dataset *ds) {
+    json_t *o = json_object(), *pc = json_array(), *conf = json_array();
+    int k = r->n_classes;
+    char buf[32];
+    json_object_set_new(o, "loss", jnum(r->loss));
+    json_object_set_new(o, "accuracy", jnum(r->accuracy));
+    json_object_set_new(o, "top5", k > 5 ? jnum(r->top5) : json_null());
+    json_object_set_new(o, "n", json_integer(r->n));
+    for (int c = 0; c < k; c++) {
+        json_t *e = json_object(), *row = json_array();
+        json_object_set_new(e, "name", json_string(cli_class_name(ds, c, buf, sizeof buf)));
+        json_object_set_new(e, "precision", jnum(cs[c].precision));
+        json_object_set_new(e, "recall", jnum(cs[c].recall));
+        json_object_set_new(e, "f1", jnum(cs[c].f1));
+        json_object_set_new(e, "support", json_integer(cs[c].support));
+        json_array_append_new(pc, e);
+        for (int j = 0; j < k; j++) json_array_append_new(row, json_integer(r->confusion[(int64_t)c * k + j]));
+        json_array_append_new(conf, row);
+    }
+    json_object_set_new(o, "per_class", pc);
+    json_object_set_new(o, "confusion", conf);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(o);
+    if (!text) {
+        fprintf(stderr, "finetune: out of memory writing JSON\n");
+        return CLI_FAIL;
+    }
+    printf("%s\n", text);
+    free(text);
+    return CLI_OK;
+}
+
+static void print_text(const ft_eval_result *r, const class_stats *cs, const ft_dataset *ds,
+                       const char *model, const char *data) {
+    int k = r->n_classes;
+    char buf[32];
+    printf("model:     %s\n", model);
+    printf("data:      %s (%lld examples)\n", data, (long long)r->n);
+    printf("loss:      %.4f\n", r->loss);
+    printf("accuracy:  %.4f (%lld/%lld)\n", r->accuracy, (long long)r->correct, (long long)r->n);
+    if (k > 5) printf("top-5:     %.4f\n", r->top5);
+
+    int w = 12;
+    for (int c = 0; c < k; c++) {
+        int len = (int)strlen(cli_class_name(ds, c, buf, sizeof buf));
+        if (len > w) w = len;
+    }
+    if (w > 40) w = 40;
+    printf("\n%-*s %9s %9s %9s %9s\n", w, "class", "precision", "recall", "f1", "support");
+    double mp = 0, mr = 0, mf = 0, wp = 0, wr = 0, wf = 0;
+    int64_t total = 0;
+    for (int c = 0; c < k; c++) {
+        printf("%-*.*s %9.4f %9.4f %9.4f %9lld\n", w, w, cli_class_name(ds, c, buf, sizeof buf),
+               cs[c].precision, cs[c].recall, cs[c].f1, (long long)cs[c].support);
+        mp += cs[c].precision; mr += cs[c].recall; mf += cs[c].f1;
+        wp += cs[c].precision * (double)cs[c].support;
+        wr += cs[c].recall * (double)cs[c].support;
+        wf += cs[c].f1 * (double)cs[c].support;
+        total += cs[c].support;
+    }
+    if (k > 0) {
+        printf("%-*s %9.4f %9.4f %9.4f %9lld\n", w, "macro avg", mp / k, mr / k, mf / k, (long long)total);
+        double t = total ? (double)total : 1.0;
+        printf("%-*s %9.4f %9.4f %9.4f %9lld\n", w, "weighted avg", wp / t, wr / t, wf / t, (long long)total);
+    }
+
+    if (k > MAX_PRINTED_CONFUSION) {
+        printf("\nconfusion matrix: %d classes, too many to print (use --json)\n", k);
+        return;
+    }
+    /* Column width from the largest count. */
+    int64_t mx = 0;
+    for (int64_t i = 0; i < (int64_t)k * k; i++) if (r->confusion[i] > mx) mx = r->confusion[i];
+    int cw = snprintf(buf, sizeof buf, "%lld", (long long)mx);
+    if (cw < 3) cw = 3;
+    int lw = snprintf(buf, sizeof buf, "%d", k - 1);
+    if (lw < 4) lw = 4;
+    printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%*s", lw, "");
+    for (int j = 0; j < k; j++) printf(" %*d", cw, j);
+    printf("\n");
+    for (int c = 0; c < k; c++) {
+        printf("%*d", lw, c);
+        for (int j = 0; j < k; j++) printf(" %*lld", cw, (long long)r->confusion[(int64_t)c * k + j]);
+        if (ds && ds->class_names && c < ds->n_classes) printf("  %s", cli_class_name(ds, c, buf, sizeof buf));
+        printf("\n");
+    }
+}
+
+int cmd_eval(int argc, char **argv) {
+    ft_run_config rd = ft_run_defaults();
+    const char *model = NULL, *data = NULL;
+    int64_t batch = 256, threads = 2, workers = rd.workers;
+    bool json = false;
+    arg_spec specs[] = {
+        { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "batch", ARG_INT, &batch, "N", "evaluation batch size", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "json", ARG_BOOL, &json, NULL, "print one JSON object line on stdout (loss, accuracy, top5, n, per_class, confusion)", 0, 0, 0, NULL, "off", false },
+        { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
+        { "workers", ARG_INT, &workers, "N", "data-loader threads (0 = load in the main thread)", ARG_MIN | ARG_MAX, 0, 256, NULL, NULL, false },
+    };
+    args_ctx a = { "eval", "--model PATH --data SPEC [options]",
+                   "Evaluate a trained model: loss, accuracy, top-5 (more than 5 classes), per-class\n"
+                   "precision/recall/F1 and the confusion matrix.",
+                   specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
+    int rc = args_parse(&a, argc, argv, true);
+    args_free(&a);
+    if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
+
+    ft_model *m = NULL;
+    ft_dataset *ds = NULL;
+    ft_eval_result r;
+    memset(&r, 0, sizeof r);
+    class_stats *cs = NULL;
+    ft_status st;
+    ft_set_num_threads((int)threads);
+    if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
+    if ((st = ft_dataset_open(data, &ds))) goto done;
+    if ((st = cli_check_input(m, ds, data))) goto done;
+    if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
+    if (r.n_classes < 1 || !r.confusion) {
+        st = ft_fail(FT_EINVAL, "evaluation of '%s' returned no confusion matrix", data);
+        goto done;
+    }
+    if (!(cs = calloc((size_t)r.n_classes, sizeof *cs))) {
+        st = ft_fail(FT_ENOMEM, "out of memory for %d classes", r.n_classes);
+        goto done;
+    }
+    class_metrics(&r, cs);
+    if (json) rc = print_json(&r, cs, ds);
+    else print_text(&r, cs, ds, model, data);
+
+done:
+    if (st) rc = cli_lib_error();
+    free(cs);
+    ft_eval_result_free(&r);
+    ft_dataset_free(ds);
+    ft_model_free(m);
+    return rc;
+}

@@ -1,0 +1,318 @@
+/* finetune train: load or create a model, open the data, pick the trainable parameters,
+ * and run ft_train into a run directory. */
+#include "cli.h"
+#include "args.h"
+
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *model, *data, *val, *out, *config, *optimizer, *schedule;
+    const char *train_globs, *freeze_globs, *resume, *progress;
+    double val_split, lr, momentum, weight_decay, gamma, min_lr_ratio, clip, label_smoothing;
+    double head_lr_scale, backbone_lr;
+    int64_t epochs, batch, warmup, step_size, accum, new_head, seed, threads, workers;
+    int64_t patience, max_steps, checkpoint_every;
+    bool nesterov;
+} train_opts;
+
+/* Cross-flag checks the table cannot express. Returns ARGS_OK or ARGS_ERROR. */
+static int check_combinations(args_ctx *a, const train_opts *o) {
+    if (args_was_set(a, "val") && args_was_set(a, "val-split"))
+        return args_usage_error(a, "--val and --val-split cannot both be given");
+    bool sgd = !strcmp(o->optimizer, "sgd");
+    if (args_was_set(a, "momentum") && !sgd)
+        return args_usage_error(a, "--momentum applies to --optimizer sgd only (not %s)", o->optimizer);
+    if (o->nesterov && !sgd)
+        return args_usage_error(a, "--nesterov applies to --optimizer sgd only (not %s)", o->optimizer);
+    if (o->nesterov && !(o->momentum > 0))
+        return args_usage_error(a, "--nesterov needs --momentum > 0");
+    bool step = !strcmp(o->schedule, "step");
+    bool decays = !strcmp(o->schedule, "cosine") || !strcmp(o->schedule, "linear");
+    if ((args_was_set(a, "step-size") || args_was_set(a, "gamma")) && !step)
+        return args_usage_error(a, "--step-size and --gamma apply to --schedule step only (not %s)", o->schedule);
+    if (step && o->step_size < 1)
+        return args_usage_error(a, "--schedule step needs --step-size N");
+    if (args_was_set(a, "min-lr-ratio") && !decays)
+        return args_usage_error(a, "--min-lr-ratio applies to --schedule cosine or linear only (not %s)", o->schedule);
+    return ARGS_OK;
+}
+
+/* Backbone = every parameter that is not the head: it gets group 1 (own learning rate). */
+static ft_status set_backbone_group(ft_model *m) {
+    if (!m->head_patterns || !m->head_patterns[0])
+        return ft_fail(FT_EUNSUPPORTED, "model %s does not name its head; --head-lr-scale/--backbone-lr need one",
+                       m->arch ? m->arch->name : "?");
+    int backbone = 0;
+    for (int i = 0; i < m->params->n; i++) {
+        ft_param_info *p = &m->params->p[i];
+        bool head = ft_params_match(m->head_patterns, p->name);
+        p->group = head ? 0 : 1;
+        backbone += !head && !p->is_buffer;
+    }
+    if (!backbone)
+        return ft_fail(FT_EINVAL, "model %s has no backbone parameters outside its head (%s)",
+                       m->arch ? m->arch->name : "?", m->head_patterns);
+    return FT_OK;
+}
+
+static ft_status select_trainable(ft_model *m, const char *train_globs, const char *freeze_globs) {
+    ft_status st;
+    if (train_globs) {
+        for (int i = 0; i < m->params->n; i++) m->params->p[i].trainable = false;
+        if ((st = ft_params_set_trainable(m->params, train_globs, true))) return st;
+    }
+    if (freeze_globs && (st = ft_params_set_trainable(m->params, freeze_globs, false))) return st;
+    if (ft_params_count(m->params, true) == 0)
+        return ft_fail(FT_EINVAL, "no trainable parameters left after --train/--freeze");
+    return FT_OK;
+}
+
+static void print_header(const train_opts *o, const ft_model *m, cli_model_kind kind,
+                         const ft_dataset *train, const ft_dataset *val, int replaced_from,
+                         const ft_run_config *rc) {
+    char tot[32], trn[32], shape[96];
+    int64_t total = ft_params_count(m->params, false), trainable = ft_params_count(m->params, true);
+    cli_format_count(tot, sizeof tot, total);
+    cli_format_count(trn, sizeof trn, trainable);
+    cli_format_shape(shape, sizeof shape, train->x_ndim, train->x_shape);
+    printf("finetune %s\n", ft_version());
+    printf("model:      %s from %s (%s", m->arch ? m->arch->name : "?", o->model, cli_model_kind_name(kind));
+    if (kind == CLI_MODEL_CONFIG) printf(", init seed %lld", (long long)o->seed);
+    printf(")\n");
+    if (replaced_from > 0)
+        printf("head:       replaced: %d -> %d classes (%s, seed %lld)\n", replaced_from, m->n_classes,
+               m->head_patterns ? m->head_patterns : "head", (long long)o->seed);
+    printf("parameters: %s total, %s trainable (%.1f%%)\n", tot, trn,
+           total ? 100.0 * (double)trainable / (double)total : 0.0);
+    printf("data:       %s: %lld examples, %d classes, %s %s each\n", o->data, (long long)train->n,
+           train->n_classes, cli_dtype_name(train->x_dtype), shape);
+    if (val && o->val)
+        printf("validation: %s: %lld examples\n", o->val, (long long)val->n);
+    else if (val)
+        printf("validation: %lld examples held out of the training data (--val-split %g, seed %lld)\n",
+               (long long)val->n, o->val_split, (long long)o->seed);
+    else
+        printf("validation: none\n");
+    printf("optimizer:  %s, lr %g", ft_optim_name(rc->optim.kind), rc->optim.lr);
+    if (rc->optim.kind == FT_OPT_SGD) {
+        printf(", momentum %g", rc->optim.momentum);
+        if (rc->optim.nesterov) printf(" (nesterov)");
+    }
+    printf(", weight decay %g", rc->optim.weight_decay);
+    if (o->head_lr_scale > 0) printf(", head lr x%g", o->head_lr_scale);
+    if (o->backbone_lr > 0) printf(", backbone lr %g", o->backbone_lr);
+    printf("\nschedule:   %s", ft_sched_name(rc->sched.kind));
+    if (rc->sched.warmup_steps) printf(", warmup %lld steps", (long long)rc->sched.warmup_steps);
+    if (rc->sched.kind == FT_SCHED_STEP)
+        printf(", x%g every %lld steps", rc->sched.gamma, (long long)rc->sched.step_size);
+    if (rc->sched.kind == FT_SCHED_COSINE || rc->sched.kind == FT_SCHED_LINEAR)
+        printf(", floor %g x lr", rc->sched.min_lr_ratio);
+    printf("\ntraining:   %d epoch%s, batch %lld", rc->epochs, rc->epochs == 1 ? "" : "s", (long long)rc->batch_size);
+    if (rc->accum_steps > 1) printf(" x %d accumulated", rc->accum_steps);
+    if (rc->max_steps > 0) printf(", at most %lld steps", (long long)rc->max_steps);
+    if (rc->clip_norm > 0) printf(", clip %g", rc->clip_norm);
+    if (rc->label_smoothing > 0) printf(", label smoothing %g", rc->label_smoothing);
+    if (rc->patience > 0) printf(", patience %d", rc->patience);
+    printf(", seed %llu, %d threads, %d workers\n", (unsigned long long)rc->seed, ft_get_num_threads(), rc->workers);
+    if (rc->resume) printf("resume:     %s\n", rc->resume);
+    printf("run dir:    %s\n", rc->out_dir);
+    fflush(stdout);
+}
+
+int cmd_train(int argc, char **argv) {
+    ft_run_config rd = ft_run_defaults();
+    train_opts o;
+    memset(&o, 0, sizeof o);
+    o.optimizer = ft_optim_name(rd.optim.kind);
+    o.schedule = ft_sched_name(rd.sched.kind);
+    o.progress = "auto";
+    o.epochs = rd.epochs;
+    o.batch = rd.batch_size;
+    o.accum = rd.accum_steps > 0 ? rd.accum_steps : 1;
+    o.clip = rd.clip_norm;
+    o.warmup = rd.sched.warmup_steps;
+    o.step_size = rd.sched.step_size;
+    o.gamma = rd.sched.gamma > 0 ? rd.sched.gamma : 0.1;
+    o.min_lr_ratio = rd.sched.min_lr_ratio;
+    o.label_smoothing = rd.label_smoothing;
+    o.seed = (int64_t)rd.seed;
+    o.threads = 2;
+    o.workers = rd.workers;
+    o.patience = rd.patience;
+    o.max_steps = rd.max_steps;
+    o.checkpoint_every = rd.checkpoint_every;
+
+    /* Defaults that depend on the optimizer come from the library, so the help can't lie. */
+    char lr_def[96], wd_def[96];
+    snprintf(lr_def, sizeof lr_def, "%g for sgd, %g for adam/adamw", ft_optim_defaults(FT_OPT_SGD).lr,
+             ft_optim_defaults(FT_OPT_ADAM).lr);
+    snprintf(wd_def, sizeof wd_def, "%g for sgd/adam, %g for adamw", ft_optim_defaults(FT_OPT_SGD).weight_decay,
+             ft_optim_defaults(FT_OPT_ADAMW).weight_decay);
+
+    arg_spec specs[] = {
+        { "model", ARG_STRING, &o.model, "PATH", "model config (.json, new model), model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "data", ARG_STRING, &o.data, "SPEC", "training data (dataset spec, e.g. csv:train.csv)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "val", ARG_STRING, &o.val, "SPEC", "validation data (dataset spec)", 0, 0, 0, NULL, "none", false },
+        { "val-split", ARG_FLOAT, &o.val_split, "F", "hold out this fraction of --data for validation (seeded)", ARG_MIN | ARG_MIN_EXCL | ARG_MAX | ARG_MAX_EXCL, 0, 1, NULL, "off", false },
+        { "out", ARG_STRING, &o.out, "DIR", "run directory (checkpoints, metrics.jsonl, report.html)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "epochs", ARG_INT, &o.epochs, "N", "epochs to train", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "batch", ARG_INT, &o.batch, "N", "batch size", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "lr", ARG_FLOAT, &o.lr, "F", "learning rate", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, lr_def, false },
+        { "optimizer", ARG_STRING, &o.optimizer, "sgd|adam|adamw", "optimizer", 0, 0, 0, "sgd|adam|adamw", NULL, false },
+        { "momentum", ARG_FLOAT, &o.momentum, "F", "SGD momentum", ARG_MIN | ARG_MAX | ARG_MAX_EXCL, 0, 1, NULL, NULL, false },
+        { "nesterov", ARG_BOOL, &o.nesterov, NULL, "Nesterov momentum (SGD, needs --momentum > 0)", 0, 0, 0, NULL, "off", false },
+        { "weight-decay", ARG_FLOAT, &o.weight_decay, "F", "weight decay (AdamW: decoupled; not on biases and norm weights)", ARG_MIN, 0, 0, NULL, wd_def, false },
+        { "schedule", ARG_STRING, &o.schedule, "constant|step|cosine|linear", "learning-rate schedule", 0, 0, 0, "constant|step|cosine|linear", NULL, false },
+        { "warmup", ARG_INT, &o.warmup, "N", "linear warmup steps (from 0)", ARG_MIN, 0, 0, NULL, NULL, false },
+        { "step-size", ARG_INT, &o.step_size, "N", "step schedule: decay every N optimizer steps", ARG_MIN, 1, 0, NULL, "none", false },
+        { "gamma", ARG_FLOAT, &o.gamma, "F", "step schedule: decay factor", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, NULL, false },
+        { "min-lr-ratio", ARG_FLOAT, &o.min_lr_ratio, "F", "cosine/linear schedule: final lr as a fraction of --lr", ARG_MIN | ARG_MAX, 0, 1, NULL, NULL, false },
+        { "clip", ARG_FLOAT, &o.clip, "F", "clip the global gradient norm to F (0 = off)", ARG_MIN, 0, 0, NULL, NULL, false },
+        { "accum", ARG_INT, &o.accum, "N", "micro-batches accumulated per optimizer step", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "label-smoothing", ARG_FLOAT, &o.label_smoothing, "F", "label smoothing of the cross-entropy loss", ARG_MIN | ARG_MAX | ARG_MAX_EXCL, 0, 1, NULL, NULL, false },
+        { "train", ARG_STRING, &o.train_globs, "GLOBS", "train only the parameters matching these comma-separated globs (or re:REGEX)", 0, 0, 0, NULL, "all", false },
+        { "freeze", ARG_STRING, &o.freeze_globs, "GLOBS", "freeze the parameters matching these globs (after --train)", 0, 0, 0, NULL, "none", false },
+        { "head-lr-scale", ARG_FLOAT, &o.head_lr_scale, "F", "discriminative lr: the head trains at F x lr, the backbone at lr", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },
+        { "backbone-lr", ARG_FLOAT, &o.backbone_lr, "F", "discriminative lr: the backbone (all but the head) trains at lr F", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },
+        { "new-head", ARG_INT, &o.new_head, "N", "replace the head with a fresh one for N classes", ARG_MIN | ARG_INT32, 1, 0, NULL, "the data's class count if it differs from the model's", false },
+        { "seed", ARG_INT, &o.seed, "N", "seed for init, shuffling, splits and dropout", ARG_MIN, 0, 0, NULL, NULL, false },
+        { "threads", ARG_INT, &o.threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
+        { "workers", ARG_INT, &o.workers, "N", "data-loader threads (0 = load in the training thread)", ARG_MIN | ARG_MAX, 0, 256, NULL, NULL, false },
+        { "patience", ARG_INT, &o.patience, "N", "early stopping after N epochs without validation improvement (0 = off)", ARG_MIN | ARG_INT32, 0, 0, NULL, NULL, false },
+        { "max-steps", ARG_INT, &o.max_steps, "N", "stop after N optimizer steps (0 = no limit)", ARG_MIN, 0, 0, NULL, NULL, false },
+        { "checkpoint-every", ARG_INT, &o.checkpoint_every, "N", "also checkpoint every N steps (0 = end of each epoch only)", ARG_MIN, 0, 0, NULL, NULL, false },
+        { "resume", ARG_STRING, &o.resume, "PATH", "resume from a checkpoint (e.g. RUN/checkpoint.safetensors)", 0, 0, 0, NULL, "none", false },
+        { "progress", ARG_STRING, &o.progress, "auto|bar|plain|none", "progress output on stderr (auto: bar on a terminal, else plain)", 0, 0, 0, "auto|bar|plain|none", NULL, false },
+        { "config", ARG_STRING, &o.config, "FILE", "JSON file of flag values ({\"epochs\": 3, \"lr\": 0.01}); flags override it", ARG_NO_CONFIG, 0, 0, NULL, "none", false },
+    };
+    args_ctx a = { "train", "--model PATH --data SPEC --out DIR [options]",
+                   "Fine-tune a model on a dataset. Writes DIR/checkpoint.safetensors (resumable),\n"
+                   "DIR/best.safetensors (best validation accuracy), DIR/metrics.jsonl and DIR/report.html.\n"
+                   "Dataset specs: csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test],\n"
+                   "mnist-json:<dir>[:offset:per_class].",
+                   specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
+
+    int rc = args_parse(&a, argc, argv, false);
+    if (rc == ARGS_OK && o.config) rc = args_merge_config(&a, o.config);
+    if (rc == ARGS_OK) rc = args_check_required(&a);
+    if (rc == ARGS_OK) rc = check_combinations(&a, &o);
+    if (rc != ARGS_OK) {
+        args_free(&a);
+        return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    }
+
+    ft_model *m = NULL, *m2 = NULL;
+    ft_dataset *base = NULL, *train = NULL, *val = NULL, *split_val = NULL;
+    cli_model_kind kind = CLI_MODEL_DIR;
+    int replaced_from = 0;
+    ft_run_result res;
+    memset(&res, 0, sizeof res);
+    ft_status st;
+
+    ft_set_num_threads((int)o.threads);
+    /* The run directory first: an unwritable --out fails before any expensive loading. */
+    if ((st = ft_mkdirs(o.out))) goto done;
+    if ((st = cli_load_model(o.model, true, (uint64_t)o.seed, &m, &kind))) goto done;
+    if ((st = ft_dataset_open(o.data, &base))) goto done;
+    train = base;
+    if (o.val) {
+        if ((st = ft_dataset_open(o.val, &val))) goto done;
+    } else if (o.val_split > 0) {
+        if ((st = ft_dataset_split(base, o.val_split, (uint64_t)o.seed, &train, &split_val))) {
+            train = NULL;
+            goto done;
+        }
+        val = split_val;
+        if (train->n < 1 || val->n < 1) {
+            st = ft_fail(FT_EINVAL, "--val-split %g of %lld examples leaves %lld for training and %lld for validation",
+                         o.val_split, (long long)base->n, (long long)train->n, (long long)val->n);
+            goto done;
+        }
+    }
+
+    if ((st = cli_check_input(m, train, o.data)) || (val && (st = cli_check_input(m, val, o.val ? o.val : o.data))))
+        goto done;
+
+    int classes = o.new_head > 0 ? (int)o.new_head : base->n_classes;
+    if (classes < base->n_classes) {
+        st = ft_fail(FT_EINVAL, "--new-head %d is fewer than the %d classes in '%s'", classes, base->n_classes, o.data);
+        goto done;
+    }
+    if (o.new_head > 0 || classes != m->n_classes) {
+        if ((st = ft_model_replace_head(m, classes, (uint64_t)o.seed, &m2))) goto done;
+        replaced_from = m->n_classes;
+        ft_model_free(m);
+        m = m2;
+        m2 = NULL;
+    }
+    if ((st = select_trainable(m, o.train_globs, o.freeze_globs))) goto done;
+
+    ft_run_config rcfg = rd;
+    rcfg.out_dir = o.out;
+    rcfg.epochs = (int)o.epochs;
+    rcfg.max_steps = o.max_steps;
+    rcfg.batch_size = o.batch;
+    rcfg.accum_steps = (int)o.accum;
+    rcfg.clip_norm = (float)o.clip;
+    ft_optim_kind ok;
+    if ((st = ft_optim_parse(o.optimizer, &ok))) goto done;
+    rcfg.optim = ft_optim_defaults(ok);
+    if (args_was_set(&a, "lr")) rcfg.optim.lr = (float)o.lr;
+    rcfg.optim.momentum = (float)o.momentum;
+    rcfg.optim.nesterov = o.nesterov;
+    if (args_was_set(&a, "weight-decay")) rcfg.optim.weight_decay = (float)o.weight_decay;
+    if (o.head_lr_scale > 0 || o.backbone_lr > 0) {
+        if ((st = set_backbone_group(m))) goto done;
+        rcfg.optim.group_lr_scale[0] = o.head_lr_scale > 0 ? (float)o.head_lr_scale : 1.0f;
+        rcfg.optim.group_lr_scale[1] = o.backbone_lr > 0 ? (float)(o.backbone_lr / rcfg.optim.lr) : 1.0f;
+    }
+    if ((st = ft_sched_parse(o.schedule, &rcfg.sched.kind))) goto done;
+    rcfg.sched.warmup_steps = o.warmup;
+    rcfg.sched.total_steps = 0;
+    rcfg.sched.step_size = o.step_size;
+    rcfg.sched.gamma = (float)o.gamma;
+    rcfg.sched.min_lr_ratio = (float)o.min_lr_ratio;
+    rcfg.seed = (uint64_t)o.seed;
+    rcfg.workers = (int)o.workers;
+    rcfg.patience = (int)o.patience;
+    rcfg.checkpoint_every = o.checkpoint_every;
+    rcfg.resume = o.resume;
+    rcfg.label_smoothing = (float)o.label_smoothing;
+    if (!strcmp(o.progress, "bar")) rcfg.progress = 1;
+    else if (!strcmp(o.progress, "plain")) rcfg.progress = 0;
+    else if (!strcmp(o.progress, "none")) rcfg.progress = -1;
+    else rcfg.progress = isatty(fileno(stderr)) ? 1 : 0;
+
+    print_header(&o, m, kind, train, val, replaced_from, &rcfg);
+    st = ft_train(m, train, val, &rcfg, &res);
+    if (st == FT_EINTR || (st == FT_OK && res.interrupted)) {
+        fprintf(stderr, "finetune: %s\n", st ? ft_errmsg() : "training interrupted");
+        fprintf(stderr, "finetune: to continue, run the same command with --resume %s/checkpoint.safetensors\n", o.out);
+        rc = CLI_INTERRUPTED;
+        st = FT_OK;
+        goto done;
+    }
+    if (st) goto done;
+    printf("done:       %d epoch%s, %lld optimizer steps%s; final train loss %.4f", res.epochs_done,
+           res.epochs_done == 1 ? "" : "s", (long long)res.steps, res.early_stopped ? " (early stopped)" : "",
+           res.final_train_loss);
+    if (val) printf("; best validation accuracy %.2f%% (epoch %d)", 100 * res.best_val_accuracy, res.best_epoch);
+    printf("\nsaved:      %s/checkpoint.safetensors%s, metrics.jsonl, report.html\n", o.out,
+           val ? ", best.safetensors" : "");
+    printf("next:       finetune eval --model %s/checkpoint.safetensors --data <spec>\n", o.out);
+
+done:
+    if (st) rc = cli_lib_error();
+    ft_model_free(m2);
+    ft_model_free(m);
+    if (split_val) {
+        ft_dataset_free(split_val);
+        ft_dataset_free(train); /* the other half of the split */
+    } else if (val) {
+        ft_dataset_free(val);
+    }
+    ft_dataset_free(base);
+    args_free(&a);
+    return rc;
+}

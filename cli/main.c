@@ -1,0 +1,71 @@
+/* finetune: command dispatch. Each command lives in cli/cmd_<name>.c and returns its exit
+ * code; nothing here or below calls exit(). */
+#include "cli.h"
+
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    { "train",   cmd_train,   "fine-tune (or train) a model on a dataset, writing a run directory" },
+    { "eval",    cmd_eval,    "loss, accuracy, per-class metrics and confusion matrix on a dataset" },
+    { "predict", cmd_predict, "top-k class probabilities for each example of a dataset" },
+    { "info",    cmd_info,    "architecture, parameters (names, shapes, trainable) and config" },
+    { "export",  cmd_export,  "write a model directory: config.json + model.safetensors" },
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f) {
+    fprintf(f, "Usage: finetune <command> [options]\n\n"
+               "Fine-tune pretrained neural networks on the CPU.\n\n"
+               "Commands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nOptions:\n"
+               "  -h, --help     show this help and exit\n"
+               "  --version      print the version and exit\n\n"
+               "Run 'finetune <command> --help' for a command's options.\n"
+               "Exit status: 0 ok, 1 failure, 2 usage error, 130 training interrupted (resumable).\n");
+}
+
+static const command *find_command(const char *name) {
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *c = argv[1];
+    if (!strcmp(c, "--help") || !strcmp(c, "-h")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(c, "--version") || !strcmp(c, "version")) {
+        printf("finetune %s\n", ft_version());
+        return CLI_OK;
+    }
+    if (!strcmp(c, "help")) {
+        if (argc < 3) { usage(stdout); return CLI_OK; }
+        const command *cmd = find_command(argv[2]);
+        if (!cmd) {
+            fprintf(stderr, "finetune: unknown command '%s' (see finetune --help)\n", argv[2]);
+            return CLI_USAGE;
+        }
+        char *help_argv[] = { argv[2], "--help", NULL };
+        return cmd->run(2, help_argv);
+    }
+    const command *cmd = find_command(c);
+    if (!cmd) {
+        if (c[0] == '-') fprintf(stderr, "finetune: unknown option '%s' (see finetune --help)\n", c);
+        else fprintf(stderr, "finetune: unknown command '%s' (see finetune --help)\n", c);
+        return CLI_USAGE;
+    }
+    return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# CLI tests: help and usage errors (exit 2, one line naming the flag), library failures
+# (exit 1, naming the file), docs/cli.md covering every flag, and a tiny end-to-end run
+# (train -> eval -> predict -> info -> export -> train again from the export, frozen).
+# Usage: tests/test_cli.sh <build dir>   (the CLI is <build>/finetune)
+# Prints "N passed, N failed"; exit status 1 on any failure.
+set -u
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+F="$(cd "$build" 2>/dev/null && pwd)/finetune"
+if [ ! -x "$F" ]; then echo "FAIL: no CLI binary at $build/finetune"; echo "0 passed, 1 failed"; exit 1; fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ft_cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+
+# run ARGS...: runs the CLI, leaving $rc, $tmp/out and $tmp/err.
+run() { "$F" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+show_err() { sed 's/^/    stderr: /' "$tmp/err" | head -5; }
+# expect WANT_RC ARGS...
+expect() {
+  local want=$1; shift
+  run "$@"
+  if [ "$rc" -eq "$want" ]; then ok; else bad "finetune $* -> exit $rc, want $want"; show_err; fi
+}
+# err_has TEXT: the last command's stderr contains TEXT
+err_has() { if grep -qF -- "$1" "$tmp/err"; then ok; else bad "stderr lacks '$1'"; show_err; fi; }
+out_has() { if grep -qF -- "$1" "$tmp/out"; then ok; else bad "stdout lacks '$1'"; sed 's/^/    stdout: /' "$tmp/out" | head -5; fi; }
+# one_line: stderr is exactly one line (usage errors)
+err_one_line() { local n; n=$(wc -l <"$tmp/err"); if [ "$n" -eq 1 ]; then ok; else bad "stderr has $n lines, want 1"; show_err; fi; }
+file_exists() { if [ -s "$1" ]; then ok; else bad "missing or empty: $1"; fi; }
+
+# ---- help and version ----
+for cmd in train eval predict info export; do
+  expect 0 "$cmd" --help
+  out_has "Usage: finetune $cmd"
+  out_has "--model"
+  expect 0 "$cmd" -h
+done
+expect 0 --help
+for cmd in train eval predict info export; do out_has "$cmd"; done
+expect 0 --version
+out_has "finetune "
+expect 2                     # no command
+expect 2 frobnicate
+err_has "frobnicate"
+
+# ---- docs/cli.md documents every flag of every command ----
+doc="$here/../docs/cli.md"
+if [ -f "$doc" ]; then
+  for cmd in train eval predict info export; do
+    for flag in $("$F" "$cmd" --help | grep -oE '^  --[a-z0-9-]+' | sed 's/^  //'); do
+      if grep -qF -- "$flag" "$doc"; then ok; else bad "docs/cli.md does not mention $cmd $flag"; fi
+    done
+  done
+else
+  echo "SKIP docs check: $doc not found"
+fi
+
+# ---- usage errors: exit 2, one line, naming the flag ----
+touch "$tmp/m.json"
+base=(--model "$tmp/m.json" --data "csv:$tmp/d.csv" --out "$tmp/r")
+expect 2 train "${base[@]}" --bogus 1;        err_has "--bogus"; err_one_line; err_has "finetune train --help"
+expect 2 train --data x --out y --model;      err_has "--model"; err_one_line
+expect 2 train "${base[@]}" --lr abc;         err_has "--lr"; err_one_line
+expect 2 train "${base[@]}" --lr -1;          err_has "--lr"; err_one_line
+expect 2 train "${base[@]}" --lr=0;           err_has "--lr"
+expect 2 train "${base[@]}" --epochs 0;       err_has "--epochs"; err_one_line
+expect 2 train "${base[@]}" --epochs 2.5;     err_has "--epochs"
+expect 2 train "${base[@]}" --batch 0;        err_has "--batch"
+expect 2 train "${base[@]}" --label-smoothing 1; err_has "--label-smoothing"
+expect 2 train "${base[@]}" --optimizer rmsprop; err_has "--optimizer"
+expect 2 train "${base[@]}" --val-split 1.5;  err_has "--val-split"
+expect 2 train --data x --out y;              err_has "--model"
+expect 2 train "${base[@]}" stray;            err_has "stray"
+expect 2 eval --model x --data y --batch -3;  err_has "--batch"; err_one_line
+expect 2 predict --model x --data y --top-k 0; err_has "--top-k"
+expect 2 info;                                err_has "--model"
+expect 2 export --model x;                    err_has "--out"
+echo '{"epochs": 2, "bogus_key": 1}' >"$tmp/cfg.json"
+expect 2 train "${base[@]}" --config "$tmp/cfg.json"; err_has "bogus_key"
+echo '{"lr": "fast"}' >"$tmp/cfg.json"
+expect 2 train "${base[@]}" --config "$tmp/cfg.json"; err_has "lr"
+
+# ---- library failures: exit 1, naming the file ----
+expect 1 train --model "$tmp/no_such_model.json" --data "csv:$tmp/d.csv" --out "$tmp/r"
+err_has "no_such_model.json"; err_has "finetune: "
+expect 1 eval --model "$tmp/no_such_dir" --data "csv:$tmp/d.csv"; err_has "no_such_dir"
+
+# ---- end to end on a tiny linearly separable CSV: 4 features, 3 classes ----
+awk 'BEGIN { srand(7); print "f0,f1,f2,f3,label";
+  for (i = 0; i < 200; i++) { c = i % 3;
+    printf "%.4f,%.4f,%.4f,%.4f,%d\n", (c == 0 ? 2 : -1) + rand() * 0.6, (c == 1 ? 2 : -1) + rand() * 0.6,
+           (c == 2 ? 2 : -1) + rand() * 0.6, rand() - 0.5, c } }' >"$tmp/d.csv"
+echo '{"arch":"mlp","in_features":4,"hidden":[16],"n_classes":3}' >"$tmp/mlp.json"
+: >"$tmp/file"
+expect 1 train --model "$tmp/mlp.json" --data "csv:$tmp/d.csv" --out "$tmp/file/run"
+err_has "$tmp/file/run"
+expect 1 train --model "$tmp/mlp.json" --data "csv:$tmp/nope.csv" --out "$tmp/r0" --progress none
+err_has "nope.csv"
+expect 1 train --model "$tmp/mlp.json" --data "csv:$tmp/d.csv" --out "$tmp/r0" --train 'nosuch.*' --progress none
+err_has "nosuch.*"
+
+common=(--threads 2 --workers 1 --progress none --seed 3)
+expect 0 train --model "$tmp/mlp.json" --data "csv:$tmp/d.csv" --val-split 0.1 --out "$tmp/run" \
+  --epochs 3 --batch 16 --lr 0.02 "${common[@]}"
+out_has "mlp"; out_has "$tmp/run"
+file_exists "$tmp/run/checkpoint.safetensors"
+file_exists "$tmp/run/metrics.jsonl"
+
+ckpt="$tmp/run/checkpoint.safetensors"
+expect 0 eval --model "$ckpt" --data "csv:$tmp/d.csv"
+out_has "accuracy"; out_has "precision"; out_has "confusion"
+expect 0 eval --model "$ckpt" --data "csv:$tmp/d.csv" --json
+n=$(wc -l <"$tmp/out")
+if [ "$n" -eq 1 ] && head -c1 "$tmp/out" | grep -q '{'; then ok; else bad "eval --json: want one JSON line, got $n lines"; fi
+for key in loss accuracy top5 n per_class confusion precision recall f1 support; do out_has "\"$key\""; done
+acc=$(sed -n 's/.*"accuracy": *\([0-9.eE+-]*\).*/\1/p' "$tmp/out")
+if [ -n "$acc" ] && awk -v a="$acc" 'BEGIN { exit !(a > 0.8) }'; then ok; else bad "eval accuracy '$acc' not > 0.8"; fi
+
+expect 0 predict --model "$ckpt" --data "csv:$tmp/d.csv" --limit 5 --top-k 2
+n=$(grep -c '^#' "$tmp/out"); [ "$n" -eq 5 ] && ok || bad "predict --limit 5 printed $n examples"
+expect 0 predict --model "$ckpt" --data "csv:$tmp/d.csv" --limit 3 --json
+n=$(grep -c '"top"' "$tmp/out"); [ "$n" -eq 3 ] && ok || bad "predict --json printed $n lines, want 3"
+
+expect 0 info --model "$ckpt"
+out_has "mlp"; out_has "head.weight"; out_has "trainable"; out_has "in_features"
+expect 0 info --model "$tmp/mlp.json" --freeze 'layers.*'
+out_has "no"
+
+expect 0 export --model "$ckpt" --out "$tmp/exp"
+file_exists "$tmp/exp/config.json"
+file_exists "$tmp/exp/model.safetensors"
+expect 0 eval --model "$tmp/exp" --data "csv:$tmp/d.csv" --json
+acc2=$(sed -n 's/.*"accuracy": *\([0-9.eE+-]*\).*/\1/p' "$tmp/out")
+[ "$acc2" = "$acc" ] && ok || bad "exported model accuracy $acc2 differs from the checkpoint's $acc"
+
+expect 0 train --model "$tmp/exp" --data "csv:$tmp/d.csv" --out "$tmp/run2" --epochs 1 --freeze 'layers.*' "${common[@]}"
+out_has "51 trainable"   # 4-16-3 MLP: only the head (48 + 3) trains
+file_exists "$tmp/run2/checkpoint.safetensors"
+# Config file + command-line override, discriminative LR, a new head.
+echo '{"epochs": 5, "lr": 0.01, "optimizer": "sgd", "momentum": 0.9, "batch": 32}' >"$tmp/cfg.json"
+expect 0 train --model "$tmp/exp" --data "csv:$tmp/d.csv" --out "$tmp/run3" --config "$tmp/cfg.json" \
+  --epochs 1 --head-lr-scale 10 --new-head 4 "${common[@]}"
+out_has "1 epoch"; out_has "sgd"; out_has "4 classes"
+# Resume the first run for one more epoch.
+expect 0 train --model "$tmp/mlp.json" --data "csv:$tmp/d.csv" --val-split 0.1 --out "$tmp/run" \
+  --epochs 4 --batch 16 --lr 0.02 "${common[@]}" --resume "$ckpt"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
