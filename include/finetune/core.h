@@ -54,8 +54,8 @@ void ft_alloc_fail_after(int64_t n);    /* test hook: the (n+1)th allocation fro
 /* Test hook for I/O: the (n+1)th ft_write_all from now fails with ENOSPC; -1 = off. */
 void ft_io_fail_write_after(int64_t n);
 
-/* Threads for both our OpenMP kernels and OpenBLAS. BLAS is only ever called from
- * serial code, so the two pools never run at once (no oversubscription). */
+/* Threads for our OpenMP kernels and OpenBLAS. We link OpenBLAS's OpenMP build, so both
+ * use one OpenMP pool, and BLAS is only called from serial code (never nested). */
 void ft_set_num_threads(int n);
 int  ft_get_num_threads(void);
 

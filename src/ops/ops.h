@@ -7,8 +7,8 @@
  *  - backward ADDS into n->in[i]->grad for every input whose grad is non-NULL (inputs
  *    that need no gradient have grad == NULL: that is the pruning). The planner zeroes
  *    each activation gradient before its first writer runs.
- *  - BLAS is only called from here, outside OpenMP regions, so its thread pool and
- *    OpenMP's never run at the same time. */
+ *  - BLAS is only called from here, outside OpenMP regions (OpenBLAS's OpenMP build
+ *    shares our thread pool; nested calls would run it single-threaded). */
 #ifndef FT_OPS_H
 #define FT_OPS_H
 
