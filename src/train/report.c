@@ -73,7 +73,8 @@ static void svg_chart(FILE *f, const char *title, const double *x, const double 
         fprintf(f, "<text x='4' y='%d'>%.4g</text><line x1='%d' x2='%d' y1='%d' y2='%d' stroke='#eee'/>\n", py + 4, v, L,
                 W - R, py, py);
         double xv = xmin + (xmax - xmin) * k / 4.0;
-        fprintf(f, "<text x='%d' y='%d'>%.4g</text>\n", L + (W - L - R) * k / 4 - 8, H - B + 16, xv);
+        fprintf(f, "<text x='%d' y='%d' text-anchor='%s'>%.4g</text>\n", L + (W - L - R) * k / 4, H - B + 16,
+                k == 0 ? "start" : k == 4 ? "end" : "middle", xv);
     }
     for (int s = 0; s < 2; s++) {
         const double *xs = s ? x2 : x, *ys = s ? y2 : y;
