@@ -64,7 +64,7 @@ int cmd_predict(int argc, char **argv) {
     char b1[32], b2[32];
     for (int64_t i = 0; i < n; i++) {
         int32_t y = -1;
-        if ((st = ds->get(ds, i, x, &y))) goto done;
+        if ((st = ds->get(ds, i, NULL, x, &y))) goto done;
         if ((st = ft_predict_one(m, x, probs))) goto done;
         top_k(probs, nc, (int)k, idx);
         if (y >= 0) { labelled++; correct += idx[0] == y; }

@@ -93,15 +93,15 @@ static void check_idx_content(ft_dataset *ds, uint32_t n, uint32_t rows, uint32_
     int bad = 0;
     for (uint32_t i = 0; i < n; i++) {
         int32_t y = -1;
-        CHECK_OK(ds->get(ds, i, x, &y));
+        CHECK_OK(ds->get(ds, i, NULL, x, &y));
         if (y != (int32_t)((i * 3) % 10)) bad++;
         for (size_t k = 0; k < (size_t)rows * cols; k++)
             if (x[k] != (float)((i * 31 + k * 7) & 255) / 255.0f) { bad++; break; }
     }
     CHECKF(bad == 0, "%d examples differ", bad);
     int32_t y;
-    CHECK_ERR(ds->get(ds, n, x, &y), FT_EINVAL);
-    CHECK_ERR(ds->get(ds, -1, x, &y), FT_EINVAL);
+    CHECK_ERR(ds->get(ds, n, NULL, x, &y), FT_EINVAL);
+    CHECK_ERR(ds->get(ds, -1, NULL, x, &y), FT_EINVAL);
     free(x);
 }
 
@@ -247,7 +247,7 @@ static void test_fashion_real(void) {
         int32_t y;
         int counts[10] = {0}, bad = 0;
         for (int64_t i = 0; i < ds->n; i++) {
-            CHECK_OK(ds->get(ds, i, x, &y));
+            CHECK_OK(ds->get(ds, i, NULL, x, &y));
             if (y < 0 || y > 9) { bad++; continue; }
             counts[y]++;
             if (i < 10 && y != (split ? first_train : first_test)[i]) bad++;
@@ -304,7 +304,7 @@ static void test_mnist_json_small(void) {
         int32_t y;
         int bad = 0;
         for (int i = 0; i < 20; i++) {
-            CHECK_OK(ds->get(ds, i, x, &y));
+            CHECK_OK(ds->get(ds, i, NULL, x, &y));
             int d = i / 2, img = 1 + i % 2;
             if (y != d) bad++;
             for (int k = 0; k < 784; k++) if (fabsf(x[k] - mj_val(d, img, k)) > 1e-6f) { bad++; break; }
@@ -322,7 +322,7 @@ static void test_mnist_json_small(void) {
         float x[784];
         int32_t y;
         CHECK(ds->n == 10);
-        CHECK_OK(ds->get(ds, 4, x, &y));
+        CHECK_OK(ds->get(ds, 4, NULL, x, &y));
         CHECK(y == 4 && fabsf(x[5] - mj_val(4, 2, 5)) < 1e-6f);
         ft_dataset_free(ds);
     }
@@ -384,7 +384,7 @@ static void test_mnist_json_real(void) {
         int32_t y;
         double sum = 0;
         for (int64_t i = 0; i < ds->n; i++) {
-            CHECK_OK(ds->get(ds, i, x, &y));
+            CHECK_OK(ds->get(ds, i, NULL, x, &y));
             if (y >= 0 && y < 10) got[y]++; else bad++;
             for (int k = 0; k < 784; k++) { sum += x[k]; if (!(x[k] >= 0 && x[k] <= 1)) bad++; }
         }
@@ -406,11 +406,11 @@ static void test_csv(void) {
     if (ds) {
         CHECK(ds->n == 3 && ds->x_ndim == 1 && ds->x_shape[0] == 3 && ds->x_numel == 3);
         CHECK(ds->n_classes == 3 && ds->x_dtype == FT_F32);
-        CHECK_OK(ds->get(ds, 1, x, &y));
+        CHECK_OK(ds->get(ds, 1, NULL, x, &y));
         CHECK(x[0] == 4.5f && x[1] == 5 && x[2] == -6 && y == 2);
-        CHECK_OK(ds->get(ds, 2, x, &y));
+        CHECK_OK(ds->get(ds, 2, NULL, x, &y));
         CHECK(x[2] == 9 && y == 1);
-        CHECK_ERR(ds->get(ds, 3, x, &y), FT_EINVAL);
+        CHECK_ERR(ds->get(ds, 3, NULL, x, &y), FT_EINVAL);
         ft_dataset_free(ds);
     }
     write_text(tpath("n.csv"), "0.5,1e-3,4\n-1,2,0");
@@ -419,7 +419,7 @@ static void test_csv(void) {
     CHECK_OK(ft_dataset_open(spec, &ds));
     if (ds) {
         CHECK(ds->n == 2 && ds->x_numel == 2 && ds->n_classes == 5);
-        CHECK_OK(ds->get(ds, 0, x, &y));
+        CHECK_OK(ds->get(ds, 0, NULL, x, &y));
         CHECK(x[0] == 0.5f && x[1] == 1e-3f && y == 4);
         ft_dataset_free(ds);
     }
@@ -449,7 +449,7 @@ static void test_csv(void) {
     CHECK_OK(ft_dataset_csv(tpath("big.csv"), &ds));
     if (ds) {
         CHECK(ds->n == 5000 && ds->n_classes == 4);
-        CHECK_OK(ds->get(ds, 4321, x, &y));
+        CHECK_OK(ds->get(ds, 4321, NULL, x, &y));
         CHECK(x[0] == 4321 && x[1] == -4321.25f && y == 1);
         ft_dataset_free(ds);
     }
@@ -509,14 +509,14 @@ static void test_subset_split(void) {
     CHECK_OK(ft_dataset_subset(base, idx, 3, &sub));
     if (sub) {
         CHECK(sub->n == 3 && sub->x_numel == 1 && sub->n_classes == 3);
-        CHECK_OK(sub->get(sub, 0, &x, &y));
+        CHECK_OK(sub->get(sub, 0, NULL, &x, &y));
         CHECK(x == 7 && y == 1);
         idx[0] = 9; /* the subset copied the indices */
-        CHECK_OK(sub->get(sub, 0, &x, &y));
+        CHECK_OK(sub->get(sub, 0, NULL, &x, &y));
         CHECK(x == 7);
-        CHECK_OK(sub->get(sub, 2, &x, &y));
+        CHECK_OK(sub->get(sub, 2, NULL, &x, &y));
         CHECK(x == 2 && y == 2);
-        CHECK_ERR(sub->get(sub, 3, &x, &y), FT_EINVAL);
+        CHECK_ERR(sub->get(sub, 3, NULL, &x, &y), FT_EINVAL);
         ft_dataset_free(sub);
     }
     int64_t badidx[2] = {3, 10};
@@ -530,14 +530,14 @@ static void test_subset_split(void) {
         float prev = -1;
         bool sorted = true;
         for (int64_t i = 0; i < a->n; i++) {
-            CHECK_OK(a->get(a, i, &x, &y));
+            CHECK_OK(a->get(a, i, NULL, &x, &y));
             seen[(int)x]++;
             if (x <= prev) sorted = false;
             prev = x;
         }
         prev = -1;
         for (int64_t i = 0; i < b->n; i++) {
-            CHECK_OK(b->get(b, i, &x, &y));
+            CHECK_OK(b->get(b, i, NULL, &x, &y));
             seen[(int)x]++;
             if (x <= prev) sorted = false;
             prev = x;
@@ -546,16 +546,16 @@ static void test_subset_split(void) {
         for (int i = 0; i < 10; i++) CHECK(seen[i] == 1);
         /* The same seed splits the same way; some other seed differently. */
         float bx[3], cx[3];
-        for (int i = 0; i < 3; i++) CHECK_OK(b->get(b, i, &bx[i], &y));
+        for (int i = 0; i < 3; i++) CHECK_OK(b->get(b, i, NULL, &bx[i], &y));
         ft_dataset *a2, *b2;
         CHECK_OK(ft_dataset_split(base, 0.3, 5, &a2, &b2));
-        for (int i = 0; i < 3; i++) CHECK_OK(b2->get(b2, i, &cx[i], &y));
+        for (int i = 0; i < 3; i++) CHECK_OK(b2->get(b2, i, NULL, &cx[i], &y));
         CHECK(!memcmp(bx, cx, sizeof bx));
         ft_dataset_free(a2); ft_dataset_free(b2);
         bool differs = false;
         for (uint64_t s = 6; s < 12 && !differs; s++) {
             CHECK_OK(ft_dataset_split(base, 0.3, s, &a2, &b2));
-            for (int i = 0; i < 3; i++) CHECK_OK(b2->get(b2, i, &cx[i], &y));
+            for (int i = 0; i < 3; i++) CHECK_OK(b2->get(b2, i, NULL, &cx[i], &y));
             differs = memcmp(bx, cx, sizeof bx) != 0;
             ft_dataset_free(a2); ft_dataset_free(b2);
         }
@@ -564,7 +564,7 @@ static void test_subset_split(void) {
         int64_t one = 1;
         CHECK_OK(ft_dataset_subset(b, &one, 1, &sub));
         if (sub) {
-            CHECK_OK(sub->get(sub, 0, &x, &y));
+            CHECK_OK(sub->get(sub, 0, NULL, &x, &y));
             CHECK(x == bx[1]);
             ft_dataset_free(sub);
         }

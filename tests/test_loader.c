@@ -13,7 +13,7 @@ typedef struct {
     int delay_us;
 } synth;
 
-static ft_status synth_get(ft_dataset *ds, int64_t i, void *x, int32_t *y) {
+static ft_status synth_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *x, int32_t *y) {
     synth *s = ds->impl;
     if (i < 0 || i >= ds->n) return ft_fail(FT_EINVAL, "synth: index %lld out of range", (long long)i);
     if (i == atomic_load(&s->fail_at)) return ft_fail(FT_EIO, "synthetic failure at %lld", (long long)i);

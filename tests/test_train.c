@@ -139,7 +139,7 @@ static void test_pruning(void) {
 /* A synthetic dataset: 3 Gaussian blobs in 20-D, deterministic from its index. Optionally
  * raises an interrupt when a chosen example is fetched. */
 typedef struct { int64_t interrupt_at; } blob_impl;
-static ft_status blob_get(ft_dataset *ds, int64_t i, void *xv, int32_t *y) {
+static ft_status blob_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *xv, int32_t *y) {
     float *x = xv;
     ft_pcg32 r;
     ft_pcg32_seed(&r, 777, (uint64_t)i);
@@ -168,7 +168,7 @@ static void test_zero_alloc(void) {
     ft_optimizer *opt = NULL;
     CHECK_OK(ft_optimizer_new(m->params, &oc, &opt));
     ft_dataset ds = make_blobs(100, NULL);
-    ft_loader_config lc = {16, true, true, 5, 2, 4};
+    ft_loader_config lc = {16, true, true, 5, 2, 4, true};
     ft_loader *l = NULL;
     CHECK_OK(ft_loader_new(&ds, &lc, &l));
     ft_graph *g = ft_graph_new(m->params);

@@ -13,7 +13,15 @@ extern "C" {
 /* ---------------- datasets ----------------
  * A dataset yields example i as an input tensor of a fixed per-example shape plus an int
  * label. get() must be thread-safe for distinct i (loader workers call it in parallel)
- * and must not allocate through ft_malloc after construction (keeps steps alloc-free). */
+ * and must not allocate through ft_malloc after construction (keeps steps alloc-free).
+ * ctx (may be NULL) asks for training-time augmentation: random choices must be a function
+ * of (seed, epoch, i) only, so runs are reproducible for any worker count and resumable. */
+typedef struct {
+    uint64_t seed;
+    int64_t epoch;
+    bool augment;
+} ft_sample_ctx;
+
 typedef struct ft_dataset {
     int64_t n;
     ft_dtype x_dtype;
@@ -22,7 +30,7 @@ typedef struct ft_dataset {
     int64_t x_numel;
     int n_classes;
     char **class_names;             /* n_classes strings, may be NULL */
-    ft_status (*get)(struct ft_dataset *ds, int64_t i, void *x, int32_t *y);
+    ft_status (*get)(struct ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *x, int32_t *y);
     void (*free_impl)(struct ft_dataset *ds);
     void *impl;
     char name[64];
@@ -65,6 +73,7 @@ typedef struct {
     uint64_t seed;      /* epoch e uses permutation(seed, e) */
     int workers;        /* 0 = load in the caller's thread */
     int prefetch;       /* batches in flight (ring size), >= 1 */
+    bool augment;       /* pass an augmenting ft_sample_ctx to get() (training loaders) */
 } ft_loader_config;
 
 ft_status ft_loader_new(ft_dataset *ds, const ft_loader_config *cfg, ft_loader **out);

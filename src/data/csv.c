@@ -21,7 +21,7 @@ typedef struct {
     int32_t *y;     /* n */
 } csv_impl;
 
-static ft_status csv_get(ft_dataset *ds, int64_t i, void *x, int32_t *y) {
+static ft_status csv_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *x, int32_t *y) {
     csv_impl *m = ds->impl;
     if (i < 0 || i >= ds->n)
         return ft_fail(FT_EINVAL, "%s: example %lld out of range [0, %lld)", ds->name,

@@ -68,12 +68,12 @@ typedef struct {
     int64_t *idx;
 } subset_impl;
 
-static ft_status subset_get(ft_dataset *ds, int64_t i, void *x, int32_t *y) {
+static ft_status subset_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *x, int32_t *y) {
     subset_impl *s = ds->impl;
     if (i < 0 || i >= ds->n)
         return ft_fail(FT_EINVAL, "%s: example %lld out of range [0, %lld)", ds->name,
                        (long long)i, (long long)ds->n);
-    return s->base->get(s->base, s->idx[i], x, y);
+    return s->base->get(s->base, s->idx[i], ctx, x, y);
 }
 
 static void subset_free(ft_dataset *ds) {

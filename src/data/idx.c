@@ -21,7 +21,7 @@ typedef struct {
     int64_t pix_per;    /* rows * cols */
 } idx_impl;
 
-static ft_status idx_get(ft_dataset *ds, int64_t i, void *x, int32_t *y) {
+static ft_status idx_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *x, int32_t *y) {
     idx_impl *m = ds->impl;
     if (i < 0 || i >= ds->n)
         return ft_fail(FT_EINVAL, "%s: example %lld out of range [0, %lld)", ds->name,

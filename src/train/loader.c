@@ -83,10 +83,11 @@ static ft_status fill_batch(ft_loader *l, slot *s, int64_t epoch, int64_t k, boo
     s->b.epoch = epoch;
     s->b.index = k;
     uint8_t *x = s->b.x;
+    const ft_sample_ctx ctx = {l->cfg.seed, epoch, l->cfg.augment};
     for (int64_t j = lo; j < hi; j++) {
         int64_t i = l->perm[j];
         ft_clear_error();
-        ft_status st = l->ds->get(l->ds, i, x + (size_t)(j - lo) * l->x_bytes, &s->b.y[j - lo]);
+        ft_status st = l->ds->get(l->ds, i, &ctx, x + (size_t)(j - lo) * l->x_bytes, &s->b.y[j - lo]);
         if (st) {
             const char *m = ft_errmsg();
             snprintf(s->msg, sizeof s->msg, "%s: example %lld (batch %lld of epoch %lld): %s",

@@ -116,7 +116,7 @@ ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int worke
     res->n_classes = C;
     res->confusion = ft_calloc((size_t)C * (size_t)C, sizeof *res->confusion);
     if (!res->confusion) return ft_fail(FT_ENOMEM, "out of memory");
-    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1};
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
     ft_loader *l = NULL;
     if ((s = ft_loader_new(ds, &lc, &l))) return s;
     graph_cache cache = {0};
@@ -220,7 +220,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         if (st.seed != cfg->seed && cfg->progress >= 0)
             fprintf(stderr, "resume: using the checkpoint's seed %llu\n", (unsigned long long)st.seed);
     }
-    ft_loader_config lc = {cfg->batch_size, true, false, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1};
+    ft_loader_config lc = {cfg->batch_size, true, false, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1, true};
     if ((s = ft_loader_new(train, &lc, &loader))) goto done;
     int64_t batches = ft_loader_batches_per_epoch(loader);
     int64_t steps_per_epoch = (batches + cfg->accum_steps - 1) / cfg->accum_steps;
