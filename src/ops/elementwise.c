@@ -195,8 +195,8 @@ static ft_node *unary(ft_graph *g, ft_op op, ft_node *x) {
         const float *fa = n->farg; const int32_t *ia = n->iarg; (void)fa; (void)ia;               \
         _Pragma("omp parallel for simd if (n->numel > FT_PAR_MIN)")                               \
         for (int64_t i = 0; i < n->numel; i++) {                                                  \
-            float x = xv ? xv[i] : 0.0f, y = yv ? yv[i] : 0.0f; (void)x; (void)y;                 \
-            gx[i] += gy[i] * (BWD);                                                               \
+            float x = xv[i], y = yv[i]; (void)x; (void)y; /* unsaved ones are never read */      \
+            gx[i] += gy[i] * (float)(BWD);                                                        \
         }                                                                                         \
     }                                                                                             \
     static ft_status NAME##_forward_ref(ft_node *n) {                                             \

@@ -46,14 +46,13 @@ static void linear_backward(ft_node *n) {
     if (w->grad) /* dW [M,K] += dy^T [M,R] x [R,K] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)K, (int)R, 1.0f, dy, (int)M, x->val,
                     (int)K, 1.0f, w->grad, (int)K);
-    if (b && b->grad) {
-        #pragma omp parallel for if (R * M > FT_PAR_MIN)
-        for (int64_t m = 0; m < M; m++) {
-            float s = 0.0f;
-            for (int64_t r = 0; r < R; r++) s += dy[r * M + m];
-            b->grad[m] += s;
+    if (b && b->grad) /* row by row: contiguous, vectorises, same summation order per column */
+        for (int64_t r = 0; r < R; r++) {
+            const float *row = dy + r * M;
+            float *gb = b->grad;
+            #pragma omp simd
+            for (int64_t m = 0; m < M; m++) gb[m] += row[m];
         }
-    }
 }
 
 static unsigned linear_saves(const ft_node *n) {

@@ -139,12 +139,27 @@ static void sgd_update(float *restrict p, const float *restrict g, float *restri
         for (int64_t j = 0; j < n; j++) p[j] -= lr * (g[j] + wd * p[j]);
         return;
     }
-    #pragma omp parallel for simd schedule(static) if (n >= FT_OPT_PAR_MIN)
-    for (int64_t j = 0; j < n; j++) {
-        float d = g[j] + wd * p[j];
-        float m = first ? d : mom * b[j] + damp1 * d;
-        b[j] = m;
-        p[j] -= lr * (nesterov ? d + mom * m : m);
+    /* One branch-free loop per case, so each vectorises. */
+    if (first && nesterov) {
+        #pragma omp parallel for simd schedule(static) if (n >= FT_OPT_PAR_MIN)
+        for (int64_t j = 0; j < n; j++) { float d = g[j] + wd * p[j]; b[j] = d; p[j] -= lr * (d + mom * d); }
+    } else if (first) {
+        #pragma omp parallel for simd schedule(static) if (n >= FT_OPT_PAR_MIN)
+        for (int64_t j = 0; j < n; j++) { float d = g[j] + wd * p[j]; b[j] = d; p[j] -= lr * d; }
+    } else if (nesterov) {
+        #pragma omp parallel for simd schedule(static) if (n >= FT_OPT_PAR_MIN)
+        for (int64_t j = 0; j < n; j++) {
+            float d = g[j] + wd * p[j], m = mom * b[j] + damp1 * d;
+            b[j] = m;
+            p[j] -= lr * (d + mom * m);
+        }
+    } else {
+        #pragma omp parallel for simd schedule(static) if (n >= FT_OPT_PAR_MIN)
+        for (int64_t j = 0; j < n; j++) {
+            float m = mom * b[j] + damp1 * (g[j] + wd * p[j]);
+            b[j] = m;
+            p[j] -= lr * m;
+        }
     }
 }
 
