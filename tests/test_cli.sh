@@ -148,5 +148,23 @@ out_has "1 epoch"; out_has "sgd"; out_has "4 classes"
 expect 0 train --model "$tmp/mlp.json" --data "csv:$tmp/d.csv" --val-split 0.1 --out "$tmp/run" \
   --epochs 4 --batch 16 --lr 0.02 "${common[@]}" --resume "$ckpt"
 
+# Ctrl-C: SIGINT mid-training finishes the step, writes a resumable checkpoint, exits 130.
+awk 'BEGIN { srand(3); print "f0,f1,f2,f3,label";
+  for (i = 0; i < 4000; i++) { c = i % 3; printf "%.3f,%.3f,%.3f,%.3f,%d\n", rand()+c, rand(), rand()-c, rand(), c } }' >"$tmp/big.csv"
+"$F" train --model "$tmp/mlp.json" --data "csv:$tmp/big.csv" --out "$tmp/int" --epochs 100000 --batch 1 \
+  --progress none >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 100); do [ -s "$tmp/int/metrics.jsonl" ] && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+[ "$rc" -eq 130 ] && ok || { bad "SIGINT during train -> exit $rc, want 130"; show_err; }
+err_has "--resume"
+file_exists "$tmp/int/checkpoint.safetensors"
+expect 0 eval --model "$tmp/int/checkpoint.safetensors" --data "csv:$tmp/d.csv" --json
+# The checkpoint resumes (stopping again right away via --max-steps at the next step).
+step=$(sed -n 's/.*"step": \([0-9]*\).*/\1/p' "$tmp/int/metrics.jsonl" | tail -1)
+expect 0 train --model "$tmp/mlp.json" --data "csv:$tmp/big.csv" --out "$tmp/int" --epochs 100000 --batch 1 \
+  --progress none --resume "$tmp/int/checkpoint.safetensors" --max-steps $((step + 5))
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -3,6 +3,7 @@
  * (after a step limit and after an interrupt), frozen parameters untouched, atomic
  * checkpoints under a failing disk. */
 #include "test.h"
+#include "train/report.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -359,6 +360,19 @@ static void test_export_and_head(void) {
     ft_model_free(h);
 }
 
+/* ---- 6. the report's bounded history keeps its shape for any run length ---- */
+static void test_series(void) {
+    ft_series *h = calloc(1, sizeof *h);
+    for (int64_t i = 1; i <= 1000000; i++) { double y = (double)i; ft_series_push(h, (double)i, &y, 1); }
+    CHECK(h->n > FT_SERIES_CAP / 2 && h->n <= FT_SERIES_CAP);
+    CHECK(h->x[0] == 1.0);
+    bool mono = true;
+    for (int i = 1; i < h->n; i++) mono &= h->x[i] > h->x[i - 1] && h->y[0][i] == h->x[i];
+    CHECK(mono);
+    CHECKF(h->x[h->n - 1] > 1000000 - 2 * (double)h->stride, "last point %g", h->x[h->n - 1]);
+    free(h);
+}
+
 int main(void) {
     ft_set_num_threads(2);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_train_XXXXXX");
@@ -368,6 +382,7 @@ int main(void) {
     test_zero_alloc();
     test_resume();
     test_export_and_head();
+    test_series();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

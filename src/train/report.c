@@ -53,6 +53,23 @@ void ft_progress_end_line(ft_progress *p) {
     if (p->mode == 1) fputc('\n', stderr);
 }
 
+void ft_series_push(ft_series *s, double x, const double *y, int ncols) {
+    if (s->stride < 1) s->stride = 1;
+    if (s->seen++ % s->stride) return;
+    if (s->n == FT_SERIES_CAP) {
+        for (int i = 0; i < FT_SERIES_CAP / 2; i++) {
+            s->x[i] = s->x[2 * i];
+            for (int c = 0; c < FT_SERIES_COLS; c++) s->y[c][i] = s->y[c][2 * i];
+        }
+        s->n = FT_SERIES_CAP / 2;
+        s->stride *= 2;
+        if ((s->seen - 1) % s->stride) return;
+    }
+    s->x[s->n] = x;
+    for (int c = 0; c < ncols && c < FT_SERIES_COLS; c++) s->y[c][s->n] = y[c];
+    s->n++;
+}
+
 /* ---- report.html ---- */
 
 static void svg_chart(FILE *f, const char *title, const double *x, const double *y, int n, const double *x2,

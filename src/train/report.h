@@ -16,6 +16,17 @@ void ft_progress_step(ft_progress *p, int64_t step, int64_t total, int epoch, in
                       int64_t examples);
 void ft_progress_end_line(ft_progress *p);
 
+/* A bounded history for plots: keeps every stride-th point and, when full, drops every
+ * other point and doubles the stride. Fixed size, so pushing never allocates. */
+#define FT_SERIES_CAP 2048
+#define FT_SERIES_COLS 3
+typedef struct {
+    double x[FT_SERIES_CAP], y[FT_SERIES_COLS][FT_SERIES_CAP];
+    int n;
+    int64_t stride, seen;
+} ft_series;
+void ft_series_push(ft_series *s, double x, const double *y, int ncols);
+
 typedef struct {
     const char *summary;
     const double *step_x, *step_loss;

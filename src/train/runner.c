@@ -206,9 +206,8 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     ft_loader *loader = NULL;
     graph_cache cache = {0};
     FILE *mf = NULL;
-    double *step_x = NULL, *step_loss = NULL, *ep = NULL;
+    ft_series *steps_hist = NULL, *epochs_hist = NULL;
     ft_train_state st = {0};
-    int n_hist = 0, n_ep = 0;
     st.seed = cfg->seed;
     st.best_val = -1;
     st.best_epoch = -1;
@@ -229,12 +228,10 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     ft_schedule sched = cfg->sched;
     if (sched.total_steps <= 0) sched.total_steps = total_steps;
 
-    /* Preallocated history for the report: the step loop itself allocates nothing. */
-    step_x = ft_malloc((size_t)(total_steps + 1) * sizeof *step_x);
-    step_loss = ft_malloc((size_t)(total_steps + 1) * sizeof *step_loss);
-    ep = ft_calloc((size_t)cfg->epochs * 4 + 4, sizeof *ep);
-    if (!step_x || !step_loss || !ep) { s = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
-    double *ep_x = ep, *ep_train = ep + cfg->epochs, *ep_vloss = ep + 2 * cfg->epochs, *ep_vacc = ep + 3 * cfg->epochs;
+    /* Bounded histories for the report: the step loop itself allocates nothing. */
+    steps_hist = ft_calloc(1, sizeof *steps_hist);
+    epochs_hist = ft_calloc(1, sizeof *epochs_hist);
+    if (!steps_hist || !epochs_hist) { s = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
 
     if (!(mf = fopen(metrics, cfg->resume ? "a" : "w"))) { s = ft_fail(FT_EIO, "%s: %s", metrics, strerror(errno)); goto done; }
     ft_install_signal_handlers();
@@ -280,7 +277,8 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
             ft_optimizer_step(opt, lr);
             ft_params_zero_grad(m->params);
             st.step++;
-            if (n_hist <= total_steps) { step_x[n_hist] = (double)st.step; step_loss[n_hist++] = loss; }
+            double lv = loss;
+            ft_series_push(steps_hist, (double)st.step, &lv, 1);
             fprintf(mf, "{\"step\": %lld, \"epoch\": %lld, \"loss\": %.9g, \"lr\": %.9g}\n", (long long)st.step,
                     (long long)epoch + 1, loss, lr);
             ft_progress_step(&prog, st.step, total_steps, (int)epoch, cfg->epochs, ep_loss / (double)ep_n, lr, b->n);
@@ -306,11 +304,8 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         ft_eval_result ev = {0};
         if (val && (s = ft_evaluate(m, val, cfg->batch_size, cfg->workers, &ev))) goto done;
         double train_loss = ep_n ? ep_loss / (double)ep_n : 0;
-        ep_x[n_ep] = (double)epoch + 1;
-        ep_train[n_ep] = train_loss;
-        ep_vloss[n_ep] = ev.loss;
-        ep_vacc[n_ep] = ev.accuracy;
-        n_ep++;
+        double cols[FT_SERIES_COLS] = {train_loss, ev.loss, ev.accuracy};
+        ft_series_push(epochs_hist, (double)epoch + 1, cols, FT_SERIES_COLS);
         res->final_train_loss = train_loss;
         res->epochs_done = (int)epoch + 1;
         fprintf(mf, "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6f, \"lr\": %.6g, \"epoch_time_s\": %.3f",
@@ -349,12 +344,12 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     res->best_epoch = st.best_epoch;
 
 done:
-    if (step_x && ep) {
+    if (steps_hist && epochs_hist) {
         char summary[512];
         snprintf(summary, sizeof summary, "%lld optimizer steps; final train loss %.4f; best validation accuracy %.2f%% (epoch %d)",
                  (long long)st.step, res->final_train_loss, 100 * (st.best_val < 0 ? 0 : st.best_val), st.best_epoch);
-        ft_report_data rd = {summary, step_x, step_loss, n_hist, ep, ep + cfg->epochs, ep + 2 * cfg->epochs,
-                             ep + 3 * cfg->epochs, n_ep, val != NULL};
+        ft_report_data rd = {summary, steps_hist->x, steps_hist->y[0], steps_hist->n, epochs_hist->x,
+                             epochs_hist->y[0], epochs_hist->y[1], epochs_hist->y[2], epochs_hist->n, val != NULL};
         /* Keep the original error, if any, over a report failure. */
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", ft_errmsg());
@@ -363,9 +358,8 @@ done:
         else s = rs;
     }
     if (mf) fclose(mf);
-    ft_free(step_x);
-    ft_free(step_loss);
-    ft_free(ep);
+    ft_free(steps_hist);
+    ft_free(epochs_hist);
     cache_free(&cache);
     ft_loader_free(loader);
     ft_optimizer_free(opt);
