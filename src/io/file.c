@@ -186,6 +186,22 @@ ft_status ft_write_file_atomic(const char *path, const void *data, size_t n) {
 
 /* ---- reading ---- */
 
+ft_status ft_open_read(const char *path, int *fd, struct stat *st) {
+    do *fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (*fd < 0 && errno == EINTR);
+    if (*fd < 0) {
+        int e = errno;
+        return ft_fail(e == ENOENT ? FT_ENOTFOUND : FT_EIO, "cannot open '%s': %s", path, strerror(e));
+    }
+    if (fstat(*fd, st) < 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        return ft_fail(FT_EIO, "cannot stat '%s': %s", path, strerror(e));
+    }
+    return FT_OK;
+}
+
 /* Reads the whole file into a fresh ft_malloc'd buffer (caller ft_frees *data). The buffer
  * has one extra byte set to 0 past *size, so text files can be used as C strings. Files
  * larger than max_bytes fail with FT_EFORMAT; a missing file gives FT_ENOTFOUND. */
@@ -194,18 +210,9 @@ ft_status ft_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
     *size = 0;
     if (!path || !*path) return ft_fail(FT_EINVAL, "read: empty path");
     int fd;
-    do fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        int e = errno;
-        return ft_fail(e == ENOENT ? FT_ENOTFOUND : FT_EIO, "cannot open '%s': %s", path, strerror(e));
-    }
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return ft_fail(FT_EIO, "cannot stat '%s': %s", path, strerror(e));
-    }
+    ft_status os = ft_open_read(path, &fd, &st);
+    if (os) return os;
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         return ft_fail(FT_EIO, "cannot read '%s': it is a directory", path);

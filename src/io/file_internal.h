@@ -11,4 +11,9 @@
  * naming path and errno is left set to the cause. */
 ft_status ft_write_all(int fd, const void *p, size_t n, const char *path);
 
+/* open(O_RDONLY) retrying on EINTR, then fstat. On failure nothing stays open and the
+ * message names path (FT_ENOTFOUND for a missing file, FT_EIO otherwise). */
+struct stat;
+ft_status ft_open_read(const char *path, int *fd, struct stat *st);
+
 #endif

@@ -280,18 +280,9 @@ ft_status ft_st_open(const char *path, ft_safetensors **out) {
     *out = NULL;
     if (!path || !*path) return ft_fail(FT_EINVAL, "safetensors: empty path");
     int fd;
-    do fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        int e = errno;
-        return ft_fail(e == ENOENT ? FT_ENOTFOUND : FT_EIO, "cannot open '%s': %s", path, strerror(e));
-    }
     struct stat sb;
-    if (fstat(fd, &sb) < 0) {
-        int e = errno;
-        close(fd);
-        return ft_fail(FT_EIO, "cannot stat '%s': %s", path, strerror(e));
-    }
+    ft_status os = ft_open_read(path, &fd, &sb);
+    if (os) return os;
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
         return ft_fail(FT_EIO, "cannot read '%s': not a regular file", path);
