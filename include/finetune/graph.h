@@ -26,8 +26,7 @@ extern "C" {
 typedef enum { FT_F32 = 0, FT_I32 = 1 } ft_dtype;
 
 /* The op table. Order is part of nothing persistent; it is checked at compile time
- * against the table in src/ops/ops.c. Later issues add conv/pool/batchnorm, attention
- * and LSTM here. */
+ * against the table in src/ops/ops.c. Later issues add attention and LSTM here. */
 typedef enum {
     FT_OP_INPUT = 0, /* fed by the caller */
     FT_OP_PARAM,     /* view of a parameter in an ft_params store */
@@ -44,6 +43,12 @@ typedef enum {
     FT_OP_DROPOUT,
     FT_OP_EMBEDDING,     /* ids I32 [...], weight [V,D] -> [..., D] */
     FT_OP_LAYER_NORM,    /* over the last dim */
+    FT_OP_CONV2D,        /* NCHW x OIHW, stride/pad/dilation/groups; depthwise has its own kernel */
+    FT_OP_BATCH_NORM,    /* over C of [N,C,H,W] or [N,C]; batch or running statistics */
+    FT_OP_MAX_POOL2D, FT_OP_AVG_POOL2D,
+    FT_OP_GLOBAL_AVG_POOL, /* [N,C,H,W] -> [N,C] or [N,C,1,1] */
+    FT_OP_PAD2D,         /* constant padding of the last two dims */
+    FT_OP_RELU6, FT_OP_HARDSWISH, FT_OP_HARDSIGMOID,
     FT_OP_COUNT
 } ft_op;
 
@@ -68,6 +73,9 @@ typedef struct ft_node {
     bool requires_grad;             /* set by ft_graph_plan */
     bool keep;                      /* value kept alive until the end of the step */
     char name[48];                  /* optional, for errors and debugging */
+    int64_t scratch_numel;          /* floats of temporary workspace the kernels need (set by the builder) */
+    float *scratch;                 /* planned workspace, shared by all nodes: valid only inside this
+                                     * node's own forward/backward call */
 } ft_node;
 
 /* ---- building ---- */
@@ -105,6 +113,46 @@ ft_node *ft_mean(ft_graph *g, ft_node *x, int dim /* or FT_ALL_DIMS */, bool kee
 ft_node *ft_dropout(ft_graph *g, ft_node *x, float p);
 ft_node *ft_embedding(ft_graph *g, ft_node *ids, ft_node *weight);
 ft_node *ft_layer_norm(ft_graph *g, ft_node *x, ft_node *gamma, ft_node *beta, float eps);
+
+/* ---- CNN ops (NCHW, PyTorch layouts) ---- */
+typedef struct {
+    int stride[2];   /* h, w */
+    int pad[4];      /* top, left, bottom, right (asymmetric, for TF "same") */
+    int dilation[2]; /* h, w */
+    int groups;
+} ft_conv2d_args;
+ft_conv2d_args ft_conv2d_defaults(void); /* stride 1, pad 0, dilation 1, groups 1 */
+/* x [N,C,H,W], w [O, C/groups, kh, kw] (OIHW), b [O] or NULL -> [N,O,Ho,Wo] with
+ * Ho = (H + pad_top + pad_bottom - dilation_h*(kh-1) - 1) / stride_h + 1. a may be NULL
+ * (defaults). groups == C == O runs a direct depthwise kernel; the rest lowers to sgemm. */
+ft_node *ft_conv2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv2d_args *a);
+/* BatchNorm2d over C of [N,C,H,W] (also [N,C]). running_mean/var [C] are buffer params
+ * (ft_params_add_buffer). In a training plan and !frozen_stats: batch statistics, and each
+ * forward updates the running stats in place as torch does (momentum, unbiased variance for
+ * running_var). In an eval plan, or with frozen_stats: running statistics (gamma/beta may still
+ * train). gamma/beta may be NULL. running_mean/var may both be NULL (torch's
+ * track_running_stats=False: batch statistics always). */
+ft_node *ft_batch_norm(ft_graph *g, ft_node *x, ft_node *gamma, ft_node *beta, ft_node *running_mean,
+                       ft_node *running_var, float eps, float momentum, bool frozen_stats);
+typedef struct {
+    int kernel[2];   /* h, w */
+    int stride[2];   /* h, w; 0 = the kernel size (torch's stride=None) */
+    int pad[4];      /* top, left, bottom, right; each below the kernel size on its axis */
+    bool ceil_mode;
+    bool count_include_pad; /* avg pool only */
+} ft_pool2d_args;
+/* x [N,C,H,W] (or any [..., H, W]) -> [..., Ho, Wo]; output sizes and ceil_mode as torch
+ * (the last window must start inside the input or the top/left padding). Max pool pads
+ * with -inf; on ties the first maximum (row-major) wins. */
+ft_node *ft_max_pool2d(ft_graph *g, ft_node *x, const ft_pool2d_args *a);
+/* count_include_pad as torch; TF "same" avg pool = count_include_pad false. */
+ft_node *ft_avg_pool2d(ft_graph *g, ft_node *x, const ft_pool2d_args *a);
+ft_node *ft_global_avg_pool(ft_graph *g, ft_node *x, bool keepdim); /* [N,C,H,W] -> [N,C] or [N,C,1,1] */
+/* Constant padding of the last two dims: top, left, bottom, right (each >= 0). */
+ft_node *ft_pad2d(ft_graph *g, ft_node *x, const int pad[4], float value);
+ft_node *ft_relu6(ft_graph *g, ft_node *x);       /* min(max(x, 0), 6) */
+ft_node *ft_hardswish(ft_graph *g, ft_node *x);   /* x * relu6(x + 3) / 6 */
+ft_node *ft_hardsigmoid(ft_graph *g, ft_node *x); /* relu6(x + 3) / 6 */
 
 /* ---- planning and running ---- */
 typedef struct {

@@ -246,8 +246,8 @@ ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
         st = ft_fail(FT_EINVAL, "nothing to train: no trainable parameter reaches the loss (check --train/--freeze)");
         goto done;
     }
-    for (int i = 0; i < N; i++)
-        if (g->nodes[i]->op == FT_OP_DROPOUT) g->nodes[i]->iarg[1] = training;
+    for (int i = 0; i < N; i++) /* ops that behave differently in training (iarg[1]) */
+        if (g->nodes[i]->op == FT_OP_DROPOUT || g->nodes[i]->op == FT_OP_BATCH_NORM) g->nodes[i]->iarg[1] = training;
     /* Backward set, in reverse order; t_b(i) = 2N-1-i. */
     g->n_bwd = 0;
     for (int i = N - 1; i >= 0 && training; i--) {
@@ -304,6 +304,13 @@ ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
     }
     for (int k = 0; k < n_iv; k++) naive += iv[k].size;
     size_t total = place_intervals(iv, n_iv);
+    /* Kernel workspace (im2col columns): kernels run one at a time, so one region of the
+     * largest scratch_numel, after the placed buffers, serves every node. */
+    int64_t scratch_numel = 0;
+    for (int i = 0; i < N; i++)
+        if (needed[i] && g->nodes[i]->scratch_numel > scratch_numel) scratch_numel = g->nodes[i]->scratch_numel;
+    size_t scratch_off = total;
+    if (scratch_numel > 0) { total += padded_bytes(scratch_numel); naive += padded_bytes(scratch_numel); }
     g->arena = ft_malloc_aligned(total ? total : 64);
     if (!g->arena) { st = ft_fail(FT_ENOMEM, "out of memory: graph arena of %zu bytes", total); goto done; }
     memset(g->arena, 0, total ? total : 64);
@@ -314,6 +321,8 @@ ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
         else if (iv[k].kind == 1) iv[k].node->grad = p;
         else iv[k].node->aux = p;
     }
+    for (int i = 0; i < N; i++)
+        g->nodes[i]->scratch = needed[i] && g->nodes[i]->scratch_numel > 0 ? (float *)(g->arena + scratch_off) : NULL;
     int n_fwd = 0;
     for (int i = 0; i < N; i++) n_fwd += needed[i] && !is_leaf(g->nodes[i]);
     g->stats = (ft_plan_stats){N, n_fwd, g->n_bwd, total, saved, naive};

@@ -237,6 +237,20 @@ UNARY_OP(gelu, FT_OP_GELU, save_in,
                          SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
                : 0.5 * (1 + erf(x * INV_SQRT_2)) + x * INV_SQRT_2PI * exp(-0.5 * x * x))
 
+/* The hard activations of MobileNet. Gradients as torch: zero at and beyond the clamp
+ * points (relu6: x <= 0 or x >= 6; hardsigmoid: x <= -3 or x >= 3), and hardswish's slope
+ * is x/3 + 1/2 on [-3, 3] (1 above, 0 below). relu6 and hardsigmoid read y: a value strictly
+ * inside the clamp range means x was too. */
+UNARY_OP(relu6, FT_OP_RELU6, save_out, x < 0 ? 0 : x > 6 ? 6 : x, (y > 0 && y < 6) ? 1 : 0)
+UNARY_OP(hardsigmoid, FT_OP_HARDSIGMOID, save_out, x <= -3 ? 0 : x >= 3 ? 1 : x / 6 + 0.5,
+         (y > 0 && y < 1) ? 1.0 / 6 : 0)
+UNARY_OP(hardswish, FT_OP_HARDSWISH, save_in, x <= -3 ? 0 : x >= 3 ? x : x * (x + 3) / 6,
+         x < -3 ? 0 : x <= 3 ? x / 3 + 0.5 : 1)
+
+ft_node *ft_relu6(ft_graph *g, ft_node *x) { return unary(g, FT_OP_RELU6, x); }
+ft_node *ft_hardsigmoid(ft_graph *g, ft_node *x) { return unary(g, FT_OP_HARDSIGMOID, x); }
+ft_node *ft_hardswish(ft_graph *g, ft_node *x) { return unary(g, FT_OP_HARDSWISH, x); }
+
 ft_node *ft_scale(ft_graph *g, ft_node *x, float a, float b) {
     ft_node *n = unary(g, FT_OP_SCALE, x);
     if (n) { n->farg[0] = a; n->farg[1] = b; }

@@ -1,6 +1,10 @@
 /* The op table: one entry per ft_op, in enum order, checked at compile time. */
 #include "ops/ops.h"
 
+/* The CNN ops (conv.c, batchnorm.c, pool.c, elementwise.c). */
+extern const ft_op_def ft_def_conv2d, ft_def_batch_norm, ft_def_max_pool2d, ft_def_avg_pool2d,
+    ft_def_global_avg_pool, ft_def_pad2d, ft_def_relu6, ft_def_hardswish, ft_def_hardsigmoid;
+
 const ft_op_def ft_def_input = {.name = "input"};
 const ft_op_def ft_def_param = {.name = "param"};
 
@@ -32,8 +36,17 @@ const ft_op_def *const ft_op_table[FT_OP_COUNT] = {
     [FT_OP_DROPOUT] = &ft_def_dropout,
     [FT_OP_EMBEDDING] = &ft_def_embedding,
     [FT_OP_LAYER_NORM] = &ft_def_layer_norm,
+    [FT_OP_CONV2D] = &ft_def_conv2d,
+    [FT_OP_BATCH_NORM] = &ft_def_batch_norm,
+    [FT_OP_MAX_POOL2D] = &ft_def_max_pool2d,
+    [FT_OP_AVG_POOL2D] = &ft_def_avg_pool2d,
+    [FT_OP_GLOBAL_AVG_POOL] = &ft_def_global_avg_pool,
+    [FT_OP_PAD2D] = &ft_def_pad2d,
+    [FT_OP_RELU6] = &ft_def_relu6,
+    [FT_OP_HARDSWISH] = &ft_def_hardswish,
+    [FT_OP_HARDSIGMOID] = &ft_def_hardsigmoid,
 };
 
 /* Adding an op: extend the enum in graph.h, define ft_def_<op> next to its kernels, list
  * it here, and bump this count. */
-_Static_assert(FT_OP_COUNT == 27, "ft_op_table is out of date");
+_Static_assert(FT_OP_COUNT == 36, "ft_op_table is out of date");
