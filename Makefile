@@ -16,7 +16,7 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -f
 BLASDIR  = /usr/lib/x86_64-linux-gnu/openblas-openmp
 INC      = -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
 DEPFLAGS = -MMD -MP
-LDLIBS   = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -ljansson -lz -lm -lpthread
+LDLIBS   = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -ljansson -ljpeg -lpng -lz -lm -lpthread
 OMPFLAG  = -fopenmp
 
 LIB_SRC  = $(sort $(wildcard src/*/*.c))

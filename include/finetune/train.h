@@ -52,8 +52,93 @@ ft_status ft_dataset_mnist_json(const char *dir, int64_t offset, int64_t per_cla
 /* CSV: numeric feature columns then an integer label column (header optional). */
 ft_status ft_dataset_csv(const char *path, ft_dataset **out);
 /* Spec strings used by the CLI: "idx:<images>,<labels>", "fashion-mnist:<dir>[:train|test]",
- * "mnist-json:<dir>[:offset:per_class]", "csv:<path>". */
+ * "mnist-json:<dir>[:offset:per_class]", "csv:<path>", and for images (defaults of
+ * ft_image_opts_default, ImageNet mean/std) "images:<dir>[:size[:resize]]" (folder per
+ * class) and "manifest:<file.csv|file.jsonl>[:size[:resize]]". See docs/data.md. */
 ft_status ft_dataset_open(const char *spec, ft_dataset **out);
+
+/* ---------------- images ----------------
+ * JPEG (libjpeg-turbo), PNG (libpng) and BMP (built in) decoded to float RGB in [0,1],
+ * planar [3][height][width]. The format comes from the bytes, not the file name. Grey
+ * becomes RGB, alpha is dropped (as PIL's convert("RGB")), palettes are expanded, 16-bit
+ * samples keep their high byte, CMYK/YCCK JPEGs are converted to RGB. GIF, WebP, TIFF
+ * and anything else fail with a message naming the file. Images larger than
+ * FT_IMAGE_MAX_SIDE on a side are rejected before any pixel memory is allocated. */
+#define FT_IMAGE_MAX_SIDE 16384
+
+typedef enum { FT_IMAGE_UNKNOWN = 0, FT_IMAGE_JPEG, FT_IMAGE_PNG, FT_IMAGE_BMP } ft_image_format;
+const char *ft_image_format_name(ft_image_format f);
+
+typedef struct {
+    int64_t width, height;
+    float *data;            /* [3][height][width]; ft_malloc'd, release with ft_image_free */
+} ft_image;
+
+/* Format and size from the header only. `name` labels messages (may be NULL). */
+ft_status ft_image_probe_memory(const void *data, size_t len, const char *name, ft_image_format *fmt,
+                                int64_t *width, int64_t *height);
+ft_status ft_image_decode_memory(const void *data, size_t len, const char *name, ft_image *out);
+ft_status ft_image_load(const char *path, ft_image *out);
+void ft_image_free(ft_image *img);  /* frees img->data and zeroes *img */
+
+/* What an image dataset does with a file it cannot use. Either way, files without an
+ * image extension are skipped and counted (they are not images, e.g. a stray .gif). */
+typedef enum {
+    FT_IMG_SKIP = 0,  /* at open: drop and count a file whose header does not read */
+    FT_IMG_FAIL,      /* at open: fail on the first such file */
+} ft_image_on_error;
+
+typedef struct {
+    int size;               /* examples are F32 [3, size, size]; default 224 */
+    int resize;             /* eval: shorter side to `resize`, then centre crop `size`
+                             * (must be >= size); default 256; 0 = size * 256 / 224 */
+    /* Training augmentation, applied only when get() has ctx->augment. */
+    bool random_resized_crop;   /* true (default): RandomResizedCrop(size, scale, ratio);
+                                 * false: the eval resize + centre crop */
+    float scale_min, scale_max; /* area fraction, default 0.08, 1 */
+    float ratio_min, ratio_max; /* aspect ratio w/h, default 3/4, 4/3 */
+    bool hflip;                 /* left-right flip with p = 0.5; default true */
+    float brightness, contrast, saturation; /* ColorJitter strengths, default 0 (off) */
+    float mean[3], std[3];      /* normalisation: (x - mean) / std; default ImageNet */
+    ft_image_on_error on_error; /* default FT_IMG_SKIP */
+    bool verify;                /* fully decode every image at open (slow) instead of
+                                 * reading headers only; default false */
+} ft_image_opts;
+
+ft_image_opts ft_image_opts_default(void);
+
+/* The dataset's transform of one decoded image into out [3, size, size]: the eval
+ * transform, or with ctx->augment the training one drawn from (ctx->seed, ctx->epoch, i)
+ * exactly as get(i) does. Allocates scratch (ft_malloc) for the call. */
+ft_status ft_image_transform(const ft_image *img, const ft_image_opts *opts, const ft_sample_ctx *ctx,
+                             int64_t i, float *out);
+
+/* Folder per class, as torchvision's ImageFolder: class c is the c-th subfolder of root
+ * in byte order; its examples are the files below it (recursively, sorted by path) named
+ * *.jpg, *.jpeg, *.png or *.bmp (any case). Other files are skipped and counted, as are
+ * files directly in root. A class folder without usable images is an error naming it.
+ * Examples are F32 [3, size, size], decoded and transformed in get(). opts may be NULL
+ * (defaults). */
+ft_status ft_dataset_image_folder(const char *root, const ft_image_opts *opts, ft_dataset **out);
+/* A list of images: CSV with columns path,label (header row optional, quoted fields
+ * allowed) or, for *.jsonl, one {"path": ..., "label": ...} object a line. Relative
+ * paths are relative to the manifest's folder. Labels are all integers >= 0 (n_classes =
+ * max + 1) or all names (classes = sorted unique names). */
+ft_status ft_dataset_image_manifest(const char *path, const ft_image_opts *opts, ft_dataset **out);
+
+typedef struct {
+    int64_t files;       /* files found (folder) or rows read (manifest) */
+    int64_t used;        /* examples (ds->n) */
+    int64_t not_image;   /* skipped: no image extension, or directly in the root folder */
+    int64_t unreadable;  /* skipped (FT_IMG_SKIP): missing, unreadable or unsupported */
+} ft_image_counts;
+/* Counts of an image dataset (FT_EINVAL for other datasets). */
+ft_status ft_image_dataset_counts(const ft_dataset *ds, ft_image_counts *out);
+/* One line for the user about an image dataset: "244 images in 2 classes; skipped 1 of
+ * 245 files: 1 not an image (first: ants/imageNotFound.gif)" (the skip part only when
+ * something was skipped; the first unreadable file comes with its error). "" for other
+ * datasets, subsets included. Valid while ds lives. */
+const char *ft_dataset_note(const ft_dataset *ds);
 
 /* ---------------- loader ----------------
  * Seeded shuffling, batching and background prefetch: worker threads fill a ring of

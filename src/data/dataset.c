@@ -1,6 +1,6 @@
 /* Datasets: common helpers (free, subset, split), the seeded permutation shared with the
  * loader, and the spec strings the CLI uses to name a dataset. The readers themselves
- * live in idx.c, mnist_json.c and csv.c. */
+ * live in idx.c, mnist_json.c, csv.c and image_folder.c. */
 #include "finetune/train.h"
 
 #include <stdio.h>
@@ -243,6 +243,44 @@ static ft_status open_mnist_json(const char *arg, ft_dataset **out) {
     return ft_dataset_mnist_json(dir, offset, per_class, out);
 }
 
+/* "<path>[:size[:resize]]" for images: and manifest:. Trailing fields are taken as
+ * numbers only when they parse, so a path may itself contain colons. */
+static ft_status open_images(const char *kind, const char *arg, ft_dataset **out) {
+    char path[4096];
+    size_t len = strlen(arg);
+    int64_t num[2] = {0, 0};
+    int n_num = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *c = NULL;
+        for (const char *p = arg + len; p > arg; p--) if (p[-1] == ':') { c = p - 1; break; }
+        int64_t v;
+        if (!c || !parse_i64(c + 1, (size_t)(arg + len - c - 1), &v)) break;
+        num[1] = num[0];
+        num[0] = v;
+        n_num++;
+        len = (size_t)(c - arg);
+    }
+    if (len == 0) return ft_fail(FT_EINVAL, "%s: missing path (%s:<path>[:size[:resize]])", kind, kind);
+    if (len >= sizeof path) return ft_fail(FT_EINVAL, "%s: path too long", kind);
+    memcpy(path, arg, len);
+    path[len] = 0;
+    ft_image_opts o = ft_image_opts_default();
+    if (n_num >= 1) {
+        if (num[0] < 1 || num[0] > FT_IMAGE_MAX_SIDE)
+            return ft_fail(FT_EINVAL, "%s: image size %lld is not in [1, %d]", kind, (long long)num[0], FT_IMAGE_MAX_SIDE);
+        o.size = (int)num[0];
+        o.resize = 0; /* size * 256 / 224 */
+    }
+    if (n_num == 2) {
+        if (num[1] < o.size || num[1] > FT_IMAGE_MAX_SIDE)
+            return ft_fail(FT_EINVAL, "%s: resize %lld is not in [size %d, %d]", kind, (long long)num[1], o.size,
+                           FT_IMAGE_MAX_SIDE);
+        o.resize = (int)num[1];
+    }
+    if (!strcmp(kind, "images")) return ft_dataset_image_folder(path, &o, out);
+    return ft_dataset_image_manifest(path, &o, out);
+}
+
 ft_status ft_dataset_open(const char *spec, ft_dataset **out) {
     *out = NULL;
     if (!spec) return ft_fail(FT_EINVAL, "no dataset spec");
@@ -263,6 +301,9 @@ ft_status ft_dataset_open(const char *spec, ft_dataset **out) {
         if (!spec[4]) return ft_fail(FT_EINVAL, "dataset spec '%s': expected csv:<path>", spec);
         return ft_dataset_csv(spec + 4, out);
     }
+    if (!strncmp(spec, "images:", 7)) return open_images("images", spec + 7, out);
+    if (!strncmp(spec, "manifest:", 9)) return open_images("manifest", spec + 9, out);
     return ft_fail(FT_EINVAL, "unknown dataset spec '%s' (expected idx:<images>,<labels>, "
-                   "fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class] or csv:<path>)", spec);
+                   "fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], csv:<path>, "
+                   "images:<dir>[:size[:resize]] or manifest:<file>[:size[:resize]])", spec);
 }
