@@ -126,7 +126,7 @@ int cmd_eval(int argc, char **argv) {
     bool json = false;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
-        { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "batch", ARG_INT, &batch, "N", "evaluation batch size", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "json", ARG_BOOL, &json, NULL, "print one JSON object line on stdout (loss, accuracy, top5, n, per_class, confusion)", 0, 0, 0, NULL, "off", false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
@@ -148,7 +148,8 @@ int cmd_eval(int argc, char **argv) {
     ft_status st;
     ft_set_num_threads((int)threads);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
-    if ((st = ft_dataset_open(data, &ds))) goto done;
+    ft_image_opts img = ft_model_image_opts(m);
+    if ((st = ft_dataset_open_with(data, &img, &ds))) goto done;
     if ((st = cli_check_input(m, ds, data))) goto done;
     if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
     if (r.n_classes < 1 || !r.confusion) {

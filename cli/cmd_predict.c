@@ -26,7 +26,7 @@ int cmd_predict(int argc, char **argv) {
     bool json = false;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
-        { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "top-k", ARG_INT, &k, "K", "classes shown per example (at most the model's class count)", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "limit", ARG_INT, &limit, "N", "predict only the first N examples (0 = all)", ARG_MIN, 0, 0, NULL, NULL, false },
         { "json", ARG_BOOL, &json, NULL, "print one JSON object line per example (JSON Lines)", 0, 0, 0, NULL, "off", false },
@@ -48,7 +48,8 @@ int cmd_predict(int argc, char **argv) {
     ft_status st;
     ft_set_num_threads((int)threads);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
-    if ((st = ft_dataset_open(data, &ds))) goto done;
+    ft_image_opts img = ft_model_image_opts(m);
+    if ((st = ft_dataset_open_with(data, &img, &ds))) goto done;
     if ((st = cli_check_input(m, ds, data))) goto done;
     int nc = m->n_classes;
     if (k > nc) k = nc;

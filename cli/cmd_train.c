@@ -87,6 +87,7 @@ static void print_header(const train_opts *o, const ft_model *m, cli_model_kind 
            total ? 100.0 * (double)trainable / (double)total : 0.0);
     printf("data:       %s: %lld examples, %d classes, %s %s each\n", o->data, (long long)train->n,
            train->n_classes, cli_dtype_name(train->x_dtype), shape);
+    if (ft_dataset_note(train)[0]) printf("            %s\n", ft_dataset_note(train));
     if (val && o->val)
         printf("validation: %s: %lld examples\n", o->val, (long long)val->n);
     else if (val)
@@ -190,7 +191,8 @@ int cmd_train(int argc, char **argv) {
                    "Fine-tune a model on a dataset. Writes DIR/checkpoint.safetensors (resumable),\n"
                    "DIR/best.safetensors (best validation accuracy), DIR/metrics.jsonl and DIR/report.html.\n"
                    "Dataset specs: csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test],\n"
-                   "mnist-json:<dir>[:offset:per_class].",
+                   "mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]] (folder per class),\n"
+                   "manifest:<file.csv|.jsonl>[:size[:resize]]. Image sizes and normalisation default to the model's.",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
 
     int rc = args_parse(&a, argc, argv, false);
@@ -214,10 +216,11 @@ int cmd_train(int argc, char **argv) {
     /* The run directory first: an unwritable --out fails before any expensive loading. */
     if ((st = ft_mkdirs(o.out))) goto done;
     if ((st = cli_load_model(o.model, true, (uint64_t)o.seed, &m, &kind))) goto done;
-    if ((st = ft_dataset_open(o.data, &base))) goto done;
+    ft_image_opts img = ft_model_image_opts(m);
+    if ((st = ft_dataset_open_with(o.data, &img, &base))) goto done;
     train = base;
     if (o.val) {
-        if ((st = ft_dataset_open(o.val, &val))) goto done;
+        if ((st = ft_dataset_open_with(o.val, &img, &val))) goto done;
     } else if (o.val_split > 0) {
         if ((st = ft_dataset_split(base, o.val_split, (uint64_t)o.seed, &train, &split_val))) {
             train = NULL;

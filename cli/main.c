@@ -10,12 +10,15 @@ typedef struct {
     const char *summary;
 } command;
 
+int cmd_convert(int argc, char **argv); /* cli/cmd_convert.c */
+
 static const command commands[] = {
     { "train",   cmd_train,   "fine-tune (or train) a model on a dataset, writing a run directory" },
     { "eval",    cmd_eval,    "loss, accuracy, per-class metrics and confusion matrix on a dataset" },
     { "predict", cmd_predict, "top-k class probabilities for each example of a dataset" },
     { "info",    cmd_info,    "architecture, parameters (names, shapes, trainable) and config" },
     { "export",  cmd_export,  "write a model directory: config.json + model.safetensors" },
+    { "convert", cmd_convert, "import a TFLite model (.tflite) into a model directory" },
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -8,4 +8,5 @@
 #include "finetune/train.h"
 #include "finetune/model.h"
 #include "finetune/runner.h"
+#include "finetune/import.h"
 #endif

@@ -9,6 +9,7 @@
 #include "core.h"
 #include "params.h"
 #include "graph.h"
+#include "train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +37,10 @@ struct ft_model {
     int in_ndim;                      /* per-example input shape */
     int64_t in_shape[FT_MAX_DIMS];
     const char *head_patterns;        /* glob(s) naming the head, e.g. "head.*" */
+    /* Image preprocessing the weights expect (0 = unset: ImageNet mean/std, and the crop
+     * size from a [3,H,W] input shape). Importers set these from the source format. */
+    float image_mean[3], image_std[3];
+    int image_size, image_resize;
     void *impl;
 };
 
@@ -51,6 +56,9 @@ ft_status ft_model_export(const ft_model *m, const char *dir);
 /* A copy of m with a fresh head for n_classes (seeded init); the rest is copied by name. */
 ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);
+/* Image options matching the model's preprocessing (crop size, resize, mean, std), on top
+ * of ft_image_opts_default(); for ft_dataset_open_with. */
+ft_image_opts ft_model_image_opts(const ft_model *m);
 /* Human-readable summary: parameters, shapes, trainable flags, counts. */
 void ft_model_print(const ft_model *m, void *file /* FILE* */);
 

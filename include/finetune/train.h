@@ -56,6 +56,10 @@ ft_status ft_dataset_csv(const char *path, ft_dataset **out);
  * ft_image_opts_default, ImageNet mean/std) "images:<dir>[:size[:resize]]" (folder per
  * class) and "manifest:<file.csv|file.jsonl>[:size[:resize]]". See docs/data.md. */
 ft_status ft_dataset_open(const char *spec, ft_dataset **out);
+/* The same, with image datasets (images:, manifest:) taking their crop size, resize and
+ * normalisation from `image` (e.g. ft_model_image_opts(model)) unless the spec gives a size. */
+struct ft_image_opts_s;
+ft_status ft_dataset_open_with(const char *spec, const struct ft_image_opts_s *image, ft_dataset **out);
 
 /* ---------------- images ----------------
  * JPEG (libjpeg-turbo), PNG (libpng) and BMP (built in) decoded to float RGB in [0,1],
@@ -88,7 +92,7 @@ typedef enum {
     FT_IMG_FAIL,      /* at open: fail on the first such file */
 } ft_image_on_error;
 
-typedef struct {
+typedef struct ft_image_opts_s {
     int size;               /* examples are F32 [3, size, size]; default 224 */
     int resize;             /* eval: shorter side to `resize`, then centre crop `size`
                              * (must be >= size); default 256; 0 = size * 256 / 224 */

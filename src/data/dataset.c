@@ -245,7 +245,7 @@ static ft_status open_mnist_json(const char *arg, ft_dataset **out) {
 
 /* "<path>[:size[:resize]]" for images: and manifest:. Trailing fields are taken as
  * numbers only when they parse, so a path may itself contain colons. */
-static ft_status open_images(const char *kind, const char *arg, ft_dataset **out) {
+static ft_status open_images(const char *kind, const char *arg, const ft_image_opts *base, ft_dataset **out) {
     char path[4096];
     size_t len = strlen(arg);
     int64_t num[2] = {0, 0};
@@ -264,7 +264,7 @@ static ft_status open_images(const char *kind, const char *arg, ft_dataset **out
     if (len >= sizeof path) return ft_fail(FT_EINVAL, "%s: path too long", kind);
     memcpy(path, arg, len);
     path[len] = 0;
-    ft_image_opts o = ft_image_opts_default();
+    ft_image_opts o = base ? *base : ft_image_opts_default();
     if (n_num >= 1) {
         if (num[0] < 1 || num[0] > FT_IMAGE_MAX_SIDE)
             return ft_fail(FT_EINVAL, "%s: image size %lld is not in [1, %d]", kind, (long long)num[0], FT_IMAGE_MAX_SIDE);
@@ -281,7 +281,9 @@ static ft_status open_images(const char *kind, const char *arg, ft_dataset **out
     return ft_dataset_image_manifest(path, &o, out);
 }
 
-ft_status ft_dataset_open(const char *spec, ft_dataset **out) {
+ft_status ft_dataset_open(const char *spec, ft_dataset **out) { return ft_dataset_open_with(spec, NULL, out); }
+
+ft_status ft_dataset_open_with(const char *spec, const ft_image_opts *image, ft_dataset **out) {
     *out = NULL;
     if (!spec) return ft_fail(FT_EINVAL, "no dataset spec");
     if (!strncmp(spec, "idx:", 4)) {
@@ -301,8 +303,8 @@ ft_status ft_dataset_open(const char *spec, ft_dataset **out) {
         if (!spec[4]) return ft_fail(FT_EINVAL, "dataset spec '%s': expected csv:<path>", spec);
         return ft_dataset_csv(spec + 4, out);
     }
-    if (!strncmp(spec, "images:", 7)) return open_images("images", spec + 7, out);
-    if (!strncmp(spec, "manifest:", 9)) return open_images("manifest", spec + 9, out);
+    if (!strncmp(spec, "images:", 7)) return open_images("images", spec + 7, image, out);
+    if (!strncmp(spec, "manifest:", 9)) return open_images("manifest", spec + 9, image, out);
     return ft_fail(FT_EINVAL, "unknown dataset spec '%s' (expected idx:<images>,<labels>, "
                    "fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], csv:<path>, "
                    "images:<dir>[:size[:resize]] or manifest:<file>[:size[:resize]])", spec);

@@ -2,6 +2,7 @@
 #include "models/models.h"
 #include "finetune/io.h"
 #include "finetune/runner.h"
+#include "finetune/import.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -111,6 +112,8 @@ ft_status ft_model_load(const char *path, ft_model **out) {
     struct stat sb;
     if (stat(path, &sb) != 0) return ft_fail(FT_ENOTFOUND, "%s: no such file or directory", path);
     if (S_ISDIR(sb.st_mode)) return load_dir(path, out);
+    size_t len = strlen(path); /* a TFLite flatbuffer: imported as a "graph" model */
+    if (len > 7 && strcasecmp(path + len - 7, ".tflite") == 0) return ft_import_tflite(path, out);
     /* A single safetensors file: a training checkpoint, config in its metadata. */
     ft_safetensors *st = NULL;
     ft_status s = ft_st_open(path, &st);
@@ -175,6 +178,19 @@ ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed,
         n->params->p[i].trainable = m->params->p[j].trainable;
     }
     return FT_OK;
+}
+
+ft_image_opts ft_model_image_opts(const ft_model *m) {
+    ft_image_opts o = ft_image_opts_default();
+    if (m->in_ndim == 3 && m->in_shape[0] == 3 && m->in_shape[1] == m->in_shape[2]) {
+        o.size = (int)m->in_shape[1];
+        o.resize = 0; /* size * 256 / 224, the torchvision convention */
+    }
+    if (m->image_size > 0) o.size = m->image_size;
+    if (m->image_resize > 0) o.resize = m->image_resize;
+    if (m->image_std[0] > 0)
+        for (int c = 0; c < 3; c++) { o.mean[c] = m->image_mean[c]; o.std[c] = m->image_std[c]; }
+    return o;
 }
 
 void ft_model_print(const ft_model *m, void *file) {

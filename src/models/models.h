@@ -4,5 +4,6 @@
 #include "finetune/model.h"
 
 extern const ft_arch ft_arch_mlp;
+extern const ft_arch ft_arch_graph; /* generic op list (graph_arch.c) */
 
 #endif

@@ -5,6 +5,7 @@
 
 static const ft_arch *const archs[] = {
     &ft_arch_mlp,
+    &ft_arch_graph, /* generic op list: importers target it (docs/import.md) */
 };
 
 const ft_arch *ft_arch_find(const char *name) {

@@ -110,24 +110,22 @@ static ft_status bn_forward(ft_node *n) {
     #pragma omp parallel for if (n->numel > FT_PAR_MIN)
     for (int64_t c = 0; c < d.C; c++) {
         double mean = 0, var = 0;
-        if (d.batch_stats) {
+        if (d.batch_stats) { /* one pass: sums of x - K and its square, K = a sample of the
+                              * channel (shifted data keeps the subtraction below exact enough) */
+            float K = x[c * d.S];
+            double s1 = 0, s2 = 0;
             for (int64_t i = 0; i < d.N; i++) {
                 const float *xp = x + (i * d.C + c) * d.S;
-                float t = 0.0f;
-                #pragma omp simd reduction(+ : t)
-                for (int64_t k = 0; k < d.S; k++) t += xp[k];
-                mean += t;
+                float a = 0.0f, b = 0.0f;
+                #pragma omp simd reduction(+ : a, b)
+                for (int64_t k = 0; k < d.S; k++) { float v = xp[k] - K; a += v; b += v * v; }
+                s1 += a;
+                s2 += b;
             }
-            mean /= (double)d.M;
-            float mf = (float)mean;
-            for (int64_t i = 0; i < d.N; i++) {
-                const float *xp = x + (i * d.C + c) * d.S;
-                float t = 0.0f;
-                #pragma omp simd reduction(+ : t)
-                for (int64_t k = 0; k < d.S; k++) t += (xp[k] - mf) * (xp[k] - mf);
-                var += t;
-            }
-            var /= (double)d.M;
+            double m1 = s1 / (double)d.M;
+            mean = K + m1;
+            var = s2 / (double)d.M - m1 * m1;
+            if (var < 0) var = 0;
         }
         bn_stats_done(&d, n->aux, c, mean, var);
         float rstd = n->aux[d.C + c], scale = rstd * (d.gamma ? d.gamma->val[c] : 1.0f);

@@ -7,8 +7,9 @@
  *    scratch [O, nb*Ho*Wo] and is scattered to NCHW. Backward: dW += dy col^T (same im2col),
  *    dcol = W^T dy then col2im into dx. Either half is skipped when its gradient is pruned.
  *  - 1x1, stride 1, no padding with nb == 1: x itself is the column matrix (no im2col).
- *  - depthwise (groups == C == O): a direct kernel, OpenMP over (n, c) planes forward and
- *    over c backward (dx and dw of a channel belong to one thread), loops over wo inside.
+ *  - depthwise (groups == C == O): a direct kernel on phase-split padded planes (below),
+ *    OpenMP over (n, c) planes forward and over c backward (dx and dw of a channel belong
+ *    to one thread), contiguous vector loops inside.
  *  - reference: plain nested loops in double, every case (depthwise included).
  * BLAS is called from serial code only; im2col/col2im/scatter are OpenMP loops.
  *
@@ -17,6 +18,7 @@
 #include "ops/ops.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #define CONV_MAX_ARG 32767      /* stride and dilation are packed in 16 bits */
@@ -59,11 +61,7 @@ static conv_dims conv_get(const ft_node *n) {
     return d;
 }
 
-/* Scratch floats: the column matrix of a chunk, plus the chunk's output when nb > 1. */
-static int64_t conv_scratch(const conv_dims *d) {
-    if (d->depthwise || (d->direct && d->nb == 1)) return 0;
-    return d->C * d->kh * d->kw * d->nb * d->HW + (d->nb > 1 ? d->O * d->nb * d->HW : 0);
-}
+static int64_t conv_scratch(const conv_dims *d);
 
 ft_node *ft_conv2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv2d_args *a) {
     ft_node *in[3] = {x, w, b};
@@ -172,85 +170,281 @@ static void col2im_add(const conv_dims *d, const float *col, int64_t nbk, float 
         }
 }
 
-/* ---------------- depthwise (groups == C == O) ---------------- */
+/* ---------------- depthwise (groups == C == O) ----------------
+ * Per (image, channel) plane, the zero-padded input is split into sh*sw phase planes
+ * P[p][q][r][c] = xpad[r*sh + p][c*sw + q], each Hq x Wq. Tap (i, j) reads phase
+ * ((i*dh) % sh, (j*dw) % sw) shifted by off_t = ((i*dh) / sh) * Wq + (j*dw) / sw, so for every
+ * stride and dilation the output, flattened with row stride Wq, is a sum of contiguous
+ * shifted vectors (columns wo >= Wo are junk, dropped when copying out):
+ *   forward  yq[k] = b + sum_t w_t * P_t[k + off_t]                     k < Ho*Wq
+ *   dW       dw_t += sum_k dyq[k] * P_t[k + off_t]          (dyq: dy with zero junk columns)
+ *   dX       dP_ph[k] = sum_{t in phase ph} w_t * dyE[k + M - off_t]    k < Hq*Wq
+ * where dyE is dyq behind M = max off_t zeros: the transposed conv as a gather, so every
+ * output is written once. dP then goes back to dx (the padding positions dropped). 3x3
+ * taps are fused into one vector pass. Each thread works in its own slot of the node
+ * scratch (slots = threads at build time). */
 
-static void dw_forward(const conv_dims *d, const float *x, const float *w, const float *b, float *y) {
-    #pragma omp parallel for collapse(2) if (d->N * d->C * d->HW * d->kh * d->kw > FT_PAR_MIN)
-    for (int64_t n = 0; n < d->N; n++)
-        for (int64_t c = 0; c < d->C; c++) {
-            const float *xp = x + (n * d->C + c) * d->H * d->W, *wc = w + c * d->kh * d->kw;
-            float *yp = y + (n * d->C + c) * d->HW, bv = b ? b[c] : 0.0f;
-            for (int64_t ho = 0; ho < d->Ho; ho++) {
-                float *yr = yp + ho * d->Wo;
-                for (int64_t wo = 0; wo < d->Wo; wo++) yr[wo] = bv;
-                for (int64_t i = 0; i < d->kh; i++) {
-                    int64_t hi = ho * d->sh - d->pt + i * d->dh;
-                    if (hi < 0 || hi >= d->H) continue;
-                    const float *xr = xp + hi * d->W;
-                    for (int64_t j = 0; j < d->kw; j++) {
-                        float wv = wc[i * d->kw + j];
-                        int64_t off = j * d->dw - d->pl, wo0, wo1;
-                        valid_range(d->W, d->Wo, d->sw, off, &wo0, &wo1);
-                        if (d->sw == 1) {
-                            #pragma omp simd
-                            for (int64_t wo = wo0; wo < wo1; wo++) yr[wo] += wv * xr[wo + off];
-                        } else if (d->sw == 2) {
-                            #pragma omp simd
-                            for (int64_t wo = wo0; wo < wo1; wo++) yr[wo] += wv * xr[2 * wo + off];
-                        } else {
-                            for (int64_t wo = wo0; wo < wo1; wo++) yr[wo] += wv * xr[wo * d->sw + off];
-                        }
-                    }
+#define DW_MAX_FUSED 9
+#define DW_TAB 128 /* taps with precomputed offsets (larger kernels compute them per use) */
+
+typedef struct {
+    int64_t Hq, Wq;  /* phase plane */
+    int64_t PS;      /* floats per phase plane, with slack for the largest shift */
+    int64_t L;       /* Ho * Wq */
+    int64_t M;       /* largest tap shift */
+    int64_t slot;    /* floats per thread */
+    int64_t T;       /* taps */
+    int32_t ph[DW_TAB], sh[DW_TAB]; /* tap t: phase plane index, shift inside it */
+} dw_geom;
+
+static inline int64_t dw_tap_phase(const conv_dims *d, const dw_geom *q, int64_t t) {
+    if (t < DW_TAB) return q->ph[t];
+    int64_t i = t / d->kw, j = t % d->kw;
+    return ((i * d->dh) % d->sh) * d->sw + (j * d->dw) % d->sw;
+}
+static inline int64_t dw_tap_shift(const conv_dims *d, const dw_geom *q, int64_t t) {
+    if (t < DW_TAB) return q->sh[t];
+    int64_t i = t / d->kw, j = t % d->kw;
+    return ((i * d->dh) / d->sh) * q->Wq + (j * d->dw) / d->sw;
+}
+
+/* Slot layout: x phases [nph*PS] | dx phases or forward temp [nph*PS] | dyE or yq [tail]
+ * | temp [Hq*Wq] for summing taps beyond 9 into a phase | a row [sw*Wq] when sw > 1. */
+static dw_geom dw_get(const conv_dims *d) {
+    dw_geom q;
+    int64_t Hp = d->H + d->pt + d->pb, Wp = d->W + d->pl + d->pr;
+    q.Hq = (Hp + d->sh - 1) / d->sh;
+    q.Wq = (Wp + d->sw - 1) / d->sw;
+    q.M = ((d->kh - 1) * d->dh / d->sh) * q.Wq + (d->kw - 1) * d->dw / d->sw;
+    q.PS = (q.Hq * q.Wq + (d->kw - 1) * d->dw / d->sw + 15) / 16 * 16;
+    q.L = d->Ho * q.Wq;
+    q.T = d->kh * d->kw;
+    int64_t tail = q.M + q.Hq * q.Wq > q.L ? q.M + q.Hq * q.Wq : q.L;
+    q.slot = (2 * d->sh * d->sw * q.PS + tail + (q.T > DW_MAX_FUSED ? q.Hq * q.Wq : 0) + (d->sw > 1 ? d->sw * q.Wq : 0) +
+              15) / 16 * 16;
+    for (int64_t t = 0; t < q.T && t < DW_TAB; t++) {
+        int64_t i = t / d->kw, j = t % d->kw;
+        q.ph[t] = (int32_t)(((i * d->dh) % d->sh) * d->sw + (j * d->dw) % d->sw);
+        q.sh[t] = (int32_t)(((i * d->dh) / d->sh) * q.Wq + (j * d->dw) / d->sw);
+    }
+    return q;
+}
+
+/* Phase planes of one input plane xp [H, W]. Only real positions are written: the slot
+ * is zeroed once per call, so the padding positions stay zero. */
+static void dw_phases(const conv_dims *d, const dw_geom *q, const float *xp, float *ph) {
+    for (int64_t p = 0; p < d->sh; p++)
+        for (int64_t pq = 0; pq < d->sw; pq++) {
+            float *P = ph + (p * d->sw + pq) * q->PS;
+            int64_t off = pq - d->pl, c0, c1;
+            valid_range(d->W, q->Wq, d->sw, off, &c0, &c1);
+            for (int64_t r = 0; r < q->Hq; r++) {
+                int64_t h = r * d->sh + p - d->pt;
+                if (h < 0 || h >= d->H) continue;
+                float *row = P + r * q->Wq;
+                const float *xr = xp + h * d->W + off; /* read at c * sw, c in [c0, c1) */
+                if (d->sw == 1) memcpy(row + c0, xr + c0, (size_t)(c1 - c0) * sizeof(float));
+                else if (d->sw == 2) {
+                    #pragma omp simd
+                    for (int64_t c = c0; c < c1; c++) row[c] = xr[2 * c];
+                } else {
+                    for (int64_t c = c0; c < c1; c++) row[c] = xr[c * d->sw];
                 }
             }
         }
 }
 
-/* dx and dw of channel c only touch channel c: parallel over channels, images inside. */
-static void dw_backward(const conv_dims *d, const float *x, const float *w, const float *dy, float *dx, float *dwt) {
-    #pragma omp parallel for if (d->N * d->C * d->HW * d->kh * d->kw > FT_PAR_MIN)
-    for (int64_t c = 0; c < d->C; c++) {
-        const float *wc = w + c * d->kh * d->kw;
-        float *gwc = dwt ? dwt + c * d->kh * d->kw : NULL;
-        for (int64_t n = 0; n < d->N; n++) {
-            const float *xp = x ? x + (n * d->C + c) * d->H * d->W : NULL, *dyp = dy + (n * d->C + c) * d->HW;
-            float *dxp = dx ? dx + (n * d->C + c) * d->H * d->W : NULL;
-            for (int64_t ho = 0; ho < d->Ho; ho++) {
-                const float *dyr = dyp + ho * d->Wo;
-                for (int64_t i = 0; i < d->kh; i++) {
-                    int64_t hi = ho * d->sh - d->pt + i * d->dh;
-                    if (hi < 0 || hi >= d->H) continue;
-                    for (int64_t j = 0; j < d->kw; j++) {
-                        int64_t off = j * d->dw - d->pl, wo0, wo1;
-                        valid_range(d->W, d->Wo, d->sw, off, &wo0, &wo1);
-                        if (dxp) {
-                            float *dxr = dxp + hi * d->W, wv = wc[i * d->kw + j];
-                            if (d->sw == 1) {
-                                #pragma omp simd
-                                for (int64_t wo = wo0; wo < wo1; wo++) dxr[wo + off] += wv * dyr[wo];
-                            } else {
-                                for (int64_t wo = wo0; wo < wo1; wo++) dxr[wo * d->sw + off] += wv * dyr[wo];
-                            }
-                        }
-                        if (gwc) {
-                            const float *xr = xp + hi * d->W;
-                            float s = 0.0f;
-                            if (d->sw == 1) {
-                                #pragma omp simd reduction(+ : s)
-                                for (int64_t wo = wo0; wo < wo1; wo++) s += dyr[wo] * xr[wo + off];
-                            } else if (d->sw == 2) {
-                                #pragma omp simd reduction(+ : s)
-                                for (int64_t wo = wo0; wo < wo1; wo++) s += dyr[wo] * xr[2 * wo + off];
-                            } else {
-                                for (int64_t wo = wo0; wo < wo1; wo++) s += dyr[wo] * xr[wo * d->sw + off];
-                            }
-                            gwc[i * d->kw + j] += s;
-                        }
-                    }
-                }
+/* dx plane [H, W] += the phase planes' entries at real (not padding) positions. With
+ * sw > 1 the column phases of a row are first interleaved into row (sw*Wq floats), so
+ * both loops stay contiguous. */
+static void dw_unphase_add(const conv_dims *d, const dw_geom *q, const float *ph, float *dxp, float *row) {
+    for (int64_t p = 0; p < d->sh; p++)
+        for (int64_t r = 0; r < q->Hq; r++) {
+            int64_t h = r * d->sh + p - d->pt;
+            if (h < 0 || h >= d->H) continue;
+            float *dr = dxp + h * d->W;
+            const float *src = ph + p * d->sw * q->PS + r * q->Wq;
+            if (d->sw == 2) {
+                const float *a = src, *b = src + q->PS;
+                #pragma omp simd
+                for (int64_t c = 0; c < q->Wq; c++) { row[2 * c] = a[c]; row[2 * c + 1] = b[c]; }
+                src = row;
+            } else if (d->sw > 2) {
+                for (int64_t pq = 0; pq < d->sw; pq++)
+                    for (int64_t c = 0; c < q->Wq; c++) row[c * d->sw + pq] = src[pq * q->PS + c];
+                src = row;
             }
+            src += d->pl; /* padded column w + pl holds dx column w */
+            #pragma omp simd
+            for (int64_t w = 0; w < d->W; w++) dr[w] += src[w];
+        }
+}
+
+/* out[k] = b + sum_t w[t] * src[t][k] for k < L: 9 taps (3x3) in one fused vector pass,
+ * otherwise one pass per tap. */
+static void taps_sum(float *restrict out, int64_t L, const float *const *src, const float *w, int T, float b) {
+    if (T == 9) {
+        const float *restrict p0 = src[0], *restrict p1 = src[1], *restrict p2 = src[2], *restrict p3 = src[3],
+                              *restrict p4 = src[4], *restrict p5 = src[5], *restrict p6 = src[6],
+                              *restrict p7 = src[7], *restrict p8 = src[8];
+        float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+        #pragma omp simd
+        for (int64_t k = 0; k < L; k++)
+            out[k] = b + w0 * p0[k] + w1 * p1[k] + w2 * p2[k] + w3 * p3[k] + w4 * p4[k] + w5 * p5[k] + w6 * p6[k] +
+                     w7 * p7[k] + w8 * p8[k];
+        return;
+    }
+    #pragma omp simd
+    for (int64_t k = 0; k < L; k++) out[k] = b;
+    for (int t = 0; t < T; t++) {
+        const float *restrict p = src[t];
+        float wv = w[t];
+        #pragma omp simd
+        for (int64_t k = 0; k < L; k++) out[k] += wv * p[k];
+    }
+}
+
+/* acc[t] += sum_k a[k] * src[t][k] for k < L (9 taps fused). */
+static void taps_dot(double *acc, int64_t L, const float *restrict a, const float *const *src, int T) {
+    if (T == 9) {
+        const float *restrict p0 = src[0], *restrict p1 = src[1], *restrict p2 = src[2], *restrict p3 = src[3],
+                              *restrict p4 = src[4], *restrict p5 = src[5], *restrict p6 = src[6],
+                              *restrict p7 = src[7], *restrict p8 = src[8];
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0;
+        #pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7, s8)
+        for (int64_t k = 0; k < L; k++) {
+            float v = a[k];
+            s0 += v * p0[k]; s1 += v * p1[k]; s2 += v * p2[k]; s3 += v * p3[k]; s4 += v * p4[k];
+            s5 += v * p5[k]; s6 += v * p6[k]; s7 += v * p7[k]; s8 += v * p8[k];
+        }
+        acc[0] += s0; acc[1] += s1; acc[2] += s2; acc[3] += s3; acc[4] += s4;
+        acc[5] += s5; acc[6] += s6; acc[7] += s7; acc[8] += s8;
+        return;
+    }
+    for (int t = 0; t < T; t++) {
+        const float *restrict p = src[t];
+        float s = 0.0f;
+        #pragma omp simd reduction(+ : s)
+        for (int64_t k = 0; k < L; k++) s += a[k] * p[k];
+        acc[t] += s;
+    }
+}
+
+static void dw_plane_forward(const conv_dims *d, const dw_geom *q, const float *xp, const float *wc, float b,
+                             float *yp, float *buf) {
+    int64_t nph = d->sh * d->sw;
+    float *ph = buf, *yq = buf + 2 * nph * q->PS, *tmp = buf + nph * q->PS;
+    dw_phases(d, q, xp, ph);
+    for (int64_t t0 = 0; t0 < q->T; t0 += DW_MAX_FUSED) { /* taps in groups of 9; later groups add */
+        int T = (int)(q->T - t0 < DW_MAX_FUSED ? q->T - t0 : DW_MAX_FUSED);
+        const float *src[DW_MAX_FUSED];
+        for (int t = 0; t < T; t++) src[t] = ph + dw_tap_phase(d, q, t0 + t) * q->PS + dw_tap_shift(d, q, t0 + t);
+        if (t0 == 0) taps_sum(yq, q->L, src, wc, T, b);
+        else {
+            taps_sum(tmp, q->L, src, wc + t0, T, 0.0f);
+            #pragma omp simd
+            for (int64_t k = 0; k < q->L; k++) yq[k] += tmp[k];
         }
     }
+    for (int64_t ho = 0; ho < d->Ho; ho++) memcpy(yp + ho * d->Wo, yq + ho * q->Wq, (size_t)d->Wo * sizeof(float));
+}
+
+static void dw_forward(const ft_node *n, const conv_dims *d, const float *x, const float *w, const float *b, float *y) {
+    dw_geom q = dw_get(d);
+    int slots = (int)(n->scratch_numel / q.slot); /* threads at build time */
+    if (slots < 1) slots = 1;
+    #pragma omp parallel num_threads(slots) if (d->N * d->C * q.L * q.T > FT_PAR_MIN)
+    {
+        float *buf = n->scratch + omp_get_thread_num() * q.slot;
+        memset(buf, 0, (size_t)q.slot * sizeof(float));
+        #pragma omp for schedule(static)
+        for (int64_t pc = 0; pc < d->N * d->C; pc++) {
+            int64_t c = pc % d->C;
+            dw_plane_forward(d, &q, x + pc * d->H * d->W, w + c * q.T, b ? b[c] : 0.0f, y + pc * d->HW, buf);
+        }
+    }
+}
+
+/* One channel over all images: its dx and dw belong to this thread alone. The slot is
+ * zero on entry (padding positions of the x phases, dyE's prefix and junk columns). */
+static void dw_channel_backward(const conv_dims *d, const dw_geom *q, int64_t c, const float *x, const float *w,
+                                const float *dy, float *dx, float *dwt, float *buf) {
+    int64_t nph = d->sh * d->sw, HWq = q->Hq * q->Wq;
+    float *ph = buf, *dph = buf + nph * q->PS, *dyE = buf + 2 * nph * q->PS, *dyq = dyE + q->M;
+    float *tmp = dyE + (q->M + HWq > q->L ? q->M + HWq : q->L);
+    const float *wc = w + c * q->T;
+    double acc[DW_TAB] = {0}; /* per-tap dW over the images (kernels beyond DW_TAB taps add per image) */
+    bool big = q->T > DW_TAB;
+    for (int64_t i = 0; i < d->N; i++) {
+        int64_t pc = i * d->C + c;
+        const float *dyp = dy + pc * d->HW;
+        for (int64_t ho = 0; ho < d->Ho; ho++) memcpy(dyq + ho * q->Wq, dyp + ho * d->Wo, (size_t)d->Wo * sizeof(float));
+        if (dwt) {
+            dw_phases(d, q, x + pc * d->H * d->W, ph);
+            for (int64_t t0 = 0; t0 < q->T; t0 += DW_MAX_FUSED) {
+                int T = (int)(q->T - t0 < DW_MAX_FUSED ? q->T - t0 : DW_MAX_FUSED);
+                const float *src[DW_MAX_FUSED];
+                double part[DW_MAX_FUSED] = {0};
+                for (int t = 0; t < T; t++) src[t] = ph + dw_tap_phase(d, q, t0 + t) * q->PS + dw_tap_shift(d, q, t0 + t);
+                taps_dot(big ? part : acc + t0, q->L, dyq, src, T);
+                if (big)
+                    for (int t = 0; t < T; t++) dwt[c * q->T + t0 + t] += (float)part[t];
+            }
+        }
+        if (dx) {
+            for (int64_t p = 0; p < nph; p++) { /* each phase plane gathers from its own taps */
+                const float *src[DW_MAX_FUSED];
+                float wt[DW_MAX_FUSED];
+                float *out = dph + p * q->PS;
+                int T = 0;
+                bool first = true;
+                for (int64_t t = 0; t <= q->T; t++) {
+                    if (t < q->T) {
+                        if (dw_tap_phase(d, q, t) != p) continue;
+                        src[T] = dyE + q->M - dw_tap_shift(d, q, t);
+                        wt[T++] = wc[t];
+                        if (T < DW_MAX_FUSED) continue;
+                    }
+                    if (first) taps_sum(out, HWq, src, wt, T, 0.0f); /* also zeroes a phase without taps */
+                    else if (T) {
+                        taps_sum(tmp, HWq, src, wt, T, 0.0f);
+                        #pragma omp simd
+                        for (int64_t k = 0; k < HWq; k++) out[k] += tmp[k];
+                    }
+                    first = false;
+                    T = 0;
+                }
+            }
+            dw_unphase_add(d, q, dph, dx + pc * d->H * d->W, tmp + (q->T > DW_MAX_FUSED ? HWq : 0));
+        }
+    }
+    if (dwt && !big)
+        for (int64_t t = 0; t < q->T; t++) dwt[c * q->T + t] += (float)acc[t];
+}
+
+static void dw_backward(const ft_node *n, const conv_dims *d, const float *x, const float *w, const float *dy, float *dx,
+                        float *dwt) {
+    dw_geom q = dw_get(d);
+    int slots = (int)(n->scratch_numel / q.slot); /* threads at build time */
+    if (slots < 1) slots = 1;
+    #pragma omp parallel num_threads(slots) if (d->N * d->C * q.L * q.T > FT_PAR_MIN)
+    {
+        float *buf = n->scratch + omp_get_thread_num() * q.slot;
+        memset(buf, 0, (size_t)q.slot * sizeof(float));
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < d->C; c++) dw_channel_backward(d, &q, c, x, w, dy, dx, dwt, buf);
+    }
+}
+
+/* Scratch floats: depthwise, one phase-plane slot per thread; GEMM, the column matrix of a
+ * chunk plus the chunk's output when nb > 1; none for the direct 1x1 path. */
+static int64_t conv_scratch(const conv_dims *d) {
+    if (d->depthwise) {
+        int threads = ft_get_num_threads();
+        return (threads > 0 ? threads : 1) * dw_get(d).slot;
+    }
+    if (d->direct && d->nb == 1) return 0;
+    return d->C * d->kh * d->kw * d->nb * d->HW + (d->nb > 1 ? d->O * d->nb * d->HW : 0);
 }
 
 /* ---------------- forward / backward ---------------- */
@@ -259,7 +453,7 @@ static ft_status conv_forward(ft_node *n) {
     conv_dims d = conv_get(n);
     const float *x = n->in[0]->val, *w = n->in[1]->val, *b = d.bias ? n->in[2]->val : NULL;
     float *y = n->val;
-    if (d.depthwise) { dw_forward(&d, x, w, b, y); return FT_OK; }
+    if (d.depthwise) { dw_forward(n, &d, x, w, b, y); return FT_OK; }
     for (int64_t n0 = 0; n0 < d.N; n0 += d.nb) {
         int64_t nbk = d.N - n0 < d.nb ? d.N - n0 : d.nb, cols = nbk * d.HW;
         const float *col = x + n0 * d.C * d.H * d.W;
@@ -312,7 +506,7 @@ static void conv_backward(ft_node *n) {
         }
     }
     if (!wn->grad && !xn->grad) return;
-    if (d.depthwise) { dw_backward(&d, xn->val, wn->val, dy, xn->grad, wn->grad); return; }
+    if (d.depthwise) { dw_backward(n, &d, xn->val, wn->val, dy, xn->grad, wn->grad); return; }
     const float *w = wn->val;
     int64_t colsz = d.C * d.kh * d.kw * d.nb * d.HW;
     for (int64_t n0 = 0; n0 < d.N; n0 += d.nb) {

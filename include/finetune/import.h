@@ -1,0 +1,36 @@
+/* finetune importers: pretrained models from other formats become models of the generic
+ * "graph" architecture (an op list in the config JSON, see docs/import.md).
+ *
+ * An import reads the foreign file once and yields an ordinary ft_model: its config is the
+ * serialized op list, its parameters are float32 under names derived from the source.
+ * ft_model_export() then writes config.json + model.safetensors, so fine-tuning never
+ * parses the foreign format again (`finetune convert`). */
+#ifndef FINETUNE_IMPORT_H
+#define FINETUNE_IMPORT_H
+
+#include "core.h"
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Import a TensorFlow Lite flatbuffer (.tflite). Quantized (uint8/int8, per-tensor or
+ * per-channel) and float16 weights are dequantized to float32; NHWC/OHWI layouts become
+ * NCHW/OIHW; the input quantization becomes preprocess mean/std in the config; a final
+ * SOFTMAX is dropped (the model returns logits). A truncated or corrupt file fails with
+ * FT_EFORMAT and a message naming the file and the field; an op that has no mapping fails
+ * with FT_EUNSUPPORTED naming the op and the operator. */
+ft_status ft_import_tflite(const char *path, ft_model **out);
+/* The same from memory (the fuzz target uses this); label names the data in messages. */
+ft_status ft_import_tflite_mem(const uint8_t *data, size_t size, const char *label, ft_model **out);
+
+/* Store class names in the model's config ("preprocess": {"labels": [...]}), one per line
+ * of a text file (trailing empty lines ignored). The count must equal m->n_classes.
+ * Works for any architecture: it only edits the config JSON. */
+ft_status ft_model_set_labels_file(ft_model *m, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

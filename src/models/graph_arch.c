@@ -1,0 +1,856 @@
+/* "graph": a model whose config is a serialized op list. Importers (TFLite now, TF.js and
+ * ONNX later) write this format; people can write or edit it by hand. The format is
+ * documented in docs/import.md.
+ *
+ * Config:
+ *   {"arch": "graph",
+ *    "input":  {"shape": [3,224,224], "dtype": "float32", "name": "input"},
+ *    "params": [{"name": "conv1.weight", "shape": [32,3,3,3]}, {"name": "bn.running_mean",
+ *               "shape": [32], "buffer": true}, ...],
+ *    "nodes":  [{"name": "conv1", "op": "conv2d", "inputs": ["input"],
+ *                "params": ["conv1.weight", "conv1.bias"], "attrs": {"stride": [2,2]}}, ...],
+ *    "output": "logits",                                   (default: the last node)
+ *    "head":   {"node": "logits", "params": ["logits.weight", "logits.bias"]},  (optional)
+ *    "n_classes": 1001,                                    (default: from the output shape)
+ *    "preprocess": {...}, "source": {...}}                 (carried, not interpreted here)
+ *
+ * A node's operands are its inputs (earlier nodes or the graph input, by name) followed
+ * by its params. Shapes of attrs are PyTorch's: NCHW activations, OIHW conv weights, dims
+ * counting the batch as dim 0; "reshape" shapes leave the batch out.
+ *
+ * create() validates everything (unknown op or attribute, a missing input or param, wrong
+ * operand count, unused params) and then builds the graph once for a batch of one with
+ * placeholder inputs, so a shape error is reported at load time with the node's name, and
+ * the output is checked to be logits [N, n_classes]. */
+#include "models/models.h"
+#include "finetune/import.h"
+#include "finetune/io.h"
+#include "ops/ops.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define G_MAX_NODES 100000
+#define G_MAX_OPERANDS 256
+
+typedef enum {
+    G_LINEAR, G_MATMUL, G_CONV2D, G_BATCH_NORM, G_MAX_POOL2D, G_AVG_POOL2D, G_GLOBAL_AVG_POOL, G_PAD,
+    G_ADD, G_SUB, G_MUL, G_DIV, G_SCALE,
+    G_RELU, G_RELU6, G_HARDSWISH, G_HARDSIGMOID, G_SIGMOID, G_TANH, G_GELU, G_SILU,
+    G_SOFTMAX, G_LOG_SOFTMAX,
+    G_RESHAPE, G_FLATTEN, G_PERMUTE, G_TRANSPOSE, G_CONCAT, G_MEAN, G_SUM,
+    G_DROPOUT, G_LAYER_NORM, G_EMBEDDING, G_IDENTITY,
+    G_COUNT
+} gop;
+
+/* Operand counts (inputs + params) and the attributes each op accepts. */
+static const struct {
+    const char *name;
+    int min_ops, max_ops;
+    const char *attrs; /* comma-separated */
+} gops[G_COUNT] = {
+    [G_LINEAR] = {"linear", 2, 3, ""},
+    [G_MATMUL] = {"matmul", 2, 2, "trans_a,trans_b"},
+    [G_CONV2D] = {"conv2d", 2, 3, "stride,pad,dilation,groups"},
+    [G_BATCH_NORM] = {"batch_norm", 1, 5, "eps,momentum,affine,frozen_stats"},
+    [G_MAX_POOL2D] = {"max_pool2d", 1, 1, "kernel,stride,pad,ceil_mode"},
+    [G_AVG_POOL2D] = {"avg_pool2d", 1, 1, "kernel,stride,pad,ceil_mode,count_include_pad"},
+    [G_GLOBAL_AVG_POOL] = {"global_avg_pool", 1, 1, "keepdim"},
+    [G_PAD] = {"pad", 1, 1, "pad,value"},
+    [G_ADD] = {"add", 2, 2, ""},
+    [G_SUB] = {"sub", 2, 2, ""},
+    [G_MUL] = {"mul", 2, 2, ""},
+    [G_DIV] = {"div", 2, 2, ""},
+    [G_SCALE] = {"scale", 1, 1, "a,b"},
+    [G_RELU] = {"relu", 1, 1, ""},
+    [G_RELU6] = {"relu6", 1, 1, ""},
+    [G_HARDSWISH] = {"hardswish", 1, 1, ""},
+    [G_HARDSIGMOID] = {"hardsigmoid", 1, 1, ""},
+    [G_SIGMOID] = {"sigmoid", 1, 1, ""},
+    [G_TANH] = {"tanh", 1, 1, ""},
+    [G_GELU] = {"gelu", 1, 1, "approximate"},
+    [G_SILU] = {"silu", 1, 1, ""},
+    [G_SOFTMAX] = {"softmax", 1, 1, "dim"},
+    [G_LOG_SOFTMAX] = {"log_softmax", 1, 1, "dim"},
+    [G_RESHAPE] = {"reshape", 1, 1, "shape"},
+    [G_FLATTEN] = {"flatten", 1, 1, "start_dim"},
+    [G_PERMUTE] = {"permute", 1, 1, "dims"},
+    [G_TRANSPOSE] = {"transpose", 1, 1, "dim0,dim1"},
+    [G_CONCAT] = {"concat", 1, G_MAX_OPERANDS, "dim"},
+    [G_MEAN] = {"mean", 1, 1, "dims,keepdim"},
+    [G_SUM] = {"sum", 1, 1, "dims,keepdim"},
+    [G_DROPOUT] = {"dropout", 1, 1, "p"},
+    [G_LAYER_NORM] = {"layer_norm", 1, 3, "eps"},
+    [G_EMBEDDING] = {"embedding", 2, 2, ""},
+    [G_IDENTITY] = {"identity", 1, 1, ""},
+};
+
+typedef struct {
+    char *name;
+    gop op;
+    int n_in, n_par;
+    int *in;      /* node index, or -1 for the graph input */
+    int *par;     /* parameter index (= config order = store order) */
+    /* attributes (only those of the op are meaningful) */
+    int stride[2], pad[4], dilation[2], groups, kernel[2];
+    bool ceil_mode, count_include_pad, keepdim, trans_a, trans_b, affine, frozen_stats, tanh_approx;
+    float eps, momentum, p, value, a, b;
+    int dim, dim1;
+    int n_dims;                    /* reshape shape / permute dims / reduce dims (-1: all but batch) */
+    int64_t dims[FT_MAX_DIMS];
+} gnode;
+
+typedef struct {
+    gnode *nodes;
+    int n_nodes;
+    int output;
+    char *input_name;
+    char *head_patterns;
+} gimpl;
+
+static void gimpl_free(gimpl *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n_nodes; i++) {
+        ft_free(c->nodes[i].name);
+        ft_free(c->nodes[i].in);
+        ft_free(c->nodes[i].par);
+    }
+    ft_free(c->nodes);
+    ft_free(c->input_name);
+    ft_free(c->head_patterns);
+    ft_free(c);
+}
+
+/* ---------------- attribute parsing ---------------- */
+
+static bool in_list(const char *list, const char *key) {
+    size_t k = strlen(key);
+    for (const char *s = list; *s;) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == k && !strncmp(s, key, k)) return true;
+        if (!e) break;
+        s = e + 1;
+    }
+    return false;
+}
+
+#define NODE_FAIL(st, nd, ...) node_fail(st, (nd)->name, gops[(nd)->op].name, __VA_ARGS__)
+static ft_status node_fail(ft_status st, const char *node, const char *op, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static ft_status node_fail(ft_status st, const char *node, const char *op, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ft_fail(st, "graph config: node '%s' (%s): %s", node, op, msg);
+}
+
+static bool small_int(json_t *v, int64_t lo, int64_t hi) {
+    return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+/* An int, or a list of n ints (n = 2 for [h, w]; pads also accept [h, w] and [t, l, b, r]). */
+static ft_status attr_ints(const gnode *nd, json_t *attrs, const char *key, int n, int64_t lo, int64_t hi, int *out) {
+    json_t *v = json_object_get(attrs, key);
+    if (!v) return FT_OK;
+    if (small_int(v, lo, hi)) {
+        for (int i = 0; i < n; i++) out[i] = (int)json_integer_value(v);
+        return FT_OK;
+    }
+    size_t len = json_is_array(v) ? json_array_size(v) : 0;
+    bool ok = len == (size_t)n || (n == 4 && len == 2);
+    for (size_t i = 0; ok && i < len; i++) ok = small_int(json_array_get(v, i), lo, hi);
+    if (!ok)
+        return NODE_FAIL(FT_EINVAL, nd, "attribute '%s' must be an int or a list of %d ints in [%lld, %lld]", key,
+                         n, (long long)lo, (long long)hi);
+    if (n == 4 && len == 2) { /* [h, w]: symmetric */
+        out[0] = out[2] = (int)json_integer_value(json_array_get(v, 0));
+        out[1] = out[3] = (int)json_integer_value(json_array_get(v, 1));
+    } else {
+        for (int i = 0; i < n; i++) out[i] = (int)json_integer_value(json_array_get(v, (size_t)i));
+    }
+    return FT_OK;
+}
+
+static ft_status attr_bool(const gnode *nd, json_t *attrs, const char *key, bool *out) {
+    json_t *v = json_object_get(attrs, key);
+    if (!v) return FT_OK;
+    if (!json_is_boolean(v)) return NODE_FAIL(FT_EINVAL, nd, "attribute '%s' must be true or false", key);
+    *out = json_is_true(v);
+    return FT_OK;
+}
+
+static ft_status attr_float(const gnode *nd, json_t *attrs, const char *key, float lo, float hi, float *out) {
+    json_t *v = json_object_get(attrs, key);
+    if (!v) return FT_OK;
+    double d = json_number_value(v);
+    if (!json_is_number(v) || !(d >= lo && d <= hi))
+        return NODE_FAIL(FT_EINVAL, nd, "attribute '%s' must be a number in [%g, %g]", key, (double)lo, (double)hi);
+    *out = (float)d;
+    return FT_OK;
+}
+
+static ft_status attr_int(const gnode *nd, json_t *attrs, const char *key, int lo, int hi, int *out) {
+    json_t *v = json_object_get(attrs, key);
+    if (!v) return FT_OK;
+    if (!small_int(v, lo, hi)) return NODE_FAIL(FT_EINVAL, nd, "attribute '%s' must be an int in [%d, %d]", key, lo, hi);
+    *out = (int)json_integer_value(v);
+    return FT_OK;
+}
+
+/* A list of up to FT_MAX_DIMS ints (a single int is a list of one). */
+static ft_status attr_dims(const gnode *nd, json_t *attrs, const char *key, int64_t lo, int64_t hi, int *n, int64_t *out) {
+    json_t *v = json_object_get(attrs, key);
+    if (!v) return FT_OK;
+    if (small_int(v, lo, hi)) {
+        *n = 1;
+        out[0] = json_integer_value(v);
+        return FT_OK;
+    }
+    size_t len = json_is_array(v) ? json_array_size(v) : 0;
+    bool ok = json_is_array(v) && len <= FT_MAX_DIMS;
+    for (size_t i = 0; ok && i < len; i++) ok = small_int(json_array_get(v, i), lo, hi);
+    if (!ok)
+        return NODE_FAIL(FT_EINVAL, nd, "attribute '%s' must be a list of at most %d ints in [%lld, %lld]", key,
+                         FT_MAX_DIMS, (long long)lo, (long long)hi);
+    *n = (int)len;
+    for (size_t i = 0; i < len; i++) out[i] = json_integer_value(json_array_get(v, i));
+    return FT_OK;
+}
+
+static ft_status parse_attrs(gnode *nd, json_t *attrs) {
+    if (!attrs) attrs = json_object(); /* defaults below still apply */
+    else json_incref(attrs);
+    ft_status s = FT_OK;
+    if (!json_is_object(attrs)) { s = NODE_FAIL(FT_EINVAL, nd, "\"attrs\" must be an object"); goto out; }
+    const char *key;
+    json_t *v;
+    json_object_foreach(attrs, key, v) {
+        if (!in_list(gops[nd->op].attrs, key)) {
+            s = NODE_FAIL(FT_EINVAL, nd, "unknown attribute '%s' (%s takes: %s)", key, gops[nd->op].name,
+                          gops[nd->op].attrs[0] ? gops[nd->op].attrs : "none");
+            goto out;
+        }
+    }
+    nd->stride[0] = nd->stride[1] = 1;
+    nd->dilation[0] = nd->dilation[1] = 1;
+    nd->groups = 1;
+    nd->count_include_pad = true;
+    nd->affine = true;
+    nd->eps = 1e-5f;
+    nd->momentum = 0.1f;
+    nd->a = 1.0f;
+    nd->dim = -1;
+    switch (nd->op) {
+    case G_CONV2D:
+        if ((s = attr_ints(nd, attrs, "stride", 2, 1, 4096, nd->stride)) || (s = attr_ints(nd, attrs, "pad", 4, 0, 1 << 20, nd->pad)) ||
+            (s = attr_ints(nd, attrs, "dilation", 2, 1, 4096, nd->dilation)) || (s = attr_int(nd, attrs, "groups", 1, 1 << 24, &nd->groups)))
+            goto out;
+        break;
+    case G_MAX_POOL2D:
+    case G_AVG_POOL2D:
+        if (!json_object_get(attrs, "kernel")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'kernel'"); goto out; }
+        nd->stride[0] = nd->stride[1] = 0; /* 0 = the kernel size */
+        if ((s = attr_ints(nd, attrs, "kernel", 2, 1, 1 << 20, nd->kernel)) || (s = attr_ints(nd, attrs, "stride", 2, 0, 4096, nd->stride)) ||
+            (s = attr_ints(nd, attrs, "pad", 4, 0, 1 << 20, nd->pad)) || (s = attr_bool(nd, attrs, "ceil_mode", &nd->ceil_mode)) ||
+            (s = attr_bool(nd, attrs, "count_include_pad", &nd->count_include_pad)))
+            goto out;
+        break;
+    case G_GLOBAL_AVG_POOL:
+        s = attr_bool(nd, attrs, "keepdim", &nd->keepdim);
+        break;
+    case G_PAD:
+        if ((s = attr_ints(nd, attrs, "pad", 4, 0, 1 << 20, nd->pad)) || (s = attr_float(nd, attrs, "value", -3.4e38f, 3.4e38f, &nd->value)))
+            goto out;
+        break;
+    case G_BATCH_NORM:
+        if ((s = attr_float(nd, attrs, "eps", 0.0f, 1.0f, &nd->eps)) || (s = attr_float(nd, attrs, "momentum", 0.0f, 1.0f, &nd->momentum)) ||
+            (s = attr_bool(nd, attrs, "affine", &nd->affine)) || (s = attr_bool(nd, attrs, "frozen_stats", &nd->frozen_stats)))
+            goto out;
+        break;
+    case G_LAYER_NORM:
+        s = attr_float(nd, attrs, "eps", 0.0f, 1.0f, &nd->eps);
+        break;
+    case G_MATMUL:
+        if ((s = attr_bool(nd, attrs, "trans_a", &nd->trans_a)) || (s = attr_bool(nd, attrs, "trans_b", &nd->trans_b))) goto out;
+        break;
+    case G_SCALE:
+        if ((s = attr_float(nd, attrs, "a", -3.4e38f, 3.4e38f, &nd->a)) || (s = attr_float(nd, attrs, "b", -3.4e38f, 3.4e38f, &nd->b)))
+            goto out;
+        break;
+    case G_GELU: {
+        json_t *a = json_object_get(attrs, "approximate");
+        const char *as = json_string_value(a);
+        if (a && (!as || (strcmp(as, "none") && strcmp(as, "tanh")))) { s = NODE_FAIL(FT_EINVAL, nd, "attribute 'approximate' must be \"none\" or \"tanh\""); goto out; }
+        nd->tanh_approx = as && !strcmp(as, "tanh");
+        break;
+    }
+    case G_SOFTMAX:
+    case G_LOG_SOFTMAX:
+    case G_CONCAT:
+        if (nd->op == G_CONCAT) nd->dim = 1;
+        s = attr_int(nd, attrs, "dim", -FT_MAX_DIMS, FT_MAX_DIMS - 1, &nd->dim);
+        break;
+    case G_TRANSPOSE:
+        if (!json_object_get(attrs, "dim0") || !json_object_get(attrs, "dim1")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attributes 'dim0' and 'dim1'"); goto out; }
+        if ((s = attr_int(nd, attrs, "dim0", -FT_MAX_DIMS, FT_MAX_DIMS - 1, &nd->dim)) ||
+            (s = attr_int(nd, attrs, "dim1", -FT_MAX_DIMS, FT_MAX_DIMS - 1, &nd->dim1)))
+            goto out;
+        break;
+    case G_RESHAPE: {
+        if (!json_object_get(attrs, "shape")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'shape' (without the batch dim)"); goto out; }
+        if ((s = attr_dims(nd, attrs, "shape", -1, (int64_t)1 << 40, &nd->n_dims, nd->dims))) goto out;
+        int neg = 0;
+        for (int i = 0; i < nd->n_dims; i++) neg += nd->dims[i] == -1;
+        if (neg > 1 || nd->n_dims > FT_MAX_DIMS - 1) { s = NODE_FAIL(FT_EINVAL, nd, "'shape' allows one -1 and at most %d dims", FT_MAX_DIMS - 1); goto out; }
+        break;
+    }
+    case G_FLATTEN:
+        nd->dim = 1;
+        s = attr_int(nd, attrs, "start_dim", 1, FT_MAX_DIMS - 1, &nd->dim);
+        break;
+    case G_PERMUTE: {
+        if (!json_object_get(attrs, "dims")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'dims'"); goto out; }
+        if ((s = attr_dims(nd, attrs, "dims", 0, FT_MAX_DIMS - 1, &nd->n_dims, nd->dims))) goto out;
+        unsigned seen = 0;
+        for (int i = 0; i < nd->n_dims; i++) {
+            if (nd->dims[i] >= nd->n_dims || (seen & (1u << nd->dims[i]))) { s = NODE_FAIL(FT_EINVAL, nd, "'dims' must be a permutation of 0..%d", nd->n_dims - 1); goto out; }
+            seen |= 1u << nd->dims[i];
+        }
+        break;
+    }
+    case G_MEAN:
+    case G_SUM:
+        nd->n_dims = -1;
+        if ((s = attr_dims(nd, attrs, "dims", -FT_MAX_DIMS, FT_MAX_DIMS - 1, &nd->n_dims, nd->dims)) ||
+            (s = attr_bool(nd, attrs, "keepdim", &nd->keepdim)))
+            goto out;
+        if (nd->n_dims == 0) { s = NODE_FAIL(FT_EINVAL, nd, "'dims' is empty"); goto out; }
+        break;
+    case G_DROPOUT:
+        if ((s = attr_float(nd, attrs, "p", 0.0f, 0.999f, &nd->p))) goto out;
+        break;
+    default:
+        break;
+    }
+out:
+    json_decref(attrs);
+    return s;
+}
+
+/* ---------------- config ---------------- */
+
+static int find_node(const gimpl *c, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(c->nodes[i].name, name)) return i;
+    return -2;
+}
+
+static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char *input_name) {
+    gnode *nd = &c->nodes[i];
+    if (!json_is_object(jn)) return ft_fail(FT_EINVAL, "graph config: nodes[%d] must be an object", i);
+    const char *name = json_string_value(json_object_get(jn, "name"));
+    const char *op = json_string_value(json_object_get(jn, "op"));
+    if (!name || !name[0] || strlen(name) > 200) return ft_fail(FT_EINVAL, "graph config: nodes[%d] needs a \"name\" (1..200 chars)", i);
+    if (!(nd->name = ft_strdup(name))) return ft_fail(FT_ENOMEM, "out of memory");
+    if (!strcmp(name, input_name) || find_node(c, i, name) >= 0)
+        return ft_fail(FT_EINVAL, "graph config: node name '%s' is used twice (node %d)", name, i);
+    const char *k;
+    json_t *v;
+    json_object_foreach(jn, k, v) {
+        if (strcmp(k, "name") && strcmp(k, "op") && strcmp(k, "inputs") && strcmp(k, "params") && strcmp(k, "attrs") &&
+            strcmp(k, "source"))
+            return ft_fail(FT_EINVAL, "graph config: node '%s': unknown key '%s' (known: name, op, inputs, params, attrs, source)", name, k);
+    }
+    int o = 0;
+    while (o < G_COUNT && (!op || strcmp(gops[o].name, op))) o++;
+    if (o == G_COUNT) {
+        char known[600];
+        size_t len = 0;
+        known[0] = 0;
+        for (int j = 0; j < G_COUNT && len < sizeof known; j++)
+            len += (size_t)snprintf(known + len, sizeof known - len, j ? ", %s" : "%s", gops[j].name);
+        return ft_fail(FT_EUNSUPPORTED, "graph config: node '%s': unknown op '%s' (known: %s)", name, op ? op : "(missing)", known);
+    }
+    nd->op = (gop)o;
+    json_t *ins = json_object_get(jn, "inputs"), *pars = json_object_get(jn, "params");
+    if ((ins && !json_is_array(ins)) || (pars && !json_is_array(pars)))
+        return NODE_FAIL(FT_EINVAL, nd, "\"inputs\" and \"params\" must be lists of names");
+    size_t n_in = ins ? json_array_size(ins) : 0, n_par = pars ? json_array_size(pars) : 0;
+    if (n_in < 1) return NODE_FAIL(FT_EINVAL, nd, "needs at least one input");
+    if (n_in + n_par < (size_t)gops[o].min_ops || n_in + n_par > (size_t)gops[o].max_ops) {
+        if (gops[o].min_ops == gops[o].max_ops)
+            return NODE_FAIL(FT_EINVAL, nd, "takes %d operands (inputs + params), got %zu", gops[o].min_ops, n_in + n_par);
+        return NODE_FAIL(FT_EINVAL, nd, "takes %d to %d operands (inputs + params), got %zu", gops[o].min_ops, gops[o].max_ops, n_in + n_par);
+    }
+    nd->in = ft_calloc(n_in, sizeof *nd->in);
+    nd->par = ft_calloc(n_par ? n_par : 1, sizeof *nd->par);
+    if (!nd->in || !nd->par) return ft_fail(FT_ENOMEM, "out of memory");
+    for (size_t j = 0; j < n_in; j++) {
+        const char *in = json_string_value(json_array_get(ins, j));
+        if (!in) return NODE_FAIL(FT_EINVAL, nd, "inputs[%zu] must be a node name", j);
+        int at = !strcmp(in, input_name) ? -1 : find_node(c, i, in);
+        if (at == -2)
+            return NODE_FAIL(FT_ENOTFOUND, nd, "input '%s' is not the graph input ('%s') or an earlier node", in, input_name);
+        nd->in[nd->n_in++] = at;
+    }
+    for (size_t j = 0; j < n_par; j++) {
+        const char *pn = json_string_value(json_array_get(pars, j));
+        int at = pn ? ft_params_find(m->params, pn) : -1;
+        if (!pn) return NODE_FAIL(FT_EINVAL, nd, "params[%zu] must be a parameter name", j);
+        if (at < 0) return NODE_FAIL(FT_ENOTFOUND, nd, "param '%s' is not declared in \"params\"", pn);
+        nd->par[nd->n_par++] = at;
+    }
+    ft_status s = parse_attrs(nd, json_object_get(jn, "attrs"));
+    if (s) return s;
+    if (nd->op == G_BATCH_NORM) {
+        int nops = nd->n_in + nd->n_par;
+        bool ok = nd->n_in == 1 && (nd->affine ? (nops == 1 || nops == 3 || nops == 5) : (nops == 1 || nops == 3));
+        if (!ok)
+            return NODE_FAIL(FT_EINVAL, nd, "operands are x[, weight, bias][, running_mean, running_var] (affine: %s), got %d",
+                             nd->affine ? "true" : "false", nops);
+    }
+    return FT_OK;
+}
+
+static ft_status parse(ft_model *m, gimpl *c, json_t *root) {
+    json_t *in = json_object_get(root, "input");
+    if (!json_is_object(in)) return ft_fail(FT_EINVAL, "graph config: needs \"input\": {\"shape\": [...]}");
+    json_t *shape = json_object_get(in, "shape");
+    size_t nd = json_is_array(shape) ? json_array_size(shape) : 0;
+    if (nd < 1 || nd > FT_MAX_DIMS - 1)
+        return ft_fail(FT_EINVAL, "graph config: input.shape must be a list of 1..%d positive ints (no batch dim)", FT_MAX_DIMS - 1);
+    m->in_ndim = (int)nd;
+    for (size_t i = 0; i < nd; i++) {
+        if (!small_int(json_array_get(shape, i), 1, (int64_t)1 << 30))
+            return ft_fail(FT_EINVAL, "graph config: input.shape[%zu] must be a positive int", i);
+        m->in_shape[i] = json_integer_value(json_array_get(shape, i));
+    }
+    const char *dt = json_string_value(json_object_get(in, "dtype"));
+    m->in_dtype = FT_F32;
+    if (json_object_get(in, "dtype")) {
+        if (dt && !strcmp(dt, "int32")) m->in_dtype = FT_I32;
+        else if (!dt || strcmp(dt, "float32")) return ft_fail(FT_EINVAL, "graph config: input.dtype must be \"float32\" or \"int32\"");
+    }
+    const char *iname = json_string_value(json_object_get(in, "name"));
+    if (json_object_get(in, "name") && (!iname || !iname[0])) return ft_fail(FT_EINVAL, "graph config: input.name must be a non-empty string");
+    if (!(c->input_name = ft_strdup(iname ? iname : "input"))) return ft_fail(FT_ENOMEM, "out of memory");
+
+    json_t *params = json_object_get(root, "params");
+    if (params && !json_is_array(params)) return ft_fail(FT_EINVAL, "graph config: \"params\" must be a list");
+    for (size_t i = 0; params && i < json_array_size(params); i++) {
+        json_t *p = json_array_get(params, i), *ps = json_object_get(p, "shape"), *buf = json_object_get(p, "buffer");
+        const char *name = json_string_value(json_object_get(p, "name"));
+        size_t pd = json_is_array(ps) ? json_array_size(ps) : 0;
+        if (!name || !name[0] || !json_is_array(ps) || pd > FT_PARAM_MAX_DIMS || (buf && !json_is_boolean(buf)))
+            return ft_fail(FT_EINVAL, "graph config: params[%zu] must be {\"name\": str, \"shape\": [<= %d ints], \"buffer\": bool}", i,
+                           FT_PARAM_MAX_DIMS);
+        int64_t s[FT_PARAM_MAX_DIMS], numel = 1;
+        for (size_t d = 0; d < pd; d++) {
+            if (!small_int(json_array_get(ps, d), 0, (int64_t)1 << 40))
+                return ft_fail(FT_EINVAL, "graph config: param '%s': shape[%zu] must be a non-negative int", name, d);
+            s[d] = json_integer_value(json_array_get(ps, d));
+            if (s[d] && numel > ((int64_t)1 << 40) / s[d]) return ft_fail(FT_EINVAL, "graph config: param '%s' is too large", name);
+            numel *= s[d];
+        }
+        if (ft_params_find(m->params, name) >= 0) return ft_fail(FT_EINVAL, "graph config: param '%s' is declared twice", name);
+        int at = json_is_true(buf) ? ft_params_add_buffer(m->params, name, (int)pd, s) : ft_params_add(m->params, name, (int)pd, s);
+        if (at < 0) return ft_fail_context(FT_ENOMEM, "graph config"); /* the checks above leave only out-of-memory */
+    }
+
+    json_t *nodes = json_object_get(root, "nodes");
+    size_t nn = json_is_array(nodes) ? json_array_size(nodes) : 0;
+    if (nn < 1 || nn > G_MAX_NODES) return ft_fail(FT_EINVAL, "graph config: \"nodes\" must be a list of 1..%d nodes", G_MAX_NODES);
+    if (!(c->nodes = ft_calloc(nn, sizeof *c->nodes))) return ft_fail(FT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nn; i++) {
+        c->n_nodes = (int)i + 1; /* so gimpl_free frees what parse_node allocated */
+        ft_status s = parse_node(m, c, (int)i, json_array_get(nodes, i), c->input_name);
+        if (s) return s;
+    }
+    /* Every declared parameter is used by some node: a typo never leaves a weight unused. */
+    for (int p = 0; p < m->params->n; p++) {
+        bool used = false;
+        for (int i = 0; i < c->n_nodes && !used; i++)
+            for (int j = 0; j < c->nodes[i].n_par && !used; j++) used = c->nodes[i].par[j] == p;
+        if (!used) return ft_fail(FT_EINVAL, "graph config: param '%s' is declared but no node uses it", m->params->p[p].name);
+    }
+    json_t *out = json_object_get(root, "output");
+    c->output = c->n_nodes - 1;
+    if (out) {
+        const char *on = json_string_value(out);
+        int at = on ? find_node(c, c->n_nodes, on) : -2;
+        if (at < 0) return ft_fail(FT_ENOTFOUND, "graph config: \"output\" '%s' is not a node", on ? on : "(not a string)");
+        c->output = at;
+    }
+    json_t *head = json_object_get(root, "head");
+    if (head) {
+        const char *hn = json_string_value(json_object_get(head, "node"));
+        json_t *hp = json_object_get(head, "params");
+        int at = hn ? find_node(c, c->n_nodes, hn) : -2;
+        if (at < 0) return ft_fail(FT_ENOTFOUND, "graph config: head.node '%s' is not a node", hn ? hn : "(missing)");
+        size_t np = json_is_array(hp) ? json_array_size(hp) : 0;
+        if (np < 1) return ft_fail(FT_EINVAL, "graph config: head.params must list the head's parameter names");
+        size_t len = 0;
+        for (size_t j = 0; j < np; j++) {
+            const char *pn = json_string_value(json_array_get(hp, j));
+            int pi = pn ? ft_params_find(m->params, pn) : -1;
+            bool of_node = false;
+            for (int q = 0; pi >= 0 && q < c->nodes[at].n_par; q++) of_node |= c->nodes[at].par[q] == pi;
+            if (!of_node) return ft_fail(FT_EINVAL, "graph config: head.params[%zu] '%s' is not a param of node '%s'", j, pn ? pn : "?", hn);
+            if (m->params->p[pi].ndim < 1) return ft_fail(FT_EINVAL, "graph config: head param '%s' is a scalar", pn);
+            len += strlen(pn) + 1;
+        }
+        if (!(c->head_patterns = ft_malloc(len + 1))) return ft_fail(FT_ENOMEM, "out of memory");
+        c->head_patterns[0] = 0;
+        for (size_t j = 0; j < np; j++) {
+            if (j) strcat(c->head_patterns, ",");
+            strcat(c->head_patterns, json_string_value(json_array_get(hp, j)));
+        }
+        m->head_patterns = c->head_patterns;
+    }
+    return FT_OK;
+}
+
+/* ---------------- building ---------------- */
+
+static ft_node *reduce_dims(ft_graph *g, const gnode *nd, ft_node *x) {
+    int dims[FT_MAX_DIMS], n = 0;
+    if (nd->n_dims < 0) { /* all but the batch dim */
+        for (int d = x->ndim - 1; d >= 1; d--) dims[n++] = d;
+    } else {
+        for (int i = 0; i < nd->n_dims; i++) {
+            int d = ft_norm_dim((int)nd->dims[i], x->ndim);
+            if (d < 0) return ft_graph_fail(g, FT_ESHAPE, "dim %lld out of range for %d dims", (long long)nd->dims[i], x->ndim);
+            for (int j = 0; j < n; j++)
+                if (dims[j] == d) return ft_graph_fail(g, FT_ESHAPE, "dim %d listed twice", d);
+            dims[n++] = d;
+        }
+        for (int i = 0; i < n; i++) /* descending: reducing a high dim keeps the lower ones valid */
+            for (int j = i + 1; j < n; j++)
+                if (dims[j] > dims[i]) { int t = dims[i]; dims[i] = dims[j]; dims[j] = t; }
+    }
+    for (int i = 0; i < n && x; i++)
+        x = nd->op == G_MEAN ? ft_mean(g, x, dims[i], nd->keepdim) : ft_sum(g, x, dims[i], nd->keepdim);
+    return x;
+}
+
+static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
+    ft_node *x = v[0];
+    switch (nd->op) {
+    case G_LINEAR: return ft_linear(g, x, v[1], n > 2 ? v[2] : NULL);
+    case G_MATMUL: return ft_matmul(g, x, v[1], nd->trans_a, nd->trans_b);
+    case G_CONV2D: {
+        ft_conv2d_args a = ft_conv2d_defaults();
+        memcpy(a.stride, nd->stride, sizeof a.stride);
+        memcpy(a.pad, nd->pad, sizeof a.pad);
+        memcpy(a.dilation, nd->dilation, sizeof a.dilation);
+        a.groups = nd->groups;
+        return ft_conv2d(g, x, v[1], n > 2 ? v[2] : NULL, &a);
+    }
+    case G_BATCH_NORM: {
+        ft_node *gamma = NULL, *beta = NULL, *mean = NULL, *var = NULL;
+        if (nd->affine && n >= 3) { gamma = v[1]; beta = v[2]; }
+        if (n == 5) { mean = v[3]; var = v[4]; }
+        if (!nd->affine && n == 3) { mean = v[1]; var = v[2]; }
+        return ft_batch_norm(g, x, gamma, beta, mean, var, nd->eps, nd->momentum, nd->frozen_stats);
+    }
+    case G_MAX_POOL2D:
+    case G_AVG_POOL2D: {
+        ft_pool2d_args a;
+        memset(&a, 0, sizeof a);
+        memcpy(a.kernel, nd->kernel, sizeof a.kernel);
+        memcpy(a.stride, nd->stride, sizeof a.stride);
+        memcpy(a.pad, nd->pad, sizeof a.pad);
+        a.ceil_mode = nd->ceil_mode;
+        a.count_include_pad = nd->count_include_pad;
+        return nd->op == G_MAX_POOL2D ? ft_max_pool2d(g, x, &a) : ft_avg_pool2d(g, x, &a);
+    }
+    case G_GLOBAL_AVG_POOL: return ft_global_avg_pool(g, x, nd->keepdim);
+    case G_PAD: return ft_pad2d(g, x, nd->pad, nd->value);
+    case G_ADD: return ft_add(g, x, v[1]);
+    case G_SUB: return ft_sub(g, x, v[1]);
+    case G_MUL: return ft_mul(g, x, v[1]);
+    case G_DIV: return ft_div(g, x, v[1]);
+    case G_SCALE: return ft_scale(g, x, nd->a, nd->b);
+    case G_RELU: return ft_relu(g, x);
+    case G_RELU6: return ft_relu6(g, x);
+    case G_HARDSWISH: return ft_hardswish(g, x);
+    case G_HARDSIGMOID: return ft_hardsigmoid(g, x);
+    case G_SIGMOID: return ft_sigmoid(g, x);
+    case G_TANH: return ft_tanh(g, x);
+    case G_GELU: return ft_gelu(g, x, nd->tanh_approx);
+    case G_SILU: return ft_silu(g, x);
+    case G_SOFTMAX:
+    case G_LOG_SOFTMAX:
+        if (ft_norm_dim(nd->dim, x->ndim) != x->ndim - 1)
+            return ft_graph_fail(g, FT_EUNSUPPORTED, "softmax over dim %d: only the last dim is supported", nd->dim);
+        return nd->op == G_SOFTMAX ? ft_softmax(g, x) : ft_log_softmax(g, x);
+    case G_RESHAPE: {
+        int64_t s[FT_MAX_DIMS] = {x->shape[0]};
+        for (int i = 0; i < nd->n_dims; i++) s[i + 1] = nd->dims[i];
+        if (x->shape[0] == 0) return ft_graph_fail(g, FT_ESHAPE, "reshape of an empty batch");
+        /* the -1 is resolved per example, so the batch dim never absorbs it */
+        int64_t known = 1;
+        int infer = -1;
+        for (int i = 1; i <= nd->n_dims; i++) {
+            if (s[i] == -1) infer = i;
+            else known *= s[i];
+        }
+        int64_t per = x->numel / x->shape[0];
+        if (infer > 0) s[infer] = known ? per / known : 0;
+        return ft_reshape(g, x, nd->n_dims + 1, s);
+    }
+    case G_FLATTEN: {
+        if (nd->dim >= x->ndim) return ft_graph_fail(g, FT_ESHAPE, "flatten start_dim %d for %d dims", nd->dim, x->ndim);
+        int64_t s[FT_MAX_DIMS], rest = 1;
+        for (int i = 0; i < nd->dim; i++) s[i] = x->shape[i];
+        for (int i = nd->dim; i < x->ndim; i++) rest *= x->shape[i];
+        s[nd->dim] = rest;
+        return x->ndim == nd->dim + 1 ? x : ft_reshape(g, x, nd->dim + 1, s);
+    }
+    case G_PERMUTE: {
+        if (nd->n_dims != x->ndim) return ft_graph_fail(g, FT_ESHAPE, "permute dims has %d entries for a %d-dim input", nd->n_dims, x->ndim);
+        int cur[FT_MAX_DIMS];
+        for (int i = 0; i < x->ndim; i++) cur[i] = i;
+        for (int p = 0; p < nd->n_dims && x; p++) {
+            int j = p;
+            while (cur[j] != nd->dims[p]) j++;
+            if (j == p) continue;
+            x = ft_transpose(g, x, p, j);
+            int t = cur[p]; cur[p] = cur[j]; cur[j] = t;
+        }
+        return x;
+    }
+    case G_TRANSPOSE: return ft_transpose(g, x, nd->dim, nd->dim1);
+    case G_CONCAT: {
+        ft_node *acc = NULL;
+        int at = 0;
+        while (at < n) { /* ft_concat takes FT_MAX_INPUTS at a time: chain */
+            ft_node *part[FT_MAX_INPUTS];
+            int k = 0;
+            if (acc) part[k++] = acc;
+            while (k < FT_MAX_INPUTS && at < n) part[k++] = v[at++];
+            acc = k == 1 ? part[0] : ft_concat(g, k, part, nd->dim);
+            if (!acc) return NULL;
+        }
+        return acc;
+    }
+    case G_MEAN:
+    case G_SUM: return reduce_dims(g, nd, x);
+    case G_DROPOUT: return nd->p > 0 ? ft_dropout(g, x, nd->p) : x;
+    case G_LAYER_NORM: return ft_layer_norm(g, x, n > 1 ? v[1] : NULL, n > 2 ? v[2] : NULL, nd->eps);
+    case G_EMBEDDING: return ft_embedding(g, x, v[1]);
+    case G_IDENTITY: return x;
+    case G_COUNT: break;
+    }
+    return ft_graph_fail(g, FT_EINVAL, "internal: op %d", (int)nd->op);
+}
+
+/* Add the nodes to g. dry: parameters become placeholder inputs of their shape (the store
+ * is not finalized yet at create time). *failed = the index of the node that failed. */
+static ft_node *emit(ft_model *m, ft_graph *g, ft_node *x, bool dry, int *failed) {
+    const gimpl *c = m->impl;
+    *failed = -1;
+    ft_node **val = ft_calloc((size_t)c->n_nodes, sizeof *val);
+    ft_node *ops[G_MAX_OPERANDS];
+    if (!val) return ft_graph_fail(g, FT_ENOMEM, "out of memory building graph");
+    ft_node *out = NULL;
+    for (int i = 0; i < c->n_nodes; i++) {
+        const gnode *nd = &c->nodes[i];
+        int n = 0;
+        for (int j = 0; j < nd->n_in; j++) ops[n++] = nd->in[j] < 0 ? x : val[nd->in[j]];
+        for (int j = 0; j < nd->n_par; j++) {
+            const ft_param_info *p = &m->params->p[nd->par[j]];
+            ops[n++] = dry ? ft_input(g, p->name, FT_F32, p->ndim, p->shape) : ft_param_at(g, nd->par[j]);
+        }
+        int before = ft_graph_node_count(g);
+        bool ok = true;
+        for (int j = 0; j < n; j++) ok &= ops[j] != NULL;
+        val[i] = ok ? apply(g, nd, ops, n) : NULL;
+        if (!val[i] || ft_graph_status(g)) {
+            *failed = i;
+            val[i] = NULL;
+            break;
+        }
+        if (val[i]->id >= before) snprintf(val[i]->name, sizeof val[i]->name, "%s", nd->name);
+    }
+    if (*failed < 0) out = val[c->output];
+    ft_free(val);
+    return out;
+}
+
+static ft_node *graph_build(ft_model *m, ft_graph *g, ft_node *x, bool training) {
+    int failed;
+    (void)training; /* dropout and batch norm follow the plan's training flag */
+    return emit(m, g, x, false, &failed);
+}
+
+/* Build once for a batch of one with placeholders: shape errors name the node, and the
+ * output must be logits [N, n_classes]. */
+static ft_status dry_run(ft_model *m, json_t *root) {
+    const gimpl *c = m->impl;
+    ft_graph *g = ft_graph_new(NULL);
+    if (!g) return ft_fail(FT_ENOMEM, "out of memory");
+    int64_t shape[FT_MAX_DIMS] = {1};
+    for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
+    ft_node *x = ft_input(g, c->input_name, m->in_dtype, m->in_ndim + 1, shape);
+    int failed = -1;
+    ft_node *out = x ? emit(m, g, x, true, &failed) : NULL;
+    ft_status s = FT_OK;
+    if (!out) {
+        s = ft_graph_plan(g, NULL, false); /* returns the recorded build error */
+        if (!s) s = ft_fail(FT_EINVAL, "building failed");
+        if (failed >= 0) ft_fail_context(s, "graph config: node '%s' (%s)", c->nodes[failed].name, gops[c->nodes[failed].op].name);
+        else ft_fail_context(s, "graph config");
+        goto done;
+    }
+    json_t *nc = json_object_get(root, "n_classes");
+    if (out->ndim != 2) {
+        char sh[64];
+        ft_shape_str(out, sh, sizeof sh);
+        s = ft_fail(FT_ESHAPE, "graph config: output node '%s' gives %s; the model must return logits [N, n_classes] "
+                    "(add a \"flatten\" node)", c->nodes[c->output].name, sh);
+        goto done;
+    }
+    if (nc) {
+        if (!small_int(nc, 1, 1000000) || json_integer_value(nc) != out->shape[1]) {
+            s = ft_fail(FT_EINVAL, "graph config: n_classes is %s but output node '%s' gives %lld values per example",
+                        json_is_integer(nc) ? "set" : "not an int", c->nodes[c->output].name, (long long)out->shape[1]);
+            goto done;
+        }
+    }
+    if (out->shape[1] < 1 || out->shape[1] > 1000000) { s = ft_fail(FT_EINVAL, "graph config: output has %lld classes", (long long)out->shape[1]); goto done; }
+    m->n_classes = (int)out->shape[1];
+done:
+    ft_graph_free(g);
+    return s;
+}
+
+static ft_status graph_create(ft_model *m, const char *cfg_json) {
+    gimpl *c = ft_calloc(1, sizeof *c);
+    if (!c) return ft_fail(FT_ENOMEM, "out of memory");
+    m->impl = c;
+    json_error_t err;
+    json_t *root = json_loads(cfg_json, 0, &err);
+    if (!root) return ft_fail(FT_EFORMAT, "graph config: %s (line %d)", err.text, err.line);
+    ft_status s = parse(m, c, root);
+    if (!s) s = dry_run(m, root);
+    json_decref(root);
+    return s;
+}
+
+/* ---------------- head replacement ---------------- */
+
+static char *dump_json(json_t *root) {
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *r = s ? ft_strdup(s) : NULL;
+    free(s);
+    return r;
+}
+
+/* The head's params get dim 0 = n_classes (a linear [n, in] or a 1x1 conv [n, in, 1, 1]
+ * head alike). A model without a head (an embedding extractor) gets a new linear head
+ * "head" on its output, [n_classes, features]. Class names no longer apply and are dropped. */
+static char *graph_config_with_classes(const ft_model *m, int n_classes) {
+    const gimpl *c = m->impl;
+    json_t *root = json_loads(m->config_json, 0, NULL);
+    if (!root) return NULL;
+    char *r = NULL;
+    json_t *params = json_object_get(root, "params"), *head = json_object_get(root, "head");
+    if (!json_is_array(params)) {
+        params = json_array();
+        json_object_set_new(root, "params", params);
+    }
+    if (head) {
+        json_t *hp = json_object_get(head, "params");
+        for (size_t j = 0; j < json_array_size(hp); j++) {
+            const char *pn = json_string_value(json_array_get(hp, j));
+            for (size_t i = 0; pn && i < json_array_size(params); i++) {
+                json_t *p = json_array_get(params, i);
+                if (strcmp(json_string_value(json_object_get(p, "name")) ? json_string_value(json_object_get(p, "name")) : "", pn)) continue;
+                json_t *shape = json_object_get(p, "shape");
+                if (json_array_size(shape) < 1) goto out;
+                json_array_set_new(shape, 0, json_integer(n_classes));
+            }
+        }
+    } else {
+        char hname[64] = "head", wname[96], bname[96];
+        for (int k = 1; find_node(c, c->n_nodes, hname) >= 0 || !strcmp(hname, c->input_name); k++) snprintf(hname, sizeof hname, "head_%d", k);
+        snprintf(wname, sizeof wname, "%s.weight", hname);
+        snprintf(bname, sizeof bname, "%s.bias", hname);
+        if (ft_params_find(m->params, wname) >= 0 || ft_params_find(m->params, bname) >= 0) goto out;
+        json_t *w = json_pack("{s:s, s:[i,i]}", "name", wname, "shape", n_classes, m->n_classes);
+        json_t *b = json_pack("{s:s, s:[i]}", "name", bname, "shape", n_classes);
+        json_array_append_new(params, w);
+        json_array_append_new(params, b);
+        json_t *node = json_pack("{s:s, s:s, s:[s], s:[s,s]}", "name", hname, "op", "linear", "inputs", c->nodes[c->output].name,
+                                 "params", wname, bname);
+        json_t *nodes = json_object_get(root, "nodes");
+        if (!w || !b || !node || !json_is_array(nodes)) { json_decref(node); goto out; }
+        json_array_append_new(nodes, node);
+        json_object_set_new(root, "output", json_string(hname));
+        json_object_set_new(root, "head", json_pack("{s:s, s:[s,s]}", "node", hname, "params", wname, bname));
+    }
+    json_object_set_new(root, "n_classes", json_integer(n_classes));
+    json_t *pre = json_object_get(root, "preprocess");
+    if (json_is_object(pre)) json_object_del(pre, "labels");
+    r = dump_json(root);
+out:
+    json_decref(root);
+    return r;
+}
+
+static void graph_free(ft_model *m) { gimpl_free(m->impl); }
+
+const ft_arch ft_arch_graph = {"graph", graph_create, graph_build, graph_config_with_classes, graph_free};
+
+/* ---------------- labels (any architecture: edits the config JSON) ---------------- */
+
+ft_status ft_model_set_labels_file(ft_model *m, const char *path) {
+    uint8_t *text = NULL;
+    size_t n = 0;
+    ft_status s = ft_read_file(path, 64u << 20, &text, &n);
+    if (s) return s;
+    json_t *labels = json_array(), *root = json_loads(m->config_json, 0, NULL);
+    if (!labels || !root || !json_is_object(root)) {
+        s = ft_fail(FT_EINVAL, "%s: the model's config is not a JSON object", path);
+        goto out;
+    }
+    size_t at = 0, lines = 0;
+    while (at < n) {
+        size_t e = at;
+        while (e < n && text[e] != '\n') e++;
+        size_t len = e - at;
+        if (len && text[at + len - 1] == '\r') len--;
+        json_t *str = json_stringn((const char *)text + at, len);
+        if (!str) { s = ft_fail(FT_EFORMAT, "%s: line %zu is not valid UTF-8", path, lines + 1); goto out; }
+        json_array_append_new(labels, str);
+        lines++;
+        at = e + 1;
+    }
+    while (json_array_size(labels) && !json_string_length(json_array_get(labels, json_array_size(labels) - 1)))
+        json_array_remove(labels, json_array_size(labels) - 1);
+    if ((int64_t)json_array_size(labels) != m->n_classes) {
+        s = ft_fail(FT_EINVAL, "%s has %zu labels but the model has %d classes", path, json_array_size(labels), m->n_classes);
+        goto out;
+    }
+    json_t *pre = json_object_get(root, "preprocess");
+    if (!json_is_object(pre)) {
+        pre = json_object();
+        json_object_set_new(root, "preprocess", pre);
+    }
+    json_object_set(pre, "labels", labels);
+    char *cfg = dump_json(root);
+    if (!cfg) { s = ft_fail(FT_ENOMEM, "out of memory"); goto out; }
+    ft_free(m->config_json);
+    m->config_json = cfg;
+out:
+    json_decref(labels);
+    json_decref(root);
+    ft_free(text);
+    return s;
+}
