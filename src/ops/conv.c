@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define CONV_MAX_ARG 32767      /* stride and dilation are packed in 16 bits */
+#define CONV_MAX_DIM (1 << 20)  /* any one dimension of x or w */
 #define CONV_TARGET_COLS 1024   /* sgemm columns wanted per chunk */
 #define CONV_SCRATCH_CAP (1 << 22) /* floats (16 MiB) of columns before nb stops growing */
 
@@ -88,6 +89,14 @@ ft_node *ft_conv2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_con
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
         return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': bias '%s' must have shape [%lld]", w->name, b->name,
                              (long long)w->shape[0]);
+    /* Sizes from model files: keep every product below, and each sgemm dimension, in range. */
+    const int64_t lim = CONV_MAX_DIM;
+    for (int i = 1; i < 4; i++)
+        if (x->shape[i] < 1 || x->shape[i] > lim || w->shape[i] < 1 || w->shape[i] > lim)
+            return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': input %s / weight %s: dimensions must be in [1, %lld]",
+                                 w->name, sx, sw, (long long)lim);
+    if (w->shape[0] < 1 || w->shape[0] > lim || x->shape[0] > lim)
+        return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': weight %s / batch out of range", w->name, sw);
     int64_t eh = (int64_t)a->dilation[0] * (w->shape[2] - 1) + 1, ew = (int64_t)a->dilation[1] * (w->shape[3] - 1) + 1;
     int64_t hp = x->shape[2] + a->pad[0] + a->pad[2], wp = x->shape[3] + a->pad[1] + a->pad[3];
     if (w->shape[2] < 1 || w->shape[3] < 1 || hp < eh || wp < ew)
@@ -101,6 +110,8 @@ ft_node *ft_conv2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_con
     n->iarg[6] = G;
     n->iarg[7] = b != NULL;
     conv_dims d = conv_get(n);
+    if (d.Kg * d.Og > INT32_MAX || d.Kg * d.nb * d.HW > INT32_MAX || d.C * d.kh * d.kw * d.nb * d.HW > ((int64_t)1 << 40))
+        return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': input %s with weight %s is too large", w->name, sx, sw);
     n->scratch_numel = conv_scratch(&d);
     return n;
 }
