@@ -337,6 +337,28 @@ static void test_heads(void) {
     }
 }
 
+/* preprocess -> ft_model_image_opts (the image pipeline's size, resize, mean, std) */
+static void test_preprocess(void) {
+    ft_model *m = NULL;
+    const char *cfg = "{\"arch\":\"graph\",\"input\":{\"shape\":[3,4,4]},\"nodes\":[{\"name\":\"g\",\"op\":\"global_avg_pool\",\"inputs\":[\"input\"]}],"
+                      "\"preprocess\":{\"mean\":[0.5,0.25,0.125],\"std\":[2,3,4],\"size\":[200,200],\"resize\":232}}";
+    CHECK_OK(from_json(cfg, &m));
+    if (m) {
+        ft_image_opts o = ft_model_image_opts(m);
+        CHECK(o.size == 200 && o.resize == 232 && o.mean[2] == 0.125f && o.std[1] == 3.0f);
+        ft_model_free(m);
+    }
+    /* out-of-range advice is ignored: the defaults stay */
+    cfg = "{\"arch\":\"graph\",\"input\":{\"shape\":[3,4,4]},\"nodes\":[{\"name\":\"g\",\"op\":\"global_avg_pool\",\"inputs\":[\"input\"]}],"
+          "\"preprocess\":{\"mean\":[0.5,0.25],\"std\":[0,1,1],\"size\":-3,\"resize\":\"big\"}}";
+    CHECK_OK(from_json(cfg, &m));
+    if (m) {
+        ft_image_opts o = ft_model_image_opts(m), d = ft_image_opts_default();
+        CHECK(m->image_size == 0 && m->image_resize == 0 && m->image_std[0] == 0 && o.mean[0] == d.mean[0]);
+        ft_model_free(m);
+    }
+}
+
 static void test_oom(void) {
     int fails = 0, oks = 0;
     for (int n = 0; n < 400; n++) {
@@ -356,6 +378,7 @@ int main(void) {
     test_all_ops();
     test_errors();
     test_heads();
+    test_preprocess();
     test_oom();
     TEST_END();
 }

@@ -730,6 +730,32 @@ done:
     return s;
 }
 
+/* preprocess -> the model's image options (ft_model_image_opts): mean/std of 3 channels,
+ * the crop size and the resize. "size"/"resize" are an int or [h, w]; the image pipeline
+ * resizes the shorter side and crops a square, so [h, w] gives h (docs/import.md). Values
+ * out of range are ignored: preprocess is advice, not a contract of the weights. */
+static void image_options(ft_model *m, json_t *pre) {
+    json_t *mean = json_object_get(pre, "mean"), *std = json_object_get(pre, "std");
+    if (json_array_size(mean) == 3 && json_array_size(std) == 3) {
+        bool ok = true;
+        for (size_t c = 0; c < 3; c++) {
+            double mv = json_number_value(json_array_get(mean, c)), sv = json_number_value(json_array_get(std, c));
+            ok &= json_is_number(json_array_get(mean, c)) && json_is_number(json_array_get(std, c)) && sv > 1e-6 && sv < 1e6 &&
+                  mv > -1e6 && mv < 1e6;
+        }
+        for (size_t c = 0; ok && c < 3; c++) {
+            m->image_mean[c] = (float)json_number_value(json_array_get(mean, c));
+            m->image_std[c] = (float)json_number_value(json_array_get(std, c));
+        }
+    }
+    json_t *size = json_object_get(pre, "size"), *resize = json_object_get(pre, "resize");
+    if (json_is_array(size)) size = json_array_get(size, 0);
+    if (json_is_array(resize)) resize = json_array_get(resize, 0);
+    if (small_int(size, 1, 16384)) m->image_size = (int)json_integer_value(size);
+    if (small_int(resize, 1, 16384)) m->image_resize = (int)json_integer_value(resize);
+    if (m->image_size && m->image_resize && m->image_resize < m->image_size) m->image_resize = m->image_size;
+}
+
 static ft_status graph_create(ft_model *m, const char *cfg_json) {
     gimpl *c = ft_calloc(1, sizeof *c);
     if (!c) return ft_fail(FT_ENOMEM, "out of memory");
@@ -739,6 +765,7 @@ static ft_status graph_create(ft_model *m, const char *cfg_json) {
     if (!root) return ft_fail(FT_EFORMAT, "graph config: %s (line %d)", err.text, err.line);
     ft_status s = parse(m, c, root);
     if (!s) s = dry_run(m, root);
+    if (!s) image_options(m, json_object_get(root, "preprocess"));
     json_decref(root);
     return s;
 }
