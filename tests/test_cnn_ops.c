@@ -236,6 +236,9 @@ static void init_distinct(int k, float *v, int64_t n) { /* shuffled grid 0.05 ap
         float t = v[i]; v[i] = v[j]; v[j] = t;
     }
 }
+static void init_ties(int k, float *v, int64_t n) { /* runs of equal values: the first maximum must win */
+    for (int64_t i = 0; i < n; i++) v[i] = (float)((i / 5) % 4) * 0.5f;
+}
 static void init_bn(int k, float *v, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         if (k == 0) v[i] = 2 * v[i] + 0.5f;      /* x */
@@ -337,6 +340,8 @@ static void fd_cases(void) {
     PAR("par_bn", b_bn, init_bn, {{4, 16, 32, 32}, 'p'}, {{16}, 'p'}, {{16}, 'p'}, {{16}, 'b'}, {{16}, 'b'});
     PAR("par_bn_frozen", b_bn_frozen, init_bn, {{4, 16, 32, 32}, 'p'}, {{16}, 'p'}, {{16}, 'p'}, {{16}, 'b'}, {{16}, 'b'});
     PAR("par_max_pool", b_max_3s2p1, init_distinct, {{4, 16, 32, 32}, 'p'});
+    PAR("max_pool_ties", b_max_3s2p1, init_ties, {{2, 2, 9, 9}, 'p'});
+    PAR("max_pool_ties_ceil", b_max_rect, init_ties, {{1, 2, 7, 6}, 'p'});
     PAR("par_avg_pool", b_avg_excl, NULL, {{4, 16, 32, 32}, 'p'});
     PAR("par_global_avg_pool", b_gap, NULL, {{4, 16, 32, 32}, 'p'});
     PAR("par_pad2d", b_pad, NULL, {{4, 16, 32, 32}, 'p'});

@@ -96,6 +96,16 @@ static inline void window(const pool_dims *d, int64_t ho, int64_t wo, int64_t *h
 
 static int64_t maxpool_aux(const ft_node *n) { return n->requires_grad ? n->numel : 0; }
 
+/* Output columns [wo0, wo1) whose input column wo*s + off lies in [0, W). */
+static inline void valid_cols(int64_t W, int64_t Wo, int64_t s, int64_t off, int64_t *wo0, int64_t *wo1) {
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s, b = W - off <= 0 ? 0 : (W - off + s - 1) / s;
+    *wo0 = a < Wo ? a : Wo;
+    *wo1 = b < Wo ? (b < *wo0 ? *wo0 : b) : Wo;
+}
+
+/* One output row at a time, vectorised over wo: each window tap (i, j) in row-major order
+ * updates every output column it is valid for, so each output still sees its window in
+ * torch's scan order (the first maximum wins; a NaN is taken). */
 static ft_status maxpool_forward(ft_node *n) {
     pool_dims d = pool_get(n);
     const float *x = n->in[0]->val;
@@ -103,21 +113,41 @@ static ft_status maxpool_forward(ft_node *n) {
     #pragma omp parallel for if (n->numel * d.kh * d.kw > FT_PAR_MIN)
     for (int64_t p = 0; p < d.P; p++) {
         const float *xp = x + p * d.H * d.W;
-        for (int64_t ho = 0; ho < d.Ho; ho++)
+        for (int64_t ho = 0; ho < d.Ho; ho++) {
+            float *yr = n->val + (p * d.Ho + ho) * d.Wo;
+            int32_t *ar = arg ? arg + (p * d.Ho + ho) * d.Wo : NULL;
+            int64_t hs = ho * d.sh - d.pt, h0 = hs < 0 ? 0 : hs;
             for (int64_t wo = 0; wo < d.Wo; wo++) {
-                int64_t h0, h1, w0, w1;
-                window(&d, ho, wo, &h0, &h1, &w0, &w1);
-                float m = -INFINITY;
-                int64_t best = h0 * d.W + w0;
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++) {
-                        float v = xp[h * d.W + w];
-                        if (v > m || isnan(v)) { m = v; best = h * d.W + w; } /* torch's rule */
-                    }
-                int64_t o = (p * d.Ho + ho) * d.Wo + wo;
-                n->val[o] = m;
-                if (arg) arg[o] = (int32_t)best;
+                int64_t ws = wo * d.sw - d.pl;
+                yr[wo] = -INFINITY;
+                if (ar) ar[wo] = (int32_t)(h0 * d.W + (ws < 0 ? 0 : ws)); /* kept if all are -inf */
             }
+            for (int64_t i = 0; i < d.kh; i++) {
+                int64_t h = hs + i;
+                if (h < 0 || h >= d.H) continue;
+                const float *xr = xp + h * d.W;
+                for (int64_t j = 0; j < d.kw; j++) {
+                    int64_t off = j - d.pl, wo0, wo1;
+                    valid_cols(d.W, d.Wo, d.sw, off, &wo0, &wo1);
+                    if (ar) {
+                        int32_t base = (int32_t)(h * d.W + off), sw = (int32_t)d.sw;
+                        #pragma omp simd
+                        for (int64_t wo = wo0; wo < wo1; wo++) {
+                            float v = xr[wo * d.sw + off];
+                            bool take = (v > yr[wo]) | isnan(v);
+                            yr[wo] = take ? v : yr[wo];
+                            ar[wo] = take ? base + (int32_t)wo * sw : ar[wo];
+                        }
+                    } else {
+                        #pragma omp simd
+                        for (int64_t wo = wo0; wo < wo1; wo++) {
+                            float v = xr[wo * d.sw + off];
+                            yr[wo] = ((v > yr[wo]) | isnan(v)) ? v : yr[wo];
+                        }
+                    }
+                }
+            }
+        }
     }
     return FT_OK;
 }
