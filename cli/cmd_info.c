@@ -27,11 +27,7 @@ int cmd_info(int argc, char **argv) {
     ft_status st;
     if ((st = cli_load_model(model, true, 0, &m, &kind))) goto done;
     ft_params *ps = m->params;
-    if (train_globs) {
-        for (int i = 0; i < ps->n; i++) ps->p[i].trainable = false;
-        if ((st = ft_params_set_trainable(ps, train_globs, true))) goto done;
-    }
-    if (freeze_globs && (st = ft_params_set_trainable(ps, freeze_globs, false))) goto done;
+    if ((train_globs || freeze_globs) && (st = ft_model_select_trainable(m, train_globs, freeze_globs))) goto done;
 
     char shape[96], buf[32];
     cli_format_shape(shape, sizeof shape, m->in_ndim, m->in_shape);

@@ -57,15 +57,7 @@ static ft_status set_backbone_group(ft_model *m) {
 }
 
 static ft_status select_trainable(ft_model *m, const char *train_globs, const char *freeze_globs) {
-    ft_status st;
-    if (train_globs) {
-        for (int i = 0; i < m->params->n; i++) m->params->p[i].trainable = false;
-        if ((st = ft_params_set_trainable(m->params, train_globs, true))) return st;
-    }
-    if (freeze_globs && (st = ft_params_set_trainable(m->params, freeze_globs, false))) return st;
-    if (ft_params_count(m->params, true) == 0)
-        return ft_fail(FT_EINVAL, "no trainable parameters left after --train/--freeze");
-    return FT_OK;
+    return ft_model_select_trainable(m, train_globs, freeze_globs);
 }
 
 static void print_header(const train_opts *o, const ft_model *m, cli_model_kind kind,
@@ -172,7 +164,7 @@ int cmd_train(int argc, char **argv) {
         { "clip", ARG_FLOAT, &o.clip, "F", "clip the global gradient norm to F (0 = off)", ARG_MIN, 0, 0, NULL, NULL, false },
         { "accum", ARG_INT, &o.accum, "N", "micro-batches accumulated per optimizer step", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "label-smoothing", ARG_FLOAT, &o.label_smoothing, "F", "label smoothing of the cross-entropy loss", ARG_MIN | ARG_MAX | ARG_MAX_EXCL, 0, 1, NULL, NULL, false },
-        { "train", ARG_STRING, &o.train_globs, "GLOBS", "train only the parameters matching these comma-separated globs (or re:REGEX)", 0, 0, 0, NULL, "all", false },
+        { "train", ARG_STRING, &o.train_globs, "GLOBS", "train only the parameters matching these comma-separated globs (or re:REGEX; \"head\" = the model's head)", 0, 0, 0, NULL, "all", false },
         { "freeze", ARG_STRING, &o.freeze_globs, "GLOBS", "freeze the parameters matching these globs (after --train)", 0, 0, 0, NULL, "none", false },
         { "head-lr-scale", ARG_FLOAT, &o.head_lr_scale, "F", "discriminative lr: the head trains at F x lr, the backbone at lr", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },
         { "backbone-lr", ARG_FLOAT, &o.backbone_lr, "F", "discriminative lr: the backbone (all but the head) trains at lr F", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },

@@ -355,6 +355,13 @@ static void test_export_and_head(void) {
     CHECK_OK(ft_model_load(dir, &bad));
     CHECK(bad && bad->n_classes == 7);
     ft_model_free(bad);
+    /* "head" names the model's head in --train/--freeze */
+    CHECK_OK(ft_model_select_trainable(m, "head", NULL));
+    CHECK(ft_params_count(m->params, true) == 12 * 3 + 3);
+    CHECK_OK(ft_model_select_trainable(m, "head, layers.1.*", "layers.1.bias"));
+    CHECK(ft_params_count(m->params, true) == 12 * 3 + 3 + 24 * 12);
+    CHECK_ERR(ft_model_select_trainable(m, NULL, "layers.*,head"), FT_EINVAL); /* nothing left */
+    CHECK_ERR(ft_model_select_trainable(m, "nope.*", NULL), FT_ENOTFOUND);
     ft_model_free(m);
     ft_model_free(r);
     ft_model_free(h);

@@ -30,6 +30,22 @@ ft_status ft_import_tflite_mem(const uint8_t *data, size_t size, const char *lab
  * Works for any architecture: it only edits the config JSON. */
 ft_status ft_model_set_labels_file(ft_model *m, const char *path);
 
+/* Import a TF.js *layers* model: path is model.json or the directory holding it; the
+ * weight shards named in its weightsManifest are read from beside it. Keras layers become
+ * graph nodes (docs/import.md, "TF.js"): channels_last becomes NCHW, HWIO/depthwise/Dense
+ * kernels become OIHW/[C*M,1,kh,kw]/[out,in], uint8/uint16/float16-quantized weights are
+ * dequantized, "same" padding is made explicit, a final softmax is dropped (the model
+ * returns logits). Parameters are named "<layer>.weight", "<layer>.bias",
+ * "<layer>.running_mean", "<layer>.running_var"; the head is the last Dense. A missing or
+ * short shard, a manifest that does not match the layers, or bad JSON fails with
+ * FT_EFORMAT/FT_ENOTFOUND naming the file and field; an unsupported layer fails with
+ * FT_EUNSUPPORTED naming the layer and its class. */
+ft_status ft_import_tfjs(const char *path, ft_model **out);
+/* The same from memory: weights are the shards of every manifest group concatenated in
+ * manifest order (the fuzz target uses this); label names the data in messages. */
+ft_status ft_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *weights, size_t weights_len, const char *label,
+                             ft_model **out);
+
 #ifdef __cplusplus
 }
 #endif

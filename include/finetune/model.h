@@ -56,6 +56,11 @@ ft_status ft_model_export(const ft_model *m, const char *dir);
 /* A copy of m with a fresh head for n_classes (seeded init); the rest is copied by name. */
 ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);
+/* Choose what trains, as `--train` / `--freeze` do: with `train` (may be NULL) only the
+ * matching parameters train; then `freeze` (may be NULL) freezes its matches. In both, the
+ * word "head" stands for the model's head (m->head_patterns), so `--train head` is a linear
+ * probe on any architecture. Fails if nothing is left to train or a pattern matches nothing. */
+ft_status ft_model_select_trainable(ft_model *m, const char *train, const char *freeze);
 /* Image options matching the model's preprocessing (crop size, resize, mean, std), on top
  * of ft_image_opts_default(); for ft_dataset_open_with. */
 ft_image_opts ft_model_image_opts(const ft_model *m);

@@ -85,6 +85,12 @@ void ft_model_init(ft_model *m, uint64_t seed) {
 
 static ft_status load_dir(const char *dir, ft_model **out) {
     char path[4096];
+    struct stat sb; /* a TF.js model directory: model.json (and shards), no config.json */
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    if (stat(path, &sb) == 0) {
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        if (stat(path, &sb) != 0) return ft_import_tfjs(dir, out);
+    }
     snprintf(path, sizeof path, "%s/config.json", dir);
     uint8_t *cfg = NULL;
     size_t n = 0;
@@ -114,6 +120,7 @@ ft_status ft_model_load(const char *path, ft_model **out) {
     if (S_ISDIR(sb.st_mode)) return load_dir(path, out);
     size_t len = strlen(path); /* a TFLite flatbuffer: imported as a "graph" model */
     if (len > 7 && strcasecmp(path + len - 7, ".tflite") == 0) return ft_import_tflite(path, out);
+    if (len > 5 && strcasecmp(path + len - 5, ".json") == 0) return ft_import_tfjs(path, out); /* TF.js model.json */
     /* A single safetensors file: a training checkpoint, config in its metadata. */
     ft_safetensors *st = NULL;
     ft_status s = ft_st_open(path, &st);
@@ -177,6 +184,49 @@ ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed,
         memcpy(ft_params_value(n->params, i), m->params->data + m->params->p[j].offset, (size_t)p->numel * 4);
         n->params->p[i].trainable = m->params->p[j].trainable;
     }
+    return FT_OK;
+}
+
+/* patterns with each comma-separated item "head" replaced by the model's head patterns. */
+static char *expand_head(const ft_model *m, const char *patterns) {
+    const char *head = m->head_patterns && m->head_patterns[0] ? m->head_patterns : NULL;
+    size_t n = strlen(patterns) + 1, extra = head ? strlen(head) : 0;
+    char *out = ft_malloc(n * (extra + 1) + 1), *o = out;
+    if (!out) return NULL;
+    const char *p = patterns;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && *p == ' ') { p++; len--; }
+        if (o != out) *o++ = ',';
+        if (len == 4 && !strncmp(p, "head", 4) && head) o += sprintf(o, "%s", head);
+        else { memcpy(o, p, len); o += len; }
+        if (!e) break;
+        p = e + 1;
+    }
+    *o = 0;
+    return out;
+}
+
+ft_status ft_model_select_trainable(ft_model *m, const char *train, const char *freeze) {
+    ft_params *ps = m->params;
+    ft_status s = FT_OK;
+    if (train) {
+        char *t = expand_head(m, train);
+        if (!t) return ft_fail(FT_ENOMEM, "out of memory");
+        for (int i = 0; i < ps->n; i++) ps->p[i].trainable = false;
+        s = ft_params_set_trainable(ps, t, true);
+        ft_free(t);
+        if (s) return s;
+    }
+    if (freeze) {
+        char *f = expand_head(m, freeze);
+        if (!f) return ft_fail(FT_ENOMEM, "out of memory");
+        s = ft_params_set_trainable(ps, f, false);
+        ft_free(f);
+        if (s) return s;
+    }
+    if (ft_params_count(ps, true) == 0) return ft_fail(FT_EINVAL, "no trainable parameters left after --train/--freeze");
     return FT_OK;
 }
 
