@@ -1,37 +1,30 @@
-/* finetune convert: import a model from another format (TFLite for now) into a model
+/* finetune convert: import a model from another format (TFLite, TF.js layers) into a model
  * directory (config.json + model.safetensors), so fine-tuning never parses it again. */
 #include "cli.h"
 #include "args.h"
 
 #include <string.h>
 
-static bool has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcasecmp(s + n - k, suffix);
-}
-
 int cmd_convert(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *labels = NULL;
     arg_spec specs[] = {
-        { "model", ARG_STRING, &model, "PATH", "model to import: a TFLite flatbuffer (.tflite)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "model", ARG_STRING, &model, "PATH", "model to import: a TFLite flatbuffer (.tflite) or a TF.js layers model (model.json or its directory)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "out", ARG_STRING, &out, "DIR", "directory to write config.json and model.safetensors into", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "labels", ARG_STRING, &labels, "PATH", "class names, one per line, stored in the config (must match the class count)", 0, 0, 0, NULL, "", false },
     };
-    args_ctx a = { "convert", "--model FILE.tflite --out DIR [--labels PATH]",
+    args_ctx a = { "convert", "--model FILE.tflite|model.json|DIR --out DIR [--labels PATH]",
                    "Import a pretrained model into a model directory of the generic \"graph\" architecture:\n"
                    "weights dequantized to float32, layouts converted to NCHW, the input quantization\n"
                    "turned into preprocess mean/std, a final softmax dropped (see docs/import.md).\n"
                    "The directory can be passed to --model of every command.",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
     int rc = args_parse(&a, argc, argv, true);
-    if (rc == ARGS_OK && !has_suffix(model, ".tflite"))
-        rc = args_usage_error(&a, "--model '%s': only TFLite models (.tflite) can be converted so far", model);
     args_free(&a);
     if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
 
     ft_model *m = NULL;
     ft_status st;
-    if ((st = ft_import_tflite(model, &m))) goto done;
+    if ((st = ft_model_load(model, &m))) goto done; /* dispatches on .tflite / TF.js model.json */
     if (labels && (st = ft_model_set_labels_file(m, labels))) goto done;
     if ((st = ft_model_export(m, out))) goto done;
     char n[32], shape[96];

@@ -27,6 +27,17 @@ static bool ends_with(const char *s, const char *suffix) {
 
 #define CLI_MAX_CONFIG_BYTES (16u << 20)
 
+/* A TF.js layers model.json (has "modelTopology"), not a finetune config. */
+static bool is_tfjs_model(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "\"modelTopology\"") != NULL;
+}
+
 ft_status cli_load_model(const char *path, bool allow_config, uint64_t seed, ft_model **out,
                          cli_model_kind *kind) {
     *out = NULL;
@@ -34,7 +45,7 @@ ft_status cli_load_model(const char *path, bool allow_config, uint64_t seed, ft_
     if (stat(path, &sb) != 0)
         return ft_fail(errno == ENOENT ? FT_ENOTFOUND : FT_EIO, "model '%s': %s", path, strerror(errno));
     cli_model_kind k = S_ISDIR(sb.st_mode) ? CLI_MODEL_DIR
-                     : ends_with(path, ".json") ? CLI_MODEL_CONFIG : CLI_MODEL_CHECKPOINT;
+                     : ends_with(path, ".json") && !is_tfjs_model(path) ? CLI_MODEL_CONFIG : CLI_MODEL_CHECKPOINT;
     if (kind) *kind = k;
     ft_status st;
     if (k == CLI_MODEL_CONFIG) {

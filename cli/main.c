@@ -20,7 +20,7 @@ static const command commands[] = {
     { "predict", cmd_predict, "top-k class probabilities for each example of a dataset" },
     { "info",    cmd_info,    "architecture, parameters (names, shapes, trainable) and config" },
     { "export",  cmd_export,  "write a model directory: config.json + model.safetensors" },
-    { "convert", cmd_convert, "import a TFLite model (.tflite) into a model directory" },
+    { "convert", cmd_convert, "import a TFLite or TF.js model into a model directory" },
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
