@@ -93,6 +93,16 @@ class Writer:
             p = len(self.b)
             self.b += struct.pack("<I", len(val)) + bytes(val)
             return p
+        if kind == "same":  # a vector of n offsets to one table (a file may share tables)
+            t, n = val
+            self.align(4)
+            p = len(self.b)
+            self.b += struct.pack("<I", n) + bytes(4 * n)
+            target = self.table(t)
+            for i in range(n):
+                slot = p + 4 + 4 * i
+                struct.pack_into("<I", self.b, slot, target - slot)
+            return p
         if kind == "tables":
             self.align(4)
             p = len(self.b)
@@ -335,6 +345,18 @@ def model_lstm_stub(rng):
     return m.build([t_in], [t_o])
 
 
+def model_repeated(n):
+    """One RELU operator table referenced n times: n nodes that all want the name "y"."""
+    m = Model()
+    t_in = m.tensor("x", [1, 4])
+    t_out = m.tensor("y", [1, 4])
+    op = Table([(0, "u32", 0), (1, "ints", [t_in]), (2, "ints", [t_out])])
+    codes = [Table([(0, "i8", 19), (2, "i32", 1), (3, "i32", 19)])]
+    sg = Table([(0, "tables", m.tensors), (1, "ints", [t_in]), (2, "ints", [t_out]), (3, "same", (op, n))])
+    root = Table([(0, "u32", 3), (1, "tables", codes), (2, "tables", [sg]), (4, "tables", [Table([])])])
+    return Writer().finish(root)
+
+
 def c_array(v):
     return "{" + ", ".join("%.9gf" % float(a) for a in v) + "}"
 
@@ -344,7 +366,8 @@ def main():
     rng = np.random.default_rng(7)
     mixed, mx, my = model_mixed(rng)
     quant, qx, qy = model_quant(rng)
-    files = {"valid_mixed.tflite": mixed, "valid_quant.tflite": quant, "unsupported_op.tflite": model_lstm_stub(rng)}
+    files = {"valid_mixed.tflite": mixed, "valid_quant.tflite": quant, "unsupported_op.tflite": model_lstm_stub(rng),
+             "valid_repeated_ops.tflite": model_repeated(900)}
 
     # corrupt variants of the mixed model
     b = bytearray(mixed)

@@ -456,6 +456,16 @@ static void test_errors(void) {
         CHECKF(strstr(ft_errmsg(), bad[i]) != NULL, "%s: message '%s'", bad[i], ft_errmsg());
         printf("  %s -> %s: %s\n", bad[i], ft_status_name(s), ft_errmsg());
     }
+    /* one operator table shared by 900 operators: 900 nodes wanting the name "y" get
+     * y, y_2, ..., y_900 (hashed, so a hostile file with 16k of them stays fast) */
+    CHECK_OK(ft_import_tflite("fuzz/corpus/tflite/valid_repeated_ops.tflite", &m));
+    if (m) {
+        CHECK(m->n_classes == 4 && strstr(m->config_json, "\"output\":\"y_900\"") != NULL);
+        float x[4] = {-1, 2, -3, 4}, y[4];
+        CHECK_OK(run_model(m, x, 1, y));
+        CHECK(y[0] == 0 && y[1] == 2 && y[2] == 0 && y[3] == 4);
+        ft_model_free(m);
+    }
     /* ft_model_load dispatches on the extension */
     CHECK_OK(ft_model_load("fuzz/corpus/tflite/valid_mixed.tflite", &m));
     CHECK(m && !strcmp(m->arch->name, "graph"));

@@ -359,7 +359,7 @@ static void read_tensor(rd *r, const tbl *tt, ft_tfl_tensor *t, const rbuf *bufs
     if (r->st) return;
     if (t->buffer >= n_bufs) { rfail(r, "buffer", "index %u but the model has %u buffers", t->buffer, n_bufs); return; }
     const rbuf *b = &bufs[t->buffer];
-    if (b->size) {
+    if (b->size && !t->sparse) { /* sparse data (a compressed layout) is never read */
         size_t es = ft_tfl_type_size(t->type);
         if (!t->sparse && (!es || (uint64_t)t->numel * es != b->size)) {
             rfail(r, "buffer", "%zu bytes for shape of %lld %s elements", b->size, (long long)t->numel, ft_tfl_type_name(t->type));
@@ -632,9 +632,70 @@ typedef struct {        /* what we emitted, for finding the head */
     char *weight, *bias;
 } emitted;
 
+/* A string -> int hash map (open addressing), for node names: a file may repeat one
+ * operator thousands of times, so name lookups must not be linear. */
+typedef struct {
+    char **key;
+    int *val;
+    size_t cap, n;
+} smap;
+
+static uint64_t shash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static int *smap_find(const smap *m, const char *k) {
+    if (!m->cap) return NULL;
+    for (size_t i = shash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->key[i]) return NULL;
+        if (!strcmp(m->key[i], k)) return &m->val[i];
+    }
+}
+
+static ft_status smap_put(smap *m, const char *k, int v) {
+    int *at = smap_find(m, k);
+    if (at) { *at = v; return FT_OK; }
+    if (2 * (m->n + 1) > m->cap) { /* grow to keep the load under 1/2 */
+        size_t cap = m->cap ? 2 * m->cap : 64;
+        char **key = ft_calloc(cap, sizeof *key);
+        int *val = ft_calloc(cap, sizeof *val);
+        if (!key || !val) { ft_free(key); ft_free(val); return ft_fail(FT_ENOMEM, "out of memory"); }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->key[i]) continue;
+            size_t j = shash(m->key[i]) & (cap - 1);
+            while (key[j]) j = (j + 1) & (cap - 1);
+            key[j] = m->key[i];
+            val[j] = m->val[i];
+        }
+        ft_free(m->key);
+        ft_free(m->val);
+        m->key = key;
+        m->val = val;
+        m->cap = cap;
+    }
+    size_t i = shash(k) & (m->cap - 1);
+    while (m->key[i]) i = (i + 1) & (m->cap - 1);
+    if (!(m->key[i] = ft_strdup(k))) return ft_fail(FT_ENOMEM, "out of memory");
+    m->val[i] = v;
+    m->n++;
+    return FT_OK;
+}
+
+static void smap_free(smap *m) {
+    for (size_t i = 0; i < m->cap; i++) ft_free(m->key[i]);
+    ft_free(m->key);
+    ft_free(m->val);
+    memset(m, 0, sizeof *m);
+}
+
 typedef struct {
     const ft_tfl_model *tm;
     const char *label;
+    smap used;          /* node names taken ("input" included) */
+    smap next_suffix;   /* name -> the next _k to try for it */
+    smap emitted_at;    /* node name -> index in em */
     json_t *root, *nodes, *params;
     tval *tv;
     fill *fills;
@@ -664,16 +725,12 @@ static ft_status op_fail(imp *im, ft_status s, const char *fmt, ...) {
     return ft_fail(s, "%s: node %d (%s, output '%.120s'): %s", im->label, im->cur_op, opn, out, msg);
 }
 
-static bool name_used(const imp *im, const char *name) {
-    for (int i = 0; i < im->n_em; i++)
-        if (!strcmp(im->em[i].name, name)) return true;
-    return !strcmp(name, "input");
-}
+static bool name_used(const imp *im, const char *name) { return smap_find(&im->used, name) != NULL; }
 
 /* A readable, unique node name from a TFLite tensor name: the first of its ';'-joined
  * names, without the last path component when strip (".../Conv2D_Fold" of a weight),
  * '/' -> '.', other odd characters -> '_' (names are used in globs). */
-static void make_name(const imp *im, const char *src, bool strip, const char *suffix, char *out, size_t cap) {
+static void make_name(imp *im, const char *src, bool strip, const char *suffix, char *out, size_t cap) {
     char base[160];
     size_t n = 0;
     const char *s = src ? src : "";
@@ -693,7 +750,15 @@ static void make_name(const imp *im, const char *src, bool strip, const char *su
     base[n] = 0;
     if (!n) snprintf(base, sizeof base, "op%d", im->cur_op);
     snprintf(out, cap, "%s%s", base, suffix ? suffix : "");
-    for (int k = 2; name_used(im, out); k++) snprintf(out, cap, "%s%s_%d", base, suffix ? suffix : "", k);
+    if (!name_used(im, out)) return;
+    char plain[200];
+    snprintf(plain, sizeof plain, "%s", out);
+    int *next = smap_find(&im->next_suffix, plain), k = next ? *next : 2;
+    for (;; k++) {
+        snprintf(out, cap, "%s%s_%d", base, suffix ? suffix : "", k);
+        if (!name_used(im, out)) break;
+    }
+    smap_put(&im->next_suffix, plain, k + 1); /* only a hint: out of memory just means a longer search */
 }
 
 static ft_status oom(void) { return ft_fail(FT_ENOMEM, "out of memory"); }
@@ -724,6 +789,9 @@ static ft_status add_node(imp *im, const char *name, const char *op, const char 
         im->em = e;
         im->cap_em = cap;
     }
+    ft_status st = smap_put(&im->used, name, 1);
+    if (!st) st = smap_put(&im->emitted_at, name, im->n_em);
+    if (st) return st;
     emitted *e = &im->em[im->n_em];
     memset(e, 0, sizeof *e);
     e->op = op; /* string literals */
@@ -770,6 +838,7 @@ static bool is_const(const imp *im, int t) { return t >= 0 && im->tm->tensors[im
 /* The graph node holding activation tensor t. */
 static ft_status act_input(imp *im, int t, const char **name) {
     if (t < 0) return op_fail(im, FT_EFORMAT, "a required input is missing (-1)");
+    if (im->tm->tensors[t].sparse) return op_fail(im, FT_EUNSUPPORTED, "sparse tensor '%s' is not supported", tname(im, t));
     if (is_const(im, t)) return op_fail(im, FT_EUNSUPPORTED, "constant tensor '%s' where an activation is expected is not supported", tname(im, t));
     if (!im->tv[t].node) return op_fail(im, FT_EFORMAT, "input tensor %d '%s' is not produced by an earlier operator", t, tname(im, t));
     *name = im->tv[t].node;
@@ -1319,10 +1388,9 @@ static ft_status fill_params(imp *im, ft_model *m) {
 static const emitted *find_head(const imp *im, const char *out) {
     const char *cur = out;
     for (int guard = 0; guard < 16 && cur; guard++) {
-        const emitted *e = NULL;
-        for (int i = im->n_em - 1; i >= 0 && !e; i--)
-            if (!strcmp(im->em[i].name, cur)) e = &im->em[i];
-        if (!e) return NULL;
+        const int *at = smap_find(&im->emitted_at, cur);
+        if (!at) return NULL;
+        const emitted *e = &im->em[*at];
         if ((!strcmp(e->op, "linear") || !strcmp(e->op, "conv2d")) && e->weight) return e;
         if (strcmp(e->op, "flatten") && strcmp(e->op, "reshape") && strcmp(e->op, "identity") && strcmp(e->op, "dropout")) return NULL;
         cur = e->input;
@@ -1367,6 +1435,8 @@ static ft_status convert(imp *im, const char *src_name, ft_model **model) {
     json_object_set_new(im->root, "nodes", im->nodes = json_array());
     if (!im->params || !im->nodes) return oom();
     if (!(im->tv[it].node = ft_strdup("input"))) return oom();
+    ft_status s = smap_put(&im->used, "input", 1);
+    if (s) return s;
     im->tv[it].nchw = IN->ndim == 4;
 
     /* A final SOFTMAX is left out: the model returns logits. */
@@ -1383,7 +1453,6 @@ static ft_status convert(imp *im, const char *src_name, ft_model **model) {
             break;
         }
     }
-    ft_status s = FT_OK;
     for (int k = 0; k < tm->n_ops && !s; k++)
         if (k != last || !dropped_softmax) s = convert_op(im, k);
     if (s) return s;
@@ -1438,6 +1507,9 @@ static void imp_free(imp *im) {
         ft_free(im->em[i].bias);
     }
     ft_free(im->em);
+    smap_free(&im->used);
+    smap_free(&im->next_suffix);
+    smap_free(&im->emitted_at);
     json_decref(im->root);
 }
 

@@ -106,6 +106,7 @@ typedef struct {
 typedef struct {
     gnode *nodes;
     int n_nodes;
+    int n_total;       /* nodes in the config (n_nodes counts the parsed ones while parsing) */
     int output;
     char *input_name;
     char *head_patterns;
@@ -350,15 +351,31 @@ static int find_node(const gimpl *c, int n, const char *name) {
     return -2;
 }
 
-static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char *input_name) {
+/* Node names sorted, for O(log n) lookups while parsing (graphs can have many nodes). */
+typedef struct { const char *name; int index; } name_at;
+static int cmp_name_at(const void *a, const void *b) {
+    int r = strcmp(((const name_at *)a)->name, ((const name_at *)b)->name);
+    return r ? r : ((const name_at *)a)->index - ((const name_at *)b)->index;
+}
+static int lookup(const name_at *sorted, int n, const char *name) {
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, r = strcmp(sorted[mid].name, name);
+        if (!r) return sorted[mid].index;
+        if (r < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -2;
+}
+
+static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char *input_name, const name_at *sorted) {
     gnode *nd = &c->nodes[i];
     if (!json_is_object(jn)) return ft_fail(FT_EINVAL, "graph config: nodes[%d] must be an object", i);
     const char *name = json_string_value(json_object_get(jn, "name"));
     const char *op = json_string_value(json_object_get(jn, "op"));
     if (!name || !name[0] || strlen(name) > 200) return ft_fail(FT_EINVAL, "graph config: nodes[%d] needs a \"name\" (1..200 chars)", i);
     if (!(nd->name = ft_strdup(name))) return ft_fail(FT_ENOMEM, "out of memory");
-    if (!strcmp(name, input_name) || find_node(c, i, name) >= 0)
-        return ft_fail(FT_EINVAL, "graph config: node name '%s' is used twice (node %d)", name, i);
+    if (!strcmp(name, input_name)) return ft_fail(FT_EINVAL, "graph config: node name '%s' is used twice (node %d)", name, i);
     const char *k;
     json_t *v;
     json_object_foreach(jn, k, v) {
@@ -393,7 +410,8 @@ static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char
     for (size_t j = 0; j < n_in; j++) {
         const char *in = json_string_value(json_array_get(ins, j));
         if (!in) return NODE_FAIL(FT_EINVAL, nd, "inputs[%zu] must be a node name", j);
-        int at = !strcmp(in, input_name) ? -1 : find_node(c, i, in);
+        int at = !strcmp(in, input_name) ? -1 : lookup(sorted, c->n_total, in);
+        if (at >= i) at = -2; /* a later node (or itself): nodes run in order */
         if (at == -2)
             return NODE_FAIL(FT_ENOTFOUND, nd, "input '%s' is not the graph input ('%s') or an earlier node", in, input_name);
         nd->in[nd->n_in++] = at;
@@ -466,18 +484,38 @@ static ft_status parse(ft_model *m, gimpl *c, json_t *root) {
     size_t nn = json_is_array(nodes) ? json_array_size(nodes) : 0;
     if (nn < 1 || nn > G_MAX_NODES) return ft_fail(FT_EINVAL, "graph config: \"nodes\" must be a list of 1..%d nodes", G_MAX_NODES);
     if (!(c->nodes = ft_calloc(nn, sizeof *c->nodes))) return ft_fail(FT_ENOMEM, "out of memory");
+    c->n_total = (int)nn;
+    name_at *sorted = ft_malloc(nn * sizeof *sorted);
+    if (!sorted) return ft_fail(FT_ENOMEM, "out of memory");
     for (size_t i = 0; i < nn; i++) {
+        const char *nm = json_string_value(json_object_get(json_array_get(nodes, i), "name"));
+        sorted[i].name = nm ? nm : "";
+        sorted[i].index = (int)i;
+    }
+    qsort(sorted, nn, sizeof *sorted, cmp_name_at);
+    for (size_t i = 1; i < nn; i++)
+        if (sorted[i].name[0] && !strcmp(sorted[i].name, sorted[i - 1].name)) {
+            ft_status s = ft_fail(FT_EINVAL, "graph config: node name '%s' is used twice (nodes %d and %d)", sorted[i].name,
+                                  sorted[i - 1].index, sorted[i].index);
+            ft_free(sorted);
+            return s;
+        }
+    ft_status s = FT_OK;
+    for (size_t i = 0; i < nn && !s; i++) {
         c->n_nodes = (int)i + 1; /* so gimpl_free frees what parse_node allocated */
-        ft_status s = parse_node(m, c, (int)i, json_array_get(nodes, i), c->input_name);
-        if (s) return s;
+        s = parse_node(m, c, (int)i, json_array_get(nodes, i), c->input_name, sorted);
     }
+    ft_free(sorted);
+    if (s) return s;
     /* Every declared parameter is used by some node: a typo never leaves a weight unused. */
-    for (int p = 0; p < m->params->n; p++) {
-        bool used = false;
-        for (int i = 0; i < c->n_nodes && !used; i++)
-            for (int j = 0; j < c->nodes[i].n_par && !used; j++) used = c->nodes[i].par[j] == p;
-        if (!used) return ft_fail(FT_EINVAL, "graph config: param '%s' is declared but no node uses it", m->params->p[p].name);
-    }
+    bool *used = ft_calloc((size_t)m->params->n + 1, sizeof *used);
+    if (!used) return ft_fail(FT_ENOMEM, "out of memory");
+    for (int i = 0; i < c->n_nodes; i++)
+        for (int j = 0; j < c->nodes[i].n_par; j++) used[c->nodes[i].par[j]] = true;
+    for (int p = 0; p < m->params->n && !s; p++)
+        if (!used[p]) s = ft_fail(FT_EINVAL, "graph config: param '%s' is declared but no node uses it", m->params->p[p].name);
+    ft_free(used);
+    if (s) return s;
     json_t *out = json_object_get(root, "output");
     c->output = c->n_nodes - 1;
     if (out) {
