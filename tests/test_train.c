@@ -88,6 +88,7 @@ static void test_mlp_vs_torch(void) {
             ft_params_zero_grad(m->params);
         }
         CHECKF(t_close(got, losses, 10, 1e-5, 1e-6, opts[o]), "%s: loss trajectory differs from PyTorch", opts[o]);
+        CHECK_ERR(ft_graph_backward(g), FT_EINVAL); /* a second backward without a forward is refused */
         for (int i = 0; i < m->params->n; i++) {
             snprintf(name, sizeof name, "%s.final.%s", opts[o], m->params->p[i].name);
             float *fin = load_f32(st, name);

@@ -176,8 +176,9 @@ ft_status ft_graph_set_input(ft_graph *g, ft_node *input, const void *data, size
  * for any thread count and resume needs no RNG state. */
 void ft_graph_set_rng(ft_graph *g, uint64_t seed, uint64_t step);
 ft_status ft_graph_forward(ft_graph *g);
-/* Backward from the planned loss (d loss = 1). Parameter gradients are ADDED into the
- * store's grad block, so gradient accumulation is just several backward calls. */
+/* Backward from the planned loss (d loss = 1). Needs a forward since the last backward
+ * (activation memory is reused for gradients), else FT_EINVAL. Parameter gradients are ADDED
+ * into the store's grad block, so gradient accumulation is several forward+backward pairs. */
 ft_status ft_graph_backward(ft_graph *g);
 
 /* Run kernels in their naive reference form (for tests comparing fast vs reference). */

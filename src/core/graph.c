@@ -14,6 +14,7 @@ struct ft_graph {
     char err[512];
     ft_node *loss;
     bool training, planned;
+    bool fresh_forward;    /* a forward ran since the last backward (backward consumes it) */
     uint8_t *arena;
     size_t arena_size;
     int *bwd;              /* node ids whose backward runs, in backward order */
@@ -377,13 +378,17 @@ ft_status ft_graph_forward(ft_graph *g) {
         if (!g->needed[i] || is_leaf(n)) continue;
         const ft_op_def *d = ft_op_table[n->op];
         ft_status s = (use_reference && d->forward_ref) ? d->forward_ref(n) : d->forward(n);
-        if (s) return ft_fail_context(s, "%s (node %d%s%s)", d->name, i, n->name[0] ? " " : "", n->name);
+        if (s) { g->fresh_forward = false; return ft_fail_context(s, "%s (node %d%s%s)", d->name, i, n->name[0] ? " " : "", n->name); }
     }
+    g->fresh_forward = true;
     return FT_OK;
 }
 
 ft_status ft_graph_backward(ft_graph *g) {
     if (!g->planned || !g->training) return ft_fail(FT_EINVAL, "graph not planned for training");
+    /* Backward reuses activation memory for gradients, so each backward needs its own forward. */
+    if (!g->fresh_forward) return ft_fail(FT_EINVAL, "backward needs a forward first (one backward per forward)");
+    g->fresh_forward = false;
     g->loss->grad[0] = 1.0f;
     for (int k = 0; k < g->n_bwd; k++) {
         ft_node *n = g->nodes[g->bwd[k]];
