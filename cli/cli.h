@@ -23,7 +23,7 @@ int cmd_export(int argc, char **argv);
 /* Print "finetune: <ft_errmsg()>" to stderr and return CLI_FAIL. */
 int cli_lib_error(void);
 
-typedef enum { CLI_MODEL_CONFIG, CLI_MODEL_DIR, CLI_MODEL_CHECKPOINT } cli_model_kind;
+typedef enum { CLI_MODEL_CONFIG, CLI_MODEL_DIR, CLI_MODEL_CHECKPOINT, CLI_MODEL_IMPORTED } cli_model_kind;
 
 /* Load --model: a config JSON file (path ends in ".json": a new model, seeded init, only
  * when allow_config), a model directory or a checkpoint (ft_model_load). The message of a

@@ -16,6 +16,7 @@ const char *cli_model_kind_name(cli_model_kind k) {
     case CLI_MODEL_CONFIG: return "new from config";
     case CLI_MODEL_DIR: return "model directory";
     case CLI_MODEL_CHECKPOINT: return "checkpoint";
+    case CLI_MODEL_IMPORTED: return "imported";
     }
     return "?";
 }
@@ -44,8 +45,10 @@ ft_status cli_load_model(const char *path, bool allow_config, uint64_t seed, ft_
     struct stat sb;
     if (stat(path, &sb) != 0)
         return ft_fail(errno == ENOENT ? FT_ENOTFOUND : FT_EIO, "model '%s': %s", path, strerror(errno));
+    bool tfjs = ends_with(path, ".json") && is_tfjs_model(path);
     cli_model_kind k = S_ISDIR(sb.st_mode) ? CLI_MODEL_DIR
-                     : ends_with(path, ".json") && !is_tfjs_model(path) ? CLI_MODEL_CONFIG : CLI_MODEL_CHECKPOINT;
+                     : tfjs || ends_with(path, ".tflite") ? CLI_MODEL_IMPORTED
+                     : ends_with(path, ".json") ? CLI_MODEL_CONFIG : CLI_MODEL_CHECKPOINT;
     if (kind) *kind = k;
     ft_status st;
     if (k == CLI_MODEL_CONFIG) {
