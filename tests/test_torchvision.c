@@ -24,7 +24,7 @@
  * vgg16_bn: a gradient norm off by 4%), with margin:
  *   logits                 max |d| <= 1e-3 * max |logits|
  *   loss                   |d| <= 1e-4 * |loss|
- *   running statistics     |d| <= 2e-3 * (|ref| + 0.01), after the forward (bit-exact if frozen)
+ *   running statistics     |d| <= 1e-3 * (|ref| + 0.01), after the forward (bit-exact if frozen)
  *   gradient norms         per tensor |d| <= 0.1 * (ref + 1e-5 * largest norm), median tensor
  *                          2e-2 (the absolute part covers gradients that are 0 in exact
  *                          arithmetic, e.g. a conv bias under a training BatchNorm: both sides
@@ -335,8 +335,8 @@ static void test_checkpoints(void) {
 /* Tolerances: see the comment at the top. */
 #define TOL_LOGITS 1e-3      /* max |d| / max |logits| */
 #define TOL_LOSS 1e-4        /* relative */
-#define TOL_STATS 2e-3       /* |d| / (|ref| + 0.01); measured up to 8.6e-4 (Inception, clang -O1):
-                              * the batch variance is summed in float per plane (batchnorm.c) */
+#define TOL_STATS 1e-3       /* |d| / (|ref| + 0.01); measured up to 2.2e-4 (Inception) since the
+                              * batch statistics are summed in double (batchnorm.c) */
 #define TOL_NORM 0.1         /* every parameter: |d| / (ref + 1e-5 max norm) */
 #define TOL_NORM_MEDIAN 2e-2 /* the median parameter */
 #define TOL_ENTRY 1.0        /* any sampled entry, in units of its parameter's rms gradient */

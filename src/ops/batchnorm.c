@@ -116,9 +116,9 @@ static ft_status bn_forward(ft_node *n) {
             double s1 = 0, s2 = 0;
             for (int64_t i = 0; i < d.N; i++) {
                 const float *xp = x + (i * d.C + c) * d.S;
-                float a = 0.0f, b = 0.0f;
+                double a = 0.0, b = 0.0; /* double within the plane too: planes reach 12k values */
                 #pragma omp simd reduction(+ : a, b)
-                for (int64_t k = 0; k < d.S; k++) { float v = xp[k] - K; a += v; b += v * v; }
+                for (int64_t k = 0; k < d.S; k++) { double v = (double)xp[k] - K; a += v; b += v * v; }
                 s1 += a;
                 s2 += b;
             }
