@@ -171,6 +171,61 @@ static ft_node *b_embedding(ft_graph *g, ctx *c) {
 }
 static ft_node *b_layer_norm(ft_graph *g, ctx *c) { return ft_layer_norm(g, c->p[0], c->p[1], c->p[2], 1e-5f); }
 static ft_node *b_layer_norm_plain(ft_graph *g, ctx *c) { return ft_layer_norm(g, c->p[0], NULL, NULL, 1e-5f); }
+static ft_node *b_rms_norm(ft_graph *g, ctx *c) { return ft_rms_norm(g, c->p[0], c->p[1], 1e-5f); }
+static ft_node *b_rms_norm_plain(ft_graph *g, ctx *c) { return ft_rms_norm(g, c->p[0], NULL, 1e-6f); }
+static ft_node *b_rope(ft_graph *g, ctx *c) { return ft_rope(g, c->p[0], 2, 10000.0f, NULL); }
+static const int32_t rope_pos[3] = {5, 0, 17};
+static ft_node *b_rope_pos(ft_graph *g, ctx *c) {
+    int64_t s[1] = {3};
+    return ft_rope(g, c->p[0], 3, 500.0f, int_input(g, c, 1, s, rope_pos));
+}
+static ft_node *b_attn(ft_graph *g, ctx *c) {
+    ft_attention_args a = {2, 2, false, 0};
+    return ft_attention(g, c->p[0], c->p[1], c->p[2], NULL, &a);
+}
+static const int32_t attn_mask[10] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1};
+static ft_node *b_attn_gqa_causal_mask(ft_graph *g, ctx *c) {
+    ft_attention_args a = {3, 1, true, 0.3f};
+    int64_t s[2] = {2, 5};
+    return ft_attention(g, c->p[0], c->p[1], c->p[2], int_input(g, c, 2, s, attn_mask), &a);
+}
+static ft_node *b_attn_gqa2_causal(ft_graph *g, ctx *c) {
+    ft_attention_args a = {4, 2, true, 0};
+    return ft_attention(g, c->p[0], c->p[1], c->p[2], NULL, &a);
+}
+static ft_node *b_attn_empty_row(ft_graph *g, ctx *c) { /* Tq > Tk, causal: row 0 sees no key */
+    ft_attention_args a = {1, 1, true, 0};
+    return ft_attention(g, c->p[0], c->p[1], c->p[2], NULL, &a);
+}
+
+/* Attention memory: an eval plan keeps no [B,H,Tq,Tk] probabilities (per-thread rows of
+ * scratch only); a training plan keeps exactly one float per (b, h, i, j). */
+static void check_attention_memory(void) {
+    const int64_t B = 2, T = 256, H = 4, D = 16;
+    int64_t sh[3] = {B, T, H * D};
+    for (int training = 0; training < 2; training++) {
+        ft_params *ps = ft_params_new();
+        int64_t wsh[2] = {H * D, H * D};
+        ft_params_add(ps, "w", 2, wsh);
+        ft_params_finalize(ps);
+        ft_params_alloc_grads(ps);
+        ft_graph *g = ft_graph_new(ps);
+        ft_node *x = ft_input(g, "x", FT_F32, 3, sh);
+        ft_node *q = ft_linear(g, x, ft_param(g, "w"), NULL);
+        ft_attention_args a = {(int)H, (int)H, true, 0};
+        ft_node *o = ft_attention(g, q, x, x, NULL, &a);
+        ft_node *loss = ft_sum(g, o, FT_ALL_DIMS, false);
+        ft_node_keep(o);
+        CHECK_OK(ft_graph_plan(g, loss, training));
+        ft_plan_stats st = ft_graph_stats(g);
+        size_t probs = (size_t)(B * H * T * T) * 4, acts = (size_t)(B * T * H * D) * 4;
+        if (!training) CHECKF(st.arena_bytes < probs / 2, "eval arena %zu bytes, probabilities alone %zu", st.arena_bytes, probs);
+        else CHECKF(st.saved_bytes <= probs + 3 * acts, "saved %zu bytes, want <= P %zu + q,k,v", st.saved_bytes, probs);
+        ft_graph_free(g);
+        ft_params_free(ps);
+    }
+}
+
 /* A composite: the same input used twice, through a shared parameter. */
 static ft_node *b_reuse(ft_graph *g, ctx *c) {
     ft_node *h = ft_tanh(g, ft_linear(g, c->p[0], c->p[1], NULL));
@@ -222,6 +277,15 @@ int main(void) {
     C("layer_norm", b_layer_norm, false, {3, 8}, {8}, {8});
     C("layer_norm_plain", b_layer_norm_plain, false, {2, 3, 8});
     C("shared_param_reuse", b_reuse, false, {3, 4}, {4, 4}, {4, 4});
+    C("rms_norm", b_rms_norm, false, {3, 8}, {8});
+    C("rms_norm_plain", b_rms_norm_plain, false, {2, 3, 8});
+    C("rope", b_rope, false, {2, 3, 8});
+    C("rope_positions", b_rope_pos, false, {2, 3, 12});
+    C("attention", b_attn, false, {2, 4, 8}, {2, 4, 8}, {2, 4, 8});
+    C("attention_gqa_causal_mask", b_attn_gqa_causal_mask, false, {2, 3, 12}, {2, 5, 4}, {2, 5, 4});
+    C("attention_gqa2_causal", b_attn_gqa2_causal, false, {1, 6, 16}, {1, 6, 8}, {1, 6, 8});
+    C("attention_empty_row", b_attn_empty_row, false, {1, 3, 4}, {1, 2, 4}, {1, 2, 4});
+    check_attention_memory();
     /* every op in the table has a definition */
     for (int i = 0; i < FT_OP_COUNT; i++) CHECKF(ft_op_table[i] && ft_op_table[i]->name, "op %d missing", i);
     TEST_END();

@@ -1,4 +1,5 @@
-/* Every op against PyTorch: tests/fixtures/ops.safetensors (tests/gen/gen_ops.py) holds
+/* Every op against PyTorch: tests/fixtures/ops.safetensors (tests/gen/gen_ops.py) and
+ * transformer_ops.safetensors (tests/gen/gen_transformer_ops.py) hold
  * inputs, outputs and input gradients of d sum(out * gout). Both the fast and the
  * reference kernels must match. */
 #include "test.h"
@@ -43,6 +44,12 @@ static ft_node *build(ft_graph *g, const char *op, json_t *args, ft_node **in, i
     }
     if (!strcmp(op, "embedding")) return ft_embedding(g, in[0], in[1]);
     if (!strcmp(op, "layer_norm")) return ft_layer_norm(g, in[0], in[1], in[2], F("eps"));
+    if (!strcmp(op, "rms_norm")) return ft_rms_norm(g, in[0], n_in > 1 ? in[1] : NULL, F("eps"));
+    if (!strcmp(op, "rope")) return ft_rope(g, in[0], I("n_head"), F("theta"), B("positions") ? in[1] : NULL);
+    if (!strcmp(op, "attention")) {
+        ft_attention_args at = {I("n_head"), I("n_kv_head"), B("causal"), F("scale")};
+        return ft_attention(g, in[0], in[1], in[2], B("mask") ? in[3] : NULL, &at);
+    }
     fprintf(stderr, "case %s: unknown op %s\n", cname, op);
     return NULL;
 #undef B
@@ -118,11 +125,10 @@ static void run_case(const ft_safetensors *st, const char *cname, bool reference
     json_decref(meta);
 }
 
-int main(void) {
-    ft_set_num_threads(2);
+static int run_file(const char *path) {
     ft_safetensors *st = NULL;
-    CHECK_OK(ft_st_open("tests/fixtures/ops.safetensors", &st));
-    if (!st) TEST_END();
+    CHECK_OK(ft_st_open(path, &st));
+    if (!st) return 0;
     const char *cases = ft_st_meta(st, "cases");
     CHECK(cases != NULL);
     int n = 0;
@@ -133,8 +139,14 @@ int main(void) {
         run_case(st, c, true);
         n++;
     }
-    printf("%d PyTorch op cases checked (fast and reference kernels)\n", n);
-    CHECK(n >= 30);
+    printf("%s: %d PyTorch op cases checked (fast and reference kernels)\n", path, n);
     ft_st_close(st);
+    return n;
+}
+
+int main(void) {
+    ft_set_num_threads(2);
+    CHECK(run_file("tests/fixtures/ops.safetensors") >= 30);             /* tests/gen/gen_ops.py */
+    CHECK(run_file("tests/fixtures/transformer_ops.safetensors") >= 9);  /* tests/gen/gen_transformer_ops.py */
     TEST_END();
 }

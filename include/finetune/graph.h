@@ -49,6 +49,9 @@ typedef enum {
     FT_OP_GLOBAL_AVG_POOL, /* [N,C,H,W] -> [N,C] or [N,C,1,1] */
     FT_OP_PAD2D,         /* constant padding of the last two dims */
     FT_OP_RELU6, FT_OP_HARDSWISH, FT_OP_HARDSIGMOID,
+    FT_OP_RMS_NORM,      /* over the last dim, optional weight */
+    FT_OP_ROPE,          /* rotary position embedding, rotate_half pairs */
+    FT_OP_ATTENTION,     /* multi-head scaled-dot-product attention on [B,T,H*D] */
     FT_OP_COUNT
 } ft_op;
 
@@ -153,6 +156,26 @@ ft_node *ft_pad2d(ft_graph *g, ft_node *x, const int pad[4], float value);
 ft_node *ft_relu6(ft_graph *g, ft_node *x);       /* min(max(x, 0), 6) */
 ft_node *ft_hardswish(ft_graph *g, ft_node *x);   /* x * relu6(x + 3) / 6 */
 ft_node *ft_hardsigmoid(ft_graph *g, ft_node *x); /* relu6(x + 3) / 6 */
+
+/* ---- Transformer ops ([B,T,C] activations; heads are column blocks of C) ---- */
+/* HF LlamaRMSNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight (weight may be NULL). */
+ft_node *ft_rms_norm(ft_graph *g, ft_node *x, ft_node *weight, float eps);
+/* Rotary embedding, Hugging Face rotate_half convention (pairs i and i+D/2), on
+ * x [B,T,H*D] with head dim D = last/n_head; positions: I32 [T] input or NULL for 0..T-1.
+ * Angles in float32 as HF and llama2.c: pos * (1 / powf(theta, 2i/D)). */
+ft_node *ft_rope(ft_graph *g, ft_node *x, int n_head, float theta, ft_node *positions);
+typedef struct {
+    int n_head, n_kv_head;
+    bool causal;
+    float scale; /* <= 0: 1/sqrt(head_dim) */
+} ft_attention_args;
+/* Multi-head scaled-dot-product attention on [B,T,H*D] layouts (no transposes needed):
+ * q [B,Tq,Hq*D], k,v [B,Tk,Hkv*D], Hq % Hkv == 0 (grouped-query: query head h reads kv head
+ * h / (Hq/Hkv), as HF's repeat_kv, without copying), key_mask NULL or an I32/F32 [B,Tk]
+ * (nonzero = attend, 0 = padding); causal masks key j > query i (aligned to the end when
+ * Tk > Tq, for KV caches). Returns [B,Tq,Hq*D]. Keeps only the probabilities [B,Hq,Tq,Tk]
+ * for backward (none in an eval plan); a query row with no key to attend outputs 0. */
+ft_node *ft_attention(ft_graph *g, ft_node *q, ft_node *k, ft_node *v, ft_node *key_mask, const ft_attention_args *a);
 
 /* ---- planning and running ---- */
 typedef struct {
