@@ -3,9 +3,16 @@
 # results: docs/benchmarks.md.
 #
 #   bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases "mlp-sgd ..."]
+#                [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R]
 #   bench/run.sh --report DIR    only print the tables from DIR/mlp_results.txt, DIR/overhead.txt
+#                                and DIR/cnn_results.txt (those that exist)
 #
-# Builds bench/bench_mlp.c into build/bench/ with the Makefile's flags, checks that PyTorch's
+# Cases: mlp-sgd mlp-adamw mlp-frozen (bench/bench_mlp.c/.py; --warmup/--steps/--rounds) and
+# resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full (bench/bench_cnn.c/.py: batch 16,
+# 224x224; --cnn-warmup/--cnn-steps/--cnn-rounds, default 2/10/3). All by default; --cases picks.
+# The framework-overhead check runs when an MLP case is selected.
+#
+# Builds bench/bench_mlp.c and bench/bench_cnn.c into build/bench/ with the Makefile's flags, checks that PyTorch's
 # BLAS is OpenBLAS, then runs, for each round and case, one after the other: finetune,
 # finetune with OMP_WAIT_POLICY=PASSIVE, PyTorch with the default environment, PyTorch with
 # OMP_WAIT_POLICY=PASSIVE, and PyTorch on the OpenMP OpenBLAS build that finetune links
@@ -84,6 +91,64 @@ mlp_table() {
     }' "$1"
 }
 
+# cnn_table FILE: images/s per case and variant from the lowest round median (marked * when
+# other work was running), the largest peak RSS, the ratio of finetune's throughput to
+# PyTorch's best configuration; the phase split of the best round; every round median.
+cnn_table() {
+    local cases
+    cases=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^case=/) { c = substr($i, 6); if (!(c in s)) { s[c] = 1; o = o (o ? " " : "") c } } } END { print o }' "$1")
+    awk -v cases="$cases" '
+    function f(k,   i, kv) { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] } return "" }
+    function ips(k) { return batch[k] * 1000 / best[k] }
+    function cell(k) { return (k in best) ? sprintf("%.2f%s", ips(k), noisy[k] ? "*" : "") : "-" }
+    function mx(a, b) { return a > b ? a : b }
+    /^round=/ {
+        key = f("case") SUBSEP f("variant"); ms = f("ms") + 0
+        if (!(key in best) || ms < best[key]) {
+            best[key] = ms; noisy[key] = f("quiet") != "1"; batch[key] = f("batch") + 0
+            fwd[key] = f("fwd_ms"); bwd[key] = f("bwd_ms"); opt[key] = f("opt_ms")
+        }
+        if (f("rss_kb") + 0 > rss[key]) rss[key] = f("rss_kb") + 0
+        all[key] = all[key] (all[key] == "" ? "" : " ") ms (f("quiet") != "1" ? "*" : "")
+    }
+    END {
+        n = split(cases, cs, " ")
+        nv = split("finetune finetune_passive torch torch_passive torch_ompblas", vs, " ")
+        split("finetune|finetune (PASSIVE)|torch (default)|torch (PASSIVE)|torch (OpenMP OpenBLAS)", hs, "|")
+        print "| case | finetune img/s | finetune (PASSIVE) | torch img/s (default) | torch (PASSIVE) | torch (OpenMP OpenBLAS) | finetune / torch best (throughput) | finetune best / torch best | peak RSS finetune / torch (MB) |"
+        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for (i = 1; i <= n; i++) {
+            c = cs[i]; ft = c SUBSEP "finetune"; fp = c SUBSEP "finetune_passive"
+            frss = mx(rss[fp], rss[ft]) / 1024
+            fb = (ft in best) ? ips(ft) : 0; if ((fp in best) && ips(fp) > fb) fb = ips(fp)
+            tb = 0; trss = 0
+            for (j = 3; j <= nv; j++) { k = c SUBSEP vs[j]; if (k in best) { if (ips(k) > tb) tb = ips(k); trss = mx(trss, rss[k]) } }
+            if (!tb) { printf "| %s | %s | %s | - | - | - | - | - | %.0f / - |\n", c, cell(ft), cell(fp), frss; continue }
+            printf "| %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.0f / %.0f |\n", c, cell(ft), cell(fp), cell(c SUBSEP "torch"),
+                cell(c SUBSEP "torch_passive"), cell(c SUBSEP "torch_ompblas"), (ft in best ? ips(ft) : 0) / tb, fb / tb, frss, trss / 1024
+        }
+        print ""
+        print "Where the time goes (ms, from the best round): forward+loss / backward / optimizer update"
+        print ""
+        line = "| case"; sep = "|---"
+        for (j = 1; j <= nv; j++) { line = line " | " hs[j]; sep = sep "|---" }
+        print line " |"; print sep "|"
+        for (i = 1; i <= n; i++) {
+            c = cs[i]; line = "| " c
+            for (j = 1; j <= nv; j++) { k = c SUBSEP vs[j]; line = line (k in best ? sprintf(" | %.0f / %.0f / %.0f", fwd[k], bwd[k], opt[k]) : " | -") }
+            print line " |"
+        }
+        print ""
+        print "Every round median (ms/step; * = other work was running: the machine was not quiet at the start, or other processes used >= 0.25 cores during the run):"
+        print ""
+        for (i = 1; i <= n; i++) {
+            c = cs[i]; line = "- " c ":"
+            for (j = 1; j <= nv; j++) { k = c SUBSEP vs[j]; if (k in all) line = line " " vs[j] " [" all[k] "]" }
+            print line
+        }
+    }' "$1"
+}
+
 # overhead_table FILE: medians over rounds per wait policy and shape; exit 1 when the linear
 # op's overhead in the default environment is 10% or more.
 overhead_table() {
@@ -108,7 +173,8 @@ overhead_table() {
     }' "$1"
 }
 
-threads=2 warmup=3 steps=20 rounds=5 cases="mlp-sgd mlp-adamw mlp-frozen"
+threads=2 warmup=3 steps=20 rounds=5 cases="mlp-sgd mlp-adamw mlp-frozen resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full"
+cnn_warmup=2 cnn_steps=10 cnn_rounds=3
 while [ $# -gt 0 ]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
@@ -116,19 +182,36 @@ while [ $# -gt 0 ]; do
         --steps) steps=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --cases) cases=$2; shift 2 ;;
-        --report) mlp_table "$2/mlp_results.txt"; echo; overhead_table "$2/overhead.txt"; exit ;;
-        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST]" >&2; exit 2 ;;
+        --cnn-warmup) cnn_warmup=$2; shift 2 ;;
+        --cnn-steps) cnn_steps=$2; shift 2 ;;
+        --cnn-rounds) cnn_rounds=$2; shift 2 ;;
+        --report)
+            [ ! -s "$2/mlp_results.txt" ] || { mlp_table "$2/mlp_results.txt"; echo; }
+            [ ! -s "$2/cnn_results.txt" ] || { cnn_table "$2/cnn_results.txt"; echo; }
+            [ ! -s "$2/overhead.txt" ] || overhead_table "$2/overhead.txt"
+            exit ;;
+        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST] [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R]" >&2; exit 2 ;;
     esac
 done
-if [ "$steps" -lt 10 ] || [ "$warmup" -lt 1 ]; then
-    echo "bench/run.sh: the protocol needs --steps >= 10 and --warmup >= 1" >&2; exit 2
+if [ "$steps" -lt 10 ] || [ "$warmup" -lt 1 ] || [ "$cnn_steps" -lt 10 ] || [ "$cnn_warmup" -lt 1 ]; then
+    echo "bench/run.sh: the protocol needs --steps/--cnn-steps >= 10 and --warmup/--cnn-warmup >= 1" >&2; exit 2
 fi
+mlp_cases="" cnn_cases=""
+for c in $cases; do
+    case $c in
+        mlp-sgd|mlp-adamw|mlp-frozen) mlp_cases="$mlp_cases $c" ;;
+        resnet18-full|resnet18-layer4|resnet18-fc|mobilenetv2-full) cnn_cases="$cnn_cases $c" ;;
+        *) echo "bench/run.sh: unknown case '$c'" >&2; exit 2 ;;
+    esac
+done
 
 ft_build_lib
 BIN="$FT_BUILD/bench/bench_mlp"
 ft_build_bench bench/bench_mlp.c "$BIN"
+CNN_BIN="$FT_BUILD/bench/bench_cnn"
+ft_build_bench bench/bench_cnn.c "$CNN_BIN"
 OUT="$FT_BUILD/bench/mlp_results.txt"
-: >"$OUT"
+CNN_OUT="$FT_BUILD/bench/cnn_results.txt"
 
 # Same BLAS thread count for both peers: torch.set_num_threads does not reach OpenBLAS.
 export OPENBLAS_NUM_THREADS=$threads
@@ -136,7 +219,7 @@ unset OMP_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT
 echo "== machine"
 ft_machine_info
 echo "threads:  $threads (ft_set_num_threads / torch.set_num_threads; OPENBLAS_NUM_THREADS=$threads for both)"
-echo "protocol: $warmup warm-up steps, median of $steps timed steps, $rounds rounds, peers run one after the other"
+echo "protocol: MLP $warmup warm-up steps, median of $steps timed steps, $rounds rounds; CNN $cnn_warmup / $cnn_steps / $cnn_rounds; peers run one after the other"
 
 echo "finetune: links $(readlink -f "$(ldd "$BIN" | awk '/libopenblas/ { print $3; exit }')")"
 echo "finetune: $("$BIN" --threads "$threads" blas-check)"
@@ -161,7 +244,7 @@ else
     echo "PyTorch is not importable by $FT_PY (Debian: apt-get install python3-torch); running finetune alone"
 fi
 
-run_one() { # round variant cmd...
+run_one() { # round variant cmd...  (appends to $OUT)
     local r=$1 v=$2 line quiet
     shift 2
     ft_wait_quiet
@@ -177,9 +260,13 @@ run_one() { # round variant cmd...
         "$(echo "$line" | cut -d' ' -f2,4-6,12)" "$FT_BUSY" "$FT_OTHERS" "$([ "$quiet" = 1 ] || echo ', NOT QUIET')"
 }
 
+status=0
+TABLE="$FT_BUILD/bench/mlp_table.md"
+if [ -n "$mlp_cases" ]; then
+: >"$OUT"
 echo "== MLP training step (batch 256, 784 -> 1024 -> 1024 -> 10, ReLU)"
 for r in $(seq 1 "$rounds"); do
-    for c in $cases; do
+    for c in $mlp_cases; do
         args=(--threads "$threads" --warmup "$warmup" --steps "$steps" "$c")
         run_one "$r" finetune "$BIN" "${args[@]}"
         run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$BIN" "${args[@]}"
@@ -192,7 +279,6 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-TABLE="$FT_BUILD/bench/mlp_table.md"
 mlp_table "$OUT" >"$TABLE"
 echo
 cat "$TABLE"
@@ -212,8 +298,35 @@ for r in $(seq 1 "$rounds"); do
             sed "s/^OVERHEAD /OVERHEAD policy=$pol /" | tee -a "$OVH" | cut -d' ' -f3-9 | sed 's/^/    /' || true
     done
 done
-overhead_table "$OVH" >"$OVH.table" && status=0 || status=1
+overhead_table "$OVH" >"$OVH.table" || status=1
 tee -a "$TABLE" <"$OVH.table"
 [ "$status" = 0 ] || echo "bench/run.sh: the linear op costs 10% or more over its raw sgemm calls (see docs/benchmarks.md)"
 echo "results: $OUT, $OVH; tables: $TABLE"
+fi
+
+# ---- CNN training step: the rounds interleave every case and peer ----
+if [ -n "$cnn_cases" ]; then
+OUT=$CNN_OUT
+: >"$OUT"
+echo
+echo "== CNN training step (batch 16, 3x224x224, SGD momentum, batch norm in training mode)"
+for r in $(seq 1 "$cnn_rounds"); do
+    for c in $cnn_cases; do
+        args=(--threads "$threads" --warmup "$cnn_warmup" --steps "$cnn_steps" "$c")
+        run_one "$r" finetune "$CNN_BIN" "${args[@]}"
+        run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$CNN_BIN" "${args[@]}"
+        if [ $torch = 1 ]; then
+            run_one "$r" torch "$FT_PY" bench/bench_cnn.py "${args[@]}"
+            run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_cnn.py "${args[@]}"
+            [ $torch_omp = 0 ] || run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_cnn.py "${args[@]}"
+        fi
+    done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+CNN_TABLE="$FT_BUILD/bench/cnn_table.md"
+cnn_table "$OUT" >"$CNN_TABLE"
+echo
+cat "$CNN_TABLE"
+echo "results: $OUT; table: $CNN_TABLE"
+fi
 exit "$status"
