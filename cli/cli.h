@@ -40,6 +40,10 @@ ft_status cli_check_input(const ft_model *m, const ft_dataset *ds, const char *s
 void cli_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
 /* Class c's name from the dataset's class names, else its index. */
 const char *cli_class_name(const ft_dataset *ds, int c, char *buf, size_t cap);
+/* k class names: the dataset's (ds may be NULL), else the model's labels (m may be
+ * NULL), else the index. ft_malloc'd; NULL when out of memory. */
+char **cli_class_names(const ft_dataset *ds, const ft_model *m, int k);
+void cli_class_names_free(char **names, int k);
 /* "1,234,567" */
 void cli_format_count(char *buf, size_t cap, int64_t v);
 const char *cli_dtype_name(ft_dtype d);

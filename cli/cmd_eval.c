@@ -11,23 +11,7 @@
 
 #define MAX_PRINTED_CONFUSION 30 /* classes; larger matrices only in --json */
 
-typedef struct { double precision, recall, f1; int64_t support, predicted; } class_stats;
-
-/* Per-class metrics from the confusion matrix (rows true, columns predicted). A class
- * never predicted has precision 0, one never present recall 0 (sklearn's zero_division=0). */
-static void class_metrics(const ft_eval_result *r, class_stats *cs) {
-    int k = r->n_classes;
-    for (int c = 0; c < k; c++) {
-        int64_t tp = r->confusion[(int64_t)c * k + c], sup = 0, pred = 0;
-        for (int j = 0; j < k; j++) {
-            sup += r->confusion[(int64_t)c * k + j];
-            pred += r->confusion[(int64_t)j * k + c];
-        }
-        double p = pred ? (double)tp / (double)pred : 0.0;
-        double rc = sup ? (double)tp / (double)sup : 0.0;
-        cs[c] = (class_stats){ p, rc, p + rc > 0 ? 2 * p * rc / (p + rc) : 0.0, sup, pred };
-    }
-}
+typedef ft_class_metrics class_stats;
 
 static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
@@ -121,20 +105,21 @@ static void print_text(const ft_eval_result *r, const class_stats *cs, const ft_
 
 int cmd_eval(int argc, char **argv) {
     ft_run_config rd = ft_run_defaults();
-    const char *model = NULL, *data = NULL;
+    const char *model = NULL, *data = NULL, *report = NULL;
     int64_t batch = 256, threads = 2, workers = rd.workers;
     bool json = false;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "batch", ARG_INT, &batch, "N", "evaluation batch size", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "report", ARG_STRING, &report, "DIR", "also write DIR/eval.html and DIR/confusion.png (the confusion matrix as an image; e.g. the run directory)", 0, 0, 0, NULL, "none", false },
         { "json", ARG_BOOL, &json, NULL, "print one JSON object line on stdout (loss, accuracy, top5, n, per_class, confusion)", 0, 0, 0, NULL, "off", false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
         { "workers", ARG_INT, &workers, "N", "data-loader threads (0 = load in the main thread)", ARG_MIN | ARG_MAX, 0, 256, NULL, NULL, false },
     };
     args_ctx a = { "eval", "--model PATH --data SPEC [options]",
                    "Evaluate a trained model: loss, accuracy, top-5 (more than 5 classes), per-class\n"
-                   "precision/recall/F1 and the confusion matrix.",
+                   "precision/recall/F1 and the confusion matrix (--report: also as an image).",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
     int rc = args_parse(&a, argc, argv, true);
     args_free(&a);
@@ -145,6 +130,7 @@ int cmd_eval(int argc, char **argv) {
     ft_eval_result r;
     memset(&r, 0, sizeof r);
     class_stats *cs = NULL;
+    char **names = NULL;
     ft_status st;
     ft_set_num_threads((int)threads);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
@@ -160,13 +146,24 @@ int cmd_eval(int argc, char **argv) {
         st = ft_fail(FT_ENOMEM, "out of memory for %d classes", r.n_classes);
         goto done;
     }
-    class_metrics(&r, cs);
+    ft_confusion_metrics(r.confusion, r.n_classes, cs);
+    if (report) {
+        if (!(names = cli_class_names(ds, m, r.n_classes))) {
+            st = ft_fail(FT_ENOMEM, "out of memory for %d class names", r.n_classes);
+            goto done;
+        }
+        char title[1024];
+        snprintf(title, sizeof title, "model %s on %s", model, data);
+        if ((st = ft_eval_report_write(report, &r, (const char *const *)names, title))) goto done;
+    }
     if (json) rc = print_json(&r, cs, ds);
     else print_text(&r, cs, ds, model, data);
+    if (report) fprintf(json ? stderr : stdout, "%sreport:    %s/eval.html, %s/confusion.png\n", json ? "" : "\n", report, report);
 
 done:
     if (st) rc = cli_lib_error();
     free(cs);
+    cli_class_names_free(names, r.n_classes);
     ft_eval_result_free(&r);
     ft_dataset_free(ds);
     ft_model_free(m);

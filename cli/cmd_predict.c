@@ -1,9 +1,16 @@
-/* finetune predict: top-k classes with probabilities for each example of a dataset. */
+/* finetune predict: top-k classes with probabilities for each example of a dataset
+ * (--data SPEC), or for image files and folders given as arguments. Image files go
+ * through the model's own preprocessing (ft_model_image_opts: resize, centre crop,
+ * mean/std); class names come from the dataset, else the model's labels. */
 #include "cli.h"
 #include "args.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -20,25 +27,251 @@ static void top_k(const float *p, int n, int k, int *idx) {
     }
 }
 
+
+/* ---- image files and folders ---- */
+
+typedef struct {
+    char **paths;
+    size_t n, cap;
+    int64_t not_image; /* files in folders without an image extension */
+} path_list;
+
+static bool push_path(path_list *l, const char *p) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **np = ft_realloc(l->paths, cap * sizeof *np);
+        if (!np) return false;
+        l->paths = np;
+        l->cap = cap;
+    }
+    if (!(l->paths[l->n] = ft_strdup(p))) return false;
+    l->n++;
+    return true;
+}
+
+static void free_paths(path_list *l) {
+    for (size_t i = 0; i < l->n; i++) ft_free(l->paths[i]);
+    ft_free(l->paths);
+}
+
+static bool image_ext(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot) return false;
+    return !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png") || !strcasecmp(dot, ".bmp");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The image files of folder `dir` (sorted by name; with `recursive`, those of its
+ * subfolders too, in sorted order, depth-first). Hidden entries are ignored. */
+static ft_status walk(const char *dir, bool recursive, int depth, path_list *out) {
+    if (depth > 64) return ft_fail(FT_EINVAL, "%s: folders nested more than 64 deep", dir);
+    DIR *d = opendir(dir);
+    if (!d) return ft_fail(errno == ENOENT ? FT_ENOTFOUND : FT_EIO, "%s: cannot open folder: %s", dir, strerror(errno));
+    path_list names = {0};
+    ft_status st = FT_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (!push_path(&names, e->d_name)) { st = ft_fail(FT_ENOMEM, "out of memory listing %s", dir); break; }
+    }
+    closedir(d);
+    if (!st) qsort(names.paths, names.n, sizeof *names.paths, cmp_str);
+    for (size_t i = 0; !st && i < names.n; i++) {
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names.paths[i]) >= sizeof path) {
+            st = ft_fail(FT_EINVAL, "%s/%s: path too long", dir, names.paths[i]);
+            break;
+        }
+        struct stat sb;
+        if (stat(path, &sb) != 0) { out->not_image++; continue; } /* dangling link */
+        if (S_ISDIR(sb.st_mode)) {
+            if (recursive) st = walk(path, recursive, depth + 1, out);
+        } else if (!image_ext(names.paths[i])) {
+            out->not_image++;
+        } else if (!push_path(out, path)) {
+            st = ft_fail(FT_ENOMEM, "out of memory listing %s", dir);
+        }
+    }
+    free_paths(&names);
+    return st;
+}
+
+static void print_top(const char *what, const float *probs, const int *idx, int k, char **names, bool json, int64_t index) {
+    if (json) {
+        json_t *o = json_object(), *top = json_array();
+        if (index >= 0) json_object_set_new(o, "index", json_integer(index));
+        else json_object_set_new(o, "file", json_string(what));
+        for (int t = 0; t < k; t++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "class", json_integer(idx[t]));
+            json_object_set_new(e, "name", json_string(names[idx[t]]));
+            json_object_set_new(e, "prob", json_real(probs[idx[t]]));
+            json_array_append_new(top, e);
+        }
+        json_object_set_new(o, "top", top);
+        char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        json_decref(o);
+        if (text) printf("%s\n", text);
+        free(text);
+        return;
+    }
+    printf("%s ->", what);
+    for (int t = 0; t < k; t++) printf("%s %s %.4f", t ? "," : "", names[idx[t]], probs[idx[t]]);
+    printf("\n");
+}
+
+/* Predict each image file of `args` (files, or folders: their image files). */
+static ft_status predict_files(ft_model *m, char **args, int n_args, bool recursive, bool stop, int k, bool json,
+                               int *rc) {
+    ft_status st = FT_OK;
+    path_list files = {0};
+    int64_t given_bad = 0;
+    char **names = NULL;
+    float *x = NULL, *probs = NULL;
+    int *idx = NULL;
+    if (m->in_dtype != FT_F32 || m->in_ndim != 3 || m->in_shape[0] != 3) {
+        char sh[96];
+        cli_format_shape(sh, sizeof sh, m->in_ndim, m->in_shape);
+        return ft_fail(FT_ESHAPE, "model %s takes %s %s inputs; predicting image files needs a model of images [3, H, W] "
+                       "(use --data SPEC)", m->arch ? m->arch->name : "?", cli_dtype_name(m->in_dtype), sh);
+    }
+    for (int a = 0; a < n_args; a++) {
+        struct stat sb;
+        if (stat(args[a], &sb) != 0) {
+            st = ft_fail(errno == ENOENT ? FT_ENOTFOUND : FT_EIO, "%s: %s", args[a], strerror(errno));
+            if (stop) goto done;
+            fprintf(stderr, "finetune: skipped %s\n", ft_errmsg());
+            given_bad++;
+            st = FT_OK;
+            continue;
+        }
+        size_t before = files.n;
+        if (S_ISDIR(sb.st_mode)) st = walk(args[a], recursive, 0, &files);
+        else if (!push_path(&files, args[a])) st = ft_fail(FT_ENOMEM, "out of memory");
+        if (st) goto done;
+        if (S_ISDIR(sb.st_mode) && files.n == before)
+            fprintf(stderr, "finetune: note: no image files (*.jpg, *.jpeg, *.png, *.bmp) in %s%s\n", args[a],
+                    recursive ? " or below it" : " (add --recursive for its subfolders)");
+    }
+    ft_image_opts opts = ft_model_image_opts(m);
+    opts.size = (int)m->in_shape[1];
+    if (m->in_shape[1] != m->in_shape[2]) {
+        st = ft_fail(FT_ESHAPE, "model input [3, %lld, %lld] is not square; image files are centre-cropped to squares",
+                     (long long)m->in_shape[1], (long long)m->in_shape[2]);
+        goto done;
+    }
+    if (opts.resize > 0 && opts.resize < opts.size) opts.resize = opts.size;
+    int nc = m->n_classes;
+    names = cli_class_names(NULL, m, nc);
+    x = ft_malloc((size_t)(3 * m->in_shape[1] * m->in_shape[2]) * sizeof *x);
+    probs = ft_malloc((size_t)nc * sizeof *probs);
+    idx = ft_malloc((size_t)k * sizeof *idx);
+    if (!names || !x || !probs || !idx) { st = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
+    int64_t done_n = 0, bad = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        ft_image img = {0};
+        st = ft_image_load(files.paths[i], &img);
+        if (!st) st = ft_image_transform(&img, &opts, NULL, 0, x);
+        ft_image_free(&img);
+        if (st) {
+            if (!strstr(ft_errmsg(), files.paths[i])) ft_fail_context(st, "%s", files.paths[i]);
+            if (stop) goto done;
+            fprintf(stderr, "finetune: skipped %s\n", ft_errmsg());
+            bad++;
+            st = FT_OK;
+            continue;
+        }
+        if ((st = ft_predict_one(m, x, probs))) goto done;
+        top_k(probs, nc, k, idx);
+        print_top(files.paths[i], probs, idx, k, names, json, -1);
+        done_n++;
+    }
+    fprintf(json ? stderr : stdout, "%spredicted %lld image%s; skipped %lld unreadable", json ? "finetune: " : "",
+            (long long)done_n, done_n == 1 ? "" : "s", (long long)(bad + given_bad));
+    if (files.not_image) fprintf(json ? stderr : stdout, " and %lld without an image extension", (long long)files.not_image);
+    fprintf(json ? stderr : stdout, "\n");
+    /* Nothing predicted out of something given: a failure, not an empty success. */
+    if (done_n == 0) st = ft_fail(FT_EINVAL, "no image could be predicted (of %d path%s given)", n_args, n_args == 1 ? "" : "s");
+done:
+    (void)rc;
+    cli_class_names_free(names, m->n_classes);
+    ft_free(idx);
+    ft_free(probs);
+    ft_free(x);
+    free_paths(&files);
+    return st;
+}
+
+/* Split argv into flags (with their values) and positional paths. */
+static int split_args(arg_spec *specs, int n_specs, int argc, char **argv, char **flags, int *n_flags, char **pos,
+                      int *n_pos) {
+    *n_flags = 0;
+    *n_pos = 0;
+    flags[(*n_flags)++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            for (i++; i < argc; i++) pos[(*n_pos)++] = argv[i];
+            break;
+        }
+        if (a[0] == '-' && a[1]) {
+            flags[(*n_flags)++] = argv[i];
+            if (a[1] == '-' && !strchr(a, '=')) {
+                for (int s = 0; s < n_specs; s++)
+                    if (!strcmp(a + 2, specs[s].name) && specs[s].kind != ARG_BOOL && i + 1 < argc) {
+                        flags[(*n_flags)++] = argv[++i];
+                        break;
+                    }
+            }
+        } else {
+            pos[(*n_pos)++] = argv[i];
+        }
+    }
+    return 0;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *data = NULL;
+    const char *on_error = "skip";
     int64_t k = 5, limit = 0, threads = 2;
-    bool json = false;
+    bool json = false, recursive = false;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
-        { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]]); or give image files/folders instead", 0, 0, 0, NULL, "", false },
+        { "recursive", ARG_BOOL, &recursive, NULL, "with folder arguments: also the images in their subfolders (default: only the folder's own files)", 0, 0, 0, NULL, "off", false },
+        { "on-error", ARG_STRING, &on_error, "MODE", "an unreadable image file: skip it (message naming it, counted) or stop", 0, 0, 0, "skip|stop", NULL, false },
         { "top-k", ARG_INT, &k, "K", "classes shown per example (at most the model's class count)", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "limit", ARG_INT, &limit, "N", "predict only the first N examples (0 = all)", ARG_MIN, 0, 0, NULL, NULL, false },
         { "json", ARG_BOOL, &json, NULL, "print one JSON object line per example (JSON Lines)", 0, 0, 0, NULL, "off", false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
     };
-    args_ctx a = { "predict", "--model PATH --data SPEC [options]",
-                   "Print the top-k classes with their probabilities for each example, with the\n"
-                   "example's index and true label.",
+    args_ctx a = { "predict", "--model PATH (--data SPEC | IMAGE|FOLDER...) [options]",
+                   "Print the top-k classes with their probabilities for each example of a dataset\n"
+                   "(with its index and true label), or for each image file given (JPEG, PNG, BMP;\n"
+                   "a folder stands for its *.jpg/*.jpeg/*.png/*.bmp files, sorted; --recursive for\n"
+                   "subfolders too), preprocessed as the model expects.",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
-    int rc = args_parse(&a, argc, argv, true);
+    int n_specs = (int)(sizeof specs / sizeof specs[0]), n_flags = 0, n_pos = 0;
+    char **flags = malloc((size_t)(argc + 1) * sizeof *flags), **pos = malloc((size_t)(argc + 1) * sizeof *pos);
+    if (!flags || !pos) {
+        free(flags);
+        free(pos);
+        fprintf(stderr, "finetune: out of memory\n");
+        return CLI_FAIL;
+    }
+    split_args(specs, n_specs, argc, argv, flags, &n_flags, pos, &n_pos);
+    int rc = args_parse(&a, n_flags, flags, true);
+    if (rc == ARGS_OK && !data && n_pos == 0)
+        rc = args_usage_error(&a, "give --data SPEC or image files/folders to predict");
+    else if (rc == ARGS_OK && data && n_pos > 0)
+        rc = args_usage_error(&a, "give either --data SPEC or image files, not both (unexpected '%s')", pos[0]);
     args_free(&a);
-    if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    free(flags);
+    if (rc != ARGS_OK) {
+        free(pos);
+        return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    }
 
     ft_model *m = NULL;
     ft_dataset *ds = NULL;
@@ -48,7 +281,13 @@ int cmd_predict(int argc, char **argv) {
     ft_status st;
     ft_set_num_threads((int)threads);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
+    if (n_pos > 0) {
+        if (k > m->n_classes) k = m->n_classes;
+        st = predict_files(m, pos, n_pos, recursive, !strcmp(on_error, "stop"), (int)k, json, &rc);
+        goto done;
+    }
     ft_image_opts img = ft_model_image_opts(m);
+    img.on_error = !strcmp(on_error, "stop") ? FT_IMG_FAIL : FT_IMG_SKIP;
     if ((st = ft_dataset_open_with(data, &img, &ds))) goto done;
     if ((st = cli_check_input(m, ds, data))) goto done;
     int nc = m->n_classes;
@@ -104,6 +343,7 @@ int cmd_predict(int argc, char **argv) {
 
 done:
     if (st) rc = cli_lib_error();
+    free(pos);
     free(idx);
     free(probs);
     free(x);

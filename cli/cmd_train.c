@@ -241,6 +241,10 @@ int cmd_train(int argc, char **argv) {
         m = m2;
         m2 = NULL;
     }
+    /* The data's class names become the model's labels, so predict can name classes
+     * without the dataset. Names that cannot be stored (not UTF-8) are left out. */
+    if (base->class_names && base->n_classes == m->n_classes && ft_model_set_labels(m, (const char *const *)base->class_names, base->n_classes))
+        fprintf(stderr, "finetune: note: class names not stored in the model: %s\n", ft_errmsg());
     if ((st = select_trainable(m, o.train_globs, o.freeze_globs))) goto done;
 
     ft_run_config rcfg = rd;

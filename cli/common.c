@@ -116,3 +116,19 @@ void cli_format_count(char *buf, size_t cap, int64_t v) {
     }
     buf[o] = 0;
 }
+
+char **cli_class_names(const ft_dataset *ds, const ft_model *m, int k) {
+    if (k < 1) return NULL;
+    char **model_labels = m && m->n_classes == k ? ft_model_labels(m) : NULL;
+    char **out = ft_calloc((size_t)k, sizeof *out);
+    for (int c = 0; out && c < k; c++) {
+        char buf[32];
+        const char *name = ds && ds->class_names && c < ds->n_classes && ds->class_names[c] ? ds->class_names[c]
+                         : model_labels ? model_labels[c] : (snprintf(buf, sizeof buf, "%d", c), buf);
+        if (!(out[c] = ft_strdup(name))) { cli_class_names_free(out, k); out = NULL; }
+    }
+    ft_model_labels_free(model_labels, k);
+    return out;
+}
+
+void cli_class_names_free(char **names, int k) { ft_model_labels_free(names, k); }

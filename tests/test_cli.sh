@@ -148,6 +148,91 @@ out_has "1 epoch"; out_has "sgd"; out_has "4 classes"
 expect 0 train --model "$tmp/mlp.json" --data "csv:$tmp/d.csv" --val-split 0.1 --out "$tmp/run" \
   --epochs 4 --batch 16 --lr 0.02 "${common[@]}" --resume "$ckpt"
 
+# ---- images: eval --report (confusion PNG), predict on files and folders, bad inputs ----
+# Tiny one-colour 24-bit BMPs written here (no image tools needed): class "red" and
+# class "blue", 8x8 and one 5x3 (smaller than the model's 8x8 crop).
+le32() { local v=$1; printf "\\x$(printf %02x $((v&255)))\\x$(printf %02x $(((v>>8)&255)))\\x$(printf %02x $(((v>>16)&255)))\\x$(printf %02x $(((v>>24)&255)))"; }
+le16() { local v=$1; printf "\\x$(printf %02x $((v&255)))\\x$(printf %02x $(((v>>8)&255)))"; }
+mkbmp() { # W H R G B PATH
+  local w=$1 h=$2 r=$3 g=$4 b=$5 out=$6 row pad y x px
+  row=$(( (3*w + 3) / 4 * 4 )); pad=$(( row - 3*w ))
+  px="\\x$(printf %02x "$b")\\x$(printf %02x "$g")\\x$(printf %02x "$r")"
+  { printf 'BM'; le32 $((54 + row*h)); le32 0; le32 54; le32 40; le32 "$w"; le32 "$h"; le16 1; le16 24; le32 0
+    le32 $((row*h)); le32 2835; le32 2835; le32 0; le32 0
+    for ((y = 0; y < h; y++)); do for ((x = 0; x < w; x++)); do printf "$px"; done
+      for ((x = 0; x < pad; x++)); do printf '\x00'; done; done; } >"$out"
+}
+im="$tmp/img"; mkdir -p "$im/red" "$im/blue" "$im/blue/more"
+for i in 0 1 2 3 4 5; do
+  mkbmp 8 8 $((200 + i * 9)) $((i * 5)) 10 "$im/red/r$i.bmp"
+  mkbmp 8 8 10 $((i * 5)) $((200 + i * 9)) "$im/blue/b$i.bmp"
+done
+mkbmp 5 3 250 0 0 "$im/red/small.bmp"        # smaller than the crop: resized up, used
+echo '{"arch":"mlp","input_shape":[3,8,8],"hidden":[8],"n_classes":2}' >"$tmp/imlp.json"
+expect 0 train --model "$tmp/imlp.json" --data "images:$im:8:8" --out "$tmp/irun" --epochs 12 --batch 4 --lr 0.05 "${common[@]}"
+ick="$tmp/irun/checkpoint.safetensors"
+# eval --report: eval.html + confusion.png (a PNG of 2 classes x 48 px = 96 x 96)
+expect 0 eval --model "$ick" --data "images:$im:8:8" --report "$tmp/irun"
+out_has "report:"; out_has "confusion.png"
+file_exists "$tmp/irun/eval.html"; file_exists "$tmp/irun/confusion.png"
+sig=$(head -c 8 "$tmp/irun/confusion.png" | od -An -tx1 | tr -d ' \n')
+[ "$sig" = "89504e470d0a1a0a" ] && ok || bad "confusion.png has no PNG signature ($sig)"
+wh=$(od -An -tu1 -j16 -N8 "$tmp/irun/confusion.png" | awk '{ print ($1*16777216+$2*65536+$3*256+$4) "x" ($5*16777216+$6*65536+$7*256+$8) }')
+[ "$wh" = "96x96" ] && ok || bad "confusion.png is $wh, want 96x96"
+grep -qF "<img src='confusion.png'" "$tmp/irun/eval.html" && ok || bad "eval.html does not show confusion.png"
+grep -qF ">blue<" "$tmp/irun/eval.html" && grep -qF ">red<" "$tmp/irun/eval.html" && ok || bad "eval.html lacks the class names"
+expect 0 eval --model "$ick" --data "images:$im:8:8" --json --report "$tmp/irun/r2"
+n=$(wc -l <"$tmp/out"); [ "$n" -eq 1 ] && ok || bad "eval --json --report: want one JSON line on stdout, got $n"
+file_exists "$tmp/irun/r2/confusion.png"
+expect 1 eval --model "$ick" --data "images:$im:8:8" --report "$tmp/file/rep"; err_has "$tmp/file"
+
+# predict on files: the model's own class names (stored by train), top-k, probabilities
+expect 0 predict --model "$ick" "$im/red/r1.bmp" "$im/blue/b2.bmp" --top-k 1
+out_has "$im/red/r1.bmp -> red "; out_has "$im/blue/b2.bmp -> blue "; out_has "predicted 2 images; skipped 0"
+expect 0 predict --model "$ick" "$im/red/r0.bmp"          # default top-k 5, capped at the 2 classes
+out_has "red"; out_has "blue"
+p=$(sed -n 's/.*-> [a-z]* \([0-9.]*\), [a-z]* \([0-9.]*\)$/\1 \2/p' "$tmp/out")
+if [ -n "$p" ] && awk -v p="$p" 'BEGIN { split(p, a, " "); s = a[1] + a[2]; exit !(s > 0.999 && s < 1.001 && a[1] >= a[2]) }'; then ok
+else bad "predict probabilities '$p' do not sum to 1 in descending order"; fi
+# a folder: its own files only, unless --recursive (blue/more/ holds one more image)
+mkbmp 8 8 0 0 255 "$im/blue/more/deep.bmp"
+expect 0 predict --model "$ick" "$im/blue" --json --top-k 2
+n=$(grep -c '"file"' "$tmp/out"); [ "$n" -eq 6 ] && ok || bad "predict on a folder gave $n images, want 6"
+expect 0 predict --model "$ick" "$im/blue" --recursive --json
+n=$(grep -c '"file"' "$tmp/out"); [ "$n" -eq 7 ] && ok || bad "predict --recursive gave $n images, want 7"
+grep -qF "deep.bmp" "$tmp/out" && ok || bad "predict --recursive missed blue/more/deep.bmp"
+# bad files: a truncated BMP, a text file named .jpg, a missing path: named, skipped, counted
+head -c 100 "$im/red/r2.bmp" >"$tmp/cut.bmp"
+echo "not an image" >"$tmp/text.jpg"
+expect 0 predict --model "$ick" "$tmp/cut.bmp" "$im/red/r3.bmp" "$tmp/text.jpg" "$tmp/missing.png"
+err_has "$tmp/cut.bmp"; err_has "$tmp/text.jpg"; err_has "$tmp/missing.png"
+out_has "predicted 1 image; skipped 3 unreadable"
+expect 1 predict --model "$ick" "$im/red/r3.bmp" "$tmp/text.jpg" --on-error stop; err_has "$tmp/text.jpg"
+expect 1 predict --model "$ick" "$tmp/text.jpg"; err_has "no image could be predicted"
+expect 2 predict --model "$ick";                 err_has "--data"
+expect 2 predict --model "$ick" --data "images:$im:8:8" "$im/red/r1.bmp"; err_has "not both"
+expect 2 predict --model "$ick" "$im/red" --on-error maybe; err_has "--on-error"
+expect 1 predict --model "$ckpt" "$im/red/r1.bmp"; err_has "[3, H, W]"  # the CSV model takes [4]
+# the dataset path with --on-error: skip counts the bad file, stop names it
+cp "$tmp/text.jpg" "$im/red/zz_text.jpg"
+expect 0 predict --model "$ick" --data "images:$im:8:8" --limit 2
+expect 1 predict --model "$ick" --data "images:$im:8:8" --on-error stop; err_has "zz_text.jpg"
+rm -f "$im/red/zz_text.jpg"
+# an empty class folder: a clear error naming it
+mkdir -p "$im/green"
+expect 1 eval --model "$ick" --data "images:$im:8:8"; err_has "green"
+rmdir "$im/green"
+
+# ---- a model whose weights do not match its topology: a clear error, never a crash ----
+expect 0 export --model "$ick" --out "$tmp/iexp"
+cp -r "$tmp/iexp" "$tmp/iexp_bad"
+echo '{"arch":"mlp","input_shape":[3,8,8],"hidden":[16],"n_classes":2}' >"$tmp/iexp_bad/config.json"
+expect 1 eval --model "$tmp/iexp_bad" --data "images:$im:8:8"; err_has "iexp_bad"; err_has "shape"
+expect 1 predict --model "$tmp/iexp_bad" "$im/red/r1.bmp"; err_has "iexp_bad"
+cp -r "$tmp/iexp" "$tmp/iexp_cut"
+head -c 300 "$tmp/iexp/model.safetensors" >"$tmp/iexp_cut/model.safetensors"
+expect 1 eval --model "$tmp/iexp_cut" --data "images:$im:8:8"; err_has "model.safetensors"
+
 # Ctrl-C: SIGINT mid-training finishes the step, writes a resumable checkpoint, exits 130.
 awk 'BEGIN { srand(3); print "f0,f1,f2,f3,label";
   for (i = 0; i < 4000; i++) { c = i % 3; printf "%.3f,%.3f,%.3f,%.3f,%d\n", rand()+c, rand(), rand()-c, rand(), c } }' >"$tmp/big.csv"

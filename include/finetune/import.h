@@ -29,6 +29,14 @@ ft_status ft_import_tflite_mem(const uint8_t *data, size_t size, const char *lab
  * of a text file (trailing empty lines ignored). The count must equal m->n_classes.
  * Works for any architecture: it only edits the config JSON. */
 ft_status ft_model_set_labels_file(ft_model *m, const char *path);
+/* The same from n names (n must equal m->n_classes; `train --new-head` stores the
+ * dataset's class names this way). */
+ft_status ft_model_set_labels(ft_model *m, const char *const *names, int n);
+/* The model's class names (n_classes strings, ft_malloc'd; free with
+ * ft_model_labels_free), or NULL when its config has none (or they do not match the
+ * class count, e.g. after a head replacement). */
+char **ft_model_labels(const ft_model *m);
+void ft_model_labels_free(char **labels, int n);
 
 /* Import a TF.js *layers* model: path is model.json or the directory holding it; the
  * weight shards named in its weightsManifest are read from beside it. Keras layers become

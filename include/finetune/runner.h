@@ -38,6 +38,28 @@ typedef struct {
 } ft_eval_result;
 void ft_eval_result_free(ft_eval_result *r);
 
+/* Per-class metrics of a k x k confusion matrix (rows: true class, columns: predicted).
+ * A class never predicted has precision 0 and one never present recall 0, and F1 is 0
+ * when both are 0 (sklearn's zero_division=0). */
+typedef struct {
+    double precision, recall, f1;
+    int64_t support;    /* examples of the class (row sum) */
+    int64_t predicted;  /* examples predicted as the class (column sum) */
+} ft_class_metrics;
+void ft_confusion_metrics(const int64_t *confusion, int k, ft_class_metrics *out);
+
+/* The confusion matrix as a PNG heatmap (libpng, 8-bit RGB, written atomically): k x k
+ * square cells of `cell` pixels, so the image is k*cell pixels a side; each cell's colour
+ * goes from white (0) to dark blue (the whole row), i.e. rows are normalised by their
+ * support. Cells of 4 pixels or more get a one-pixel grey border on their right/bottom. */
+ft_status ft_confusion_png_write(const char *path, const int64_t *confusion, int k, int cell);
+/* The cell size the eval report uses: 512 / k pixels, clamped to [1, 48]. */
+int ft_confusion_png_cell(int k);
+/* <dir>/eval.html (loss, accuracy, top-5, per-class precision/recall/F1, the confusion
+ * matrix as <dir>/confusion.png and, up to 100 classes, as a table of counts) for `r`.
+ * names: n_classes class names (NULL, or NULL entries: the index). dir is created. */
+ft_status ft_eval_report_write(const char *dir, const ft_eval_result *r, const char *const *names, const char *title);
+
 typedef struct {
     int64_t steps;
     int epochs_done;

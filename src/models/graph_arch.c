@@ -875,16 +875,75 @@ const ft_arch ft_arch_graph = {"graph", graph_create, graph_build, graph_config_
 
 /* ---------------- labels (any architecture: edits the config JSON) ---------------- */
 
+/* Store `labels` (a JSON array of n_classes strings, borrowed) as preprocess.labels. */
+static ft_status set_labels_json(ft_model *m, json_t *labels, const char *what) {
+    if ((int64_t)json_array_size(labels) != m->n_classes)
+        return ft_fail(FT_EINVAL, "%s has %zu labels but the model has %d classes", what, json_array_size(labels), m->n_classes);
+    json_t *root = json_loads(m->config_json, 0, NULL);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return ft_fail(FT_EINVAL, "%s: the model's config is not a JSON object", what);
+    }
+    json_t *pre = json_object_get(root, "preprocess");
+    if (!json_is_object(pre)) {
+        pre = json_object();
+        json_object_set_new(root, "preprocess", pre);
+    }
+    json_object_set(pre, "labels", labels);
+    char *cfg = dump_json(root);
+    json_decref(root);
+    if (!cfg) return ft_fail(FT_ENOMEM, "out of memory");
+    ft_free(m->config_json);
+    m->config_json = cfg;
+    return FT_OK;
+}
+
+ft_status ft_model_set_labels(ft_model *m, const char *const *names, int n) {
+    json_t *labels = json_array();
+    if (!labels) return ft_fail(FT_ENOMEM, "out of memory");
+    ft_status s = FT_OK;
+    for (int i = 0; i < n && !s; i++) {
+        json_t *str = names[i] ? json_string(names[i]) : NULL;
+        if (!str) s = ft_fail(FT_EINVAL, "class name %d is missing or not valid UTF-8", i);
+        else json_array_append_new(labels, str);
+    }
+    if (!s) s = set_labels_json(m, labels, "the class-name list");
+    json_decref(labels);
+    return s;
+}
+
+char **ft_model_labels(const ft_model *m) {
+    json_t *root = m->config_json ? json_loads(m->config_json, 0, NULL) : NULL;
+    json_t *labels = json_object_get(json_object_get(root, "preprocess"), "labels");
+    char **out = NULL;
+    bool ok = m->n_classes > 0 && json_is_array(labels) && json_array_size(labels) == (size_t)m->n_classes;
+    for (int i = 0; ok && i < m->n_classes; i++) ok = json_is_string(json_array_get(labels, (size_t)i));
+    if (ok && (out = ft_calloc((size_t)m->n_classes, sizeof *out))) {
+        for (int i = 0; i < m->n_classes; i++) {
+            if (!(out[i] = ft_strdup(json_string_value(json_array_get(labels, (size_t)i))))) {
+                ft_model_labels_free(out, m->n_classes);
+                out = NULL;
+                break;
+            }
+        }
+    }
+    json_decref(root);
+    return out;
+}
+
+void ft_model_labels_free(char **labels, int n) {
+    if (!labels) return;
+    for (int i = 0; i < n; i++) ft_free(labels[i]);
+    ft_free(labels);
+}
+
 ft_status ft_model_set_labels_file(ft_model *m, const char *path) {
     uint8_t *text = NULL;
     size_t n = 0;
     ft_status s = ft_read_file(path, 64u << 20, &text, &n);
     if (s) return s;
-    json_t *labels = json_array(), *root = json_loads(m->config_json, 0, NULL);
-    if (!labels || !root || !json_is_object(root)) {
-        s = ft_fail(FT_EINVAL, "%s: the model's config is not a JSON object", path);
-        goto out;
-    }
+    json_t *labels = json_array();
+    if (!labels) { s = ft_fail(FT_ENOMEM, "out of memory"); goto out; }
     size_t at = 0, lines = 0;
     while (at < n) {
         size_t e = at;
@@ -899,23 +958,9 @@ ft_status ft_model_set_labels_file(ft_model *m, const char *path) {
     }
     while (json_array_size(labels) && !json_string_length(json_array_get(labels, json_array_size(labels) - 1)))
         json_array_remove(labels, json_array_size(labels) - 1);
-    if ((int64_t)json_array_size(labels) != m->n_classes) {
-        s = ft_fail(FT_EINVAL, "%s has %zu labels but the model has %d classes", path, json_array_size(labels), m->n_classes);
-        goto out;
-    }
-    json_t *pre = json_object_get(root, "preprocess");
-    if (!json_is_object(pre)) {
-        pre = json_object();
-        json_object_set_new(root, "preprocess", pre);
-    }
-    json_object_set(pre, "labels", labels);
-    char *cfg = dump_json(root);
-    if (!cfg) { s = ft_fail(FT_ENOMEM, "out of memory"); goto out; }
-    ft_free(m->config_json);
-    m->config_json = cfg;
+    s = set_labels_json(m, labels, path);
 out:
     json_decref(labels);
-    json_decref(root);
     ft_free(text);
     return s;
 }
