@@ -27,7 +27,15 @@ ft_status ft_model_from_config(const char *cfg_json, ft_model **out) {
     if (!root) return ft_fail(FT_EFORMAT, "model config is not valid JSON: %s (line %d, column %d)", err.text, err.line, err.column);
     if (!json_is_object(root)) { json_decref(root); return ft_fail(FT_EFORMAT, "model config must be a JSON object"); }
     const char *arch_name = json_string_value(json_object_get(root, "arch"));
+    if (!arch_name && !json_object_get(root, "arch")) /* a Hugging Face config.json */
+        arch_name = json_string_value(json_object_get(root, "model_type"));
     const ft_arch *arch = ft_arch_find(arch_name);
+    if (!arch && !json_object_get(root, "arch") && arch_name) {
+        ft_status s = ft_fail(FT_EUNSUPPORTED, "model config: Hugging Face model_type '%s' is not supported (known: %s)", arch_name,
+                              ft_arch_names());
+        json_decref(root);
+        return s;
+    }
     if (!arch) {
         ft_status s = ft_fail(FT_EUNSUPPORTED, "model config: unknown \"arch\" '%s' (known: %s)", arch_name ? arch_name : "(missing)",
                               ft_arch_names());
@@ -104,11 +112,7 @@ static ft_status load_dir(const char *dir, ft_model **out) {
     s = ft_model_from_config(text, out);
     ft_free(text);
     if (s) return ft_fail_context(s, "%s", path);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    ft_safetensors *st = NULL;
-    s = ft_st_open(path, &st);
-    if (!s) s = ft_params_load_st((*out)->params, st, NULL, true);
-    ft_st_close(st);
+    s = ft_hf_load_weights(*out, dir);
     if (s) { ft_model_free(*out); *out = NULL; }
     return s;
 }
@@ -180,6 +184,8 @@ ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed,
         const ft_param_info *p = &n->params->p[i];
         if (m->head_patterns && ft_params_match(m->head_patterns, p->name)) continue; /* fresh head */
         int j = ft_params_find(m->params, p->name);
+        const char *dot = strchr(p->name, '.'); /* a bare Hugging Face base model gains its prefix ("bert.") with a head */
+        if (j < 0 && dot && m->arch == n->arch) j = ft_params_find(m->params, dot + 1);
         if (j < 0 || m->params->p[j].numel != p->numel) continue;
         memcpy(ft_params_value(n->params, i), m->params->data + m->params->p[j].offset, (size_t)p->numel * 4);
         n->params->p[i].trainable = m->params->p[j].trainable;

@@ -6,5 +6,16 @@
 extern const ft_arch ft_arch_mlp;
 extern const ft_arch ft_arch_graph; /* generic op list (graph_arch.c) */
 extern const ft_arch ft_arch_resnet, ft_arch_vgg, ft_arch_inception_v3, ft_arch_mobilenet_v2; /* torchvision */
+extern const ft_arch ft_arch_bert, ft_arch_gpt2; /* Hugging Face transformers (hf_common.h) */
+
+/* Transformer forwards with explicit text inputs: ids I32 [B,T]; mask NULL or I32/F32 [B,T]
+ * (1 attend, 0 padding); token types NULL (all 0) or I32 [B,T]. Return the head's logits:
+ * [B, labels] (sequence classification), [B, T, labels] (token classification, GPT-2's score
+ * head), [B, T, vocab] (language model), or BERT's pooled output [B, hidden] without a head. */
+ft_node *ft_bert_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, ft_node *types, bool training);
+/* Load the weights of a model directory (model.safetensors or the sharded index) by name, with
+ * the Hugging Face spellings (hf_load.c). */
+ft_status ft_hf_load_weights(ft_model *m, const char *dir);
+ft_node *ft_gpt2_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, bool training);
 
 #endif
