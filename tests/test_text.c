@@ -271,7 +271,279 @@ static void test_reference(void) {
     json_decref(ref);
 }
 
+
+/* ---------------- hand-checked rules ---------------- */
+
+static ft_tokenizer *wp_small(bool lower) {
+    static const char v[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\nworld\n,\n!\nun\n##aff\n##able\ncafe\n"
+                            "\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x82\n"   /* σοφος (final sigma) */
+                            "\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x83\n"   /* σοφοσ */
+                            "\xf0\xa0\x80\x80\n"                           /* U+20000 */
+                            "a\n##a\nb\nistanbul\nHello\n";
+    ft_tokenizer *t = NULL;
+    CHECK_OK(ft_tokenizer_from_wordpiece(v, sizeof v - 1, lower, "small vocab", &t));
+    return t;
+}
+
+/* Encodes and compares with the pieces named in `want` (space-separated). */
+static void expect_pieces(const ft_tokenizer *t, const char *text, size_t len, const char *want) {
+    ft_token_list l = {0};
+    CHECK_OK(ft_tokenizer_encode(t, text, len, &l));
+    char got[4096] = "";
+    size_t o = 0;
+    for (int64_t i = 0; i < l.n && o < sizeof got - 200; i++) {
+        size_t pl;
+        const char *p = ft_tokenizer_piece(t, l.ids[i], &pl);
+        o += (size_t)snprintf(got + o, sizeof got - o, "%s%.*s", i ? " " : "", (int)pl, p);
+    }
+    CHECKF(strcmp(got, want) == 0, "\"%.40s\": got \"%s\", want \"%s\"", text, got, want);
+    ft_token_list_free(&l);
+}
+#define EXPECT(t, lit, want) expect_pieces(t, lit, sizeof(lit) - 1, want)
+
+static void test_wordpiece_rules(void) {
+    ft_tokenizer *t = wp_small(true);
+    if (!t) return;
+    CHECK(ft_tokenizer_kind(t) == FT_TOK_WORDPIECE);
+    CHECK(ft_tokenizer_specials(t)->cls == 2 && ft_tokenizer_specials(t)->sep == 3 && ft_tokenizer_specials(t)->pad == 0);
+    EXPECT(t, "UNaffable", "un ##aff ##able");
+    EXPECT(t, "Hello,world!", "hello , world !");
+    EXPECT(t, "  hellos\t\nworld  ", "hello ##s world");
+    EXPECT(t, "Caf\xc3\xa9", "cafe");                     /* accent stripped (NFD, drop Mn) */
+    EXPECT(t, "Cafe\xcc\x81", "cafe");                    /* combining acute */
+    EXPECT(t, "\xce\xa3\xce\x9f\xce\xa6\xce\x9f\xce\xa3", "\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x82"); /* ΣΟΦΟΣ -> final ς */
+    EXPECT(t, "\xce\xa3\xce\x9f\xce\xa6\xce\x9f\xce\xa3" "a", "\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x83 ##a"); /* Σ not final: σ */
+    EXPECT(t, "\xc4\xb0stanbul", "istanbul");             /* İ -> i + U+0307 -> i */
+    EXPECT(t, "a\xf0\xa0\x80\x80" "b", "a \xf0\xa0\x80\x80 b"); /* supplementary-plane CJK is split too */
+    EXPECT(t, "hel\xcd\xb8lo", "hello");                  /* U+0378 unassigned: dropped like a control */
+    EXPECT(t, "hel\x01lo\x7f", "hello");                  /* control characters dropped */
+    EXPECT(t, "hel\xef\xbf\xbdlo", "hello");              /* U+FFFD dropped */
+    EXPECT(t, "hel\xfflo", "hello");                      /* invalid UTF-8 -> U+FFFD -> dropped */
+    EXPECT(t, "hello\xe2\x80\x8bworld", "[UNK]");         /* U+200B (Cf) dropped: helloworld is unknown */
+    EXPECT(t, "hello\xc2\xa0world", "hello world");       /* NBSP is white space */
+    expect_pieces(t, "hel\0lo", 6, "hello");              /* NUL dropped */
+    EXPECT(t, "", "");
+    EXPECT(t, " \t\n ", "");
+    EXPECT(t, "xyz hello", "[UNK] hello");
+    char longw[102];
+    memset(longw, 'a', 101);
+    longw[101] = 0;
+    ft_token_list l = {0};
+    CHECK_OK(ft_tokenizer_encode(t, longw, 100, &l));     /* 100 characters: a ##a ... */
+    CHECK(l.n == 100 && l.ids[0] == ft_tokenizer_piece_id(t, "a", 1) && l.ids[99] == ft_tokenizer_piece_id(t, "##a", 3));
+    l.n = 0;
+    CHECK_OK(ft_tokenizer_encode(t, longw, 101, &l));     /* 101 characters: [UNK] */
+    CHECK(l.n == 1 && l.ids[0] == ft_tokenizer_specials(t)->unk);
+    ft_token_list_free(&l);
+    char *d = NULL;
+    int32_t ids[] = {2, 10, 11, 12, 7, 3};
+    CHECK_OK(ft_tokenizer_decode(t, ids, 6, true, &d, NULL));
+    CHECK(d && strcmp(d, "unaffable world") == 0);
+    ft_free(d);
+    ft_tokenizer_free(t);
+    t = wp_small(false);
+    if (!t) return;
+    EXPECT(t, "Hello hello HELLO", "Hello hello [UNK]");
+    EXPECT(t, "caf\xc3\xa9", "[UNK]");                    /* cased: no accent stripping */
+    ft_tokenizer_free(t);
+}
+
+static void test_llama2c_rules(const char *shared) {
+    if (!shared) return;
+    char p[512];
+    snprintf(p, sizeof p, "%s/models/stories260K/tok512.bin", shared);
+    ft_tokenizer *t = NULL;
+    CHECK_OK(ft_tokenizer_load_llama2c(p, &t));
+    if (!t) return;
+    CHECK(ft_tokenizer_kind(t) == FT_TOK_LLAMA2C && ft_tokenizer_vocab_size(t) == 512);
+    CHECK(ft_tokenizer_specials(t)->bos == 1 && ft_tokenizer_specials(t)->eos == 2);
+    int32_t sp = ft_tokenizer_piece_id(t, " ", 1);
+    CHECK(sp >= 0);
+    ft_token_list l = {0};
+    CHECK_OK(ft_tokenizer_encode(t, "", 0, &l));
+    CHECK(l.n == 0);                                      /* no dummy prefix for "" */
+    CHECK_OK(ft_tokenizer_encode(t, "\xff", 1, &l));
+    CHECK(l.n == 2 && l.ids[0] == sp && l.ids[1] == 0xFF + 3);  /* byte fallback */
+    l.n = 0;
+    CHECK_OK(ft_tokenizer_encode(t, "\x01\x02", 2, &l));
+    CHECK(l.n == 3 && l.ids[1] == 4 && l.ids[2] == 5);
+    l.n = 0;
+    CHECK_OK(ft_tokenizer_encode(t, "a\0b", 3, &l));     /* NUL is the byte token <0x00> */
+    bool has0 = false;
+    for (int64_t i = 0; i < l.n; i++) has0 |= l.ids[i] == 3;
+    CHECK(has0);
+    l.n = 0;
+    CHECK_OK(ft_tokenizer_encode(t, "Once upon a time", 16, &l));
+    /* decoding BOS + ids gives the text back (the dummy prefix's space is dropped after BOS) */
+    int32_t ids[64];
+    ids[0] = 1;
+    for (int64_t i = 0; i < l.n && i < 63; i++) ids[i + 1] = l.ids[i];
+    char *d = NULL;
+    CHECK_OK(ft_tokenizer_decode(t, ids, l.n + 1, true, &d, NULL));
+    CHECK(d && strcmp(d, "Once upon a time") == 0);
+    ft_free(d);
+    /* words: the dummy-prefix token and " upon" belong to the word that follows */
+    CHECK(l.word[0] == 0 && l.word[l.n - 1] == 3);
+    int32_t bad = 600;
+    CHECK_ERR(ft_tokenizer_decode(t, &bad, 1, false, &d, NULL), FT_EINVAL);
+    int32_t bytes[] = {1, 3 + 'A', 3 + 0xC3, 3 + 0xA9};
+    CHECK_OK(ft_tokenizer_decode(t, bytes, 4, true, &d, NULL));
+    CHECK(d && strcmp(d, "A\xc3\xa9") == 0);
+    ft_free(d);
+    ft_token_list_free(&l);
+    ft_tokenizer_free(t);
+}
+
+static void test_gpt2_rules(void) {
+    ft_tokenizer *t = NULL;
+    FILE *f = fopen("data-cache/gpt2/vocab.json", "rb");
+    if (!f) { printf("SKIP GPT-2 rules: data-cache/gpt2 is absent\n"); return; }
+    fclose(f);
+    CHECK_OK(ft_tokenizer_load_dir("data-cache/gpt2", &t));
+    if (!t) return;
+    CHECK(ft_tokenizer_kind(t) == FT_TOK_BPE);
+    ft_token_list l = {0};
+    CHECK_OK(ft_tokenizer_encode(t, "Hello world", 11, &l));  /* GPT-2's well-known ids */
+    CHECK(l.n == 2 && l.ids[0] == 15496 && l.ids[1] == 995);
+    CHECK(l.start[0] == 0 && l.start[1] == 5 && l.word[0] == 0 && l.word[1] == 1);
+    ft_token_list_free(&l);
+    const char *words[] = {"Hello", "world", "!"};
+    CHECK_OK(ft_tokenizer_encode_words(t, words, 3, &l));  /* each word gets a leading space */
+    CHECK(l.n == 3 && l.ids[0] == 18435 && l.ids[1] == 995 && l.word[0] == 0 && l.word[1] == 1 && l.word[2] == 2);
+    ft_token_list_free(&l);
+    /* invalid UTF-8 reads as U+FFFD (bytes EF BF BD) */
+    ft_token_list a = {0}, b = {0};
+    CHECK_OK(ft_tokenizer_encode(t, "x\xffy", 3, &a));
+    CHECK_OK(ft_tokenizer_encode(t, "x\xef\xbf\xbdy", 5, &b));
+    CHECK(a.n == b.n && a.n > 0 && memcmp(a.ids, b.ids, (size_t)a.n * 4) == 0);
+    ft_token_list_free(&a);
+    ft_token_list_free(&b);
+    ft_tokenizer_free(t);
+}
+
+static void test_words_and_batches(void) {
+    ft_tokenizer *t = wp_small(true);
+    if (!t) return;
+    const char *words[] = {"UNaffable", "world", "!", "", "hellos"};
+    ft_token_list rows[3] = {{0}};
+    CHECK_OK(ft_tokenizer_encode_words(t, words, 5, &rows[0]));
+    int32_t want_w[] = {0, 0, 0, 1, 2, 4, 4};
+    CHECK(rows[0].n == 7);
+    for (int i = 0; i < 7 && rows[0].n == 7; i++) CHECKF(rows[0].word[i] == want_w[i], "token %d word %d", i, rows[0].word[i]);
+    /* first sub-token of each word, as NER labels need */
+    CHECK(rows[0].ids[0] == ft_tokenizer_piece_id(t, "un", 2) && rows[0].ids[3] == ft_tokenizer_piece_id(t, "world", 5));
+    CHECK_OK(ft_tokenizer_encode(t, "hello", 5, &rows[1]));
+    CHECK_OK(ft_tokenizer_encode(t, "", 0, &rows[2]));
+    ft_text_batch b;
+    ft_batch_opts o = {.max_len = 6, .add_special = true, .pad_id = -1};
+    CHECK_OK(ft_text_batch_pack(t, rows, 3, &o, &b));
+    CHECK(b.batch == 3 && b.seq == 6 && b.truncated == 1);
+    int32_t cls = 2, sep = 3;
+    /* row 0: [CLS] un ##aff ##able world [SEP] (truncated: the rest dropped, [SEP] kept) */
+    CHECK(b.ids[0] == cls && b.ids[1] == rows[0].ids[0] && b.ids[4] == rows[0].ids[3] && b.ids[5] == sep);
+    CHECK(b.word[0] == -1 && b.word[1] == 0 && b.word[4] == 1 && b.word[5] == -1);
+    CHECK(b.length[0] == 6 && b.length[1] == 3 && b.length[2] == 2);
+    CHECK(b.ids[6] == cls && b.ids[8] == sep && b.ids[9] == 0 && b.mask[8] == 1 && b.mask[9] == 0 && b.word[9] == -1);
+    CHECK(b.ids[12] == cls && b.ids[13] == sep && b.mask[13] == 1 && b.mask[14] == 0);
+    ft_text_batch_free(&b);
+    o = (ft_batch_opts){.max_len = 8, .pad_to_max = true, .pad_id = 4};
+    CHECK_OK(ft_text_batch_pack(t, rows + 1, 2, &o, &b));
+    CHECK(b.seq == 8 && b.ids[0] == 5 && b.mask[0] == 1 && b.ids[1] == 4 && b.mask[1] == 0 && b.truncated == 0);
+    ft_text_batch_free(&b);
+    o = (ft_batch_opts){.max_len = 1, .add_special = true, .pad_id = -1};
+    CHECK_ERR(ft_text_batch_pack(t, rows, 3, &o, &b), FT_EINVAL);   /* no room for [CLS] + [SEP] */
+    const char *texts[] = {"hello world", "un", "world hello hellos"};
+    o = (ft_batch_opts){.max_len = 0, .add_special = true, .pad_id = -1};
+    CHECK_OK(ft_tokenizer_encode_batch(t, texts, 3, &o, &b));
+    CHECK(b.seq == 6 && b.length[0] == 4 && b.length[1] == 3 && b.length[2] == 6 && b.truncated == 0);
+    ft_text_batch_free(&b);
+    for (int i = 0; i < 3; i++) ft_token_list_free(&rows[i]);
+    ft_tokenizer_free(t);
+}
+
+static void test_bad_inputs(void) {
+    ft_tokenizer *t = NULL;
+    CHECK_ERR(ft_tokenizer_load_wordpiece("tests/fixtures/text/no-such-vocab.txt", true, &t), FT_ENOTFOUND);
+    CHECK(strstr(ft_errmsg(), "no-such-vocab.txt") != NULL);
+    CHECK_ERR(ft_tokenizer_load_dir("tests/fixtures", &t), FT_ENOTFOUND);
+    CHECK(strstr(ft_errmsg(), "vocab.txt") != NULL);
+    CHECK_ERR(ft_tokenizer_from_wordpiece("a\nb\n", 4, true, "v.txt", &t), FT_EFORMAT);  /* no [UNK] */
+    CHECK(strstr(ft_errmsg(), "[UNK]") != NULL);
+    CHECK_ERR(ft_tokenizer_from_bpe("{\"a\": 0", 7, "", 0, "vocab.json", &t), FT_EFORMAT);
+    CHECK_ERR(ft_tokenizer_from_bpe("{\"a\": 0}", 8, "", 0, "vocab.json", &t), FT_EFORMAT); /* no byte symbols */
+    CHECK(strstr(ft_errmsg(), "byte") != NULL);
+    /* a complete byte alphabet, then merges naming unknown tokens */
+    char v[8192];
+    size_t o = (size_t)snprintf(v, sizeof v, "{");
+    uint16_t cps[256];
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        bool pr = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+        cps[b] = pr ? (uint16_t)b : (uint16_t)(256 + n++);
+    }
+    for (int b = 0; b < 256; b++) {
+        char u[8];
+        int ul = cps[b] < 0x80 ? (u[0] = (char)cps[b], 1)
+                               : (u[0] = (char)(0xC0 | (cps[b] >> 6)), u[1] = (char)(0x80 | (cps[b] & 0x3F)), 2);
+        if (cps[b] == '"' || cps[b] == '\\') o += (size_t)snprintf(v + o, sizeof v - o, "\"\\%c\": %d, ", u[0], b);
+        else o += (size_t)snprintf(v + o, sizeof v - o, "\"%.*s\": %d, ", ul, u, b);
+    }
+    o += (size_t)snprintf(v + o, sizeof v - o, "\"ab\": 256}");
+    CHECK_OK(ft_tokenizer_from_bpe(v, o, "#version: 0.2\na b\n", 18, "vocab.json", &t));
+    if (t) {
+        ft_token_list l = {0};
+        CHECK_OK(ft_tokenizer_encode(t, "abc ab", 6, &l));
+        CHECK(l.n == 4 && l.ids[0] == 256 && l.ids[1] == 'c');
+        ft_token_list_free(&l);
+        ft_tokenizer_free(t);
+        t = NULL;
+    }
+    CHECK_ERR(ft_tokenizer_from_bpe(v, o, "#version: 0.2\na zz\n", 19, "vocab.json", &t), FT_EFORMAT);
+    CHECK(strstr(ft_errmsg(), "merges.txt:2") != NULL);
+    CHECK_ERR(ft_tokenizer_from_bpe(v, o, "b c\n", 4, "vocab.json", &t), FT_EFORMAT); /* "bc" not in vocab */
+    CHECK_ERR(ft_tokenizer_from_bpe(v, o, "abc\n", 4, "vocab.json", &t), FT_EFORMAT);
+    const char *uni = "{\"model\": {\"type\": \"Unigram\"}}";
+    CHECK_ERR(ft_tokenizer_from_hf_json(uni, strlen(uni), "tokenizer.json", &t), FT_EUNSUPPORTED);
+    CHECK(strstr(ft_errmsg(), "Unigram") != NULL);
+    CHECK_ERR(ft_tokenizer_from_hf_json("[]", 2, "tokenizer.json", &t), FT_EFORMAT);
+    /* llama2.c files: too short, truncated record, negative length, too few tokens */
+    uint8_t bin[64] = {7, 0, 0, 0};
+    CHECK_ERR(ft_tokenizer_from_llama2c(bin, 2, "tok.bin", &t), FT_EFORMAT);
+    CHECK_ERR(ft_tokenizer_from_llama2c(bin, 10, "tok.bin", &t), FT_EFORMAT);
+    int32_t neg = -5;
+    memcpy(bin + 8, &neg, 4);
+    CHECK_ERR(ft_tokenizer_from_llama2c(bin, 12, "tok.bin", &t), FT_EFORMAT);
+    CHECK(strstr(ft_errmsg(), "tok.bin") != NULL);
+    CHECK_ERR(ft_tokenizer_from_llama2c(bin, 4, "tok.bin", &t), FT_EFORMAT);
+    CHECK(t == NULL);
+}
+
+/* Every allocation failure on the way gives FT_ENOMEM and no leak (ASan checks the latter). */
+static void test_out_of_memory(void) {
+    ft_tokenizer *t = wp_small(true);
+    if (!t) return;
+    const char *text = "UNaffable hello, world! caf\xc3\xa9 \xe4\xb8\xad";
+    int fails = 0;
+    for (int k = 0; k < 40; k++) {
+        ft_token_list l = {0};
+        ft_alloc_fail_after(k);
+        ft_status s = ft_tokenizer_encode(t, text, strlen(text), &l);
+        ft_alloc_fail_after(-1);
+        CHECK(s == FT_OK || s == FT_ENOMEM);
+        fails += s == FT_ENOMEM;
+        ft_token_list_free(&l);
+    }
+    CHECK(fails > 0);
+    ft_tokenizer_free(t);
+}
+
 int main(void) {
     test_reference();
+    test_wordpiece_rules();
+    test_llama2c_rules(t_shared("llama2.c tokenizer rules"));
+    test_gpt2_rules();
+    test_words_and_batches();
+    test_bad_inputs();
+    test_out_of_memory();
     TEST_END();
 }
