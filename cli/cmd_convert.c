@@ -8,14 +8,15 @@
 int cmd_convert(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *labels = NULL;
     arg_spec specs[] = {
-        { "model", ARG_STRING, &model, "PATH", "model to import: a TFLite flatbuffer (.tflite) or a TF.js layers model (model.json or its directory)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "model", ARG_STRING, &model, "PATH", "model to import: a TFLite flatbuffer (.tflite), a TF.js layers model (model.json or its directory) or a llama2.c checkpoint (.bin)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "out", ARG_STRING, &out, "DIR", "directory to write config.json and model.safetensors into", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "labels", ARG_STRING, &labels, "PATH", "class names, one per line, stored in the config (must match the class count)", 0, 0, 0, NULL, "", false },
     };
-    args_ctx a = { "convert", "--model FILE.tflite|model.json|DIR --out DIR [--labels PATH]",
-                   "Import a pretrained model into a model directory of the generic \"graph\" architecture:\n"
-                   "weights dequantized to float32, layouts converted to NCHW, the input quantization\n"
-                   "turned into preprocess mean/std, a final softmax dropped (see docs/import.md).\n"
+    args_ctx a = { "convert", "--model FILE.tflite|model.json|DIR|FILE.bin --out DIR [--labels PATH]",
+                   "Import a pretrained model into a model directory. TFLite and TF.js become the generic\n"
+                   "\"graph\" architecture: weights dequantized to float32, layouts converted to NCHW, the\n"
+                   "input quantization turned into preprocess mean/std, a final softmax dropped; llama2.c\n"
+                   "checkpoints become the \"llama\" architecture with Hugging Face names (docs/import.md).\n"
                    "The directory can be passed to --model of every command.",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
     int rc = args_parse(&a, argc, argv, true);
@@ -31,7 +32,7 @@ int cmd_convert(int argc, char **argv) {
     cli_format_count(n, sizeof n, ft_params_count(m->params, false));
     cli_format_shape(shape, sizeof shape, m->in_ndim, m->in_shape);
     printf("converted %s to %s: config.json, model.safetensors\n", model, out);
-    printf("  architecture graph, %s parameters, input %s, %d outputs, head: %s\n", n, shape, m->n_classes,
+    printf("  architecture %s, %s parameters, input %s, %d outputs, head: %s\n", m->arch->name, n, shape, m->n_classes,
            m->head_patterns ? m->head_patterns : "none (a new head can be added with train --new-head)");
 
 done:

@@ -13,6 +13,7 @@ typedef struct {
 } command;
 
 int cmd_convert(int argc, char **argv); /* cli/cmd_convert.c */
+int cmd_generate(int argc, char **argv); /* cli/cmd_generate.c */
 
 static const command commands[] = {
     { "train",   cmd_train,   "fine-tune (or train) a model on a dataset, writing a run directory" },
@@ -20,7 +21,8 @@ static const command commands[] = {
     { "predict", cmd_predict, "top-k class probabilities for each example of a dataset" },
     { "info",    cmd_info,    "architecture, parameters (names, shapes, trainable) and config" },
     { "export",  cmd_export,  "write a model directory: config.json + model.safetensors" },
-    { "convert", cmd_convert, "import a TFLite or TF.js model into a model directory" },
+    { "convert", cmd_convert, "import a TFLite, TF.js or llama2.c model into a model directory" },
+    { "generate", cmd_generate, "generate tokens from a decoder language model (KV cache, greedy/top-k/top-p)" },
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

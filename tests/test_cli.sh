@@ -32,14 +32,14 @@ err_one_line() { local n; n=$(wc -l <"$tmp/err"); if [ "$n" -eq 1 ]; then ok; el
 file_exists() { if [ -s "$1" ]; then ok; else bad "missing or empty: $1"; fi; }
 
 # ---- help and version ----
-for cmd in train eval predict info export; do
+for cmd in train eval predict info export generate; do
   expect 0 "$cmd" --help
   out_has "Usage: finetune $cmd"
   out_has "--model"
   expect 0 "$cmd" -h
 done
 expect 0 --help
-for cmd in train eval predict info export; do out_has "$cmd"; done
+for cmd in train eval predict info export generate; do out_has "$cmd"; done
 expect 0 --version
 out_has "finetune "
 expect 2                     # no command
@@ -49,7 +49,7 @@ err_has "frobnicate"
 # ---- docs/cli.md documents every flag of every command ----
 doc="$here/../docs/cli.md"
 if [ -f "$doc" ]; then
-  for cmd in train eval predict info export; do
+  for cmd in train eval predict info export generate; do
     for flag in $("$F" "$cmd" --help | grep -oE '^  --[a-z0-9-]+' | sed 's/^  //'); do
       if grep -qF -- "$flag" "$doc"; then ok; else bad "docs/cli.md does not mention $cmd $flag"; fi
     done
@@ -250,6 +250,29 @@ expect 0 eval --model "$tmp/int/checkpoint.safetensors" --data "csv:$tmp/d.csv" 
 step=$(sed -n 's/.*"step": \([0-9]*\).*/\1/p' "$tmp/int/metrics.jsonl" | tail -1)
 expect 0 train --model "$tmp/mlp.json" --data "csv:$tmp/big.csv" --out "$tmp/int" --epochs 100000 --batch 1 \
   --progress none --resume "$tmp/int/checkpoint.safetensors" --max-steps $((step + 5))
+
+# ---- generate (a tiny llama2.c checkpoint from the fuzz corpus: vocab 10, 4 positions) ----
+l2c="$here/../fuzz/corpus/llama2c/valid_shared.bin"
+expect 0 generate --model "$l2c" --temperature 0 --max-tokens 3
+greedy=$(cat "$tmp/out")
+if [ "$(echo "$greedy" | wc -w)" -eq 3 ]; then ok; else bad "generate: want 3 ids, got '$greedy'"; fi
+expect 0 generate --model "$l2c" --temperature 0.9 --top-k 5 --top-p 0.8 --seed 4 --max-tokens 3
+s1=$(cat "$tmp/out")
+expect 0 generate --model "$l2c" --temperature 0.9 --top-k 5 --top-p 0.8 --seed 4 --max-tokens 3
+[ "$s1" = "$(cat "$tmp/out")" ] && ok || bad "generate: same seed, different tokens"
+expect 0 convert --model "$l2c" --out "$tmp/l2c"
+out_has "architecture llama"
+expect 0 generate --model "$tmp/l2c" --temperature 0 --max-tokens 3
+[ "$greedy" = "$(cat "$tmp/out")" ] && ok || bad "generate from the converted directory differs"
+expect 2 generate --model "$l2c" --prompt "Once upon"
+err_has "--prompt-ids"; err_one_line
+expect 2 generate --model "$l2c" --prompt-ids "1,,x"
+expect 2 generate --model "$l2c" --top-p 0
+expect 1 generate --model "$l2c" --prompt-ids 1,10
+err_has "outside the vocabulary"
+head -c 1000 "$l2c" >"$tmp/cut.bin"
+expect 1 generate --model "$tmp/cut.bin"
+err_has "truncated"; err_has "cut.bin"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

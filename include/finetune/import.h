@@ -54,6 +54,15 @@ ft_status ft_import_tfjs(const char *path, ft_model **out);
 ft_status ft_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *weights, size_t weights_len, const char *label,
                              ft_model **out);
 
+/* Import a llama2.c checkpoint (karpathy/llama2.c's run.c format: a 7-int32 header, then
+ * float32 tensors) into the "llama" architecture with Hugging Face names. The rows of wq/wk
+ * are permuted per head from llama2.c's interleaved RoPE pairs to HF's rotate_half halves
+ * (as HF's convert_llama_weights_to_hf), so the one architecture serves both; run.c's fixed
+ * rms_norm_eps 1e-5 and rope_theta 10000 go into the config. A header out of range, a
+ * truncated file or a non-finite weight fails with FT_EFORMAT naming the file and field. */
+ft_status ft_import_llama2c(const char *path, ft_model **out);
+ft_status ft_import_llama2c_mem(const uint8_t *data, size_t size, const char *label, ft_model **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,15 +17,44 @@ extern "C" {
 
 typedef struct ft_model ft_model;
 
+/* One batch of token sequences for a sequence model (Transformer). Graph nodes are the
+ * caller's inputs; NULL means "absent". */
+typedef struct {
+    ft_node *ids;        /* I32 [B,T] token ids (required) */
+    ft_node *attn_mask;  /* I32/F32 [B,P+T] over every key (cache + this step): 1 = real, 0 = padding */
+    ft_node *positions;  /* I32 [T] position ids; NULL = 0..T-1 (required with a KV cache) */
+    /* KV cache (decoders): per layer, the keys/values of P earlier positions [B,P,kv_width],
+     * as graph inputs; NULL = no cache. */
+    ft_node **past_k, **past_v;
+    /* When non-NULL (arrays of seq.n_layers), the builder stores there each layer's keys and
+     * values of this step [B,T,kv_width] (keys after RoPE), so a caller can keep them. */
+    ft_node **new_k, **new_v;
+    bool bidirectional;  /* decoders: no causal mask (e.g. a bidirectional token classifier) */
+    bool training;       /* dropout on */
+} ft_seq_batch;
+
+/* What a sequence architecture declares about itself (zero for the others). */
+typedef struct {
+    int vocab_size, n_layers, max_positions;
+    int64_t hidden_size, kv_width; /* kv_width = n_kv_head * head_dim: one row of the KV cache */
+    bool causal;                   /* a decoder (supports past_k/past_v) */
+} ft_seq_info;
+
 typedef struct ft_arch {
-    const char *name;                 /* "mlp", later "resnet", "bert", ... */
+    const char *name;                 /* "mlp", "resnet", "llama", ... */
     /* Parse cfg_json, declare parameters into m->params (not finalized). */
     ft_status (*create)(ft_model *m, const char *cfg_json);
-    /* Forward for a batch: x is the input node, returns logits [N, n_classes]. */
+    /* Forward for a batch: x is the input node, returns logits [N, n_classes]. Sequence
+     * language models take ids I32 [B,T] and return LM logits [B,T,vocab]. */
     ft_node *(*build)(ft_model *m, ft_graph *g, ft_node *x, bool training);
     /* Rewrite the config for a new head with n_classes outputs (malloc'd JSON). */
     char *(*config_with_classes)(const ft_model *m, int n_classes);
     void (*free_impl)(ft_model *m);
+    /* Sequence models only (NULL elsewhere). The task-agnostic trunk: final hidden states
+     * [B,T,hidden_size] (after the last norm), for LM, sequence- and token-classification heads. */
+    ft_node *(*hidden)(ft_model *m, ft_graph *g, const ft_seq_batch *in);
+    /* Language-modelling head: hidden [B,T,C] -> logits [B,T,vocab] (tied or not). */
+    ft_node *(*lm_head)(ft_model *m, ft_graph *g, ft_node *hidden);
 } ft_arch;
 
 struct ft_model {
@@ -41,6 +70,7 @@ struct ft_model {
      * size from a [3,H,W] input shape). Importers set these from the source format. */
     float image_mean[3], image_std[3];
     int image_size, image_resize;
+    ft_seq_info seq;                  /* sequence models (arch->hidden != NULL) */
     void *impl;
 };
 
@@ -80,6 +110,24 @@ ft_status ft_model_select_trainable(ft_model *m, const char *train, const char *
 /* Image options matching the model's preprocessing (crop size, resize, mean, std), on top
  * of ft_image_opts_default(); for ft_dataset_open_with. */
 ft_image_opts ft_model_image_opts(const ft_model *m);
+/* ---- language models (arch->hidden and arch->lm_head) ---- */
+typedef struct {
+    int max_tokens;     /* new tokens to generate at most */
+    float temperature;  /* 0 = greedy (argmax, first maximum wins) */
+    int top_k;          /* 0 = off */
+    float top_p;        /* 1 = off (nucleus sampling) */
+    uint64_t seed;      /* sampling is a function of (seed, step) */
+    int stop_id;        /* stop (without emitting it) when this id is produced; -1 = never */
+} ft_generate_opts;
+ft_generate_opts ft_generate_defaults(void); /* 256 tokens, greedy, top_k 0, top_p 1, seed 0, stop -1 */
+/* Autoregressive generation with a KV cache: the prompt (n_prompt >= 1 ids) is fed one
+ * token at a time, then each new token costs one step over the cached keys/values. out
+ * receives up to o->max_tokens new ids (*n_out of them); on_token (may be NULL) is called
+ * with each as it comes and stops generation early by returning non-zero. Positions stop at
+ * the model's max_positions. */
+ft_status ft_generate(ft_model *m, const int32_t *prompt, int n_prompt, const ft_generate_opts *o, int32_t *out,
+                      int *n_out, int (*on_token)(void *user, int32_t id), void *user);
+
 /* Human-readable summary: parameters, shapes, trainable flags, counts. */
 void ft_model_print(const ft_model *m, void *file /* FILE* */);
 

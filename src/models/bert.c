@@ -174,4 +174,4 @@ static char *bert_config_with_classes(const ft_model *m, int n_classes) {
 
 static void bert_free(ft_model *m) { ft_free(m->impl); }
 
-const ft_arch ft_arch_bert = {"bert", bert_create, bert_build, bert_config_with_classes, bert_free};
+const ft_arch ft_arch_bert = {"bert", bert_create, bert_build, bert_config_with_classes, bert_free, NULL, NULL};

@@ -185,4 +185,4 @@ static char *gpt2_config_with_classes(const ft_model *m, int n_classes) {
 
 static void gpt2_free(ft_model *m) { ft_free(m->impl); }
 
-const ft_arch ft_arch_gpt2 = {"gpt2", gpt2_create, gpt2_build, gpt2_config_with_classes, gpt2_free};
+const ft_arch ft_arch_gpt2 = {"gpt2", gpt2_create, gpt2_build, gpt2_config_with_classes, gpt2_free, NULL, NULL};

@@ -871,7 +871,7 @@ out:
 
 static void graph_free(ft_model *m) { gimpl_free(m->impl); }
 
-const ft_arch ft_arch_graph = {"graph", graph_create, graph_build, graph_config_with_classes, graph_free};
+const ft_arch ft_arch_graph = {"graph", graph_create, graph_build, graph_config_with_classes, graph_free, NULL, NULL};
 
 /* ---------------- labels (any architecture: edits the config JSON) ---------------- */
 

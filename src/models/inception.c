@@ -211,4 +211,4 @@ static ft_node *incep_build(ft_model *m, ft_graph *g, ft_node *x, bool training)
     return tv_linear(g, h, "fc");
 }
 
-const ft_arch ft_arch_inception_v3 = {"inception_v3", incep_create, incep_build, tv_config_with_classes, tv_free_impl};
+const ft_arch ft_arch_inception_v3 = {"inception_v3", incep_create, incep_build, tv_config_with_classes, tv_free_impl, NULL, NULL};

@@ -170,4 +170,4 @@ static char *mlp_config_with_classes(const ft_model *m, int n_classes) {
 
 static void mlp_free(ft_model *m) { ft_free(m->impl); }
 
-const ft_arch ft_arch_mlp = {"mlp", mlp_create, mlp_build, mlp_config_with_classes, mlp_free};
+const ft_arch ft_arch_mlp = {"mlp", mlp_create, mlp_build, mlp_config_with_classes, mlp_free, NULL, NULL};

@@ -128,4 +128,4 @@ static ft_node *mbv2_build(ft_model *m, ft_graph *g, ft_node *x, bool training) 
     return tv_linear(g, h, "classifier.1");
 }
 
-const ft_arch ft_arch_mobilenet_v2 = {"mobilenet_v2", mbv2_create, mbv2_build, tv_config_with_classes, tv_free_impl};
+const ft_arch ft_arch_mobilenet_v2 = {"mobilenet_v2", mbv2_create, mbv2_build, tv_config_with_classes, tv_free_impl, NULL, NULL};

@@ -17,5 +17,6 @@ ft_node *ft_bert_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, 
  * the Hugging Face spellings (hf_load.c). */
 ft_status ft_hf_load_weights(ft_model *m, const char *dir);
 ft_node *ft_gpt2_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, bool training);
+extern const ft_arch ft_arch_llama; /* Llama (Hugging Face names; llama2.c import) */
 
 #endif

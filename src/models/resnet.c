@@ -124,4 +124,4 @@ static ft_node *resnet_build(ft_model *m, ft_graph *g, ft_node *x, bool training
     return tv_linear(g, ft_global_avg_pool(g, h, false), "fc");
 }
 
-const ft_arch ft_arch_resnet = {"resnet", resnet_create, resnet_build, tv_config_with_classes, tv_free_impl};
+const ft_arch ft_arch_resnet = {"resnet", resnet_create, resnet_build, tv_config_with_classes, tv_free_impl, NULL, NULL};

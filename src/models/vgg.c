@@ -118,4 +118,4 @@ static ft_node *vgg_build(ft_model *m, ft_graph *g, ft_node *x, bool training) {
     return tv_linear(g, h, "classifier.6");
 }
 
-const ft_arch ft_arch_vgg = {"vgg", vgg_create, vgg_build, tv_config_with_classes, tv_free_impl};
+const ft_arch ft_arch_vgg = {"vgg", vgg_create, vgg_build, tv_config_with_classes, tv_free_impl, NULL, NULL};

@@ -322,7 +322,8 @@ static ft_status att_forward(ft_node *n) {
     att_dims d = att_get(n);
     const float *Q = n->in[0]->val, *K = n->in[1]->val, *V = n->in[2]->val;
     int64_t BH = d.B * d.Hq, PT = d.Tq * d.Tk;
-    int slots = n->iarg[4];
+    int slots = n->iarg[4]; /* OpenMP threads; scratch has one [Tq,Tk] slice per slot */
+    (void)slots;            /* (unused when OpenMP pragmas are off, e.g. clang -fopenmp=libgomp) */
     /* One (batch, head) per thread: sgemm inside the region runs single-threaded (OpenBLAS's
      * OpenMP build); a single head gets BLAS's own threads. */
     #pragma omp parallel for num_threads(slots) schedule(dynamic, 1) if (BH > 1 && slots > 1)
@@ -351,7 +352,8 @@ static void att_backward(ft_node *n) {
     att_dims d = att_get(n);
     ft_node *qn = n->in[0], *kn = n->in[1], *vn = n->in[2];
     int64_t BK = d.B * d.Hkv, PT = d.Tq * d.Tk;
-    int slots = n->iarg[4];
+    int slots = n->iarg[4]; /* OpenMP threads; scratch has one [Tq,Tk] slice per slot */
+    (void)slots;            /* (unused when OpenMP pragmas are off, e.g. clang -fopenmp=libgomp) */
     if (d.Tk == 0) return;
     #pragma omp parallel for num_threads(slots) schedule(dynamic, 1) if (BK > 1 && slots > 1)
     for (int64_t bk = 0; bk < BK; bk++) {
