@@ -149,7 +149,10 @@ static net build(ft_model *m, const char *kind, int64_t B, int64_t T) {
     ft_node *logits = bert ? ft_bert_forward(m, n.g, n.ids, n.mask, n.types, true)
                       : !strcmp(m->arch->name, "gpt2") ? ft_gpt2_forward(m, n.g, n.ids, n.mask, true)
                                                        : NULL;
-    if (!logits && !bert && strcmp(m->arch->name, "gpt2")) logits = m->arch->build(m, n.g, n.ids, true); /* llama: no mask */
+    if (!logits && m->arch->hidden && m->arch->lm_head) { /* llama: the sequence-model interface, with the padding mask */
+        ft_seq_batch sb = {.ids = n.ids, .attn_mask = n.mask, .training = true};
+        logits = m->arch->lm_head(m, n.g, m->arch->hidden(m, n.g, &sb));
+    }
     n.logits = logits;
     if (!strcmp(kind, "seqcls_pool")) { /* GPT-2: score at the last non-pad token, a one-hot [B,1,T] selector */
         int64_t s[3] = {B, 1, T}, bc[2] = {B, m->n_classes};
