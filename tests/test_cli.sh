@@ -273,6 +273,20 @@ err_has "outside the vocabulary"
 head -c 1000 "$l2c" >"$tmp/cut.bin"
 expect 1 generate --model "$tmp/cut.bin"
 err_has "truncated"; err_has "cut.bin"
+expect 2 generate --model "$l2c" --prompt "a" --prompt-ids 1
+# With the real stories260K and its tokenizer: llama2.c's greedy text, and a text prompt.
+S="$here/../../shared/models/stories260K"
+if [ -f "$S/stories260K.bin" ]; then
+  expect 0 generate --model "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --temperature 0 --max-tokens 40 --stop-id 1
+  out_has "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
+  expect 0 generate --model "$S/stories260K.bin" --tokenizer "$S/tok512.bin" --prompt "Once upon a time, a dragon" \
+    --temperature 0 --max-tokens 20
+  out_has "Once upon a time, a dragon went to the park with his mom."
+  expect 1 generate --model "$l2c" --tokenizer "$S/tok512.bin" --prompt "hi"
+  err_has "tokenizer has 512 tokens"
+else
+  echo "SKIP generate with stories260K: $S not found"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
