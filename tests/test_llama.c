@@ -149,7 +149,7 @@ static void test_import_matches_llama2c_forward(void) {
         }
         CHECKF(lg && bad == 0, "shared=%d: %d positions differ from the llama2.c-style forward", shared, bad);
         /* KV-cache generation == argmax of full forwards over the growing sequence */
-        int32_t prompt[3] = {1, 20, 3}, gen[12], seq[16];
+        int32_t prompt[3] = {1, 20, 3}, gen[100], seq[16]; /* gen holds max_tokens */
         int n = 0;
         ft_generate_opts o = ft_generate_defaults();
         o.max_tokens = 10;
