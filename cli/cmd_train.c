@@ -13,7 +13,7 @@ typedef struct {
     double head_lr_scale, backbone_lr;
     int64_t epochs, batch, warmup, step_size, accum, new_head, seed, threads, workers;
     int64_t patience, max_steps, checkpoint_every;
-    bool nesterov;
+    bool nesterov, no_augment, no_feature_cache;
 } train_opts;
 
 /* Cross-flag checks the table cannot express. Returns ARGS_OK or ARGS_ERROR. */
@@ -105,6 +105,7 @@ static void print_header(const train_opts *o, const ft_model *m, cli_model_kind 
     if (rc->accum_steps > 1) printf(" x %d accumulated", rc->accum_steps);
     if (rc->max_steps > 0) printf(", at most %lld steps", (long long)rc->max_steps);
     if (rc->clip_norm > 0) printf(", clip %g", rc->clip_norm);
+    if (o->no_augment) printf(", no augmentation");
     if (rc->label_smoothing > 0) printf(", label smoothing %g", rc->label_smoothing);
     if (rc->patience > 0) printf(", patience %d", rc->patience);
     printf(", seed %llu, %d threads, %d workers\n", (unsigned long long)rc->seed, ft_get_num_threads(), rc->workers);
@@ -163,6 +164,8 @@ int cmd_train(int argc, char **argv) {
         { "min-lr-ratio", ARG_FLOAT, &o.min_lr_ratio, "F", "cosine/linear schedule: final lr as a fraction of --lr", ARG_MIN | ARG_MAX, 0, 1, NULL, NULL, false },
         { "clip", ARG_FLOAT, &o.clip, "F", "clip the global gradient norm to F (0 = off)", ARG_MIN, 0, 0, NULL, NULL, false },
         { "accum", ARG_INT, &o.accum, "N", "micro-batches accumulated per optimizer step", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "no-augment", ARG_BOOL, &o.no_augment, NULL, "train on the eval view of images (resize + centre crop): no random crops, flips or jitter", 0, 0, 0, NULL, "off", false },
+        { "no-feature-cache", ARG_BOOL, &o.no_feature_cache, NULL, "always run the whole model (by default, when only a head after a frozen part trains on unaugmented data, the frozen part's outputs are computed once and cached)", 0, 0, 0, NULL, "off", false },
         { "label-smoothing", ARG_FLOAT, &o.label_smoothing, "F", "label smoothing of the cross-entropy loss", ARG_MIN | ARG_MAX | ARG_MAX_EXCL, 0, 1, NULL, NULL, false },
         { "train", ARG_STRING, &o.train_globs, "GLOBS", "train only the parameters matching these comma-separated globs (or re:REGEX; \"head\" = the model's head)", 0, 0, 0, NULL, "all", false },
         { "freeze", ARG_STRING, &o.freeze_globs, "GLOBS", "freeze the parameters matching these globs (after --train)", 0, 0, 0, NULL, "none", false },
@@ -209,6 +212,10 @@ int cmd_train(int argc, char **argv) {
     if ((st = ft_mkdirs(o.out))) goto done;
     if ((st = cli_load_model(o.model, true, (uint64_t)o.seed, &m, &kind))) goto done;
     ft_image_opts img = ft_model_image_opts(m);
+    if (o.no_augment) {
+        img.random_resized_crop = img.hflip = false;
+        img.brightness = img.contrast = img.saturation = 0;
+    }
     if ((st = ft_dataset_open_with(o.data, &img, &base))) goto done;
     train = base;
     if (o.val) {
@@ -278,6 +285,7 @@ int cmd_train(int argc, char **argv) {
     rcfg.checkpoint_every = o.checkpoint_every;
     rcfg.resume = o.resume;
     rcfg.label_smoothing = (float)o.label_smoothing;
+    rcfg.no_feature_cache = o.no_feature_cache;
     if (!strcmp(o.progress, "bar")) rcfg.progress = 1;
     else if (!strcmp(o.progress, "plain")) rcfg.progress = 0;
     else if (!strcmp(o.progress, "none")) rcfg.progress = -1;

@@ -176,6 +176,24 @@ typedef struct {
  * Tk > Tq, for KV caches). Returns [B,Tq,Hq*D]. Keeps only the probabilities [B,Hq,Tq,Tk]
  * for backward (none in an eval plan); a query row with no key to attend outputs 0. */
 ft_node *ft_attention(ft_graph *g, ft_node *q, ft_node *k, ft_node *v, ft_node *key_mask, const ft_attention_args *a);
+/* ---- frozen features (feature caching) ----
+ * In a graph not yet planned whose only varying input is `x` (its first dimension is the
+ * batch), a node is *frozen* when its value for example j depends only on example j of x,
+ * through ops known to treat examples independently, on no trainable parameter, and on
+ * nothing stochastic or stateful in a plan for `training`: dropout in training and batch
+ * norm on batch statistics (which also updates running statistics) are not frozen; batch
+ * norm on running statistics (frozen_stats, or an eval plan) and dropout in eval are.
+ * The frontier is the set of frozen nodes that some non-frozen node needed by `loss` (or
+ * by an output marked with ft_node_keep) reads: everything upstream of it gives the same
+ * per-example values every step, so they can be computed once and fed back in.
+ * Writes up to max_out frontier nodes, in creation order, to out and returns their count
+ * (0: nothing needed is frozen; -1: more than max_out). x itself may be in the frontier
+ * (then the first op reading the data already depends on a trainable parameter). */
+int ft_graph_frozen_frontier(ft_graph *g, ft_node *x, ft_node *loss, bool training, ft_node **out, int max_out);
+/* Turn an op node of a graph not yet planned into an input that the caller fills (with
+ * ft_graph_set_input, or by writing node->val after planning). Planning then prunes
+ * whatever only it needed. */
+ft_status ft_graph_feed(ft_graph *g, ft_node *n);
 
 /* ---- planning and running ---- */
 typedef struct {

@@ -26,6 +26,16 @@ typedef struct {
     const char *resume;         /* checkpoint to resume from, or NULL */
     int progress;               /* 1 = bar (tty), 0 = plain lines, -1 = silent */
     float label_smoothing;
+    /* Feature cache: when a trainable parameter is first used downstream of a frozen part
+     * of the graph (ft_graph_frozen_frontier: e.g. only the head trains, batch norm on
+     * running statistics) and the training data is not augmented (ds->augments false),
+     * the first epoch stores each example's frontier activations (and ft_train's
+     * validation set its own), and later epochs feed them to a graph that runs only what
+     * follows the frontier. The results equal those without the cache (to float rounding).
+     * Memory: n_examples x frontier floats x 4 bytes per set, refused (with a note, the
+     * run continues uncached) above feature_cache_max_bytes (0 = 2 GiB). */
+    bool no_feature_cache;
+    int64_t feature_cache_max_bytes;
 } ft_run_config;
 
 ft_run_config ft_run_defaults(void);

@@ -34,6 +34,8 @@ typedef struct ft_dataset {
     void (*free_impl)(struct ft_dataset *ds);
     void *impl;
     char name[64];
+    bool augments;                  /* get() with ctx->augment differs from the eval view
+                                     * (random crops, flips, jitter); subsets inherit it */
 } ft_dataset;
 
 void ft_dataset_free(ft_dataset *ds);
@@ -152,6 +154,7 @@ typedef struct {
     void *x;            /* n * x_numel values of the dataset dtype */
     int32_t *y;         /* n labels */
     int64_t epoch, index; /* position: batch `index` of `epoch` */
+    int64_t *idx;       /* n dataset indices of the examples, in batch order */
 } ft_batch;
 
 typedef struct ft_loader ft_loader;
@@ -170,6 +173,10 @@ void ft_loader_free(ft_loader *l);
 int64_t ft_loader_batches_per_epoch(const ft_loader *l);
 /* Begin epoch `epoch` at batch `start_batch` (resume). */
 ft_status ft_loader_start(ft_loader *l, int64_t epoch, int64_t start_batch);
+/* fetch false: batches carry only n, idx and their position (get() is not called; x and
+ * y are left as they were), for callers that hold the examples' data themselves (the
+ * runner's feature cache). Applies from the next ft_loader_start. Default true. */
+void ft_loader_set_fetch(ft_loader *l, bool fetch);
 /* Next batch, or *out = NULL at the end of the epoch. The batch stays valid until the
  * next call. A failing get() is reported here with its message. */
 ft_status ft_loader_next(ft_loader *l, ft_batch **out);

@@ -407,3 +407,130 @@ ft_status ft_graph_backward(ft_graph *g) {
         if (g->grad_zero_by[i] <= -2) g->grad_zero_by[i] = -2 - g->grad_zero_by[i];
     return FT_OK;
 }
+
+/* ---------------- frozen frontier (feature caching) ---------------- */
+
+enum { FZ_VARY = 0, FZ_CONST, FZ_FROZEN }; /* per node: varies per step, constant, frozen per example */
+
+/* Whether op node n, whose inputs are all FZ_CONST or FZ_FROZEN (at least one frozen),
+ * computes example j of its output from example j of its frozen inputs alone. N is the
+ * batch size (x's first dimension). Conservative: an op not listed here is not frozen. */
+static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool training) {
+    if (n->ndim < 1 || n->shape[0] != N) return false;
+    for (int k = 0; k < n->n_in; k++) {
+        const ft_node *a = n->in[k];
+        if (st[a->id] == FZ_FROZEN && (a->ndim < 1 || a->shape[0] != N)) return false;
+    }
+    const ft_node *x = n->in[0];
+    switch (n->op) {
+    case FT_OP_ADD: case FT_OP_SUB: case FT_OP_MUL: case FT_OP_DIV:
+        /* A frozen operand must carry the batch in dim 0 of the result; a constant one
+         * must not vary along it (else example j would meet row j of the constant). */
+        for (int k = 0; k < n->n_in; k++) {
+            const ft_node *a = n->in[k];
+            if (st[a->id] == FZ_FROZEN && a->ndim != n->ndim) return false;
+            if (st[a->id] == FZ_CONST && a->ndim == n->ndim && a->shape[0] != 1) return false;
+        }
+        return true;
+    case FT_OP_SCALE: case FT_OP_RELU: case FT_OP_GELU: case FT_OP_SILU: case FT_OP_SIGMOID: case FT_OP_TANH:
+    case FT_OP_RELU6: case FT_OP_HARDSWISH: case FT_OP_HARDSIGMOID:
+        return st[x->id] == FZ_FROZEN;
+    case FT_OP_SOFTMAX: case FT_OP_LOG_SOFTMAX: case FT_OP_LINEAR: case FT_OP_LAYER_NORM:
+        /* Over the last dim, which must not be the batch; weights are constants. */
+        if (st[x->id] != FZ_FROZEN || x->ndim < 2) return false;
+        for (int k = 1; k < n->n_in; k++) if (st[n->in[k]->id] != FZ_CONST) return false;
+        return true;
+    case FT_OP_EMBEDDING:
+        return st[x->id] == FZ_FROZEN && st[n->in[1]->id] == FZ_CONST;
+    case FT_OP_RESHAPE: /* dim 0 stays N: each example's contiguous block maps onto itself */
+        return st[x->id] == FZ_FROZEN;
+    case FT_OP_TRANSPOSE:
+        return st[x->id] == FZ_FROZEN && n->iarg[0] != 0 && n->iarg[1] != 0;
+    case FT_OP_SLICE:
+        return st[x->id] == FZ_FROZEN && n->iarg[0] != 0;
+    case FT_OP_CONCAT:
+        for (int k = 0; k < n->n_in; k++) if (st[n->in[k]->id] != FZ_FROZEN) return false;
+        return n->iarg[0] != 0;
+    case FT_OP_SUM: case FT_OP_MEAN:
+        return st[x->id] == FZ_FROZEN && n->iarg[0] != 0 && n->iarg[0] != FT_ALL_DIMS;
+    case FT_OP_DROPOUT:
+        return st[x->id] == FZ_FROZEN && !(training && n->farg[0] > 0);
+    case FT_OP_CONV2D: case FT_OP_BATCH_NORM:
+    case FT_OP_MAX_POOL2D: case FT_OP_AVG_POOL2D: case FT_OP_GLOBAL_AVG_POOL: case FT_OP_PAD2D:
+        if (st[x->id] != FZ_FROZEN || x->ndim < 3) return false;
+        for (int k = 1; k < n->n_in; k++) if (st[n->in[k]->id] != FZ_CONST) return false;
+        if (n->op == FT_OP_BATCH_NORM) { /* batch statistics: not frozen (and they update running stats) */
+            bool running = (n->iarg[0] & 4) != 0;
+            if (!running || (training && !n->iarg[2])) return false;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+int ft_graph_frozen_frontier(ft_graph *g, ft_node *x, ft_node *loss, bool training, ft_node **out, int max_out) {
+    if (!g || g->status || g->planned || !x || x->op != FT_OP_INPUT || x->ndim < 1) return 0;
+    int N = g->n, count = 0;
+    uint8_t *st = ft_calloc((size_t)N + 1, 1);
+    bool *needed = ft_calloc((size_t)N + 1, sizeof *needed);
+    bool *front = ft_calloc((size_t)N + 1, sizeof *front);
+    if (!st || !needed || !front) { count = -1; goto done; }
+    if (loss) needed[loss->id] = true;
+    for (int i = N - 1; i >= 0; i--) {
+        ft_node *n = g->nodes[i];
+        if (n->keep) needed[i] = true;
+        if (needed[i])
+            for (int k = 0; k < n->n_in; k++) needed[n->in[k]->id] = true;
+    }
+    for (int i = 0; i < N; i++) {
+        ft_node *n = g->nodes[i];
+        if (n->op == FT_OP_INPUT) { st[i] = n == x ? FZ_FROZEN : FZ_VARY; continue; }
+        if (n->op == FT_OP_PARAM) {
+            const ft_param_info *p = &g->params->p[n->param];
+            st[i] = (p->is_buffer || !p->trainable) ? FZ_CONST : FZ_VARY;
+            continue;
+        }
+        bool vary = false, frozen = false;
+        for (int k = 0; k < n->n_in; k++) {
+            vary |= st[n->in[k]->id] == FZ_VARY;
+            frozen |= st[n->in[k]->id] == FZ_FROZEN;
+        }
+        bool stateful = (n->op == FT_OP_DROPOUT && training) || n->op == FT_OP_BATCH_NORM;
+        if (vary) st[i] = FZ_VARY;
+        else if (!frozen) st[i] = stateful ? FZ_VARY : FZ_CONST;
+        else st[i] = per_example(n, st, x->shape[0], training) ? FZ_FROZEN : FZ_VARY;
+    }
+    for (int i = 0; i < N; i++) {
+        ft_node *n = g->nodes[i];
+        if (!needed[i]) continue;
+        if (st[i] == FZ_FROZEN && (n->keep || n == loss)) front[i] = true;
+        if (st[i] != FZ_VARY) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (st[n->in[k]->id] == FZ_FROZEN) front[n->in[k]->id] = true;
+    }
+    for (int i = 0; i < N; i++) {
+        if (!front[i]) continue;
+        if (count == max_out) { count = -1; break; }
+        out[count++] = g->nodes[i];
+    }
+done:
+    ft_free(st);
+    ft_free(needed);
+    ft_free(front);
+    return count;
+}
+
+ft_status ft_graph_feed(ft_graph *g, ft_node *n) {
+    if (!g || !n || n->id >= g->n || g->nodes[n->id] != n) return ft_fail(FT_EINVAL, "ft_graph_feed: node not in this graph");
+    if (g->planned) return ft_fail(FT_EINVAL, "ft_graph_feed: graph already planned");
+    if (n->op == FT_OP_PARAM) return ft_fail(FT_EINVAL, "ft_graph_feed: '%s' is a parameter", n->name);
+    if (n->op == FT_OP_INPUT) return FT_OK;
+    n->op = FT_OP_INPUT;
+    n->n_in = 0;
+    memset(n->in, 0, sizeof n->in);
+    n->scratch_numel = 0;
+    n->aux_numel = 0;
+    if (!n->name[0]) snprintf(n->name, sizeof n->name, "fed%d", n->id);
+    return FT_OK;
+}

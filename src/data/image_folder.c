@@ -314,6 +314,8 @@ static ft_status build(scan *s, const char *kind, const char *where, int n_class
     ds->x_numel = 3 * (int64_t)m->o.size * m->o.size;
     ds->n_classes = n_classes;
     ds->class_names = class_names;
+    ds->augments = m->o.random_resized_crop || m->o.hflip || m->o.brightness > 0 || m->o.contrast > 0 ||
+                   m->o.saturation > 0;
     size_t wl = strlen(where);
     snprintf(ds->name, sizeof ds->name, "%s:%s%s", kind, wl > 48 ? "..." : "", wl > 48 ? where + wl - 45 : where);
     if (pthread_mutex_init(&m->mu, NULL)) goto sync_fail;

@@ -65,6 +65,8 @@ struct ft_loader {
     char fail_msg[LOADER_MSG];
     int64_t epoch, head, tail;
     int in_flight;          /* slots being filled */
+    bool fetch;             /* call get() (ft_loader_set_fetch); read by fillers of the current epoch */
+    bool fetch_next;        /* takes effect at the next start */
 };
 
 int64_t ft_loader_batches_per_epoch(const ft_loader *l) { return l->n_batches; }
@@ -84,7 +86,8 @@ static ft_status fill_batch(ft_loader *l, slot *s, int64_t epoch, int64_t k, boo
     s->b.index = k;
     uint8_t *x = s->b.x;
     const ft_sample_ctx ctx = {l->cfg.seed, epoch, l->cfg.augment};
-    for (int64_t j = lo; j < hi; j++) {
+    for (int64_t j = lo; j < hi; j++) s->b.idx[j - lo] = l->perm[j];
+    for (int64_t j = lo; j < hi && l->fetch; j++) {
         int64_t i = l->perm[j];
         ft_clear_error();
         ft_status st = l->ds->get(l->ds, i, &ctx, x + (size_t)(j - lo) * l->x_bytes, &s->b.y[j - lo]);
@@ -151,6 +154,7 @@ void ft_loader_free(ft_loader *l) {
         for (int i = 0; i < l->n_slots; i++) {
             ft_free_aligned(l->slots[i].b.x);
             ft_free(l->slots[i].b.y);
+            ft_free(l->slots[i].b.idx);
         }
     ft_free(l->slots);
     ft_free(l->threads);
@@ -194,9 +198,11 @@ ft_status ft_loader_new(ft_dataset *ds, const ft_loader_config *cfg, ft_loader *
     for (int i = 0; i < l->n_slots; i++) {
         l->slots[i].b.x = ft_malloc_aligned((size_t)bs * l->x_bytes);
         l->slots[i].b.y = ft_malloc((size_t)bs * sizeof(int32_t));
-        if (!l->slots[i].b.x || !l->slots[i].b.y) goto oom;
+        l->slots[i].b.idx = ft_malloc((size_t)bs * sizeof(int64_t));
+        if (!l->slots[i].b.x || !l->slots[i].b.y || !l->slots[i].b.idx) goto oom;
     }
     for (int64_t i = 0; i < ds->n; i++) l->perm[i] = i;
+    l->fetch = l->fetch_next = true;
 
     if (pthread_mutex_init(&l->mu, NULL)) goto sync_fail;
     if (pthread_cond_init(&l->cv_work, NULL)) { pthread_mutex_destroy(&l->mu); goto sync_fail; }
@@ -226,6 +232,13 @@ sync_fail:
     return ft_fail(FT_ENOMEM, "cannot create the loader's mutex/condition variables");
 }
 
+void ft_loader_set_fetch(ft_loader *l, bool fetch) {
+    if (!l) return;
+    pthread_mutex_lock(&l->mu);
+    l->fetch_next = fetch;
+    pthread_mutex_unlock(&l->mu);
+}
+
 ft_status ft_loader_start(ft_loader *l, int64_t epoch, int64_t start_batch) {
     if (!l) return ft_fail(FT_EINVAL, "ft_loader_start: no loader");
     if (epoch < 0) return ft_fail(FT_EINVAL, "epoch %lld is negative", (long long)epoch);
@@ -238,6 +251,7 @@ ft_status ft_loader_start(ft_loader *l, int64_t epoch, int64_t start_batch) {
     if (l->cfg.shuffle) ft_permutation(l->perm, l->ds->n, l->cfg.seed, (uint64_t)epoch);
     else for (int64_t i = 0; i < l->ds->n; i++) l->perm[i] = i;
     l->epoch = epoch;
+    l->fetch = l->fetch_next;
     l->head = l->tail = start_batch;
     l->held = false;
     l->failed = false;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,11 +48,33 @@ void ft_eval_result_free(ft_eval_result *r) {
 
 /* ---------------- graphs per batch shape ---------------- */
 #define MAX_SHAPES 4
+#define FC_MAX 8
+/* G_PLAIN: the model's graph. G_FILL: the same, with the feature cache's frontier nodes
+ * kept alive so their values can be copied out after forward. G_HEAD: the frontier nodes
+ * are inputs (ft_graph_feed), so only what follows them runs. */
+enum { G_PLAIN = 0, G_FILL, G_HEAD };
+
+/* Per-example activations of the frozen frontier (ft_graph_frozen_frontier) of one
+ * dataset, keyed by dataset index, filled by G_FILL steps and read by G_HEAD steps. */
+typedef struct {
+    bool on;
+    int n_front;
+    int ids[FC_MAX];                       /* frontier node ids (graphs are built identically) */
+    int64_t per[FC_MAX], off[FC_MAX];      /* floats per example of each, offset in a row */
+    int64_t stride;                        /* floats per example in all */
+    int64_t n, n_have;
+    float *feat;                           /* n x stride */
+    int32_t *y;                            /* labels */
+    uint8_t *have;
+} feature_cache;
+
 typedef struct {
     int64_t n;
     bool training;
+    int mode;
     ft_graph *g;
     ft_node *x, *y, *logits, *loss;
+    ft_node *front[FC_MAX];
 } step_graph;
 
 typedef struct {
@@ -64,15 +87,18 @@ static void cache_free(graph_cache *c) {
     c->n = 0;
 }
 
-static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training, float smoothing, step_graph **out) {
-    for (int i = 0; i < c->n; i++)
-        if (c->s[i].n == n && c->s[i].training == training) { *out = &c->s[i]; return FT_OK; }
-    if (c->n == MAX_SHAPES) { /* evict the oldest: shapes come from a handful of batch sizes */
-        ft_graph_free(c->s[0].g);
-        memmove(&c->s[0], &c->s[1], sizeof c->s[0] * (MAX_SHAPES - 1));
-        c->n--;
+/* Drop the graphs of one mode (the G_FILL arenas once the cache is complete). */
+static void cache_drop(graph_cache *c, int mode) {
+    int k = 0;
+    for (int i = 0; i < c->n; i++) {
+        if (c->s[i].mode == mode) ft_graph_free(c->s[i].g);
+        else c->s[k++] = c->s[i];
     }
-    step_graph *s = &c->s[c->n];
+    c->n = k;
+}
+
+/* The model's loss graph for a batch of n (inputs x, y; logits kept), not yet planned. */
+static ft_status build_step(ft_model *m, int64_t n, bool training, float smoothing, step_graph *s) {
     memset(s, 0, sizeof *s);
     s->n = n;
     s->training = training;
@@ -84,11 +110,156 @@ static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training
     s->y = ft_input(s->g, "y", FT_I32, 1, shape);
     s->loss = ft_cross_entropy(s->g, s->logits, s->y, -100, smoothing);
     ft_node_keep(s->logits);
-    ft_status st = ft_graph_plan(s->g, s->loss, training);
-    if (st) { ft_graph_free(s->g); return st; }
+    return FT_OK;
+}
+
+static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training, float smoothing, int mode,
+                           const feature_cache *fc, step_graph **out) {
+    for (int i = 0; i < c->n; i++)
+        if (c->s[i].n == n && c->s[i].training == training && c->s[i].mode == mode) { *out = &c->s[i]; return FT_OK; }
+    if (c->n == MAX_SHAPES) { /* evict the oldest: shapes come from a handful of batch sizes */
+        ft_graph_free(c->s[0].g);
+        memmove(&c->s[0], &c->s[1], sizeof c->s[0] * (MAX_SHAPES - 1));
+        c->n--;
+    }
+    step_graph *s = &c->s[c->n];
+    ft_status st = build_step(m, n, training, smoothing, s);
+    if (st) return st;
+    s->mode = mode;
+    if (mode != G_PLAIN && ft_graph_status(s->g) == FT_OK) {
+        /* The frontier must be the one the cache was set up with, at every batch size. */
+        ft_node *fr[FC_MAX];
+        int k = ft_graph_frozen_frontier(s->g, s->x, s->loss, training, fr, FC_MAX);
+        bool same = k == fc->n_front;
+        for (int i = 0; same && i < k; i++) same = fr[i]->id == fc->ids[i] && fr[i]->numel == n * fc->per[i];
+        if (!same) {
+            ft_graph_free(s->g);
+            return ft_fail(FT_EINVAL, "feature cache: the frozen part of the model differs at batch size %lld; "
+                           "run with --no-feature-cache", (long long)n);
+        }
+        for (int i = 0; i < k; i++) {
+            s->front[i] = fr[i];
+            if (mode == G_FILL) ft_node_keep(fr[i]);
+            else if ((st = ft_graph_feed(s->g, fr[i]))) { ft_graph_free(s->g); return st; }
+        }
+    }
+    if ((st = ft_graph_plan(s->g, s->loss, training))) { ft_graph_free(s->g); return st; }
     c->n++;
     *out = s;
     return FT_OK;
+}
+
+static void fc_free(feature_cache *fc) {
+    ft_free(fc->feat);
+    ft_free(fc->y);
+    ft_free(fc->have);
+    memset(fc, 0, sizeof *fc);
+}
+
+static void fc_note(const ft_run_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fc_note(const ft_run_config *cfg, const char *fmt, ...) {
+    if (cfg->progress < 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("feature cache: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* Decide whether ds (seen through a `training` plan) can use the feature cache, and
+ * allocate it. Not applicable is not an error: fc->on stays false. */
+static ft_status fc_setup(feature_cache *fc, ft_model *m, const ft_dataset *ds, int64_t bs, bool training,
+                          const ft_run_config *cfg, const char *what) {
+    memset(fc, 0, sizeof *fc);
+    if (cfg->no_feature_cache || ds->n < 1) return FT_OK;
+    step_graph s;
+    ft_status st = build_step(m, bs < ds->n ? bs : ds->n, training, 0.0f, &s);
+    if (st) return st;
+    ft_node *fr[FC_MAX];
+    int k = ft_graph_status(s.g) ? 0 : ft_graph_frozen_frontier(s.g, s.x, s.loss, training, fr, FC_MAX);
+    bool usable = k > 0;
+    for (int i = 0; usable && i < k; i++) usable = fr[i] != s.x && fr[i]->dtype == FT_F32;
+    if (!usable) { ft_graph_free(s.g); return FT_OK; } /* the data feeds a trainable op directly: nothing to cache */
+    if (training && ds->augments) {
+        ft_graph_free(s.g);
+        fc_note(cfg, "off: the training data is augmented (random crops/flips differ every epoch)");
+        return FT_OK;
+    }
+    fc->n_front = k;
+    for (int i = 0; i < k; i++) {
+        fc->ids[i] = fr[i]->id;
+        fc->per[i] = fr[i]->numel / s.n;
+        fc->off[i] = fc->stride;
+        fc->stride += fc->per[i];
+    }
+    char at[160] = "";
+    for (int i = 0; i < k && strlen(at) < 100; i++)
+        snprintf(at + strlen(at), sizeof at - strlen(at), "%s%s %s", i ? ", " : "", ft_op_name(fr[i]->op),
+                 fr[i]->name[0] ? fr[i]->name : "");
+    ft_graph_free(s.g);
+    double bytes = (double)ds->n * ((double)fc->stride * 4 + 5);
+    double limit = cfg->feature_cache_max_bytes > 0 ? (double)cfg->feature_cache_max_bytes : 2.0 * 1024 * 1024 * 1024;
+    if (bytes > limit) {
+        fc_note(cfg, "off for the %s: %lld examples x %lld floats would take %.1f MB (limit %.1f MB)", what,
+                (long long)ds->n, (long long)fc->stride, bytes / 1e6, limit / 1e6);
+        memset(fc, 0, sizeof *fc);
+        return FT_OK;
+    }
+    fc->n = ds->n;
+    fc->feat = ft_malloc((size_t)ds->n * (size_t)fc->stride * sizeof(float));
+    fc->y = ft_malloc((size_t)ds->n * sizeof(int32_t));
+    fc->have = ft_calloc((size_t)ds->n, 1);
+    if (!fc->feat || !fc->y || !fc->have) {
+        fc_free(fc);
+        fc_note(cfg, "off for the %s: out of memory for %.1f MB", what, bytes / 1e6);
+        return FT_OK;
+    }
+    fc->on = true;
+    fc_note(cfg, "on for the %s: %lld floats per example (at %s), %.1f MB for %lld examples; "
+            "after one pass, steps run only what follows", what, (long long)fc->stride, at, bytes / 1e6,
+            (long long)ds->n);
+    return FT_OK;
+}
+
+/* After a G_FILL forward: store the frontier values of the examples not yet cached. */
+static void fc_fill(feature_cache *fc, const step_graph *sg, const ft_batch *b) {
+    for (int64_t j = 0; j < b->n; j++) {
+        int64_t i = b->idx[j];
+        if (fc->have[i]) continue;
+        for (int k = 0; k < fc->n_front; k++)
+            memcpy(fc->feat + i * fc->stride + fc->off[k], sg->front[k]->val + j * fc->per[k],
+                   (size_t)fc->per[k] * sizeof(float));
+        fc->y[i] = b->y[j];
+        fc->have[i] = 1;
+        fc->n_have++;
+    }
+}
+
+/* Before a G_HEAD forward: feed the cached frontier values and labels of the batch. */
+static void fc_gather(const feature_cache *fc, step_graph *sg, const ft_batch *b) {
+    int32_t *y = (int32_t *)(void *)sg->y->val;
+    for (int64_t j = 0; j < b->n; j++) {
+        int64_t i = b->idx[j];
+        for (int k = 0; k < fc->n_front; k++)
+            memcpy(sg->front[k]->val + j * fc->per[k], fc->feat + i * fc->stride + fc->off[k],
+                   (size_t)fc->per[k] * sizeof(float));
+        y[j] = fc->y[i];
+    }
+}
+
+/* Feed one batch to sg: from the cache (G_HEAD) or the loader's x and y. */
+static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_batch *b, int64_t x_numel) {
+    if (sg->mode == G_HEAD) { fc_gather(fc, sg, b); return FT_OK; }
+    ft_status s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * x_numel) * 4);
+    if (!s) s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4);
+    return s;
+}
+
+/* The mode for the next batch: the head alone once every example is cached. */
+static int fc_mode(const feature_cache *fc) {
+    if (!fc || !fc->on) return G_PLAIN;
+    return fc->n_have == fc->n ? G_HEAD : G_FILL;
 }
 
 static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
@@ -108,7 +279,8 @@ static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
 }
 
 /* ---------------- evaluation ---------------- */
-ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
+static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, feature_cache *fc,
+                          ft_eval_result *res) {
     memset(res, 0, sizeof *res);
     ft_status s = check_data(m, ds);
     if (s) return s;
@@ -122,18 +294,21 @@ ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int worke
     graph_cache cache = {0};
     double loss_sum = 0;
     int64_t top5 = 0;
+    int mode = fc_mode(fc);
+    ft_loader_set_fetch(l, mode != G_HEAD);
     s = ft_loader_start(l, 0, 0);
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, b->n, false, 0.0f, &sg))) break;
-        if ((s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * ds->x_numel) * 4))) break;
-        if ((s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4))) break;
+        if ((s = cache_get(&cache, m, b->n, false, 0.0f, mode, fc, &sg))) break;
+        if ((s = feed_batch(sg, fc, b, ds->x_numel))) break;
         if ((s = ft_graph_forward(sg->g))) break;
+        if (mode == G_FILL) fc_fill(fc, sg, b);
+        const int32_t *yb = (const int32_t *)(const void *)sg->y->val;
         loss_sum += (double)sg->loss->val[0] * (double)b->n;
         for (int64_t i = 0; i < b->n; i++) {
             const float *z = sg->logits->val + i * C;
-            int best = 0, rank = 0, t = b->y[i];
+            int best = 0, rank = 0, t = yb[i];
             for (int c = 1; c < C; c++) if (z[c] > z[best]) best = c;
             for (int c = 0; c < C; c++) rank += z[c] > z[t];
             res->confusion[(int64_t)t * C + best]++;
@@ -151,10 +326,14 @@ ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int worke
     return FT_OK;
 }
 
+ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
+    return evaluate(m, ds, batch_size, workers, NULL, res);
+}
+
 ft_status ft_predict_one(ft_model *m, const void *x, float *probs) {
     graph_cache cache = {0};
     step_graph *sg;
-    ft_status s = cache_get(&cache, m, 1, false, 0.0f, &sg);
+    ft_status s = cache_get(&cache, m, 1, false, 0.0f, G_PLAIN, NULL, &sg);
     int32_t y = 0;
     if (!s) s = ft_graph_set_input(sg->g, sg->x, x, (size_t)sg->x->numel * 4);
     if (!s) s = ft_graph_set_input(sg->g, sg->y, &y, 4);
@@ -205,6 +384,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     ft_optimizer *opt = NULL;
     ft_loader *loader = NULL;
     graph_cache cache = {0};
+    feature_cache tfc = {0}, vfc = {0};
     FILE *mf = NULL;
     ft_series *steps_hist = NULL, *epochs_hist = NULL;
     ft_train_state st = {0};
@@ -221,6 +401,8 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     }
     ft_loader_config lc = {cfg->batch_size, true, false, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1, true};
     if ((s = ft_loader_new(train, &lc, &loader))) goto done;
+    if ((s = fc_setup(&tfc, m, train, cfg->batch_size, true, cfg, "training data"))) goto done;
+    if (val && (s = fc_setup(&vfc, m, val, cfg->batch_size, false, cfg, "validation data"))) goto done;
     int64_t batches = ft_loader_batches_per_epoch(loader);
     int64_t steps_per_epoch = (batches + cfg->accum_steps - 1) / cfg->accum_steps;
     int64_t total_steps = steps_per_epoch * cfg->epochs;
@@ -241,6 +423,9 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     const ft_params *ps = m->params;
 
     for (int64_t epoch = st.epoch; epoch < cfg->epochs && !stop; epoch++) {
+        int mode = fc_mode(&tfc);
+        if (mode == G_HEAD) cache_drop(&cache, G_FILL);
+        ft_loader_set_fetch(loader, mode != G_HEAD);
         if ((s = ft_loader_start(loader, epoch, st.batch_in_epoch))) goto done;
         double ep_loss = 0;
         int64_t ep_n = 0;
@@ -250,11 +435,11 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         ft_batch *b;
         while (!(s = ft_loader_next(loader, &b)) && b) {
             step_graph *sg;
-            if ((s = cache_get(&cache, m, b->n, true, cfg->label_smoothing, &sg))) goto done;
-            if ((s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * train->x_numel) * 4))) goto done;
-            if ((s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4))) goto done;
+            if ((s = cache_get(&cache, m, b->n, true, cfg->label_smoothing, mode, &tfc, &sg))) goto done;
+            if ((s = feed_batch(sg, &tfc, b, train->x_numel))) goto done;
             ft_graph_set_rng(sg->g, st.seed, (uint64_t)(b->epoch * batches + b->index));
             if ((s = ft_graph_forward(sg->g))) goto done;
+            if (mode == G_FILL) fc_fill(&tfc, sg, b);
             if ((s = ft_graph_backward(sg->g))) goto done;
             float loss = sg->loss->val[0];
             if (!isfinite(loss)) {
@@ -302,7 +487,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         /* End of epoch (or of the step budget): evaluate, log, checkpoint. */
         bool epoch_complete = !mid_epoch;
         ft_eval_result ev = {0};
-        if (val && (s = ft_evaluate(m, val, cfg->batch_size, cfg->workers, &ev))) goto done;
+        if (val && (s = evaluate(m, val, cfg->batch_size, cfg->workers, &vfc, &ev))) goto done;
         double train_loss = ep_n ? ep_loss / (double)ep_n : 0;
         double cols[FT_SERIES_COLS] = {train_loss, ev.loss, ev.accuracy};
         ft_series_push(epochs_hist, (double)epoch + 1, cols, FT_SERIES_COLS);
@@ -361,6 +546,8 @@ done:
     ft_free(steps_hist);
     ft_free(epochs_hist);
     cache_free(&cache);
+    fc_free(&tfc);
+    fc_free(&vfc);
     ft_loader_free(loader);
     ft_optimizer_free(opt);
     return s;
