@@ -180,9 +180,10 @@ ft_node *ft_attention(ft_graph *g, ft_node *q, ft_node *k, ft_node *v, ft_node *
  * In a graph not yet planned whose only varying input is `x` (its first dimension is the
  * batch), a node is *frozen* when its value for example j depends only on example j of x,
  * through ops known to treat examples independently, on no trainable parameter, and on
- * nothing stochastic or stateful in a plan for `training`: dropout in training and batch
- * norm on batch statistics (which also updates running statistics) are not frozen; batch
- * norm on running statistics (frozen_stats, or an eval plan) and dropout in eval are.
+ * nothing stochastic or changing in a plan for `training`: dropout in training is not
+ * frozen, dropout in eval is; batch norm is frozen only with frozen_stats (running
+ * statistics that nothing updates; without it, a training plan uses batch statistics and
+ * moves the running ones that an eval plan reads).
  * The frontier is the set of frozen nodes that some non-frozen node needed by `loss` (or
  * by an output marked with ft_node_keep) reads: everything upstream of it gives the same
  * per-example values every step, so they can be computed once and fed back in.

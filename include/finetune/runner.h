@@ -78,6 +78,7 @@ typedef struct {
     int best_epoch;
     bool interrupted;           /* SIGINT/SIGTERM: checkpoint written, resumable */
     bool early_stopped;
+    bool feature_cache;         /* the training set's frozen features were cached (see ft_run_config) */
 } ft_run_result;
 
 /* Train m on `train`, evaluating on `val` (may be NULL) after each epoch. Writes

@@ -459,10 +459,10 @@ static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool tra
     case FT_OP_MAX_POOL2D: case FT_OP_AVG_POOL2D: case FT_OP_GLOBAL_AVG_POOL: case FT_OP_PAD2D:
         if (st[x->id] != FZ_FROZEN || x->ndim < 3) return false;
         for (int k = 1; k < n->n_in; k++) if (st[n->in[k]->id] != FZ_CONST) return false;
-        if (n->op == FT_OP_BATCH_NORM) { /* batch statistics: not frozen (and they update running stats) */
-            bool running = (n->iarg[0] & 4) != 0;
-            if (!running || (training && !n->iarg[2])) return false;
-        }
+        /* Batch statistics are not frozen (and update the running ones). Running statistics
+         * are only constant with frozen_stats: in an eval plan without it, a training plan
+         * of the same store may still be moving them. */
+        if (n->op == FT_OP_BATCH_NORM && (!(n->iarg[0] & 4) || !n->iarg[2])) return false;
         return true;
     default:
         return false;

@@ -49,23 +49,23 @@ void ft_eval_result_free(ft_eval_result *r) {
 /* ---------------- graphs per batch shape ---------------- */
 #define MAX_SHAPES 4
 #define FC_MAX 8
-/* G_PLAIN: the model's graph. G_FILL: the same, with the feature cache's frontier nodes
- * kept alive so their values can be copied out after forward. G_HEAD: the frontier nodes
- * are inputs (ft_graph_feed), so only what follows them runs. */
-enum { G_PLAIN = 0, G_FILL, G_HEAD };
+/* G_PLAIN: the model's graph. G_HEAD: the feature cache's frontier nodes are inputs
+ * (ft_graph_feed), so only what follows them runs. */
+enum { G_PLAIN = 0, G_HEAD };
 
 /* Per-example activations of the frozen frontier (ft_graph_frozen_frontier) of one
- * dataset, keyed by dataset index, filled by G_FILL steps and read by G_HEAD steps. */
+ * dataset, keyed by dataset index: computed once by fc_setup (examples in index order,
+ * batches of the run's size, so a resumed run computes the same values), then fed to
+ * G_HEAD graphs. */
 typedef struct {
     bool on;
     int n_front;
     int ids[FC_MAX];                       /* frontier node ids (graphs are built identically) */
     int64_t per[FC_MAX], off[FC_MAX];      /* floats per example of each, offset in a row */
     int64_t stride;                        /* floats per example in all */
-    int64_t n, n_have;
+    int64_t n;
     float *feat;                           /* n x stride */
     int32_t *y;                            /* labels */
-    uint8_t *have;
 } feature_cache;
 
 typedef struct {
@@ -87,16 +87,6 @@ static void cache_free(graph_cache *c) {
     c->n = 0;
 }
 
-/* Drop the graphs of one mode (the G_FILL arenas once the cache is complete). */
-static void cache_drop(graph_cache *c, int mode) {
-    int k = 0;
-    for (int i = 0; i < c->n; i++) {
-        if (c->s[i].mode == mode) ft_graph_free(c->s[i].g);
-        else c->s[k++] = c->s[i];
-    }
-    c->n = k;
-}
-
 /* The model's loss graph for a batch of n (inputs x, y; logits kept), not yet planned. */
 static ft_status build_step(ft_model *m, int64_t n, bool training, float smoothing, step_graph *s) {
     memset(s, 0, sizeof *s);
@@ -113,6 +103,21 @@ static ft_status build_step(ft_model *m, int64_t n, bool training, float smoothi
     return FT_OK;
 }
 
+/* Find s's frontier, check it is the one fc was set up with (at every batch size), and
+ * record it in s->front. */
+static ft_status match_frontier(step_graph *s, const feature_cache *fc) {
+    if (ft_graph_status(s->g)) return FT_OK; /* planning reports the build error */
+    ft_node *fr[FC_MAX];
+    int k = ft_graph_frozen_frontier(s->g, s->x, s->loss, s->training, fr, FC_MAX);
+    bool same = k == fc->n_front;
+    for (int i = 0; same && i < k; i++) same = fr[i]->id == fc->ids[i] && fr[i]->numel == s->n * fc->per[i];
+    if (!same)
+        return ft_fail(FT_EINVAL, "feature cache: the frozen part of the model differs at batch size %lld; "
+                       "run with --no-feature-cache", (long long)s->n);
+    for (int i = 0; i < k; i++) s->front[i] = fr[i];
+    return FT_OK;
+}
+
 static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training, float smoothing, int mode,
                            const feature_cache *fc, step_graph **out) {
     for (int i = 0; i < c->n; i++)
@@ -126,22 +131,10 @@ static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training
     ft_status st = build_step(m, n, training, smoothing, s);
     if (st) return st;
     s->mode = mode;
-    if (mode != G_PLAIN && ft_graph_status(s->g) == FT_OK) {
-        /* The frontier must be the one the cache was set up with, at every batch size. */
-        ft_node *fr[FC_MAX];
-        int k = ft_graph_frozen_frontier(s->g, s->x, s->loss, training, fr, FC_MAX);
-        bool same = k == fc->n_front;
-        for (int i = 0; same && i < k; i++) same = fr[i]->id == fc->ids[i] && fr[i]->numel == n * fc->per[i];
-        if (!same) {
-            ft_graph_free(s->g);
-            return ft_fail(FT_EINVAL, "feature cache: the frozen part of the model differs at batch size %lld; "
-                           "run with --no-feature-cache", (long long)n);
-        }
-        for (int i = 0; i < k; i++) {
-            s->front[i] = fr[i];
-            if (mode == G_FILL) ft_node_keep(fr[i]);
-            else if ((st = ft_graph_feed(s->g, fr[i]))) { ft_graph_free(s->g); return st; }
-        }
+    if (mode == G_HEAD) {
+        if ((st = match_frontier(s, fc))) { ft_graph_free(s->g); return st; }
+        for (int i = 0; i < fc->n_front && !st; i++) st = ft_graph_feed(s->g, s->front[i]);
+        if (st) { ft_graph_free(s->g); return st; }
     }
     if ((st = ft_graph_plan(s->g, s->loss, training))) { ft_graph_free(s->g); return st; }
     c->n++;
@@ -152,7 +145,6 @@ static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training
 static void fc_free(feature_cache *fc) {
     ft_free(fc->feat);
     ft_free(fc->y);
-    ft_free(fc->have);
     memset(fc, 0, sizeof *fc);
 }
 
@@ -167,9 +159,48 @@ static void fc_note(const ft_run_config *cfg, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* One forward pass of the frozen part over ds: examples in index order, batches of bs,
+ * a plan that computes only the frontier nodes (kept). */
+static ft_status fc_extract(feature_cache *fc, ft_model *m, ft_dataset *ds, int64_t bs, bool training, int workers) {
+    ft_loader_config lc = {bs, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    ft_loader *l = NULL;
+    ft_status s = ft_loader_new(ds, &lc, &l);
+    if (s) return s;
+    step_graph g[2];
+    int n_g = 0;
+    s = ft_loader_start(l, 0, 0);
+    ft_batch *b;
+    while (!s && !(s = ft_loader_next(l, &b)) && b) {
+        step_graph *sg = NULL;
+        for (int i = 0; i < n_g; i++) if (g[i].n == b->n) sg = &g[i];
+        if (!sg) {
+            if (n_g == 2) { ft_graph_free(g[0].g); g[0] = g[1]; n_g = 1; }
+            sg = &g[n_g];
+            if ((s = build_step(m, b->n, training, 0.0f, sg))) break;
+            n_g++;
+            if ((s = match_frontier(sg, fc))) break;
+            sg->logits->keep = false; /* only the frontier is computed */
+            for (int k = 0; k < fc->n_front; k++) ft_node_keep(sg->front[k]);
+            if ((s = ft_graph_plan(sg->g, NULL, false))) break;
+        }
+        if ((s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * ds->x_numel) * 4))) break;
+        if ((s = ft_graph_forward(sg->g))) break;
+        for (int64_t j = 0; j < b->n; j++) {
+            int64_t i = b->idx[j];
+            for (int k = 0; k < fc->n_front; k++)
+                memcpy(fc->feat + i * fc->stride + fc->off[k], sg->front[k]->val + j * fc->per[k],
+                       (size_t)fc->per[k] * sizeof(float));
+            fc->y[i] = b->y[j];
+        }
+    }
+    for (int i = 0; i < n_g; i++) ft_graph_free(g[i].g);
+    ft_loader_free(l);
+    return s;
+}
+
 /* Decide whether ds (seen through a `training` plan) can use the feature cache, and
- * allocate it. Not applicable is not an error: fc->on stays false. */
-static ft_status fc_setup(feature_cache *fc, ft_model *m, const ft_dataset *ds, int64_t bs, bool training,
+ * fill it. Not applicable is not an error: fc->on stays false. */
+static ft_status fc_setup(feature_cache *fc, ft_model *m, ft_dataset *ds, int64_t bs, bool training,
                           const ft_run_config *cfg, const char *what) {
     memset(fc, 0, sizeof *fc);
     if (cfg->no_feature_cache || ds->n < 1) return FT_OK;
@@ -209,31 +240,19 @@ static ft_status fc_setup(feature_cache *fc, ft_model *m, const ft_dataset *ds, 
     fc->n = ds->n;
     fc->feat = ft_malloc((size_t)ds->n * (size_t)fc->stride * sizeof(float));
     fc->y = ft_malloc((size_t)ds->n * sizeof(int32_t));
-    fc->have = ft_calloc((size_t)ds->n, 1);
-    if (!fc->feat || !fc->y || !fc->have) {
+    if (!fc->feat || !fc->y) {
         fc_free(fc);
         fc_note(cfg, "off for the %s: out of memory for %.1f MB", what, bytes / 1e6);
         return FT_OK;
     }
+    double t0 = ft_now();
+    st = fc_extract(fc, m, ds, bs, training, cfg->workers);
+    if (st) { fc_free(fc); return st; }
     fc->on = true;
-    fc_note(cfg, "on for the %s: %lld floats per example (at %s), %.1f MB for %lld examples; "
-            "after one pass, steps run only what follows", what, (long long)fc->stride, at, bytes / 1e6,
-            (long long)ds->n);
+    fc_note(cfg, "on for the %s: %lld floats per example (at %s), %.1f MB for %lld examples, computed in %.1f s; "
+            "steps run only what follows", what, (long long)fc->stride, at, bytes / 1e6, (long long)ds->n,
+            ft_now() - t0);
     return FT_OK;
-}
-
-/* After a G_FILL forward: store the frontier values of the examples not yet cached. */
-static void fc_fill(feature_cache *fc, const step_graph *sg, const ft_batch *b) {
-    for (int64_t j = 0; j < b->n; j++) {
-        int64_t i = b->idx[j];
-        if (fc->have[i]) continue;
-        for (int k = 0; k < fc->n_front; k++)
-            memcpy(fc->feat + i * fc->stride + fc->off[k], sg->front[k]->val + j * fc->per[k],
-                   (size_t)fc->per[k] * sizeof(float));
-        fc->y[i] = b->y[j];
-        fc->have[i] = 1;
-        fc->n_have++;
-    }
 }
 
 /* Before a G_HEAD forward: feed the cached frontier values and labels of the batch. */
@@ -256,11 +275,7 @@ static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_ba
     return s;
 }
 
-/* The mode for the next batch: the head alone once every example is cached. */
-static int fc_mode(const feature_cache *fc) {
-    if (!fc || !fc->on) return G_PLAIN;
-    return fc->n_have == fc->n ? G_HEAD : G_FILL;
-}
+static int fc_mode(const feature_cache *fc) { return fc && fc->on ? G_HEAD : G_PLAIN; }
 
 static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
     int64_t in_numel = 1;
@@ -303,7 +318,6 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
         if ((s = cache_get(&cache, m, b->n, false, 0.0f, mode, fc, &sg))) break;
         if ((s = feed_batch(sg, fc, b, ds->x_numel))) break;
         if ((s = ft_graph_forward(sg->g))) break;
-        if (mode == G_FILL) fc_fill(fc, sg, b);
         const int32_t *yb = (const int32_t *)(const void *)sg->y->val;
         loss_sum += (double)sg->loss->val[0] * (double)b->n;
         for (int64_t i = 0; i < b->n; i++) {
@@ -401,6 +415,9 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     }
     ft_loader_config lc = {cfg->batch_size, true, false, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1, true};
     if ((s = ft_loader_new(train, &lc, &loader))) goto done;
+    /* Signals from here: an interrupt while the feature cache is computed (which is not
+     * cut short) stops training after its first step, with a resumable checkpoint. */
+    ft_install_signal_handlers();
     if ((s = fc_setup(&tfc, m, train, cfg->batch_size, true, cfg, "training data"))) goto done;
     if (val && (s = fc_setup(&vfc, m, val, cfg->batch_size, false, cfg, "validation data"))) goto done;
     int64_t batches = ft_loader_batches_per_epoch(loader);
@@ -416,7 +433,6 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     if (!steps_hist || !epochs_hist) { s = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
 
     if (!(mf = fopen(metrics, cfg->resume ? "a" : "w"))) { s = ft_fail(FT_EIO, "%s: %s", metrics, strerror(errno)); goto done; }
-    ft_install_signal_handlers();
     ft_progress prog = {cfg->progress, ft_now(), 0, st.step, 0};
     float lr = 0;
     bool stop = false;
@@ -424,7 +440,6 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
 
     for (int64_t epoch = st.epoch; epoch < cfg->epochs && !stop; epoch++) {
         int mode = fc_mode(&tfc);
-        if (mode == G_HEAD) cache_drop(&cache, G_FILL);
         ft_loader_set_fetch(loader, mode != G_HEAD);
         if ((s = ft_loader_start(loader, epoch, st.batch_in_epoch))) goto done;
         double ep_loss = 0;
@@ -439,7 +454,6 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
             if ((s = feed_batch(sg, &tfc, b, train->x_numel))) goto done;
             ft_graph_set_rng(sg->g, st.seed, (uint64_t)(b->epoch * batches + b->index));
             if ((s = ft_graph_forward(sg->g))) goto done;
-            if (mode == G_FILL) fc_fill(&tfc, sg, b);
             if ((s = ft_graph_backward(sg->g))) goto done;
             float loss = sg->loss->val[0];
             if (!isfinite(loss)) {
@@ -525,6 +539,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         }
     }
     res->steps = st.step;
+    res->feature_cache = tfc.on;
     res->best_val_accuracy = st.best_val < 0 ? 0 : st.best_val;
     res->best_epoch = st.best_epoch;
 
