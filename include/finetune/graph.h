@@ -176,6 +176,7 @@ typedef struct {
  * Tk > Tq, for KV caches). Returns [B,Tq,Hq*D]. Keeps only the probabilities [B,Hq,Tq,Tk]
  * for backward (none in an eval plan); a query row with no key to attend outputs 0. */
 ft_node *ft_attention(ft_graph *g, ft_node *q, ft_node *k, ft_node *v, ft_node *key_mask, const ft_attention_args *a);
+
 /* ---- frozen features (feature caching) ----
  * In a graph not yet planned whose only varying input is `x` (its first dimension is the
  * batch), a node is *frozen* when its value for example j depends only on example j of x,
