@@ -203,6 +203,20 @@ static void run(const char *name, const char *trainable, bool no_cache, bool aug
     c.no_feature_cache = no_cache;
     CHECK_OK(ft_train(m, &train, &val, &c, &o->res));
     o->n_losses = read_losses(dir, o->losses, 400);
+    /* best.safetensors: highest validation accuracy, ties to the lower validation loss. */
+    char path[512], line[512];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    double best_acc = -1, best_loss = 0;
+    int best_epoch = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        char *pa = strstr(line, "\"val_accuracy\": "), *pl = strstr(line, "\"val_loss\": "), *pe = strstr(line, "{\"epoch\": ");
+        if (!pa || !pl || !pe) continue;
+        double acc = strtod(pa + 16, NULL), loss = strtod(pl + 12, NULL);
+        if (acc > best_acc || (acc == best_acc && loss < best_loss)) { best_acc = acc; best_loss = loss; best_epoch = atoi(pe + 10); }
+    }
+    if (f) fclose(f);
+    CHECKF(best_epoch == o->res.best_epoch, "%s: best epoch %d, metrics say %d", name, o->res.best_epoch, best_epoch);
     o->n_weights = m->params->total;
     o->weights = malloc(o->n_weights * sizeof(float));
     memcpy(o->weights, m->params->data, o->n_weights * sizeof(float));

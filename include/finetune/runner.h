@@ -95,6 +95,7 @@ typedef struct {
     int64_t step, epoch, batch_in_epoch;
     uint64_t seed;
     double best_val;
+    double best_val_loss;       /* validation loss at best_val: equal accuracy with a lower loss is better */
     int best_epoch;
     int bad_epochs;
 } ft_train_state;

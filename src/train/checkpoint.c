@@ -5,6 +5,7 @@
 #include "finetune/io.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ ft_status ft_checkpoint_save(const char *path, const ft_model *m, ft_optimizer *
     META("batch_in_epoch", "%" PRId64, st->batch_in_epoch);
     META("seed", "%" PRIu64, st->seed);
     META("best_val", "%.17g", st->best_val);
+    META("best_val_loss", "%.17g", st->best_val_loss);
     META("best_epoch", "%d", st->best_epoch);
     META("bad_epochs", "%d", st->bad_epochs);
     META("optimizer_steps", "%" PRId64, opt ? ft_optimizer_steps(opt) : (int64_t)0);
@@ -111,6 +113,8 @@ ft_status ft_checkpoint_load(const char *path, ft_model *m, ft_optimizer *opt, f
         if (!s && !(s = meta_i64(f, "bad_epochs", &v))) st->bad_epochs = (int)v;
         const char *bv = ft_st_meta(f, "best_val");
         st->best_val = bv ? strtod(bv, NULL) : 0.0;
+        const char *bl = ft_st_meta(f, "best_val_loss"); /* absent in older checkpoints */
+        st->best_val_loss = bl ? strtod(bl, NULL) : HUGE_VAL;
     }
     if (!s && opt) {
         float *bufs[MAX_OPT_BUFS];

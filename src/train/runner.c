@@ -404,6 +404,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     ft_train_state st = {0};
     st.seed = cfg->seed;
     st.best_val = -1;
+    st.best_val_loss = HUGE_VAL;
     st.best_epoch = -1;
 
     if ((s = ft_params_alloc_grads(m->params))) goto done;
@@ -512,8 +513,14 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         if (val) fprintf(mf, ", \"val_loss\": %.6f, \"val_accuracy\": %.6f", ev.loss, ev.accuracy);
         fprintf(mf, "}\n");
         fflush(mf);
-        bool improved = val && ev.accuracy > st.best_val;
-        if (improved) { st.best_val = ev.accuracy; st.best_epoch = (int)epoch + 1; st.bad_epochs = 0; }
+        /* Best = highest accuracy; at equal accuracy (common on a small held-out set), lower loss. */
+        bool improved = val && (ev.accuracy > st.best_val || (ev.accuracy == st.best_val && ev.loss < st.best_val_loss));
+        if (improved) {
+            st.best_val = ev.accuracy;
+            st.best_val_loss = ev.loss;
+            st.best_epoch = (int)epoch + 1;
+            st.bad_epochs = 0;
+        }
         else if (val) st.bad_epochs++;
         if (cfg->progress >= 0) {
             if (val)
