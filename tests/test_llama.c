@@ -203,6 +203,60 @@ static void test_sampling(void) {
     ft_model_free(m);
 }
 
+/* The same weights in export.py's version-1 layout: 256-byte header, norms first, no RoPE tables. */
+static uint8_t *l2c_to_v1(const l2c_cfg *c, bool shared, const uint8_t *legacy, size_t *size) {
+    size_t C = (size_t)c->dim, L = (size_t)c->n_layers, F = (size_t)c->hidden, V = (size_t)c->vocab;
+    size_t D = C / (size_t)c->n_heads, KV = D * (size_t)c->n_kv_heads;
+    /* legacy segments: emb, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, freq, wcls */
+    size_t len[13] = {V * C, L * C, L * C * C, L * KV * C, L * KV * C, L * C * C, L * C, L * F * C, L * C * F, L * F * C, C,
+                      (size_t)c->seq_len * D, shared ? 0 : V * C};
+    size_t off[13], o = 0;
+    for (int i = 0; i < 13; i++) { off[i] = o; o += len[i]; }
+    static const int v1[12] = {1, 6, 10, 0, 2, 3, 4, 5, 7, 8, 9, 12};
+    size_t nf = 0;
+    for (int i = 0; i < 12; i++) nf += len[v1[i]];
+    *size = 256 + 4 * nf;
+    uint8_t *buf = calloc(1, *size);
+    uint32_t magic = 0x616b3432u;
+    int32_t version = 1, hdr[7] = {c->dim, c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab, c->seq_len};
+    memcpy(buf, &magic, 4);
+    memcpy(buf + 4, &version, 4);
+    memcpy(buf + 8, hdr, 28);
+    buf[36] = shared;
+    const float *src = (const float *)(legacy + 28);
+    float *dst = (float *)(buf + 256);
+    for (int i = 0; i < 12; i++) { memcpy(dst, src + off[v1[i]], len[v1[i]] * 4); dst += len[v1[i]]; }
+    return buf;
+}
+
+static void test_version1(void) {
+    l2c_cfg c = {32, 40, 2, 4, 2, 37, 16};
+    for (int shared = 0; shared < 2; shared++) {
+        size_t n0, n1;
+        uint8_t *legacy = l2c_write(&c, shared, 21, &n0), *v1 = l2c_to_v1(&c, shared, legacy, &n1);
+        ft_model *a = NULL, *b = NULL;
+        CHECK_OK(ft_import_llama2c_mem(legacy, n0, "legacy.bin", &a));
+        CHECK_OK(ft_import_llama2c_mem(v1, n1, "v1.bin", &b));
+        if (a && b) {
+            CHECK(a->params->n == b->params->n && a->params->total == b->params->total);
+            CHECKF(memcmp(a->params->data, b->params->data, a->params->total * 4) == 0, "shared=%d: version 1 differs from legacy", shared);
+        }
+        ft_model_free(a);
+        ft_model_free(b);
+        CHECK_ERR(ft_import_llama2c_mem(v1, n1 - 4, "v1cut.bin", &b), FT_EFORMAT);
+        int32_t two = 2;
+        memcpy(v1 + 4, &two, 4);
+        CHECK_ERR(ft_import_llama2c_mem(v1, n1, "v2.bin", &b), FT_EUNSUPPORTED);
+        CHECKF(strstr(ft_errmsg(), "version 2") != NULL, "message: %s", ft_errmsg());
+        free(legacy);
+        free(v1);
+    }
+    ft_model *m = NULL;
+    const uint8_t zip[64] = {'P', 'K', 3, 4};
+    CHECK_ERR(ft_import_llama2c_mem(zip, sizeof zip, "pytorch_model.bin", &m), FT_EUNSUPPORTED);
+    CHECKF(strstr(ft_errmsg(), "zip") != NULL, "message: %s", ft_errmsg());
+}
+
 static void test_bad_inputs(void) {
     l2c_cfg c = {16, 24, 1, 2, 1, 11, 8};
     size_t size;
@@ -289,6 +343,7 @@ int main(void) {
     ft_set_num_threads(2);
     test_import_matches_llama2c_forward();
     test_sampling();
+    test_version1();
     test_bad_inputs();
     test_stories260k();
     TEST_END();

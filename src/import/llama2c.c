@@ -6,6 +6,9 @@
  * wk [L,kv,dim], wv [L,kv,dim], wo [L,dim,dim], rms_ffn [L,dim], w1 [L,hidden,dim],
  * w2 [L,dim,hidden], w3 [L,hidden,dim], rms_final [dim], two unused RoPE tables
  * [seq_len * head_size / 2] each, then wcls [V,dim] when unshared. Matrices are [out,in].
+ * export.py's "version 1" (float32 with a 256-byte header: magic "ak42", version, the same 7
+ * ints with a positive vocab_size, a shared-classifier byte) stores the same tensors in another
+ * order (norms first, no RoPE tables) and reads here too; version 2 (int8) is refused.
  *
  * llama2.c rotates interleaved pairs (x[2i], x[2i+1]); Hugging Face (and ft_rope) rotate
  * (x[i], x[i+D/2]). So, as HF's convert_llama_weights_to_hf does, the rows of wq and wk are
@@ -72,21 +75,69 @@ static void permute_rows(float *w, int heads, int64_t D, int64_t cols, float *tm
     }
 }
 
+/* Tensors in file order. Each is one named tensor (layer < 0) or one per layer. */
+enum { T_EMB, T_RMS_ATT, T_WQ, T_WK, T_WV, T_WO, T_RMS_FFN, T_W1, T_W2, T_W3, T_RMS_FINAL, T_FREQ, T_WCLS, T_END };
+static const int legacy_order[] = {T_EMB, T_RMS_ATT, T_WQ, T_WK, T_WV, T_WO, T_RMS_FFN, T_W1, T_W2, T_W3, T_RMS_FINAL, T_FREQ, T_WCLS, T_END};
+static const int v1_order[] = {T_RMS_ATT, T_RMS_FFN, T_RMS_FINAL, T_EMB, T_WQ, T_WK, T_WV, T_WO, T_W1, T_W2, T_W3, T_WCLS, T_END};
+
+#define L2C_MAGIC 0x616b3432u /* "ak42": export.py's versioned formats */
+
 ft_status ft_import_llama2c_mem(const uint8_t *data, size_t size, const char *label, ft_model **out) {
     *out = NULL;
     if (!label) label = "llama2.c checkpoint";
+    if (size >= 4 && !memcmp(data, "PK\3\4", 4))
+        return ft_fail(FT_EUNSUPPORTED, "%s: a zip archive (a PyTorch pickle?), not a llama2.c checkpoint; "
+                       "export it to safetensors or with llama2.c's export.py", label);
+    /* Legacy (run.c): the 7-int header at 0. Version 1 (export.py --version 1): magic, version,
+     * the 7 ints, a shared-classifier byte, zero padding to 256 bytes. */
     l2c_header h;
-    if (size < sizeof h)
-        return ft_fail(FT_EFORMAT, "%s: truncated llama2.c checkpoint: %zu bytes, the header alone is 28", label, size);
-    memcpy(&h, data, sizeof h);
+    uint64_t at = sizeof h;
+    const int *order = legacy_order;
+    bool shared;
+    uint32_t magic = 0;
+    if (size >= 4) memcpy(&magic, data, 4);
+    if (magic == L2C_MAGIC) {
+        int32_t version = 0;
+        if (size < 256) return ft_fail(FT_EFORMAT, "%s: truncated llama2.c checkpoint: %zu bytes, the versioned header is 256", label, size);
+        memcpy(&version, data + 4, 4);
+        if (version != 1)
+            return ft_fail(FT_EUNSUPPORTED, "%s: llama2.c checkpoint version %d is not supported (only the float32 "
+                           "formats: legacy and version 1; version 2 is int8-quantized)", label, version);
+        memcpy(&h, data + 8, sizeof h);
+        if (data[36] > 1) return ft_fail(FT_EFORMAT, "%s: not a llama2.c checkpoint: shared_classifier flag %d", label, data[36]);
+        if (h.vocab < 0) return ft_fail(FT_EFORMAT, "%s: not a llama2.c checkpoint: vocab_size %d", label, h.vocab);
+        shared = data[36];
+        at = 256;
+        order = v1_order;
+    } else {
+        if (size < sizeof h)
+            return ft_fail(FT_EFORMAT, "%s: truncated llama2.c checkpoint: %zu bytes, the header alone is 28", label, size);
+        memcpy(&h, data, sizeof h);
+        shared = h.vocab > 0;
+    }
     ft_status s = check_header(&h, label);
     if (s) return s;
-    bool shared = h.vocab > 0;
-    int64_t V = shared ? h.vocab : -(int64_t)h.vocab, C = h.dim, L = h.n_layers, F = h.hidden;
+    int64_t V = h.vocab > 0 ? h.vocab : -(int64_t)h.vocab, C = h.dim, L = h.n_layers, F = h.hidden;
     int64_t D = C / h.n_heads, KV = D * h.n_kv_heads;
-    uint64_t floats = (uint64_t)(V * C) + (uint64_t)(L * C) * 2 + (uint64_t)(L * C * C) * 2 + (uint64_t)(L * KV * C) * 2 +
-                      (uint64_t)(L * C * F) * 3 + (uint64_t)C + (uint64_t)h.seq_len * (uint64_t)D + (shared ? 0 : (uint64_t)(V * C));
-    uint64_t need = sizeof h + 4 * floats;
+    /* Per tensor: name (per-layer ones take %d), llama2.c's name, rows, cols, per layer, heads to permute. */
+    struct { const char *name, *what; int64_t rows, cols; bool per_layer; int perm; } t[T_END] = {
+        [T_EMB] = {"model.embed_tokens.weight", "token_embedding_table", V, C, false, 0},
+        [T_RMS_ATT] = {"model.layers.%d.input_layernorm.weight", "rms_att_weight", C, 1, true, 0},
+        [T_WQ] = {"model.layers.%d.self_attn.q_proj.weight", "wq", C, C, true, h.n_heads},
+        [T_WK] = {"model.layers.%d.self_attn.k_proj.weight", "wk", KV, C, true, h.n_kv_heads},
+        [T_WV] = {"model.layers.%d.self_attn.v_proj.weight", "wv", KV, C, true, 0},
+        [T_WO] = {"model.layers.%d.self_attn.o_proj.weight", "wo", C, C, true, 0},
+        [T_RMS_FFN] = {"model.layers.%d.post_attention_layernorm.weight", "rms_ffn_weight", C, 1, true, 0},
+        [T_W1] = {"model.layers.%d.mlp.gate_proj.weight", "w1", F, C, true, 0},
+        [T_W2] = {"model.layers.%d.mlp.down_proj.weight", "w2", C, F, true, 0},
+        [T_W3] = {"model.layers.%d.mlp.up_proj.weight", "w3", F, C, true, 0},
+        [T_RMS_FINAL] = {"model.norm.weight", "rms_final_weight", C, 1, false, 0},
+        [T_FREQ] = {NULL, "freq_cis", h.seq_len, D, false, 0}, /* the legacy RoPE tables: skipped */
+        [T_WCLS] = {shared ? NULL : "lm_head.weight", "wcls", shared ? 0 : V, C, false, 0},
+    };
+    uint64_t need = at;
+    for (const int *o = order; *o != T_END; o++)
+        need += 4 * (uint64_t)(t[*o].rows * t[*o].cols) * (uint64_t)(t[*o].per_layer ? L : 1);
     if (size < need)
         return ft_fail(FT_EFORMAT,
                        "%s: truncated llama2.c checkpoint: the header (dim %d, hidden_dim %d, %d layers, %d heads, %d kv heads, "
@@ -105,33 +156,17 @@ ft_status ft_import_llama2c_mem(const uint8_t *data, size_t size, const char *la
     if ((s = ft_model_from_config(cfg, &m))) return ft_fail_context(s, "%s", label);
     float *tmp = ft_malloc((size_t)(D * C) * sizeof *tmp);
     if (!tmp) { ft_model_free(m); return ft_fail(FT_ENOMEM, "out of memory"); }
-    uint64_t at = sizeof h;
     char name[128];
-#define P(nm) ft_params_value(m->params, ft_params_find(m->params, nm))
-    /* Per-layer tensors, in file order: name pattern, rows, cols, heads to permute (0 = none). */
-    struct { const char *fmt, *what; int64_t rows, cols; int perm; } per[9] = {
-        {"model.layers.%d.input_layernorm.weight", "rms_att_weight", C, 1, 0},
-        {"model.layers.%d.self_attn.q_proj.weight", "wq", C, C, h.n_heads},
-        {"model.layers.%d.self_attn.k_proj.weight", "wk", KV, C, h.n_kv_heads},
-        {"model.layers.%d.self_attn.v_proj.weight", "wv", KV, C, 0},
-        {"model.layers.%d.self_attn.o_proj.weight", "wo", C, C, 0},
-        {"model.layers.%d.post_attention_layernorm.weight", "rms_ffn_weight", C, 1, 0},
-        {"model.layers.%d.mlp.gate_proj.weight", "w1", F, C, 0},
-        {"model.layers.%d.mlp.down_proj.weight", "w2", C, F, 0},
-        {"model.layers.%d.mlp.up_proj.weight", "w3", F, C, 0},
-    };
-    s = take(data, &at, (uint64_t)(V * C), P("model.embed_tokens.weight"), label, "token_embedding_table", -1);
-    for (int t = 0; t < 9 && !s; t++)
-        for (int l = 0; l < L && !s; l++) {
-            snprintf(name, sizeof name, per[t].fmt, l);
-            float *dst = P(name);
-            s = take(data, &at, (uint64_t)(per[t].rows * per[t].cols), dst, label, per[t].what, l);
-            if (!s && per[t].perm) permute_rows(dst, per[t].perm, D, per[t].cols, tmp);
+    for (const int *o = order; *o != T_END && !s; o++) {
+        uint64_t n = (uint64_t)(t[*o].rows * t[*o].cols);
+        if (!t[*o].name) { at += 4 * n; continue; }
+        for (int l = 0; l < (t[*o].per_layer ? L : 1) && !s; l++) {
+            snprintf(name, sizeof name, t[*o].name, l);
+            float *dst = ft_params_value(m->params, ft_params_find(m->params, name));
+            s = take(data, &at, n, dst, label, t[*o].what, t[*o].per_layer ? l : -1);
+            if (!s && t[*o].perm) permute_rows(dst, t[*o].perm, D, t[*o].cols, tmp);
         }
-    if (!s) s = take(data, &at, (uint64_t)C, P("model.norm.weight"), label, "rms_final_weight", -1);
-    at += 4 * (uint64_t)h.seq_len * (uint64_t)D; /* the legacy freq_cis tables: unused */
-    if (!s && !shared) s = take(data, &at, (uint64_t)(V * C), P("lm_head.weight"), label, "wcls", -1);
-#undef P
+    }
     ft_free(tmp);
     if (s) { ft_model_free(m); return s; }
     *out = m;
