@@ -9,4 +9,5 @@
 #include "finetune/model.h"
 #include "finetune/runner.h"
 #include "finetune/import.h"
+#include "finetune/text.h"
 #endif
