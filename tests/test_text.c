@@ -461,6 +461,25 @@ static void test_words_and_batches(void) {
     ft_tokenizer_free(t);
 }
 
+/* vocab.json text with GPT-2's 256 byte symbols (ids = byte values), left open for more. */
+static size_t byte_vocab(char *v, size_t cap) {
+    size_t o = (size_t)snprintf(v, cap, "{");
+    uint16_t cps[256];
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        bool pr = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+        cps[b] = pr ? (uint16_t)b : (uint16_t)(256 + n++);
+    }
+    for (int b = 0; b < 256; b++) {
+        char u[8];
+        int ul = cps[b] < 0x80 ? (u[0] = (char)cps[b], 1)
+                               : (u[0] = (char)(0xC0 | (cps[b] >> 6)), u[1] = (char)(0x80 | (cps[b] & 0x3F)), 2);
+        if (cps[b] == '"' || cps[b] == '\\') o += (size_t)snprintf(v + o, cap - o, "\"\\%c\": %d, ", u[0], b);
+        else o += (size_t)snprintf(v + o, cap - o, "\"%.*s\": %d, ", ul, u, b);
+    }
+    return o;
+}
+
 static void test_bad_inputs(void) {
     ft_tokenizer *t = NULL;
     CHECK_ERR(ft_tokenizer_load_wordpiece("tests/fixtures/text/no-such-vocab.txt", true, &t), FT_ENOTFOUND);
@@ -474,20 +493,7 @@ static void test_bad_inputs(void) {
     CHECK(strstr(ft_errmsg(), "byte") != NULL);
     /* a complete byte alphabet, then merges naming unknown tokens */
     char v[8192];
-    size_t o = (size_t)snprintf(v, sizeof v, "{");
-    uint16_t cps[256];
-    int n = 0;
-    for (int b = 0; b < 256; b++) {
-        bool pr = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-        cps[b] = pr ? (uint16_t)b : (uint16_t)(256 + n++);
-    }
-    for (int b = 0; b < 256; b++) {
-        char u[8];
-        int ul = cps[b] < 0x80 ? (u[0] = (char)cps[b], 1)
-                               : (u[0] = (char)(0xC0 | (cps[b] >> 6)), u[1] = (char)(0x80 | (cps[b] & 0x3F)), 2);
-        if (cps[b] == '"' || cps[b] == '\\') o += (size_t)snprintf(v + o, sizeof v - o, "\"\\%c\": %d, ", u[0], b);
-        else o += (size_t)snprintf(v + o, sizeof v - o, "\"%.*s\": %d, ", ul, u, b);
-    }
+    size_t o = byte_vocab(v, sizeof v);
     o += (size_t)snprintf(v + o, sizeof v - o, "\"ab\": 256}");
     CHECK_OK(ft_tokenizer_from_bpe(v, o, "#version: 0.2\na b\n", 18, "vocab.json", &t));
     if (t) {
@@ -518,22 +524,60 @@ static void test_bad_inputs(void) {
     CHECK(t == NULL);
 }
 
-/* Every allocation failure on the way gives FT_ENOMEM and no leak (ASan checks the latter). */
-static void test_out_of_memory(void) {
-    ft_tokenizer *t = wp_small(true);
-    if (!t) return;
-    const char *text = "UNaffable hello, world! caf\xc3\xa9 \xe4\xb8\xad";
-    int fails = 0;
-    for (int k = 0; k < 40; k++) {
+/* Every allocation failure on the way gives FT_ENOMEM and no leak (ASan checks the latter):
+ * loading and encoding, for each kind. */
+static void oom_walk(const char *what, ft_status (*load)(ft_tokenizer **), const char *text) {
+    int fails = 0, oks = 0;
+    for (int k = 0; k < 400 && oks < 3; k++) {
+        ft_tokenizer *t = NULL;
         ft_token_list l = {0};
         ft_alloc_fail_after(k);
-        ft_status s = ft_tokenizer_encode(t, text, strlen(text), &l);
+        ft_status s = load(&t);
+        if (s == FT_OK) s = ft_tokenizer_encode(t, text, strlen(text), &l);
         ft_alloc_fail_after(-1);
-        CHECK(s == FT_OK || s == FT_ENOMEM);
+        CHECKF(s == FT_OK || s == FT_ENOMEM, "%s: allocation %d failed -> %s: %s", what, k, ft_status_name(s), ft_errmsg());
         fails += s == FT_ENOMEM;
+        oks += s == FT_OK;
         ft_token_list_free(&l);
+        ft_tokenizer_free(t);
     }
-    CHECK(fails > 0);
+    CHECKF(fails > 3 && oks > 0, "%s: %d failures, %d successes", what, fails, oks);
+}
+
+static const char *oom_shared;
+static ft_status load_wp(ft_tokenizer **t) {
+    static const char v[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nun\n##aff\n##able\nhello\n,\n";
+    return ft_tokenizer_from_wordpiece(v, sizeof v - 1, true, "v.txt", t);
+}
+static ft_status load_bpe(ft_tokenizer **t) {
+    char v[8192];
+    size_t o = byte_vocab(v, sizeof v);
+    o += (size_t)snprintf(v + o, sizeof v - o, "\"ab\": 256, \"\xc4\xa0" "a\": 257}");
+    static const char m[] = "a b\n\xc4\xa0 a\n";
+    return ft_tokenizer_from_bpe(v, o, m, sizeof m - 1, "vocab.json", t);
+}
+static ft_status load_llama(ft_tokenizer **t) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/models/stories260K/tok512.bin", oom_shared);
+    return ft_tokenizer_load_llama2c(p, t);
+}
+
+static void test_out_of_memory(const char *shared) {
+    oom_walk("wordpiece", load_wp, "UNaffable hello, world! caf\xc3\xa9 \xe4\xb8\xad");
+    oom_walk("bpe", load_bpe, "ab abab  a\xff b's");
+    oom_shared = shared;
+    if (shared) oom_walk("llama2.c", load_llama, "Once upon a time \xff\xe2\x84\xa2");
+}
+
+static void test_specials_in_text(void) {
+    ft_tokenizer *t = wp_small(true);
+    if (!t) return;
+    ft_token_list l = {0};
+    CHECK_OK(ft_tokenizer_encode(t, "[CLS] hello [SEP]", 17, &l));
+    bool special = false;
+    for (int64_t i = 0; i < l.n; i++) special |= l.ids[i] == ft_tokenizer_specials(t)->cls || l.ids[i] == ft_tokenizer_specials(t)->sep;
+    CHECK(!special && l.n == 7);   /* [ cls ] hello [ sep ]: plain text, not added tokens */
+    ft_token_list_free(&l);
     ft_tokenizer_free(t);
 }
 
@@ -544,6 +588,7 @@ int main(void) {
     test_gpt2_rules();
     test_words_and_batches();
     test_bad_inputs();
-    test_out_of_memory();
+    test_out_of_memory(t_shared("llama2.c allocation failures"));
+    test_specials_in_text();
     TEST_END();
 }
