@@ -487,6 +487,12 @@ static void test_bad_inputs(void) {
     CHECK_ERR(ft_tokenizer_load_dir("tests/fixtures", &t), FT_ENOTFOUND);
     CHECK(strstr(ft_errmsg(), "vocab.txt") != NULL);
     CHECK_ERR(ft_tokenizer_from_wordpiece("a\nb\n", 4, true, "v.txt", &t), FT_EFORMAT);  /* no [UNK] */
+    CHECK_OK(ft_tokenizer_from_wordpiece("[UNK]\nab\nx\nab\n", 14, true, "v.txt", &t));    /* duplicate: last line wins */
+    if (t) {
+        CHECK(ft_tokenizer_piece_id(t, "ab", 2) == 3 && ft_tokenizer_vocab_size(t) == 4);
+        ft_tokenizer_free(t);
+        t = NULL;
+    }
     CHECK(strstr(ft_errmsg(), "[UNK]") != NULL);
     CHECK_ERR(ft_tokenizer_from_bpe("{\"a\": 0", 7, "", 0, "vocab.json", &t), FT_EFORMAT);
     CHECK_ERR(ft_tokenizer_from_bpe("{\"a\": 0}", 8, "", 0, "vocab.json", &t), FT_EFORMAT); /* no byte symbols */

@@ -51,7 +51,8 @@ void ft_tokenizer_free(ft_tokenizer *t) {
     ft_free(t);
 }
 
-/* Builds blob/off/map from pieces. Duplicate strings: the lowest id wins the lookup. */
+/* Builds blob/off/map from pieces. A string that occurs twice is looked up as its last id for
+ * WordPiece (transformers' load_vocab fills a dict line by line) and its first id otherwise. */
 ft_status ft__tok_set_vocab(ft_tokenizer *t, int32_t n, const char *const *pieces, const size_t *lens) {
     if (n <= 0) return ft_fail(FT_EFORMAT, "%s: the vocabulary is empty", t->name);
     if (n > FT_TEXT_MAX_VOCAB)
@@ -87,7 +88,10 @@ ft_status ft__tok_set_vocab(ft_tokenizer *t, int32_t n, const char *const *piece
             if (id < 0) { t->map.slot[h] = i; break; }
             size_t l2;
             const char *s2 = ft__piece(t, id, &l2);
-            if (l2 == len && memcmp(s, s2, len) == 0) break; /* duplicate: keep the first */
+            if (l2 == len && memcmp(s, s2, len) == 0) { /* duplicate string */
+                if (t->kind == FT_TOK_WORDPIECE) t->map.slot[h] = i; /* HF's load_vocab: the last line wins */
+                break;
+            }
             h = (h + 1) & mask;
         }
     }

@@ -54,8 +54,8 @@ ft_status ft_tokenizer_from_wordpiece(const char *text, size_t len, bool lower_c
         while (j < len && text[j] != '\n') j++;
         size_t e = j;
         if (e > i && text[e - 1] == '\r') e--;
-        /* transformers' load_vocab: token = line.rstrip("\n"); the tokenizers crate trims
-         * the line end only, like here. Surrounding spaces are kept. */
+        /* transformers' load_vocab strips "\n" only; "\r\n" files are accepted here too.
+         * Spaces inside and around a token are kept. */
         if (memchr(text + i, 0, e - i)) {
             s = ft_fail(FT_EFORMAT, "%s:%lld: NUL byte in token", name, (long long)k + 1);
             goto fail;
