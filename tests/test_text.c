@@ -231,6 +231,19 @@ static void test_reference(void) {
             ft_tokenizer_free(t);
             t = NULL;
         }
+        /* the same vocabulary as a Hugging Face tokenizer.json (written by the fetch script) */
+        if ((f = fopen("data-cache/gpt2/tokenizer.json", "rb"))) {
+            fclose(f);
+            CHECK_OK(ft_tokenizer_load_hf_json("data-cache/gpt2/tokenizer.json", &t));
+            if (t) {
+                CHECK(ft_tokenizer_vocab_size(t) == 50257 && ft_tokenizer_specials(t)->eos == 50256);
+                compare(t, ref, "gpt2", &cs, "gpt2 bpe (tokenizer.json)");
+                ft_tokenizer_free(t);
+                t = NULL;
+            }
+        } else {
+            printf("SKIP GPT-2 tokenizer.json: data-cache/gpt2/tokenizer.json is absent (run scripts/fetch-gpt2-bpe.sh)\n");
+        }
     }
 
     /* llama2.c: ids and run.c's decode bytes */
