@@ -523,6 +523,21 @@ static void test_bad_inputs(void) {
         ft_tokenizer_free(t);
         t = NULL;
     }
+    {   /* a merge listed twice keeps its last rank (encoder.py's dict(zip(...))) */
+        char v2[8192];
+        size_t o2 = byte_vocab(v2, sizeof v2);
+        o2 += (size_t)snprintf(v2 + o2, sizeof v2 - o2, "\"ab\": 256, \"bc\": 257}");
+        static const char m2[] = "a b\nb c\na b\n";
+        CHECK_OK(ft_tokenizer_from_bpe(v2, o2, m2, sizeof m2 - 1, "vocab.json", &t));
+        if (t) {
+            ft_token_list l = {0};
+            CHECK_OK(ft_tokenizer_encode(t, "abc", 3, &l));
+            CHECK(l.n == 2 && l.ids[0] == 'a' && l.ids[1] == 257);
+            ft_token_list_free(&l);
+            ft_tokenizer_free(t);
+            t = NULL;
+        }
+    }
     CHECK_ERR(ft_tokenizer_from_bpe(v, o, "#version: 0.2\na zz\n", 19, "vocab.json", &t), FT_EFORMAT);
     CHECK(strstr(ft_errmsg(), "merges.txt:2") != NULL);
     CHECK_ERR(ft_tokenizer_from_bpe(v, o, "b c\n", 4, "vocab.json", &t), FT_EFORMAT); /* "bc" not in vocab */

@@ -120,11 +120,7 @@ static ft_status add_merge(ft_tokenizer *t, const char *a, size_t la, const char
         return ft_fail(FT_EFORMAT, "%s: merge \"%.*s %.*s\": the result \"%.*s\" is not in the vocabulary", where,
                        (int)la, a, (int)lb, b, (int)(la + lb), *tmp);
     /* a repeated pair keeps its last rank, as encoder.py's dict(zip(...)) does */
-    if (!ft__pairmap_put(&t->merges, ia, ib, rank, im)) {
-        uint32_t mask = t->merges.cap - 1;
-        for (uint32_t h = 0; h <= mask; h++)
-            if (t->merges.key[h] == ((((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib) + 1)) t->merges.rank[h] = rank;
-    }
+    ft__pairmap_put(&t->merges, ia, ib, rank, im);
     return FT_OK;
 }
 

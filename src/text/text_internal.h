@@ -63,7 +63,8 @@ static inline const char *ft__piece(const ft_tokenizer *t, int32_t id, size_t *l
 
 ft_status ft__pairmap_init(ft_pairmap *m, uint32_t n);
 void ft__pairmap_free(ft_pairmap *m);
-/* Inserts unless present; returns false when (a, b) was already there. */
+/* Inserts or overwrites; returns false when (a, b) was already there (its rank and merged
+ * id are replaced). */
 bool ft__pairmap_put(ft_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t merged);
 bool ft__pairmap_get(const ft_pairmap *m, int32_t a, int32_t b, int32_t *rank, int32_t *merged);
 

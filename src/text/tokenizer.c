@@ -136,7 +136,7 @@ bool ft__pairmap_put(ft_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t 
     uint64_t k = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
     uint32_t mask = m->cap - 1, h = hash64(k) & mask;
     while (m->key[h]) {
-        if (m->key[h] == k) return false;
+        if (m->key[h] == k) { m->rank[h] = rank; m->merged[h] = merged; return false; }
         h = (h + 1) & mask;
     }
     m->key[h] = k;
