@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < 4; i++)
             if (!tk[i]) { fprintf(stderr, "fuzz_tok_encode: tokenizer %d: %s\n", i, ft_errmsg()); __builtin_trap(); }
     }
-    if (size > 8192) return 0;
+    if (size > 4096) return 0;
     for (int i = 0; i < 4; i++) fuzz_tok_exercise(tk[i], (const char *)data, size);
     return 0;
 }
