@@ -14,6 +14,7 @@
  *    tokenizer files are located. */
 #include "test.h"
 #include "models/models.h"
+#include "finetune/text.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
@@ -459,9 +460,10 @@ static void test_directories(void) {
     CHECK(got && got->n_classes == 3 && !strcmp(got->head_patterns, "classifier.*"));
     ft_model_free(got);
     got = NULL;
-    ft_hf_tokenizer_files tf;
-    CHECK_OK(ft_hf_find_tokenizer(d, &tf));
-    CHECK(!strcmp(tf.kind, "wordpiece") && strstr(tf.vocab_txt, "/vocab.txt") && !tf.do_lower_case && tf.model_max_length == 512);
+    ft_tokenizer *tok = NULL; /* the tokenizer of the same directory (src/text) */
+    CHECK_OK(ft_tokenizer_load_dir(d, &tok));
+    CHECK(tok && ft_tokenizer_kind(tok) == FT_TOK_WORDPIECE && ft_tokenizer_vocab_size(tok) == 5);
+    ft_tokenizer_free(tok);
 
     /* The same checkpoint as the bare encoder (architectures BertForMaskedLM: names lose "bert."),
      * then a new head: BertForSequenceClassification with the encoder copied. */
@@ -510,14 +512,12 @@ static void test_directories(void) {
     CHECK(got && got->n_classes == 99 && ft_params_find(got->params, "lm_head.weight") < 0);
     ft_model_free(got);
     got = NULL;
-    CHECK_ERR(ft_hf_find_tokenizer(d, &tf), FT_ENOTFOUND);
-    CHECK(msg_has("no tokenizer for this gpt2 model: expected vocab.json + merges.txt, or tokenizer.json"));
+    CHECK_ERR(ft_tokenizer_load_dir(d, &tok), FT_ENOTFOUND); /* missing tokenizer files: a clear message */
+    CHECK(msg_has("no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt, vocab.txt)"));
     write_text(d, "vocab.json", "{}");
-    CHECK_ERR(ft_hf_find_tokenizer(d, &tf), FT_ENOTFOUND);
+    CHECK_ERR(ft_tokenizer_load_dir(d, &tok), FT_ENOTFOUND);
     CHECK(msg_has("has vocab.json but not merges.txt"));
-    write_text(d, "merges.txt", "#version: 0.2\n");
-    CHECK_OK(ft_hf_find_tokenizer(d, &tf));
-    CHECK(!strcmp(tf.kind, "bpe"));
+    CHECK(tok == NULL);
     /* a shard that is missing, an index naming a tensor its shard lacks */
     char p[600];
     snprintf(p, sizeof p, "%s/model-00002-of-00002.safetensors", d);

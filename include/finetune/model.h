@@ -84,19 +84,6 @@ void ft_model_init(ft_model *m, uint64_t seed);
  * config.json (no "arch", its "model_type" names the architecture) loads as the hub lays it
  * out (see src/models/hf_load.c: base-model prefixes, LayerNorm gamma/beta, tied weights). */
 ft_status ft_model_load(const char *path, ft_model **out);
-/* Tokenizer files of a Hugging Face model directory (absent ones are ""). kind is what the
- * model's tokenizer is read from: "wordpiece" (BERT vocab.txt), "bpe" (GPT-2 vocab.json +
- * merges.txt) or "tokenizer.json"; the classic files win over tokenizer.json when both are
- * there. do_lower_case and model_max_length come from tokenizer_config.json (defaults true, 0).
- * Fails, naming the directory and the files expected, when the model has no tokenizer. */
-typedef struct {
-    char model_type[32];
-    char kind[24];
-    char tokenizer_json[4096], vocab_txt[4096], vocab_json[4096], merges_txt[4096], sp_model[4096];
-    bool do_lower_case;
-    int model_max_length;
-} ft_hf_tokenizer_files;
-ft_status ft_hf_find_tokenizer(const char *dir, ft_hf_tokenizer_files *out);
 /* Write config.json + model.safetensors under dir (atomically, upstream names). */
 ft_status ft_model_export(const ft_model *m, const char *dir);
 /* A copy of m with a fresh head for n_classes (seeded init); the rest is copied by name. */

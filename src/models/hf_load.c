@@ -1,4 +1,4 @@
-/* Weights and tokenizer files of a model directory as Hugging Face's hub lays it out.
+/* Weights of a model directory as Hugging Face's hub lays it out (tokenizer files: src/text, ft_tokenizer_load_dir).
  *
  * Weights: model.safetensors, or model.safetensors.index.json ({"weight_map": {tensor: shard}})
  * and its shards. Tensors load by name; a file tensor that is not a parameter under its own
@@ -193,66 +193,4 @@ done:
     for (int f = 0; f < n_files; f++) ft_st_close(files[f]);
     ft_free(files);
     return s;
-}
-
-/* ---- tokenizer files ---- */
-static bool try_file(const char *dir, const char *name, char *out, size_t cap) {
-    snprintf(out, cap, "%s/%s", dir, name);
-    if (file_exists(out)) return true;
-    out[0] = 0;
-    return false;
-}
-
-ft_status ft_hf_find_tokenizer(const char *dir, ft_hf_tokenizer_files *out) {
-    memset(out, 0, sizeof *out);
-    out->do_lower_case = true;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    uint8_t *text = NULL;
-    size_t len = 0;
-    ft_status s = ft_read_file(path, 1 << 20, &text, &len);
-    if (s) return s;
-    json_t *cfg = json_loadb((const char *)text, len, 0, NULL);
-    ft_free(text);
-    const char *mt = cfg ? json_string_value(json_object_get(cfg, "model_type")) : NULL;
-    snprintf(out->model_type, sizeof out->model_type, "%s", mt ? mt : "");
-    json_decref(cfg);
-    if (!out->model_type[0]) return ft_fail(FT_EFORMAT, "%s: no \"model_type\": not a Hugging Face config", path);
-
-    try_file(dir, "tokenizer.json", out->tokenizer_json, sizeof out->tokenizer_json);
-    try_file(dir, "vocab.txt", out->vocab_txt, sizeof out->vocab_txt);
-    try_file(dir, "vocab.json", out->vocab_json, sizeof out->vocab_json);
-    try_file(dir, "merges.txt", out->merges_txt, sizeof out->merges_txt);
-    try_file(dir, "tokenizer.model", out->sp_model, sizeof out->sp_model);
-    if (try_file(dir, "tokenizer_config.json", path, sizeof path)) {
-        if (!ft_read_file(path, 1 << 24, &text, &len)) {
-            json_t *tc = json_loadb((const char *)text, len, 0, NULL);
-            ft_free(text);
-            json_t *v = json_object_get(tc, "do_lower_case");
-            if (json_is_boolean(v)) out->do_lower_case = json_is_true(v);
-            v = json_object_get(tc, "model_max_length");
-            if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < (1 << 30))
-                out->model_max_length = (int)json_integer_value(v);
-            json_decref(tc);
-        }
-    }
-    const char *need;
-    if (!strcmp(out->model_type, "bert")) {
-        need = "vocab.txt or tokenizer.json";
-        if (out->vocab_txt[0]) snprintf(out->kind, sizeof out->kind, "wordpiece");
-    } else if (!strcmp(out->model_type, "gpt2")) {
-        need = "vocab.json + merges.txt, or tokenizer.json";
-        if (out->vocab_json[0] && out->merges_txt[0]) snprintf(out->kind, sizeof out->kind, "bpe");
-    } else {
-        need = "tokenizer.json";
-    }
-    if (!out->kind[0] && out->tokenizer_json[0]) snprintf(out->kind, sizeof out->kind, "tokenizer.json");
-    if (!out->kind[0]) {
-        if (!strcmp(out->model_type, "gpt2") && (out->vocab_json[0] || out->merges_txt[0]))
-            return ft_fail(FT_ENOTFOUND, "%s: has %s but not %s (a GPT-2 tokenizer needs both, or tokenizer.json)", dir,
-                           out->vocab_json[0] ? "vocab.json" : "merges.txt", out->vocab_json[0] ? "merges.txt" : "vocab.json");
-        return ft_fail(FT_ENOTFOUND, "%s: no tokenizer for this %s model: expected %s%s", dir, out->model_type, need,
-                       out->sp_model[0] ? " (tokenizer.model, a SentencePiece file, is not read)" : "");
-    }
-    return FT_OK;
 }
