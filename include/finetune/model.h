@@ -23,6 +23,7 @@ typedef struct {
     ft_node *ids;        /* I32 [B,T] token ids (required) */
     ft_node *attn_mask;  /* I32/F32 [B,P+T] over every key (cache + this step): 1 = real, 0 = padding */
     ft_node *positions;  /* I32 [T] position ids; NULL = 0..T-1 (required with a KV cache) */
+    ft_node *token_types; /* I32 [B,T] segment ids (BERT's token_type_ids); NULL = all 0 */
     /* KV cache (decoders): per layer, the keys/values of P earlier positions [B,P,kv_width],
      * as graph inputs; NULL = no cache. */
     ft_node **past_k, **past_v;
@@ -115,6 +116,14 @@ ft_generate_opts ft_generate_defaults(void); /* 256 tokens, greedy, top_k 0, top
 ft_status ft_generate(ft_model *m, const int32_t *prompt, int n_prompt, const ft_generate_opts *o, int32_t *out,
                       int *n_out, int (*on_token)(void *user, int32_t id), void *user);
 
+/* The task head a Hugging Face config names ("architectures": BertForSequenceClassification,
+ * BertForTokenClassification, GPT2ForSequenceClassification), with its upstream parameters
+ * (BERT's pooler and classifier.*, GPT-2's score.*), on hidden [B,T,C] from arch->hidden:
+ * [B, n_classes] for sequence classification, pooled as transformers pools (BERT: the pooler on
+ * the first token; GPT-2: the last token that in->attn_mask, F32, marks real), or
+ * [B, T, n_classes] for token classification. Records a graph error and returns NULL for a
+ * model without one (a bare BertModel, GPT2LMHeadModel, llama). */
+ft_node *ft_model_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in);
 /* Human-readable summary: parameters, shapes, trainable flags, counts. */
 void ft_model_print(const ft_model *m, void *file /* FILE* */);
 

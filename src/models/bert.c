@@ -85,6 +85,7 @@ static ft_status bert_create(ft_model *m, const char *cfg_json) {
     m->in_ndim = 1;
     m->in_shape[0] = c->max_pos;
     m->head_patterns = c->task == BERT_BASE ? NULL : "classifier.*";
+    m->seq = (ft_seq_info){(int)c->vocab, (int)c->layers, (int)c->max_pos, c->hidden, c->hidden, false};
 
     ft_params *ps = m->params;
     char n[256];
@@ -117,21 +118,24 @@ static ft_node *drop(ft_graph *g, ft_node *x, double p, bool training) {
     return training && p > 0 ? ft_dropout(g, x, (float)p) : x;
 }
 
-ft_node *ft_bert_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, ft_node *types, bool training) {
+/* Embeddings and encoder: the last hidden states [B,T,hidden] (BertModel's last_hidden_state). */
+static ft_node *bert_trunk(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, ft_node *types, ft_node *positions,
+                           bool training) {
     const bert_cfg *c = m->impl;
     const char *P = c->pre;
     if (!ft_graph_ok(g, 1, &ids)) return NULL;
     if (ids->ndim != 2 || ids->dtype != FT_I32) return ft_graph_fail(g, FT_ESHAPE, "bert: input ids must be I32 [batch, tokens]");
     const int64_t T = ids->shape[1];
     const float eps = (float)c->ln_eps;
-    if (T > c->max_pos)
+    if (!positions && T > c->max_pos)
         return ft_graph_fail(g, FT_EINVAL, "bert: %lld tokens exceed max_position_embeddings %lld (truncate the input)",
                              (long long)T, (long long)c->max_pos);
     /* embeddings: (word + token_type) + position, LayerNorm, dropout */
     ft_node *h = ft_embedding(g, ids, hf_param(g, "%sembeddings.word_embeddings.weight", P));
     ft_node *tt = hf_param(g, "%sembeddings.token_type_embeddings.weight", P);
     h = ft_add(g, h, types ? ft_embedding(g, types, tt) : ft_slice(g, tt, 0, 0, 1)); /* no types: all 0 */
-    h = ft_add(g, h, ft_slice(g, hf_param(g, "%sembeddings.position_embeddings.weight", P), 0, 0, T));
+    ft_node *pe = hf_param(g, "%sembeddings.position_embeddings.weight", P);
+    h = ft_add(g, h, positions ? ft_embedding(g, positions, pe) : ft_slice(g, pe, 0, 0, T));
     h = ft_layer_norm(g, h, hf_param(g, "%sembeddings.LayerNorm.weight", P), hf_param(g, "%sembeddings.LayerNorm.bias", P), eps);
     h = drop(g, h, c->hidden_drop, training);
     ft_attention_args aa = {(int)c->heads, (int)c->heads, false, 0.0f};
@@ -152,18 +156,45 @@ ft_node *ft_bert_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, 
         f = ft_add(g, drop(g, f, c->hidden_drop, training), a);
         h = ft_layer_norm(g, f, hf_param(g, "%s.output.LayerNorm.weight", L), hf_param(g, "%s.output.LayerNorm.bias", L), eps);
     }
+    return h;
+}
+
+/* The config's head on the last hidden states h [B,T,hidden]. */
+static ft_node *bert_head(ft_model *m, ft_graph *g, ft_node *h, bool training) {
+    const bert_cfg *c = m->impl;
+    const char *P = c->pre;
+    if (!ft_graph_ok(g, 1, &h)) return NULL;
     if (c->task == BERT_TOK_CLS)
         return ft_linear(g, drop(g, h, c->cls_drop, training), ft_param(g, "classifier.weight"), ft_param(g, "classifier.bias"));
     /* pooler: tanh(dense(h[:, 0])) */
-    int64_t bh[2] = {ids->shape[0], c->hidden};
+    int64_t bh[2] = {h->shape[0], c->hidden};
     ft_node *cls = ft_reshape(g, ft_slice(g, h, 1, 0, 1), 2, bh);
     ft_node *pooled = ft_tanh(g, ft_linear(g, cls, hf_param(g, "%spooler.dense.weight", P), hf_param(g, "%spooler.dense.bias", P)));
     if (c->task == BERT_BASE) return pooled;
     return ft_linear(g, drop(g, pooled, c->cls_drop, training), ft_param(g, "classifier.weight"), ft_param(g, "classifier.bias"));
 }
 
+ft_node *ft_bert_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, ft_node *types, bool training) {
+    return bert_head(m, g, bert_trunk(m, g, ids, mask, types, NULL, training), training);
+}
+
 static ft_node *bert_build(ft_model *m, ft_graph *g, ft_node *x, bool training) {
     return ft_bert_forward(m, g, x, NULL, NULL, training);
+}
+
+/* Sequence-model interface: the encoder (bidirectional; no KV cache) and the config's head. */
+static ft_node *bert_hidden(ft_model *m, ft_graph *g, const ft_seq_batch *in) {
+    if (!in || !in->ids) return ft_graph_fail(g, FT_EINVAL, "bert: no token ids");
+    if (in->past_k || in->past_v) return ft_graph_fail(g, FT_EUNSUPPORTED, "bert: an encoder has no KV cache");
+    return bert_trunk(m, g, in->ids, in->attn_mask, in->token_types, in->positions, in->training);
+}
+
+ft_node *ft_bert_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in) {
+    const bert_cfg *c = m->impl;
+    if (c->task == BERT_BASE)
+        return ft_graph_fail(g, FT_EINVAL, "bert: this config (architectures %s) has no task head; give it one (--new-head)",
+                             "BertModel/BertForMaskedLM/...");
+    return bert_head(m, g, hidden, in && in->training);
 }
 
 static char *bert_config_with_classes(const ft_model *m, int n_classes) {
@@ -174,4 +205,4 @@ static char *bert_config_with_classes(const ft_model *m, int n_classes) {
 
 static void bert_free(ft_model *m) { ft_free(m->impl); }
 
-const ft_arch ft_arch_bert = {"bert", bert_create, bert_build, bert_config_with_classes, bert_free, NULL, NULL};
+const ft_arch ft_arch_bert = {"bert", bert_create, bert_build, bert_config_with_classes, bert_free, bert_hidden, NULL};

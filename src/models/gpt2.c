@@ -84,6 +84,7 @@ static ft_status gpt2_create(ft_model *m, const char *cfg_json) {
     m->in_ndim = 1;
     m->in_shape[0] = c->n_pos;
     m->head_patterns = c->seq_cls ? "score.*" : c->tied ? NULL : "lm_head.*";
+    m->seq = (ft_seq_info){(int)c->vocab, (int)c->layers, (int)c->n_pos, c->embd, c->embd, true};
 
     ft_params *ps = m->params;
     const int64_t E = c->embd;
@@ -123,42 +124,88 @@ static ft_node *conv1d(ft_graph *g, ft_node *x, const char *prefix) {
     return ft_add(g, ft_matmul(g, x, hf_param(g, "%s.weight", prefix), false, false), hf_param(g, "%s.bias", prefix));
 }
 
-ft_node *ft_gpt2_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, bool training) {
+/* Embeddings and blocks: ln_f(h) [B,T,n_embd]. positions (I32 [T]) and a KV cache (per layer
+ * past keys/values [B,P,n_embd]) as in ft_seq_batch; new_k/new_v receive this step's keys/values. */
+static ft_node *gpt2_trunk(ft_model *m, ft_graph *g, const ft_seq_batch *in) {
     const gpt2_cfg *c = m->impl;
+    ft_node *ids = in->ids;
     if (!ft_graph_ok(g, 1, &ids)) return NULL;
     if (ids->ndim != 2 || ids->dtype != FT_I32) return ft_graph_fail(g, FT_ESHAPE, "gpt2: input ids must be I32 [batch, tokens]");
+    if ((in->past_k || in->past_v) && !in->positions) return ft_graph_fail(g, FT_EINVAL, "gpt2: a KV cache needs explicit positions");
     const int64_t T = ids->shape[1], E = c->embd;
     const float eps = (float)c->ln_eps;
-    if (T > c->n_pos)
+    if (!in->positions && T > c->n_pos)
         return ft_graph_fail(g, FT_EINVAL, "gpt2: %lld tokens exceed n_positions %lld (truncate the input)", (long long)T,
                              (long long)c->n_pos);
-    ft_node *wte = ft_param(g, "transformer.wte.weight");
-    ft_node *h = ft_add(g, ft_embedding(g, ids, wte), ft_slice(g, ft_param(g, "transformer.wpe.weight"), 0, 0, T));
-    h = drop(g, h, c->embd_drop, training);
+    ft_node *wpe = ft_param(g, "transformer.wpe.weight");
+    ft_node *pos = in->positions ? ft_embedding(g, in->positions, wpe) : ft_slice(g, wpe, 0, 0, T);
+    ft_node *h = ft_add(g, ft_embedding(g, ids, ft_param(g, "transformer.wte.weight")), pos);
+    h = drop(g, h, c->embd_drop, in->training);
     for (int64_t l = 0; l < c->layers; l++) {
         char L[96], p[128];
         snprintf(L, sizeof L, "transformer.h.%lld", (long long)l);
-        ft_attention_args aa = {(int)c->heads, (int)c->heads, true, 0.0f};
-        if (c->inv_layer_scale) {
-            /* scores / sqrt(head_dim) / (layer + 1) */
-            aa.scale = 1.0f / (sqrtf((float)(E / c->heads)) * (float)(l + 1));
-        }
+        ft_attention_args aa = {(int)c->heads, (int)c->heads, !in->bidirectional, 0.0f};
+        if (c->inv_layer_scale) aa.scale = 1.0f / (sqrtf((float)(E / c->heads)) * (float)(l + 1)); /* / sqrt(d) / (layer + 1) */
         ft_node *a = ft_layer_norm(g, h, hf_param(g, "%s.ln_1.weight", L), hf_param(g, "%s.ln_1.bias", L), eps);
         snprintf(p, sizeof p, "%s.attn.c_attn", L);
         ft_node *qkv = conv1d(g, a, p);
         ft_node *q = ft_slice(g, qkv, 2, 0, E), *k = ft_slice(g, qkv, 2, E, 2 * E), *v = ft_slice(g, qkv, 2, 2 * E, 3 * E);
-        a = ft_attention(g, q, k, v, mask, &aa);
+        if (in->new_k) in->new_k[l] = k;
+        if (in->new_v) in->new_v[l] = v;
+        if (in->past_k && in->past_k[l]) { ft_node *kk[2] = {in->past_k[l], k}; k = ft_concat(g, 2, kk, 1); }
+        if (in->past_v && in->past_v[l]) { ft_node *vv[2] = {in->past_v[l], v}; v = ft_concat(g, 2, vv, 1); }
+        a = ft_attention(g, q, k, v, in->attn_mask, &aa);
         snprintf(p, sizeof p, "%s.attn.c_proj", L);
-        h = ft_add(g, drop(g, conv1d(g, a, p), c->resid_drop, training), h);
+        h = ft_add(g, drop(g, conv1d(g, a, p), c->resid_drop, in->training), h);
         ft_node *f = ft_layer_norm(g, h, hf_param(g, "%s.ln_2.weight", L), hf_param(g, "%s.ln_2.bias", L), eps);
         snprintf(p, sizeof p, "%s.mlp.c_fc", L);
         f = ft_gelu(g, conv1d(g, f, p), c->gelu_tanh);
         snprintf(p, sizeof p, "%s.mlp.c_proj", L);
-        h = ft_add(g, h, drop(g, conv1d(g, f, p), c->resid_drop, training));
+        h = ft_add(g, h, drop(g, conv1d(g, f, p), c->resid_drop, in->training));
     }
-    h = ft_layer_norm(g, h, ft_param(g, "transformer.ln_f.weight"), ft_param(g, "transformer.ln_f.bias"), eps);
+    return ft_layer_norm(g, h, ft_param(g, "transformer.ln_f.weight"), ft_param(g, "transformer.ln_f.bias"), eps);
+}
+
+static ft_node *gpt2_hidden(ft_model *m, ft_graph *g, const ft_seq_batch *in) {
+    if (!in || !in->ids) return ft_graph_fail(g, FT_EINVAL, "gpt2: no token ids");
+    return gpt2_trunk(m, g, in);
+}
+
+/* The LM head: tied to wte unless tie_word_embeddings is false (a sequence classifier keeps the
+ * tied head too, so it can still generate). */
+static ft_node *gpt2_lm_head(ft_model *m, ft_graph *g, ft_node *h) {
+    const gpt2_cfg *c = m->impl;
+    return ft_linear(g, h, ft_param(g, c->tied || c->seq_cls ? "transformer.wte.weight" : "lm_head.weight"), NULL);
+}
+
+/* GPT2ForSequenceClassification: score on every token; pooled at the last real token. With a
+ * float mask [B,T], sel[t] = mask[t] * (1 - mask[t+1]) marks it (left or right padding), and
+ * [B,1,T] x [B,T,C] picks it; without a mask, the last position. */
+ft_node *ft_gpt2_task_head(ft_model *m, ft_graph *g, ft_node *h, const ft_seq_batch *in) {
+    const gpt2_cfg *c = m->impl;
+    if (!c->seq_cls)
+        return ft_graph_fail(g, FT_EINVAL, "gpt2: this config (GPT2LMHeadModel) has no classification head; give it one (--new-head)");
+    ft_node *logits = ft_linear(g, h, ft_param(g, "score.weight"), NULL);
+    if (!ft_graph_ok(g, 1, &logits)) return NULL;
+    const int64_t B = logits->shape[0], T = logits->shape[1], C = logits->shape[2];
+    int64_t bc[2] = {B, C}, b1t[3] = {B, 1, T};
+    ft_node *mask = in ? in->attn_mask : NULL;
+    if (!mask) return ft_reshape(g, ft_slice(g, logits, 1, T - 1, T), 2, bc);
+    if (mask->dtype != FT_F32 || mask->ndim != 2 || mask->shape[1] != T)
+        return ft_graph_fail(g, FT_EINVAL, "gpt2: sequence classification pools at the last real token: give attn_mask as F32 [B,T]");
+    ft_node *zero = ft_scale(g, ft_slice(g, mask, 1, 0, 1), 0.0f, 0.0f);
+    ft_node *parts[2] = {ft_slice(g, mask, 1, 1, T), zero};
+    ft_node *next = T > 1 ? ft_concat(g, 2, parts, 1) : zero;
+    ft_node *sel = ft_sub(g, mask, ft_mul(g, mask, next));
+    return ft_reshape(g, ft_matmul(g, ft_reshape(g, sel, 3, b1t), logits, false, false), 2, bc);
+}
+
+ft_node *ft_gpt2_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, bool training) {
+    const gpt2_cfg *c = m->impl;
+    ft_seq_batch in = {.ids = ids, .attn_mask = mask, .training = training};
+    ft_node *h = gpt2_trunk(m, g, &in);
     if (c->seq_cls) return ft_linear(g, h, ft_param(g, "score.weight"), NULL);
-    return ft_linear(g, h, c->tied ? wte : ft_param(g, "lm_head.weight"), NULL);
+    return gpt2_lm_head(m, g, h);
 }
 
 static ft_node *gpt2_build(ft_model *m, ft_graph *g, ft_node *x, bool training) {
@@ -185,4 +232,4 @@ static char *gpt2_config_with_classes(const ft_model *m, int n_classes) {
 
 static void gpt2_free(ft_model *m) { ft_free(m->impl); }
 
-const ft_arch ft_arch_gpt2 = {"gpt2", gpt2_create, gpt2_build, gpt2_config_with_classes, gpt2_free, NULL, NULL};
+const ft_arch ft_arch_gpt2 = {"gpt2", gpt2_create, gpt2_build, gpt2_config_with_classes, gpt2_free, gpt2_hidden, gpt2_lm_head};

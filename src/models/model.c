@@ -1,5 +1,6 @@
 /* Model lifecycle: config -> parameters, init, load/export, head replacement, summary. */
 #include "models/models.h"
+#include "ops/ops.h"
 #include "finetune/io.h"
 #include "finetune/runner.h"
 #include "finetune/import.h"
@@ -235,6 +236,12 @@ ft_status ft_model_select_trainable(ft_model *m, const char *train, const char *
     }
     if (ft_params_count(ps, true) == 0) return ft_fail(FT_EINVAL, "no trainable parameters left after --train/--freeze");
     return FT_OK;
+}
+
+ft_node *ft_model_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in) {
+    if (m->arch == &ft_arch_bert) return ft_bert_task_head(m, g, hidden, in);
+    if (m->arch == &ft_arch_gpt2) return ft_gpt2_task_head(m, g, hidden, in);
+    return ft_graph_fail(g, FT_EUNSUPPORTED, "architecture '%s' has no task head of its own", m->arch->name);
 }
 
 ft_image_opts ft_model_image_opts(const ft_model *m) {

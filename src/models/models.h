@@ -17,6 +17,9 @@ ft_node *ft_bert_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, 
  * the Hugging Face spellings (hf_load.c). */
 ft_status ft_hf_load_weights(ft_model *m, const char *dir);
 ft_node *ft_gpt2_forward(ft_model *m, ft_graph *g, ft_node *ids, ft_node *mask, bool training);
+/* ft_model_task_head for each (model.c dispatches). */
+ft_node *ft_bert_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in);
+ft_node *ft_gpt2_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in);
 extern const ft_arch ft_arch_llama; /* Llama (Hugging Face names; llama2.c import) */
 
 #endif
