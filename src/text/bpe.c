@@ -412,7 +412,7 @@ static int cmp_left(const void *a, const void *b) {
 /* Merges the symbols of one piece (bytes[0..nb)), then appends its tokens; srcs[k] = input
  * offset of byte k. */
 static ft_status bpe_piece(const ft_tokenizer *t, bpe_work *w, const uint8_t *bytes, int64_t nb, const int32_t *srcs,
-                           ft_token_list *out, ft__i32vec *ends, int32_t end_src) {
+                           ft_token_list *out) {
     ft_status s = work_reserve(w, nb);
     if (s) return s;
     for (int64_t k = 0; k < nb; k++) {
@@ -455,12 +455,11 @@ static ft_status bpe_piece(const ft_tokenizer *t, bpe_work *w, const uint8_t *by
     }
     for (int32_t i = 0; nb > 0 && i >= 0 && !s; i = w->next[i]) {
         s = ft__list_push(out, w->id[i], srcs[w->pos[i]]);
-        if (!s && ends) s = ft__i32_push(ends, w->next[i] >= 0 ? srcs[w->pos[w->next[i]]] : end_src);
     }
     return s;
 }
 
-ft_status ft__bpe_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out, ft__i32vec *ends) {
+ft_status ft__bpe_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out) {
     const uint8_t *u = (const uint8_t *)text;
     /* decode: code points with their source offsets */
     int64_t cap = (int64_t)len + 2;
@@ -488,7 +487,7 @@ ft_status ft__bpe_encode(const ft_tokenizer *t, const char *text, size_t len, ft
             int l = ft__utf8_put(cp[k], buf);
             for (int q = 0; q < l; q++) { bytes[nb] = (uint8_t)buf[q]; bsrc[nb] = src[k]; nb++; }
         }
-        s = bpe_piece(t, &w, bytes, nb, bsrc, out, ends, j < n ? src[j] : (int32_t)len);
+        s = bpe_piece(t, &w, bytes, nb, bsrc, out);
         i = j;
     }
 done:

@@ -178,8 +178,7 @@ static ft_status try_pair(const ft_tokenizer *t, const syms *s, int32_t i, char 
     return heap_push(h, (cand){sc, i, j, s->id[i], s->id[j], id});
 }
 
-ft_status ft__llama2c_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out,
-                             ft__i32vec *ends) {
+ft_status ft__llama2c_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out) {
     if (len == 0) return FT_OK;
     if (t->space_id < 0)
         return ft_fail(FT_EFORMAT, "%s: the vocabulary has no \" \" token for the dummy prefix", t->name);
@@ -220,7 +219,6 @@ ft_status ft__llama2c_encode(const ft_tokenizer *t, const char *text, size_t len
     }
     for (int32_t i = 0; s.n > 0 && i >= 0 && st == FT_OK; i = s.next[i]) {
         st = ft__list_push(out, s.id[i], s.start[i]);
-        if (st == FT_OK && ends) st = ft__i32_push(ends, s.end[i]);
     }
     ft_free(buf);
     ft_free(h.v);

@@ -81,20 +81,18 @@ bool ft__is_white_space(uint32_t cp);
 /* Output list growth. */
 ft_status ft__list_push(ft_token_list *l, int32_t id, int32_t start);
 
-/* Per-kind encoders: append tokens with start offsets (and per-token end offsets into
- * `ends`, a parallel list sized like out) to out; word ids are filled in by the caller. */
+/* Growable int32 vector. */
 typedef struct {
     int32_t *v;
     int64_t n, cap;
 } ft__i32vec;
 ft_status ft__i32_push(ft__i32vec *v, int32_t x);
 
-ft_status ft__wordpiece_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out,
-                               ft__i32vec *ends);
-ft_status ft__bpe_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out,
-                         ft__i32vec *ends);
-ft_status ft__llama2c_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out,
-                             ft__i32vec *ends);
+/* Per-kind encoders: append tokens with their start offsets to out; word ids are filled in
+ * by the caller. */
+ft_status ft__wordpiece_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out);
+ft_status ft__bpe_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out);
+ft_status ft__llama2c_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out);
 
 /* GPT-2 bytes_to_unicode table; fills byte_cp. */
 void ft__bpe_byte_table(uint16_t byte_cp[256]);

@@ -279,7 +279,7 @@ int32_t ft_tokenizer_piece_id(const ft_tokenizer *t, const char *piece, size_t l
 
 /* word_starts: sorted byte offsets where each word starts. Assigns word ids to tokens
  * [first, out->n) from their byte ranges [start, end). */
-static void assign_words(const char *text, size_t len, ft_token_list *out, int64_t first, const int32_t *ends,
+static void assign_words(const char *text, size_t len, ft_token_list *out, int64_t first,
                          const int32_t *word_starts, int64_t n_words) {
     const uint8_t *s = (const uint8_t *)text;
     for (int64_t k = first; k < out->n; k++) {
@@ -292,7 +292,6 @@ static void assign_words(const char *text, size_t len, ft_token_list *out, int64
             if (!ft__is_white_space(cp)) break;
             p = q;
         }
-        (void)ends;
         int64_t lo = 0, hi = n_words; /* last word start <= p */
         while (lo < hi) {
             int64_t mid = (lo + hi) / 2;
@@ -305,24 +304,23 @@ static void assign_words(const char *text, size_t len, ft_token_list *out, int64
     }
 }
 
-static ft_status encode_raw(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out,
-                            ft__i32vec *ends) {
+static ft_status encode_raw(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out) {
     if (!t || !out || (!text && len)) return ft_fail(FT_EINVAL, "tokenizer encode: NULL argument");
     if (len > FT_TEXT_MAX_BYTES)
         return ft_fail(FT_EINVAL, "%s: text of %zu bytes is longer than the limit of %zu", t->name, len,
                        FT_TEXT_MAX_BYTES);
     switch (t->kind) {
-    case FT_TOK_WORDPIECE: return ft__wordpiece_encode(t, text, len, out, ends);
-    case FT_TOK_BPE: return ft__bpe_encode(t, text, len, out, ends);
-    case FT_TOK_LLAMA2C: return ft__llama2c_encode(t, text, len, out, ends);
+    case FT_TOK_WORDPIECE: return ft__wordpiece_encode(t, text, len, out);
+    case FT_TOK_BPE: return ft__bpe_encode(t, text, len, out);
+    case FT_TOK_LLAMA2C: return ft__llama2c_encode(t, text, len, out);
     }
     return ft_fail(FT_EINVAL, "tokenizer: bad kind");
 }
 
 ft_status ft_tokenizer_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out) {
-    ft__i32vec ends = {0}, starts = {0};
+    ft__i32vec starts = {0};
     int64_t first = out ? out->n : 0;
-    ft_status s = encode_raw(t, text, len, out, NULL);
+    ft_status s = encode_raw(t, text, len, out);
     if (s == FT_OK) { /* words: maximal runs of non-white-space code points */
         const uint8_t *u = (const uint8_t *)text;
         bool in_word = false;
@@ -333,10 +331,9 @@ ft_status ft_tokenizer_encode(const ft_tokenizer *t, const char *text, size_t le
             if (!ws && !in_word) s = ft__i32_push(&starts, (int32_t)p);
             in_word = !ws;
         }
-        if (s == FT_OK) assign_words(text, len, out, first, ends.v, starts.v, starts.n);
+        if (s == FT_OK) assign_words(text, len, out, first, starts.v, starts.n);
     }
     if (s && out) out->n = first;
-    ft_free(ends.v);
     ft_free(starts.v);
     return s;
 }
@@ -364,12 +361,10 @@ ft_status ft_tokenizer_encode_words(const ft_tokenizer *t, const char *const *wo
         n += l;
     }
     buf[n] = 0;
-    ft__i32vec ends = {0};
     int64_t first = out->n;
-    ft_status s = encode_raw(t, buf, n, out, NULL);
-    if (s == FT_OK) assign_words(buf, n, out, first, ends.v, starts, n_words);
+    ft_status s = encode_raw(t, buf, n, out);
+    if (s == FT_OK) assign_words(buf, n, out, first, starts, n_words);
     else out->n = first;
-    ft_free(ends.v);
     ft_free(buf);
     ft_free(starts);
     return s;

@@ -213,13 +213,10 @@ static ft_status normalize(const ft_tokenizer *t, const char *text, size_t len, 
 /* ---------------- WordPiece ---------------- */
 
 static ft_status wordpiece_word(const ft_tokenizer *t, const cpvec *v, int64_t b, int64_t e, char *buf,
-                                int32_t *offs, ft_token_list *out, ft__i32vec *ends) {
+                                int32_t *offs, ft_token_list *out) {
     int64_t nc = e - b;
-    int32_t end_src = e < v->n ? v->src[e] : v->src[e - 1] + 1;
     if (nc > t->max_chars) {
-        ft_status s = ft__list_push(out, t->sp.unk, v->src[b]);
-        if (s == FT_OK && ends) s = ft__i32_push(ends, end_src);
-        return s;
+        return ft__list_push(out, t->sp.unk, v->src[b]);
     }
     size_t cl = strlen(t->cont);
     char *w = buf; /* the word's UTF-8, with offs[k] = byte offset of char k; scratch after it */
@@ -247,25 +244,18 @@ static ft_status wordpiece_word(const ft_tokenizer *t, const cpvec *v, int64_t b
             end--;
         }
         if (id < 0) { /* the whole word is unknown */
-            if (ends) ends->n -= out->n - first;
             out->n = first;
             break;
         }
         ft_status s = ft__list_push(out, id, v->src[b + start]);
-        if (s == FT_OK && ends) s = ft__i32_push(ends, end < nc ? v->src[b + end] : end_src);
         if (s) return s;
         start = end;
     }
-    if (start < nc) {
-        ft_status s = ft__list_push(out, t->sp.unk, v->src[b]);
-        if (s == FT_OK && ends) s = ft__i32_push(ends, end_src);
-        return s;
-    }
+    if (start < nc) return ft__list_push(out, t->sp.unk, v->src[b]);
     return FT_OK;
 }
 
-ft_status ft__wordpiece_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out,
-                               ft__i32vec *ends) {
+ft_status ft__wordpiece_encode(const ft_tokenizer *t, const char *text, size_t len, ft_token_list *out) {
     cpvec v = {0};
     ft_status s = normalize(t, text, len, &v);
     size_t cl = strlen(t->cont);
@@ -277,13 +267,13 @@ ft_status ft__wordpiece_encode(const ft_tokenizer *t, const char *text, size_t l
         uint32_t cp = v.cp[i];
         if (cp == ' ' || ft__is_white_space(cp)) { i++; continue; }
         if (is_punct(cp)) {
-            s = wordpiece_word(t, &v, i, i + 1, buf, offs, out, ends);
+            s = wordpiece_word(t, &v, i, i + 1, buf, offs, out);
             i++;
             continue;
         }
         int64_t j = i;
         while (j < v.n && !(v.cp[j] == ' ' || ft__is_white_space(v.cp[j])) && !is_punct(v.cp[j])) j++;
-        s = wordpiece_word(t, &v, i, j, buf, offs, out, ends);
+        s = wordpiece_word(t, &v, i, j, buf, offs, out);
         i = j;
     }
     ft_free(buf);
