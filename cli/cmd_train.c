@@ -12,8 +12,8 @@ typedef struct {
     double val_split, lr, momentum, weight_decay, gamma, min_lr_ratio, clip, label_smoothing;
     double head_lr_scale, backbone_lr;
     int64_t epochs, batch, warmup, step_size, accum, new_head, seed, threads, workers;
-    int64_t patience, max_steps, checkpoint_every;
-    bool nesterov, no_augment, no_feature_cache;
+    int64_t patience, max_steps, checkpoint_every, image_size;
+    bool nesterov, no_augment, no_feature_cache, frozen_bn;
 } train_opts;
 
 /* Cross-flag checks the table cannot express. Returns ARGS_OK or ARGS_ERROR. */
@@ -171,6 +171,8 @@ int cmd_train(int argc, char **argv) {
         { "freeze", ARG_STRING, &o.freeze_globs, "GLOBS", "freeze the parameters matching these globs (after --train)", 0, 0, 0, NULL, "none", false },
         { "head-lr-scale", ARG_FLOAT, &o.head_lr_scale, "F", "discriminative lr: the head trains at F x lr, the backbone at lr", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },
         { "backbone-lr", ARG_FLOAT, &o.backbone_lr, "F", "discriminative lr: the backbone (all but the head) trains at lr F", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },
+        { "image-size", ARG_INT, &o.image_size, "N", "train at N x N input images (the model's input size changes; it must end in a global pool)", ARG_MIN | ARG_MAX, 1, 16384, NULL, "the model's", false },
+        { "frozen-bn", ARG_BOOL, &o.frozen_bn, NULL, "batch norms use their running statistics in training too, and keep them (for a frozen backbone)", 0, 0, 0, NULL, "off", false },
         { "new-head", ARG_INT, &o.new_head, "N", "replace the head with a fresh one for N classes", ARG_MIN | ARG_INT32, 1, 0, NULL, "the data's class count if it differs from the model's", false },
         { "seed", ARG_INT, &o.seed, "N", "seed for init, shuffling, splits and dropout", ARG_MIN, 0, 0, NULL, NULL, false },
         { "threads", ARG_INT, &o.threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
@@ -211,6 +213,18 @@ int cmd_train(int argc, char **argv) {
     /* The run directory first: an unwritable --out fails before any expensive loading. */
     if ((st = ft_mkdirs(o.out))) goto done;
     if ((st = cli_load_model(o.model, true, (uint64_t)o.seed, &m, &kind))) goto done;
+    if (o.image_size > 0 && !(m->in_ndim == 3 && m->in_shape[1] == o.image_size && m->in_shape[2] == o.image_size)) {
+        if ((st = ft_model_with_image_size(m, (int)o.image_size, &m2))) goto done;
+        ft_model_free(m);
+        m = m2;
+        m2 = NULL;
+    }
+    if (o.frozen_bn) {
+        if ((st = ft_model_with_frozen_bn(m, &m2))) goto done;
+        ft_model_free(m);
+        m = m2;
+        m2 = NULL;
+    }
     ft_image_opts img = ft_model_image_opts(m);
     if (o.no_augment) {
         img.random_resized_crop = img.hflip = false;

@@ -90,6 +90,18 @@ ft_status ft_model_export(const ft_model *m, const char *dir);
 /* A copy of m with a fresh head for n_classes (seeded init); the rest is copied by name. */
 ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);
+/* A copy of m (same weights) that takes size x size images: the config's input shape and
+ * preprocess size change (a preprocess resize scales with it). Works when no parameter
+ * depends on the input size: networks that end in a global average pool, including
+ * imported ones whose average pool covers the whole map. Otherwise fails naming the
+ * parameter (e.g. a Flatten feeding a Dense). */
+ft_status ft_model_with_image_size(const ft_model *m, int size, ft_model **out);
+/* A copy of m whose batch norms use their running statistics in training as in eval, and
+ * do not update them (graph models: frozen_stats on every batch_norm node; torchvision
+ * architectures: "frozen_bn"). When the layers before the head are frozen, this makes the
+ * features the head trains on the ones it is evaluated on. Fails when there is no batch
+ * norm with running statistics. */
+ft_status ft_model_with_frozen_bn(const ft_model *m, ft_model **out);
 /* Choose what trains, as `--train` / `--freeze` do: with `train` (may be NULL) only the
  * matching parameters train; then `freeze` (may be NULL) freezes its matches. In both, the
  * word "head" stands for the model's head (m->head_patterns), so `--train head` is a linear

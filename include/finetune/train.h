@@ -58,8 +58,10 @@ ft_status ft_dataset_csv(const char *path, ft_dataset **out);
  * ft_image_opts_default, ImageNet mean/std) "images:<dir>[:size[:resize]]" (folder per
  * class) and "manifest:<file.csv|file.jsonl>[:size[:resize]]". See docs/data.md. */
 ft_status ft_dataset_open(const char *spec, ft_dataset **out);
-/* The same, with image datasets (images:, manifest:) taking their crop size, resize and
- * normalisation from `image` (e.g. ft_model_image_opts(model)) unless the spec gives a size. */
+/* The same, with image datasets (images:, manifest:, rgb:) taking their crop size, resize
+ * and normalisation from `image` (e.g. ft_model_image_opts(model)) unless the spec gives a
+ * size. "fashion-mnist:<dir>[:train|test][:N]" keeps the first N examples; "rgb:<spec>"
+ * is ft_dataset_gray_to_rgb of a grayscale dataset spec (idx:, fashion-mnist:, mnist-json:). */
 struct ft_image_opts_s;
 ft_status ft_dataset_open_with(const char *spec, const struct ft_image_opts_s *image, ft_dataset **out);
 
@@ -131,6 +133,13 @@ ft_status ft_dataset_image_folder(const char *root, const ft_image_opts *opts, f
  * paths are relative to the manifest's folder. Labels are all integers >= 0 (n_classes =
  * max + 1) or all names (classes = sorted unique names). */
 ft_status ft_dataset_image_manifest(const char *path, const ft_image_opts *opts, ft_dataset **out);
+
+/* Grayscale pictures (F32 [1, h, w] or [h, w] in [0, 1], e.g. Fashion-MNIST) as RGB
+ * images F32 [3, size, size] for a pretrained image model: each picture is resized whole
+ * (no crop; the image pipeline's antialiased bilinear resample) to opts->size, copied to
+ * the three channels and normalised with opts->mean/std. No augmentation. Takes
+ * ownership of `inner` (freed on failure too). At most 64x64 input pictures. */
+ft_status ft_dataset_gray_to_rgb(ft_dataset *inner, const ft_image_opts *opts, ft_dataset **out);
 
 typedef struct {
     int64_t files;       /* files found (folder) or rows read (manifest) */

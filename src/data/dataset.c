@@ -186,16 +186,28 @@ static bool parse_i64(const char *s, size_t len, int64_t *out) {
     return true;
 }
 
+/* "<dir>[:train|test][:N]": N (a number) keeps the first N examples of the split. */
 static ft_status open_fashion(const char *arg, ft_dataset **out) {
-    char dir[4096];
-    const char *split = "train";
+    char dir[4096], split[8] = "train";
     size_t len = strlen(arg);
+    int64_t limit = 0;
     const char *colon = strrchr(arg, ':');
-    if (colon && (!strcmp(colon + 1, "train") || !strcmp(colon + 1, "test"))) {
-        split = colon + 1;
+    if (colon && parse_i64(colon + 1, strlen(colon + 1), &limit)) {
+        if (limit < 1) return ft_fail(FT_EINVAL, "fashion-mnist: example count %lld is not positive", (long long)limit);
         len = (size_t)(colon - arg);
-    } else if (colon && colon[1] && !strchr(colon + 1, '/')) {
-        return ft_fail(FT_EINVAL, "fashion-mnist split '%s' is not train or test", colon + 1);
+        colon = NULL;
+        for (const char *p = arg + len; p > arg; p--) if (p[-1] == ':') { colon = p - 1; break; }
+    }
+    if (colon) {
+        const char *seg = colon + 1;
+        size_t sl = (size_t)(arg + len - seg);
+        if ((sl == 5 && !strncmp(seg, "train", 5)) || (sl == 4 && !strncmp(seg, "test", 4))) {
+            memcpy(split, seg, sl);
+            split[sl] = 0;
+            len = (size_t)(colon - arg);
+        } else if (sl && !memchr(seg, '/', sl)) {
+            return ft_fail(FT_EINVAL, "fashion-mnist split '%.*s' is not train or test", (int)sl, seg);
+        }
     }
     if (len == 0) return ft_fail(FT_EINVAL, "fashion-mnist: missing directory (fashion-mnist:<dir>[:train|test])");
     if (len >= sizeof dir) return ft_fail(FT_EINVAL, "fashion-mnist: directory name too long");
@@ -208,7 +220,7 @@ static ft_status open_fashion(const char *arg, ft_dataset **out) {
     snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
     idx_path(lab, sizeof lab, dir, base);
     ft_dataset *ds;
-    ft_status st = ft_dataset_idx(img, lab, 0, &ds);
+    ft_status st = ft_dataset_idx(img, lab, limit, &ds);
     if (st) return st;
     if (ds->n_classes > 10) {
         int nc = ds->n_classes;
@@ -216,7 +228,8 @@ static ft_status open_fashion(const char *arg, ft_dataset **out) {
         return ft_fail(FT_EFORMAT, "%s: labels go up to %d, Fashion-MNIST has 10 classes", lab, nc - 1);
     }
     if ((st = set_class_names(ds, fashion_names, 10))) { ft_dataset_free(ds); return st; }
-    snprintf(ds->name, sizeof ds->name, "fashion-mnist:%s", split);
+    if (limit) snprintf(ds->name, sizeof ds->name, "fashion-mnist:%s:%lld", split, (long long)ds->n);
+    else snprintf(ds->name, sizeof ds->name, "fashion-mnist:%s", split);
     *out = ds;
     return FT_OK;
 }
@@ -304,9 +317,17 @@ ft_status ft_dataset_open_with(const char *spec, const ft_image_opts *image, ft_
         if (!spec[4]) return ft_fail(FT_EINVAL, "dataset spec '%s': expected csv:<path>", spec);
         return ft_dataset_csv(spec + 4, out);
     }
+    if (!strncmp(spec, "rgb:", 4)) {
+        ft_dataset *inner = NULL;
+        if (!strncmp(spec + 4, "rgb:", 4) || !strncmp(spec + 4, "images:", 7) || !strncmp(spec + 4, "manifest:", 9))
+            return ft_fail(FT_EINVAL, "dataset spec '%s': rgb: wraps grayscale datasets (idx:, fashion-mnist:, mnist-json:)", spec);
+        ft_status st = ft_dataset_open_with(spec + 4, NULL, &inner);
+        if (st) return st;
+        return ft_dataset_gray_to_rgb(inner, image, out);
+    }
     if (!strncmp(spec, "images:", 7)) return open_images("images", spec + 7, image, out);
     if (!strncmp(spec, "manifest:", 9)) return open_images("manifest", spec + 9, image, out);
     return ft_fail(FT_EINVAL, "unknown dataset spec '%s' (expected idx:<images>,<labels>, "
-                   "fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], csv:<path>, "
-                   "images:<dir>[:size[:resize]] or manifest:<file>[:size[:resize]])", spec);
+                   "fashion-mnist:<dir>[:train|test][:N], mnist-json:<dir>[:offset:per_class], csv:<path>, "
+                   "images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]] or rgb:<grayscale spec>)", spec);
 }

@@ -811,6 +811,15 @@ static ft_status pool_layer(imp *im, bool avg) {
         return s;
     char name[256];
     if ((s = unique_name(im, l->name, NULL, name, sizeof name))) return s;
+    if (avg && out[0] == 1 && out[1] == 1 && k[0] == x->shape[0] && k[1] == x->shape[1] && !(pt || pl || pb || pr)) {
+        /* An average over the whole map (Keras MobileNetV2's 7x7 pool before Flatten) is a
+         * global average pool: the same numbers, and the model then runs at any input size
+         * (train --image-size). */
+        const char *in1[1] = {x->node};
+        if ((s = add_node(im, name, "global_avg_pool", in1, 1, NULL, 0, json_pack("{s:b}", "keepdim", 1)))) return s;
+        if ((s = set_out_shape(im, 3, out))) return s;
+        return (l->node = ft_strdup(name)) ? FT_OK : oom();
+    }
     json_t *attrs = json_pack("{s:o, s:o}", "kernel", ints2(k[0], k[1]), "stride", ints2(st[0], st[1]));
     if (!attrs) return oom();
     if (pt || pl || pb || pr) json_object_set_new(attrs, "pad", ints4(pt, pl, pb, pr));

@@ -195,6 +195,100 @@ ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed,
     return FT_OK;
 }
 
+/* A new model from the edited config `root` (consumed) with m's weights copied by name;
+ * every parameter must keep its size. `what` says what changed, for messages. */
+static ft_status rebuild(const ft_model *m, json_t *root, const char *what, ft_model **out) {
+    char *cfg = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!cfg) return ft_fail(FT_ENOMEM, "out of memory");
+    char *cfg2 = ft_strdup(cfg);
+    free(cfg);
+    if (!cfg2) return ft_fail(FT_ENOMEM, "out of memory");
+    ft_status s = ft_model_from_config(cfg2, out);
+    ft_free(cfg2);
+    if (s) return ft_fail_context(s, "model %s %s", m->arch->name, what);
+    ft_model *n = *out;
+    for (int i = 0; i < n->params->n; i++) {
+        const ft_param_info *p = &n->params->p[i];
+        int j = ft_params_find(m->params, p->name);
+        if (j < 0 || m->params->p[j].numel != p->numel) {
+            ft_model_free(n);
+            *out = NULL;
+            return ft_fail(FT_ESHAPE, "model %s %s: parameter '%s' changes shape (the network depends on the input "
+                           "size, e.g. a Flatten before a Dense)", m->arch->name, what, p->name);
+        }
+        memcpy(ft_params_value(n->params, i), m->params->data + m->params->p[j].offset, (size_t)p->numel * 4);
+        n->params->p[i].trainable = m->params->p[j].trainable;
+    }
+    return FT_OK;
+}
+
+ft_status ft_model_with_frozen_bn(const ft_model *m, ft_model **out) {
+    *out = NULL;
+    json_t *root = json_loads(m->config_json, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return ft_fail(FT_EINVAL, "model %s: config is not a JSON object", m->arch->name);
+    }
+    json_t *nodes = json_object_get(root, "nodes");
+    int n_bn = 0;
+    if (json_is_array(nodes)) { /* graph: each batch_norm with running statistics */
+        size_t i;
+        json_t *nd;
+        json_array_foreach(nodes, i, nd) {
+            const char *op = json_string_value(json_object_get(nd, "op"));
+            if (!op || strcmp(op, "batch_norm") || json_array_size(json_object_get(nd, "params")) < 3) continue;
+            json_t *attrs = json_object_get(nd, "attrs");
+            if (!json_is_object(attrs)) {
+                attrs = json_object();
+                json_object_set_new(nd, "attrs", attrs);
+            }
+            json_object_set_new(attrs, "frozen_stats", json_true());
+            n_bn++;
+        }
+    } else if (strcmp(m->arch->name, "mlp")) { /* torchvision architectures: one config switch */
+        json_object_set_new(root, "frozen_bn", json_true());
+        n_bn = 1;
+    }
+    if (!n_bn) {
+        json_decref(root);
+        return ft_fail(FT_EINVAL, "model %s has no batch norm with running statistics to freeze", m->arch->name);
+    }
+    return rebuild(m, root, "with frozen batch norm", out);
+}
+
+ft_status ft_model_with_image_size(const ft_model *m, int size, ft_model **out) {
+    *out = NULL;
+    if (size < 1 || size > FT_IMAGE_MAX_SIDE) return ft_fail(FT_EINVAL, "image size %d is not in [1, %d]", size, FT_IMAGE_MAX_SIDE);
+    if (m->in_ndim != 3 || m->in_shape[0] != 3 || m->in_dtype != FT_F32)
+        return ft_fail(FT_EINVAL, "model %s does not take [3, H, W] images; its input size cannot change", m->arch->name);
+    json_t *root = json_loads(m->config_json, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return ft_fail(FT_EINVAL, "model %s: config is not a JSON object", m->arch->name);
+    }
+    /* The graph architecture keeps its input shape in input.shape, the others in input_shape. */
+    json_t *in = json_object_get(root, "input"), *shape = json_is_object(in) ? json_object_get(in, "shape") : json_object_get(root, "input_shape");
+    if (json_array_size(shape) != 3) {
+        json_decref(root);
+        return ft_fail(FT_EUNSUPPORTED, "model %s: its config has no [3, H, W] input shape to change", m->arch->name);
+    }
+    json_array_set_new(shape, 1, json_integer(size));
+    json_array_set_new(shape, 2, json_integer(size));
+    json_t *pre = json_object_get(root, "preprocess");
+    if (json_is_object(pre)) { /* the crop is the new size; a resize below it becomes the size */
+        json_object_set_new(pre, "size", json_integer(size));
+        json_t *rs = json_object_get(pre, "resize");
+        if (json_is_array(rs)) rs = json_array_get(rs, 0);
+        if (json_is_integer(rs) && m->image_size > 0)
+            json_object_set_new(pre, "resize", json_integer(json_integer_value(rs) == m->image_size ? size
+                                                          : json_integer_value(rs) * size / m->image_size));
+    }
+    char what[64];
+    snprintf(what, sizeof what, "at %dx%d input", size, size);
+    return rebuild(m, root, what, out);
+}
+
 /* patterns with each comma-separated item "head" replaced by the model's head patterns. */
 static char *expand_head(const ft_model *m, const char *patterns) {
     const char *head = m->head_patterns && m->head_patterns[0] ? m->head_patterns : NULL;
