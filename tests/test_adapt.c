@@ -264,7 +264,9 @@ static void test_image_size(void) {
         CHECK_OK(forward(m2, x, 2, true, tr));
         CHECK_OK(forward(m, x, 2, true, tr0));
         CHECK(t_close(tr, ev, 4, 1e-5, 1e-6, "frozen bn: train vs eval"));
-        CHECK(!t_close(tr0, ev, 4, 1e-3, 1e-4, "(expected to differ) plain bn: train vs eval"));
+        float diff = 0; /* without it, batch statistics: the forward differs */
+        for (int i = 0; i < 4; i++) diff = fmaxf(diff, fabsf(tr0[i] - ev[i]));
+        CHECKF(diff > 1e-3f, "plain batch norm: train and eval forward differ by only %g", diff);
         /* head replacement keeps it */
         ft_model *h = NULL;
         CHECK_OK(ft_model_replace_head(m2, 3, 1, &h));
@@ -278,7 +280,7 @@ static void test_image_size(void) {
     CHECK_OK(ft_model_from_config("{\"arch\":\"mlp\",\"input_shape\":[3,8,8],\"hidden\":[4],\"n_classes\":2}", &m));
     if (m) {
         CHECK(ft_model_with_image_size(m, 9, &m2) != FT_OK && m2 == NULL);
-        CHECK(msg_has("layers.0.weight") || msg_has("in_features") || msg_has("shape"));
+        CHECKF(msg_has("parameter 'layers.0.weight' changes shape"), "%s", ft_errmsg());
         CHECK_ERR(ft_model_with_frozen_bn(m, &m2), FT_EINVAL);
         CHECK(msg_has("batch norm"));
         ft_model_free(m);

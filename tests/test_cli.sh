@@ -223,6 +223,13 @@ mkdir -p "$im/green"
 expect 1 eval --model "$ick" --data "images:$im:8:8"; err_has "green"
 rmdir "$im/green"
 
+# --frozen-bn / --image-size on a model they cannot apply to: a clear error naming why
+expect 1 train --model "$tmp/imlp.json" --data "images:$im:8:8" --out "$tmp/irun_bn" --frozen-bn "${common[@]}"
+err_has "batch norm"
+expect 1 train --model "$tmp/imlp.json" --data "images:$im" --out "$tmp/irun_sz" --image-size 12 "${common[@]}"
+err_has "layers.0.weight"
+expect 2 train --model "$tmp/imlp.json" --data "images:$im" --out "$tmp/irun_sz" --image-size 0; err_has "--image-size"
+
 # ---- a model whose weights do not match its topology: a clear error, never a crash ----
 expect 0 export --model "$ick" --out "$tmp/iexp"
 cp -r "$tmp/iexp" "$tmp/iexp_bad"

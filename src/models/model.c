@@ -212,10 +212,11 @@ static ft_status rebuild(const ft_model *m, json_t *root, const char *what, ft_m
         const ft_param_info *p = &n->params->p[i];
         int j = ft_params_find(m->params, p->name);
         if (j < 0 || m->params->p[j].numel != p->numel) {
+            s = ft_fail(FT_ESHAPE, "model %s %s: parameter '%s' changes shape (the network depends on the input "
+                        "size, e.g. a Flatten before a Dense)", m->arch->name, what, p->name);
             ft_model_free(n);
             *out = NULL;
-            return ft_fail(FT_ESHAPE, "model %s %s: parameter '%s' changes shape (the network depends on the input "
-                           "size, e.g. a Flatten before a Dense)", m->arch->name, what, p->name);
+            return s;
         }
         memcpy(ft_params_value(n->params, i), m->params->data + m->params->p[j].offset, (size_t)p->numel * 4);
         n->params->p[i].trainable = m->params->p[j].trainable;
