@@ -541,6 +541,24 @@ static void test_directories(void) {
     CHECK_ERR(ft_tokenizer_load_dir(d, &tok), FT_ENOTFOUND);
     CHECK(msg_has("has vocab.json but not merges.txt"));
     CHECK(tok == NULL);
+    /* every allocation of a sharded load may fail: a clean FT_ENOMEM, nothing half-loaded (ASan: no leak) */
+    int n_fail = 0;
+    for (int64_t k = 0; k < 100000; k++) {
+        ft_alloc_fail_after(k);
+        ft_status s = ft_model_load(d, &got);
+        ft_alloc_fail_after(-1);
+        if (s == FT_OK) break;
+        n_fail++;
+        if (s != FT_ENOMEM || got) {
+            CHECKF(s == FT_ENOMEM && !got, "allocation %lld failing gave %s: %s", (long long)k, ft_status_name(s), ft_errmsg());
+            break;
+        }
+    }
+    CHECKF(got && same_values(gpt2, got), "load after %d allocation failures", n_fail);
+    CHECK(n_fail > 5);
+    printf("sharded GPT-2 directory: each of its %d allocations failing gives a clean FT_ENOMEM\n", n_fail);
+    ft_model_free(got);
+    got = NULL;
     /* a shard that is missing, an index naming a tensor its shard lacks */
     char p[600];
     snprintf(p, sizeof p, "%s/model-00002-of-00002.safetensors", d);

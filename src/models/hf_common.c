@@ -72,14 +72,20 @@ char *hf_config_with_labels(const char *cfg_json, const char *architecture, int 
     return r;
 }
 
+/* ft_params_add returns -1 with its message set; out of memory keeps its status. */
+static ft_status add_status(int index) {
+    if (index >= 0) return FT_OK;
+    return strstr(ft_errmsg(), "out of memory") ? FT_ENOMEM : FT_EINVAL;
+}
+
 ft_status hf_add_mat(ft_params *ps, int64_t rows, int64_t cols, const char *name) {
     int64_t shape[2] = {rows, cols};
-    return ft_params_add(ps, name, 2, shape) < 0 ? FT_EINVAL : FT_OK;
+    return add_status(ft_params_add(ps, name, 2, shape));
 }
 
 ft_status hf_add_vec(ft_params *ps, int64_t n, const char *name) {
     int64_t shape[1] = {n};
-    return ft_params_add(ps, name, 1, shape) < 0 ? FT_EINVAL : FT_OK;
+    return add_status(ft_params_add(ps, name, 1, shape));
 }
 
 ft_status hf_add_linear(ft_params *ps, int64_t out, int64_t in, bool bias, const char *prefix) {
