@@ -10,4 +10,5 @@
 #include "finetune/runner.h"
 #include "finetune/import.h"
 #include "finetune/text.h"
+#include "finetune/tasks.h"
 #endif

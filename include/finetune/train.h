@@ -30,6 +30,8 @@ typedef struct ft_dataset {
     int64_t x_numel;
     int n_classes;
     char **class_names;             /* n_classes strings, may be NULL */
+    int task;                       /* ft_task (tasks.h): 0 = one class per example; text
+                                     * datasets say what their I32 [3, T] examples hold */
     ft_status (*get)(struct ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *x, int32_t *y);
     void (*free_impl)(struct ft_dataset *ds);
     void *impl;

@@ -107,6 +107,7 @@ ft_status ft_dataset_subset(ft_dataset *ds, const int64_t *idx, int64_t n, ft_da
     sd->x_numel = ds->x_numel;
     sd->n_classes = ds->n_classes;
     sd->augments = ds->augments;
+    sd->task = ds->task;
     sd->get = subset_get;
     sd->free_impl = subset_free;
     sd->impl = s;

@@ -1,0 +1,382 @@
+/* Text datasets (seq-cls, token-cls, lm), their bad inputs, and the task metrics: seqeval's
+ * entity F1 against tests/fixtures/seqeval_ref.json (tests/gen/gen_seqeval.py) and hand cases,
+ * macro-F1. */
+#include "test.h"
+#include "finetune/tasks.h"
+
+#include <jansson.h>
+
+static const char VOCAB[] =
+    "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\non\nmat\ngood\nbad\nfilm\n,\n.\n!\nvery\n##s\nun\n##fun\n"
+    "eu\nrejects\ngerman\ncall\npeter\nblack\n##burn\n\xef\xbf\xbd\n";
+
+static ft_tokenizer *wp(void) {
+    ft_tokenizer *t = NULL;
+    ft_status s = ft_tokenizer_from_wordpiece(VOCAB, sizeof VOCAB - 1, true, "vocab", &t);
+    if (s) { fprintf(stderr, "vocab: %s\n", ft_errmsg()); exit(1); }
+    return t;
+}
+
+static ft_text_opts opts(const ft_tokenizer *t, int64_t max_len) {
+    ft_text_opts o;
+    memset(&o, 0, sizeof o);
+    o.tok = t;
+    o.max_len = max_len;
+    return o;
+}
+
+/* example i of ds into rows (3*T ints) */
+static void get(ft_dataset *ds, int64_t i, int32_t *x, int32_t *y) { CHECK_OK(ds->get(ds, i, NULL, x, y)); }
+
+static ft_dataset *open_mem(ft_task task, const char *text, const char *name, const ft_text_opts *o) {
+    ft_dataset *ds = NULL;
+    CHECK_OK(ft_dataset_text_mem(task, text, strlen(text), name, o, &ds));
+    return ds;
+}
+
+static void expect_err(ft_task task, const char *text, const char *name, const ft_text_opts *o, ft_status want,
+                       const char *needle) {
+    ft_dataset *ds = NULL;
+    ft_status s = ft_dataset_text_mem(task, text, strlen(text), name, o, &ds);
+    CHECKF(s == want && strstr(ft_errmsg(), needle), "%s: got %s '%s', want %s containing '%s'", name, ft_status_name(s),
+           ft_errmsg(), ft_status_name(want), needle);
+    CHECK(ds == NULL);
+}
+
+static void test_seq_cls(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 16);
+    /* TSV with a header (SST-2 layout), label first */
+    ft_dataset *ds = open_mem(FT_TASK_SEQ_CLS, "label\tsentence\n0\tthe cat sat\n1\tvery good film !\n\n1\tgood\n", "a.tsv", &o);
+    if (ds) {
+        CHECK(ds->n == 3 && ds->n_classes == 2 && ds->task == FT_TASK_SEQ_CLS);
+        CHECK(ds->x_dtype == FT_I32 && ds->x_shape[0] == 3 && ds->x_shape[1] == 6); /* [CLS] very good film ! [SEP] */
+        CHECK(!strcmp(ds->class_names[0], "0") && !strcmp(ds->class_names[1], "1"));
+        int32_t x[18], y;
+        get(ds, 0, x, &y);
+        int32_t want_ids[6] = {2, 5, 6, 7, 3, 0}, want_mask[6] = {1, 1, 1, 1, 1, 0};
+        CHECK(y == 0 && !memcmp(x, want_ids, sizeof want_ids) && !memcmp(x + 6, want_mask, sizeof want_mask));
+        bool ign = true;
+        for (int k = 0; k < 6; k++) ign &= x[12 + k] == FT_IGNORE_INDEX;
+        CHECK(ign);
+        get(ds, 2, x, &y);
+        CHECK(y == 1 && x[0] == 2 && x[1] == 10 && x[2] == 3 && x[3] == 0 && x[6 + 2] == 1 && x[6 + 3] == 0);
+        ft_text_counts c;
+        CHECK_OK(ft_text_dataset_counts(ds, &c));
+        CHECK(c.rows == 3 && c.truncated == 0 && c.seq_len == 6);
+        ft_dataset_free(ds);
+    }
+    /* no header: label, text; string labels sorted; CSV with quotes */
+    ds = open_mem(FT_TASK_SEQ_CLS, "pos,\"good, very good\"\nneg,bad\n\"neg\",\"the \"\"cat\"\"\"\n", "b.csv", &o);
+    if (ds) {
+        CHECK(ds->n == 3 && ds->n_classes == 2 && !strcmp(ds->class_names[0], "neg") && !strcmp(ds->class_names[1], "pos"));
+        int32_t x[3 * 16], y;
+        get(ds, 0, x, &y);
+        CHECK(y == 1 && x[1] == 10 && x[2] == 13 && x[3] == 16);
+        get(ds, 2, x, &y);
+        CHECK(y == 0);
+        ft_dataset_free(ds);
+    }
+    /* header with text first, label second; CSV header named columns */
+    ds = open_mem(FT_TASK_SEQ_CLS, "text,label\nthe cat,2\ngood,0\n", "c.csv", &o);
+    if (ds) { CHECK(ds->n == 2 && ds->n_classes == 3); ft_dataset_free(ds); }
+    /* JSONL, integer and string labels mixed -> names */
+    ds = open_mem(FT_TASK_SEQ_CLS, "{\"text\": \"good film\", \"label\": 1}\n\n{\"sentence\": \"bad\", \"label\": 0}\n", "d.jsonl", &o);
+    if (ds) { CHECK(ds->n == 2 && ds->n_classes == 2); ft_dataset_free(ds); }
+    /* columns by name */
+    ft_text_opts oc = o;
+    oc.text_col = "body";
+    oc.label_col = "y2";
+    ds = open_mem(FT_TASK_SEQ_CLS, "id\ty2\tbody\n7\ta\tgood\n8\tb\tbad\n", "e.tsv", &oc);
+    if (ds) { CHECK(ds->n == 2 && ds->n_classes == 2); ft_dataset_free(ds); }
+
+    /* fixed label set (evaluation): unseen label -> file:line */
+    const char *labs[2] = {"0", "1"};
+    ft_text_opts of = o;
+    of.labels = labs;
+    of.n_labels = 2;
+    expect_err(FT_TASK_SEQ_CLS, "label\tsentence\n0\tgood\n2\tbad\n", "dev.tsv", &of, FT_EINVAL,
+               "dev.tsv:3: label '2' was not seen in training (labels: 0, 1)");
+    ds = open_mem(FT_TASK_SEQ_CLS, "label\tsentence\n1\tgood\n", "dev.tsv", &of);
+    if (ds) { CHECK(ds->n_classes == 2 && !strcmp(ds->class_names[1], "1")); ft_dataset_free(ds); }
+    /* a row without a label, an empty label */
+    expect_err(FT_TASK_SEQ_CLS, "label\tsentence\n0\tgood\nbad film\n", "f.tsv", &o, FT_EFORMAT, "f.tsv:3: row has no label");
+    expect_err(FT_TASK_SEQ_CLS, "label\tsentence\n0\tgood\n\tbad film\n", "g.tsv", &o, FT_EFORMAT, "g.tsv:3: empty label");
+    expect_err(FT_TASK_SEQ_CLS, "{\"text\": \"good\"}\n", "h.jsonl", &o, FT_EFORMAT, "h.jsonl:1: row has no label");
+    expect_err(FT_TASK_SEQ_CLS, "{\"text\": \"good\", \"label\": 1}\n{oops\n", "i.jsonl", &o, FT_EFORMAT, "i.jsonl:2: not JSON");
+    expect_err(FT_TASK_SEQ_CLS, "a,\"unterminated\n", "j.csv", &o, FT_EFORMAT, "j.csv:1: unterminated quoted field");
+    expect_err(FT_TASK_SEQ_CLS, "label\tsentence\n", "k.tsv", &o, FT_EFORMAT, "k.tsv: no examples");
+    expect_err(FT_TASK_SEQ_CLS, "", "l.tsv", &o, FT_EFORMAT, "no rows");
+    ft_text_opts bad = o;
+    bad.tok = NULL;
+    expect_err(FT_TASK_SEQ_CLS, "0\tgood\n", "m.tsv", &bad, FT_EINVAL, "tokenizer");
+
+    /* over-long rows: truncated to max_len, [SEP] kept, counted */
+    ft_text_opts o4 = opts(t, 4);
+    ds = open_mem(FT_TASK_SEQ_CLS, "0\tthe cat sat on the mat\n1\tgood\n", "n.tsv", &o4);
+    if (ds) {
+        int32_t x[12], y;
+        get(ds, 0, x, &y);
+        CHECK(ds->x_shape[1] == 4 && x[0] == 2 && x[1] == 5 && x[2] == 6 && x[3] == 3);
+        ft_text_counts c;
+        CHECK_OK(ft_text_dataset_counts(ds, &c));
+        CHECK(c.truncated == 1);
+        ft_dataset_free(ds);
+    }
+    /* invalid UTF-8: replaced with U+FFFD (which is in this vocabulary), counted, never a crash */
+    ds = open_mem(FT_TASK_SEQ_CLS, "0\tgood \xff\xfe film\n1\tbad\xc3\n", "o.tsv", &o);
+    if (ds) {
+        ft_text_counts c;
+        CHECK_OK(ft_text_dataset_counts(ds, &c));
+        CHECK(c.invalid_utf8 == 2 && !strcmp(c.first_invalid, "o.tsv:1"));
+        int32_t x[3 * 16], y;
+        get(ds, 0, x, &y);
+        CHECK(x[1] == 10 && x[2] == 12); /* good U+FFFD film: WordPiece drops U+FFFD, as BERT's clean_text */
+        ft_dataset_free(ds);
+    }
+    /* the spec string picks the task; a mismatch is an error */
+    ft_dataset *d2 = NULL;
+    CHECK_ERR(ft_dataset_open_text("lm:x.txt", FT_TASK_SEQ_CLS, &o, &d2), FT_EINVAL);
+    CHECK_ERR(ft_dataset_open_text("seq-cls:/nonexistent/x.tsv", FT_TASK_CLASSIFY, &o, &d2), FT_ENOTFOUND);
+    CHECK_ERR(ft_dataset_open_text("/x.tsv", FT_TASK_CLASSIFY, &o, &d2), FT_EINVAL);
+    CHECK(ft_text_spec_task("token-cls:a") == FT_TASK_TOKEN_CLS && ft_text_spec_task("csv:a") == FT_TASK_CLASSIFY);
+    ft_tokenizer_free(t);
+}
+
+static void test_token_cls(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 32);
+    /* the repo's layout: one sentence a line, word###TAG; "blackburn" -> black ##burn */
+    const char *a = "EU###B-ORG rejects###O German###B-MISC call###O\nPeter###B-PER Blackburn###I-PER\n";
+    ft_dataset *ds = open_mem(FT_TASK_TOKEN_CLS, a, "train.txt", &o);
+    if (ds) {
+        CHECK(ds->n == 2 && ds->task == FT_TASK_TOKEN_CLS && ds->n_classes == 5);
+        CHECK(!strcmp(ds->class_names[0], "O") && !strcmp(ds->class_names[1], "B-MISC") && !strcmp(ds->class_names[4], "I-PER"));
+        int32_t x[3 * 6], y;
+        CHECK(ds->x_shape[1] == 6);
+        get(ds, 1, x, &y); /* [CLS] peter black ##burn [SEP] pad */
+        int32_t ids[6] = {2, 24, 25, 26, 3, 0}, tg[6] = {-100, 3, 4, -100, -100, -100};
+        CHECK(!memcmp(x, ids, sizeof ids) && !memcmp(x + 12, tg, sizeof tg));
+        get(ds, 0, x, &y);
+        int32_t tg0[6] = {-100, 2, 0, 1, 0, -100};
+        CHECK(!memcmp(x + 12, tg0, sizeof tg0));
+        ft_dataset_free(ds);
+    }
+    /* the classic layout: token per line, tag last, blank lines, -DOCSTART- */
+    const char *b = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n";
+    ds = open_mem(FT_TASK_TOKEN_CLS, b, "classic.txt", &o);
+    if (ds) {
+        CHECK(ds->n == 2 && ds->n_classes == 4);
+        int32_t x[3 * 5], y;
+        CHECK(ds->x_shape[1] == 5);
+        get(ds, 1, x, &y);
+        CHECK(x[10 + 1] == 2 && x[10 + 2] == 3 && x[10 + 3] == -100);
+        ft_dataset_free(ds);
+    }
+    /* rows without a tag, unseen tags at evaluation, truncation drops words */
+    expect_err(FT_TASK_TOKEN_CLS, "EU###B-ORG rejects\n", "p.txt", &o, FT_EFORMAT, "p.txt:1: token 'rejects' is not word###TAG");
+    expect_err(FT_TASK_TOKEN_CLS, "EU###B-ORG rejects###\n", "q.txt", &o, FT_EFORMAT, "q.txt:1:");
+    expect_err(FT_TASK_TOKEN_CLS, "EU B-ORG\nrejects\n", "r.txt", &o, FT_EFORMAT, "r.txt:2: token 'rejects' has no tag");
+    const char *tags[3] = {"O", "B-ORG", "I-ORG"};
+    ft_text_opts of = o;
+    of.labels = tags;
+    of.n_labels = 3;
+    expect_err(FT_TASK_TOKEN_CLS, "EU###B-ORG\nPeter###B-PER\n", "valid.txt", &of, FT_EINVAL, "valid.txt:2: label 'B-PER' was not seen in training");
+    ft_text_opts o4 = opts(t, 4);
+    ds = open_mem(FT_TASK_TOKEN_CLS, "EU###B-ORG rejects###O German###B-MISC call###O\n", "s.txt", &o4);
+    if (ds) {
+        ft_text_counts c;
+        CHECK_OK(ft_text_dataset_counts(ds, &c));
+        CHECK(c.truncated == 1 && c.words_dropped == 2);
+        ft_dataset_free(ds);
+    }
+    ft_tokenizer_free(t);
+}
+
+static void test_lm(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 4);
+    /* plain text: one document a line, [CLS] ... [SEP] around each for WordPiece */
+    ft_dataset *ds = open_mem(FT_TASK_LM, "the cat sat\n\ngood film\n", "c.txt", &o);
+    if (ds) {
+        /* stream: 2 5 6 7 3 2 10 12 3 (9 tokens) -> 8 targets -> 2 blocks of 4 */
+        CHECK(ds->n == 2 && ds->task == FT_TASK_LM && ds->x_shape[1] == 4);
+        int32_t x[12], y;
+        get(ds, 0, x, &y);
+        int32_t ids[4] = {2, 5, 6, 7}, tg[4] = {5, 6, 7, 3};
+        CHECK(!memcmp(x, ids, sizeof ids) && !memcmp(x + 8, tg, sizeof tg));
+        get(ds, 1, x, &y);
+        int32_t ids1[4] = {3, 2, 10, 12}, tg1[4] = {2, 10, 12, 3};
+        CHECK(!memcmp(x, ids1, sizeof ids1) && !memcmp(x + 8, tg1, sizeof tg1));
+        ft_dataset_free(ds);
+    }
+    ds = open_mem(FT_TASK_LM, "the cat sat on the mat\n", "d.txt", &o); /* 8 tokens, 7 targets: 2 blocks, the last partial */
+    if (ds) {
+        int32_t x[12], y;
+        get(ds, 1, x, &y);
+        CHECK(ds->n == 2 && x[0] == 8 && x[3] == 3 && x[4 + 3] == 1 && x[8 + 3] == -100 && x[8 + 2] == 3);
+        ft_dataset_free(ds);
+    }
+    ds = open_mem(FT_TASK_LM, "label\tsentence\n0\tthe cat\n1\tgood\n", "e.tsv", &o); /* TSV: the text column */
+    if (ds) {
+        ft_text_counts c;
+        CHECK_OK(ft_text_dataset_counts(ds, &c));
+        CHECK(c.rows == 2 && c.tokens == 7);
+        ft_dataset_free(ds);
+    }
+    ds = open_mem(FT_TASK_LM, "{\"text\": \"good film\"}\n", "f.jsonl", &o);
+    if (ds) { CHECK(ds->n == 1); ft_dataset_free(ds); }
+    expect_err(FT_TASK_LM, "\n\n", "g.txt", &o, FT_EFORMAT, "g.txt: no text");
+    expect_err(FT_TASK_LM, "{\"txt\": 1}\n", "h.jsonl", &o, FT_EFORMAT, "h.jsonl:1: no text field");
+    ft_tokenizer_free(t);
+}
+
+/* ---------------- metrics ---------------- */
+static void run_case(json_t *c, int k) {
+    ft_entity_counter *ec = NULL;
+    CHECK_OK(ft_entity_counter_new(&ec));
+    if (!ec) return;
+    json_t *tr = json_object_get(c, "truth"), *pr = json_object_get(c, "pred");
+    for (size_t s = 0; s < json_array_size(tr); s++) {
+        json_t *ts = json_array_get(tr, s), *ps = json_array_get(pr, s);
+        size_t n = json_array_size(ts);
+        const char *tv[64], *pv[64];
+        for (size_t i = 0; i < n && i < 64; i++) {
+            tv[i] = json_string_value(json_array_get(ts, i));
+            pv[i] = json_string_value(json_array_get(ps, i));
+        }
+        CHECK_OK(ft_entity_counter_add(ec, tv, pv, (int64_t)n));
+    }
+    ft_entity_metrics m;
+    CHECK_OK(ft_entity_counter_result(ec, &m));
+    json_t *types = json_object_get(c, "types");
+    bool ok = m.n_types == (int)json_array_size(types) && m.tp == json_integer_value(json_object_get(c, "tp")) &&
+              m.n_pred == json_integer_value(json_object_get(c, "n_pred")) &&
+              m.n_true == json_integer_value(json_object_get(c, "n_true")) &&
+              fabs(m.f1 - json_real_value(json_object_get(c, "f1"))) < 1e-12 &&
+              fabs(m.precision - json_number_value(json_object_get(c, "precision"))) < 1e-12 &&
+              fabs(m.recall - json_number_value(json_object_get(c, "recall"))) < 1e-12 &&
+              fabs(m.macro_f1 - json_number_value(json_object_get(c, "macro_f1"))) < 1e-12;
+    for (int i = 0; ok && i < m.n_types; i++) {
+        json_t *e = json_array_get(types, (size_t)i);
+        ok = !strcmp(m.types[i].type, json_string_value(json_object_get(e, "type"))) &&
+             m.types[i].tp == json_integer_value(json_object_get(e, "tp")) &&
+             m.types[i].n_pred == json_integer_value(json_object_get(e, "n_pred")) &&
+             m.types[i].n_true == json_integer_value(json_object_get(e, "n_true")) &&
+             fabs(m.types[i].f1 - json_number_value(json_object_get(e, "f1"))) < 1e-12;
+    }
+    CHECKF(ok, "seqeval case %d: f1 %.6f (tp %lld pred %lld true %lld, %d types) vs reference %.6f", k, m.f1,
+           (long long)m.tp, (long long)m.n_pred, (long long)m.n_true, m.n_types, json_number_value(json_object_get(c, "f1")));
+    ft_entity_metrics_free(&m);
+    ft_entity_counter_free(ec);
+}
+
+static void test_seqeval(void) {
+    /* hand case, seqeval's README: MISC missed (shifted start), PER right -> 0.5 */
+    ft_entity_counter *ec = NULL;
+    CHECK_OK(ft_entity_counter_new(&ec));
+    const char *t1[] = {"O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"}, *p1[] = {"O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"};
+    const char *t2[] = {"B-PER", "I-PER", "O"}, *p2[] = {"B-PER", "I-PER", "O"};
+    CHECK_OK(ft_entity_counter_add(ec, t1, p1, 7));
+    CHECK_OK(ft_entity_counter_add(ec, t2, p2, 3));
+    ft_entity_metrics m;
+    CHECK_OK(ft_entity_counter_result(ec, &m));
+    CHECK(m.n_types == 2 && !strcmp(m.types[0].type, "MISC") && m.types[0].f1 == 0 && m.types[1].f1 == 1);
+    CHECK(m.f1 == 0.5 && m.precision == 0.5 && m.recall == 0.5 && m.macro_f1 == 0.5);
+    ft_entity_metrics_free(&m);
+    ft_entity_counter_free(ec);
+    /* empty: all zero, no NaN */
+    CHECK_OK(ft_entity_counter_new(&ec));
+    CHECK_OK(ft_entity_counter_result(ec, &m));
+    CHECK(m.n_types == 0 && m.f1 == 0 && m.precision == 0);
+    ft_entity_metrics_free(&m);
+    ft_entity_counter_free(ec);
+
+    json_error_t err;
+    json_t *root = json_load_file("tests/fixtures/seqeval_ref.json", 0, &err);
+    CHECKF(root != NULL, "tests/fixtures/seqeval_ref.json: %s", err.text);
+    if (!root) return;
+    json_t *cases = json_object_get(root, "cases");
+    CHECK(json_array_size(cases) >= 60);
+    for (size_t k = 0; k < json_array_size(cases); k++) run_case(json_array_get(cases, k), (int)k);
+    json_decref(root);
+}
+
+static void test_macro_f1(void) {
+    /* 3 classes: class 2 never true nor predicted -> excluded (sklearn over present labels) */
+    int64_t c[9] = {3, 1, 0, 2, 4, 0, 0, 0, 0};
+    double f0 = 2.0 * (3.0 / 5) * (3.0 / 4) / (3.0 / 5 + 3.0 / 4), f1v = 2.0 * (4.0 / 5) * (4.0 / 6) / (4.0 / 5 + 4.0 / 6);
+    CHECK(fabs(ft_macro_f1(c, 3) - (f0 + f1v) / 2) < 1e-12);
+    int64_t d[4] = {5, 0, 3, 0}; /* class 1 never predicted: F1 0, still counted */
+    CHECK(fabs(ft_macro_f1(d, 2) - (2.0 * (5.0 / 8) * 1.0 / (5.0 / 8 + 1.0)) / 2) < 1e-12);
+    ft_task tk;
+    CHECK_OK(ft_task_parse("token-cls", &tk));
+    CHECK(tk == FT_TASK_TOKEN_CLS);
+    CHECK_ERR(ft_task_parse("ner", &tk), FT_EINVAL);
+}
+
+/* The real files, when ../shared is there: SST-2 dev and CoNLL valid open with the stories260K
+ * tokenizer (llama2.c: BOS first, no [SEP]). */
+static void test_shared(void) {
+    const char *sh = t_shared("test_tasks real data");
+    if (!sh) return;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/models/stories260K/tok512.bin", sh);
+    ft_tokenizer *t = NULL;
+    CHECK_OK(ft_tokenizer_load_llama2c(p, &t));
+    if (!t) return;
+    ft_text_opts o = opts(t, 128);
+    ft_dataset *ds = NULL;
+    snprintf(p, sizeof p, "seq-cls:%s/data/sst2/dev.tsv", sh);
+    CHECK_OK(ft_dataset_open_text(p, FT_TASK_CLASSIFY, &o, &ds));
+    if (ds) {
+        CHECK(ds->n == 872 && ds->n_classes == 2);
+        int32_t *x = malloc(sizeof(int32_t) * (size_t)ds->x_numel), y;
+        get(ds, 0, x, &y);
+        CHECK(x[0] == 1 && y == 0 && x[ds->x_shape[1]] == 1);
+        free(x);
+        ft_dataset_free(ds);
+    }
+    snprintf(p, sizeof p, "token-cls:%s/data/conll2003/valid.txt", sh);
+    CHECK_OK(ft_dataset_open_text(p, FT_TASK_CLASSIFY, &o, &ds));
+    if (ds) {
+        CHECK(ds->n == 3250 && ds->n_classes == 9 && !strcmp(ds->class_names[0], "O"));
+        ft_dataset_free(ds);
+    }
+    ft_tokenizer_free(t);
+}
+
+/* Every allocation failure on the way through the readers: FT_ENOMEM or success, never a crash. */
+static void test_oom(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 8);
+    const char *data[3] = {"label\tsentence\n0\tthe cat sat on the mat\n1\tgood \xff film\n", "EU###B-ORG rejects###O\nPeter###B-PER Blackburn###I-PER\n",
+                           "the cat sat\ngood film\n"};
+    const char *names[3] = {"a.tsv", "b.txt", "c.txt"};
+    ft_task tasks[3] = {FT_TASK_SEQ_CLS, FT_TASK_TOKEN_CLS, FT_TASK_LM};
+    for (int k = 0; k < 3; k++) {
+        bool ok = true, done = false;
+        for (int64_t n = 0; n < 400 && !done; n++) {
+            ft_dataset *ds = NULL;
+            ft_alloc_fail_after(n);
+            ft_status s = ft_dataset_text_mem(tasks[k], data[k], strlen(data[k]), names[k], &o, &ds);
+            ft_alloc_fail_after(-1);
+            if (s == FT_OK) done = true;
+            else if (s != FT_ENOMEM) { ok = false; fprintf(stderr, "oom %s at %lld: %s\n", names[k], (long long)n, ft_errmsg()); break; }
+            ft_dataset_free(ds);
+        }
+        CHECK(ok && done);
+    }
+    ft_tokenizer_free(t);
+}
+
+int main(void) {
+    test_oom();
+    test_seq_cls();
+    test_token_cls();
+    test_lm();
+    test_seqeval();
+    test_macro_f1();
+    test_shared();
+    TEST_END();
+}
