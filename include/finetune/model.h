@@ -72,6 +72,11 @@ struct ft_model {
     float image_mean[3], image_std[3];
     int image_size, image_resize;
     ft_seq_info seq;                  /* sequence models (arch->hidden != NULL) */
+    /* Sequence models: the task head (src/models/seq_heads.c, from "architectures"[0]), an
+     * ft_task (tasks.h; the LM head is FT_TASK_LM), and attention without the causal mask
+     * ("bidirectional": true in the config). */
+    int seq_head;
+    bool seq_bidirectional;
     void *impl;
 };
 

@@ -16,6 +16,7 @@
 #include "core.h"
 #include "train.h"
 #include "text.h"
+#include "model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +71,18 @@ typedef struct {
     char first_invalid[160]; /* "file:line" of the first row with invalid UTF-8 */
 } ft_text_counts;
 ft_status ft_text_dataset_counts(const ft_dataset *ds, ft_text_counts *out);
+
+/* ---------------- models ---------------- */
+
+/* A text model: bert, gpt2, or an architecture with the sequence-model interface (llama). */
+bool ft_model_is_text(const ft_model *m);
+/* The text task the model's head serves (FT_TASK_CLASSIFY: none, e.g. a bare BertModel). */
+ft_task ft_model_text_head(const ft_model *m);
+/* A copy of m with a head for `task`: seq-cls / token-cls get a fresh seeded head for n_labels
+ * (Hugging Face names: bert "classifier", gpt2/llama "score"; the trunk is copied by name), lm
+ * keeps the LM head. bidirectional (decoders with the sequence-model interface only): attention
+ * without the causal mask, recorded in the config. */
+ft_status ft_model_task_head(const ft_model *m, ft_task task, int n_labels, bool bidirectional, uint64_t seed, ft_model **out);
 
 /* ---------------- metrics ---------------- */
 

@@ -51,6 +51,7 @@ ft_status ft_model_from_config(const char *cfg_json, ft_model **out) {
     m->config_json = ft_strdup(cfg_json);
     if (!m->params || !m->config_json) { ft_model_free(m); return ft_fail(FT_ENOMEM, "out of memory"); }
     ft_status s = arch->create(m, cfg_json);
+    if (!s) s = ft_seq_heads_create(m, cfg_json); /* task heads of sequence models (seq_heads.c) */
     if (!s) s = ft_params_finalize(m->params);
     if (s) { ft_model_free(m); return s; }
     *out = m;
