@@ -36,6 +36,22 @@ const char *cli_model_kind_name(cli_model_kind k);
  * model's input: the dtype or the number of elements per example differs. */
 ft_status cli_check_input(const ft_model *m, const ft_dataset *ds, const char *spec);
 
+/* ---- text tasks (text_cli.c) ---- */
+/* A tokenizer file or directory: a directory (Hugging Face files), *.json (tokenizer.json),
+ * *.txt (BERT vocab.txt, lower-cased), anything else a llama2.c tokenizer.bin. */
+ft_status cli_load_tokenizer_path(const char *path, ft_tokenizer **out);
+/* The model's tokenizer: --tokenizer (flag, may be NULL), else the model directory's files,
+ * else the path its config remembers ("tokenizer", written by train), else a llama2.c
+ * tokenizer.bin or tok<vocab>.bin next to the model file. `used` receives the path. */
+ft_status cli_find_tokenizer(const char *flag, const char *model_path, const ft_model *m, ft_tokenizer **out, char *used,
+                             size_t cap);
+/* Records the tokenizer's absolute path in the model's config ("tokenizer"). */
+ft_status cli_remember_tokenizer(ft_model *m, const char *used);
+/* want, capped at the model's positions. */
+int64_t cli_text_max_len(const ft_model *m, int64_t want);
+/* Indented lines about truncation and invalid UTF-8 of a text dataset (nothing if clean). */
+void cli_print_text_note(const ft_dataset *ds, const char *spec, int64_t max_len);
+
 /* "[16, 4]" */
 void cli_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
 /* Class c's name from the dataset's class names, else its index. */

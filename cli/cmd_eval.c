@@ -103,10 +103,91 @@ static void print_text(const ft_eval_result *r, const class_stats *cs, const ft_
     }
 }
 
+/* Text tasks: one JSON line or a short text report. */
+static int print_text_task(const ft_eval_result *r, const ft_dataset *ds, bool json, const char *model, const char *data) {
+    ft_task task = (ft_task)r->task;
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "task", json_string(ft_task_name(task)));
+        json_object_set_new(o, "loss", jnum(r->loss));
+        json_object_set_new(o, "examples", json_integer(r->examples));
+        if (task == FT_TASK_SEQ_CLS) {
+            json_object_set_new(o, "accuracy", jnum(r->accuracy));
+            json_object_set_new(o, "macro_f1", jnum(r->macro_f1));
+        } else if (task == FT_TASK_TOKEN_CLS) {
+            json_object_set_new(o, "entity_precision", jnum(r->entities.precision));
+            json_object_set_new(o, "entity_recall", jnum(r->entities.recall));
+            json_object_set_new(o, "entity_f1", jnum(r->entities.f1));
+            json_object_set_new(o, "entity_macro_f1", jnum(r->entities.macro_f1));
+            json_object_set_new(o, "tag_accuracy", jnum(r->accuracy));
+            json_object_set_new(o, "tokens", json_integer(r->n));
+            json_t *pt = json_array();
+            for (int k = 0; k < r->entities.n_types; k++) {
+                const ft_entity_type_metrics *t = &r->entities.types[k];
+                json_t *e = json_object();
+                json_object_set_new(e, "type", json_string(t->type));
+                json_object_set_new(e, "precision", jnum(t->precision));
+                json_object_set_new(e, "recall", jnum(t->recall));
+                json_object_set_new(e, "f1", jnum(t->f1));
+                json_object_set_new(e, "support", json_integer(t->n_true));
+                json_object_set_new(e, "predicted", json_integer(t->n_pred));
+                json_array_append_new(pt, e);
+            }
+            json_object_set_new(o, "per_type", pt);
+        } else {
+            json_object_set_new(o, "perplexity", jnum(r->perplexity));
+            json_object_set_new(o, "token_accuracy", jnum(r->accuracy));
+            json_object_set_new(o, "tokens", json_integer(r->n));
+        }
+        if (r->confusion && task == FT_TASK_SEQ_CLS) {
+            json_t *pc = json_array();
+            class_stats *cs = calloc((size_t)r->n_classes, sizeof *cs);
+            if (cs) ft_confusion_metrics(r->confusion, r->n_classes, cs);
+            char buf[32];
+            for (int c = 0; cs && c < r->n_classes; c++) {
+                json_t *e = json_object();
+                json_object_set_new(e, "name", json_string(cli_class_name(ds, c, buf, sizeof buf)));
+                json_object_set_new(e, "precision", jnum(cs[c].precision));
+                json_object_set_new(e, "recall", jnum(cs[c].recall));
+                json_object_set_new(e, "f1", jnum(cs[c].f1));
+                json_object_set_new(e, "support", json_integer(cs[c].support));
+                json_array_append_new(pc, e);
+            }
+            free(cs);
+            json_object_set_new(o, "per_class", pc);
+        }
+        char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+        json_decref(o);
+        if (!text) { fprintf(stderr, "finetune: out of memory writing JSON\n"); return CLI_FAIL; }
+        printf("%s\n", text);
+        free(text);
+        return CLI_OK;
+    }
+    printf("model:     %s\n", model);
+    printf("data:      %s (%lld examples, task %s)\n", data, (long long)r->examples, ft_task_name(task));
+    printf("loss:      %.4f\n", r->loss);
+    if (task == FT_TASK_SEQ_CLS) {
+        printf("accuracy:  %.4f (%lld/%lld)\n", r->accuracy, (long long)r->correct, (long long)r->n);
+        printf("macro F1:  %.4f\n", r->macro_f1);
+    } else if (task == FT_TASK_TOKEN_CLS) {
+        printf("entities:  precision %.4f, recall %.4f, F1 %.4f (seqeval, micro); macro F1 %.4f\n", r->entities.precision,
+               r->entities.recall, r->entities.f1, r->entities.macro_f1);
+        printf("tags:      accuracy %.4f over %lld words\n\n", r->accuracy, (long long)r->n);
+        printf("%-12s %9s %9s %9s %9s\n", "type", "precision", "recall", "f1", "support");
+        for (int k = 0; k < r->entities.n_types; k++) {
+            const ft_entity_type_metrics *t = &r->entities.types[k];
+            printf("%-12.12s %9.4f %9.4f %9.4f %9lld\n", t->type, t->precision, t->recall, t->f1, (long long)t->n_true);
+        }
+    } else {
+        printf("perplexity: %.4f over %lld tokens (next-token accuracy %.4f)\n", r->perplexity, (long long)r->n, r->accuracy);
+    }
+    return CLI_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
     ft_run_config rd = ft_run_defaults();
-    const char *model = NULL, *data = NULL, *report = NULL;
-    int64_t batch = 256, threads = 2, workers = rd.workers;
+    const char *model = NULL, *data = NULL, *report = NULL, *task_name = NULL, *tokenizer = NULL;
+    int64_t batch = 256, threads = 2, workers = rd.workers, max_len = 128;
     bool json = false;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
@@ -114,6 +195,9 @@ int cmd_eval(int argc, char **argv) {
         { "batch", ARG_INT, &batch, "N", "evaluation batch size", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "report", ARG_STRING, &report, "DIR", "also write DIR/eval.html and DIR/confusion.png (the confusion matrix as an image; e.g. the run directory)", 0, 0, 0, NULL, "none", false },
         { "json", ARG_BOOL, &json, NULL, "print one JSON object line on stdout (loss, accuracy, top5, n, per_class, confusion)", 0, 0, 0, NULL, "off", false },
+        { "task", ARG_STRING, &task_name, "seq-cls|token-cls|lm", "text task (default: from the data spec)", 0, 0, 0, "seq-cls|token-cls|lm", "from the data", false },
+        { "tokenizer", ARG_STRING, &tokenizer, "PATH", "text: the model's tokenizer", 0, 0, 0, NULL, "the one train used", false },
+        { "max-len", ARG_INT, &max_len, "N", "text: tokens per example (longer ones are truncated; lm: block length)", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
         { "workers", ARG_INT, &workers, "N", "data-loader threads (0 = load in the main thread)", ARG_MIN | ARG_MAX, 0, 256, NULL, NULL, false },
     };
@@ -130,10 +214,31 @@ int cmd_eval(int argc, char **argv) {
     ft_eval_result r;
     memset(&r, 0, sizeof r);
     class_stats *cs = NULL;
-    char **names = NULL;
+    char **names = NULL, **labels = NULL;
+    ft_tokenizer *tok = NULL;
     ft_status st;
     ft_set_num_threads((int)threads);
+    ft_task task = FT_TASK_CLASSIFY;
+    if (task_name && (st = ft_task_parse(task_name, &task))) goto done;
+    if (!task) task = ft_text_spec_task(data);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
+    if (task) { /* text: the model's labels are the fixed set (a label it never saw is an error) */
+        char used[4096];
+        if ((st = cli_find_tokenizer(tokenizer, model, m, &tok, used, sizeof used))) goto done;
+        ft_text_opts to;
+        memset(&to, 0, sizeof to);
+        to.tok = tok;
+        to.max_len = cli_text_max_len(m, max_len);
+        if (task != FT_TASK_LM && (labels = ft_model_labels(m))) {
+            to.labels = (const char *const *)labels;
+            to.n_labels = m->n_classes;
+        }
+        if ((st = ft_dataset_open_text(data, task, &to, &ds))) goto done;
+        if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
+        if (!json) cli_print_text_note(ds, data, to.max_len);
+        rc = print_text_task(&r, ds, json, model, data);
+        goto done;
+    }
     ft_image_opts img = ft_model_image_opts(m);
     if ((st = ft_dataset_open_with(data, &img, &ds))) goto done;
     if ((st = cli_check_input(m, ds, data))) goto done;
@@ -166,6 +271,8 @@ done:
     cli_class_names_free(names, r.n_classes);
     ft_eval_result_free(&r);
     ft_dataset_free(ds);
+    if (m) ft_model_labels_free(labels, m->n_classes);
     ft_model_free(m);
+    ft_tokenizer_free(tok);
     return rc;
 }

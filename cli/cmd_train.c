@@ -9,6 +9,9 @@
 typedef struct {
     const char *model, *data, *val, *out, *config, *optimizer, *schedule;
     const char *train_globs, *freeze_globs, *resume, *progress;
+    const char *task, *tokenizer;
+    int64_t max_len;
+    bool bidirectional;
     double val_split, lr, momentum, weight_decay, gamma, min_lr_ratio, clip, label_smoothing;
     double head_lr_scale, backbone_lr;
     int64_t epochs, batch, warmup, step_size, accum, new_head, seed, threads, workers;
@@ -136,6 +139,7 @@ int cmd_train(int argc, char **argv) {
     o.patience = rd.patience;
     o.max_steps = rd.max_steps;
     o.checkpoint_every = rd.checkpoint_every;
+    o.max_len = 128;
 
     /* Defaults that depend on the optimizer come from the library, so the help can't lie. */
     char lr_def[96], wd_def[96];
@@ -182,6 +186,10 @@ int cmd_train(int argc, char **argv) {
         { "checkpoint-every", ARG_INT, &o.checkpoint_every, "N", "also checkpoint every N steps (0 = end of each epoch only)", ARG_MIN, 0, 0, NULL, NULL, false },
         { "resume", ARG_STRING, &o.resume, "PATH", "resume from a checkpoint (e.g. RUN/checkpoint.safetensors)", 0, 0, 0, NULL, "none", false },
         { "progress", ARG_STRING, &o.progress, "auto|bar|plain|none", "progress output on stderr (auto: bar on a terminal, else plain)", 0, 0, 0, "auto|bar|plain|none", NULL, false },
+        { "task", ARG_STRING, &o.task, "seq-cls|token-cls|lm", "text task (default: from the data spec seq-cls:/token-cls:/lm:; with a task, --data may be a bare file)", 0, 0, 0, "seq-cls|token-cls|lm", "from the data", false },
+        { "tokenizer", ARG_STRING, &o.tokenizer, "PATH", "text: the model's tokenizer (tokenizer.bin/tok512.bin, tokenizer.json, vocab.txt, or a directory)", 0, 0, 0, NULL, "the model's own", false },
+        { "max-len", ARG_INT, &o.max_len, "N", "text: tokens per example, special tokens included (longer ones are truncated; lm: the block length); capped at the model's positions", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
+        { "bidirectional", ARG_BOOL, &o.bidirectional, NULL, "text, decoders: attend to both sides (no causal mask) in the classification head's model", 0, 0, 0, NULL, "off", false },
         { "config", ARG_STRING, &o.config, "FILE", "JSON file of flag values ({\"epochs\": 3, \"lr\": 0.01}); flags override it", ARG_NO_CONFIG, 0, 0, NULL, "none", false },
     };
     args_ctx a = { "train", "--model PATH --data SPEC --out DIR [options]",
@@ -189,7 +197,8 @@ int cmd_train(int argc, char **argv) {
                    "DIR/best.safetensors (best validation accuracy), DIR/metrics.jsonl and DIR/report.html.\n"
                    "Dataset specs: csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test],\n"
                    "mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]] (folder per class),\n"
-                   "manifest:<file.csv|.jsonl>[:size[:resize]]. Image sizes and normalisation default to the model's.",
+                   "manifest:<file.csv|.jsonl>[:size[:resize]]. Image sizes and normalisation default to the model's.\n"
+                   "Text: seq-cls:<file.tsv|.csv|.jsonl>, token-cls:<conll.txt>, lm:<file.txt|.jsonl|.tsv> (docs/data.md).",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
 
     int rc = args_parse(&a, argc, argv, false);
@@ -202,6 +211,11 @@ int cmd_train(int argc, char **argv) {
     }
 
     ft_model *m = NULL, *m2 = NULL;
+    ft_tokenizer *tok = NULL;
+    char tok_path[4096] = "";
+    ft_task task = FT_TASK_CLASSIFY;
+    ft_text_opts topts;
+    memset(&topts, 0, sizeof topts);
     ft_dataset *base = NULL, *train = NULL, *val = NULL, *split_val = NULL;
     cli_model_kind kind = CLI_MODEL_DIR;
     int replaced_from = 0;
@@ -212,29 +226,40 @@ int cmd_train(int argc, char **argv) {
     ft_set_num_threads((int)o.threads);
     /* The run directory first: an unwritable --out fails before any expensive loading. */
     if ((st = ft_mkdirs(o.out))) goto done;
+    if (o.task && (st = ft_task_parse(o.task, &task))) goto done;
+    if (ft_text_spec_task(o.data) && !task) task = ft_text_spec_task(o.data);
     if ((st = cli_load_model(o.model, true, (uint64_t)o.seed, &m, &kind))) goto done;
-    if (o.image_size > 0 && !(m->in_ndim == 3 && m->in_shape[1] == o.image_size && m->in_shape[2] == o.image_size)) {
-        if ((st = ft_model_with_image_size(m, (int)o.image_size, &m2))) goto done;
-        ft_model_free(m);
-        m = m2;
-        m2 = NULL;
+    if (task) { /* text: the model's tokenizer, labels from the training data, the same labels for --val */
+        if ((st = cli_find_tokenizer(o.tokenizer, o.model, m, &tok, tok_path, sizeof tok_path))) goto done;
+        topts.tok = tok;
+        topts.max_len = cli_text_max_len(m, o.max_len);
+        if ((st = ft_dataset_open_text(o.data, task, &topts, &base))) goto done;
+        topts.labels = task == FT_TASK_LM ? NULL : (const char *const *)base->class_names;
+        topts.n_labels = task == FT_TASK_LM ? 0 : base->n_classes;
+        if (o.val && (st = ft_dataset_open_text(o.val, task, &topts, &val))) goto done;
+    } else {
+        if (o.image_size > 0 && !(m->in_ndim == 3 && m->in_shape[1] == o.image_size && m->in_shape[2] == o.image_size)) {
+            if ((st = ft_model_with_image_size(m, (int)o.image_size, &m2))) goto done;
+            ft_model_free(m);
+            m = m2;
+            m2 = NULL;
+        }
+        if (o.frozen_bn) {
+            if ((st = ft_model_with_frozen_bn(m, &m2))) goto done;
+            ft_model_free(m);
+            m = m2;
+            m2 = NULL;
+        }
+        ft_image_opts img = ft_model_image_opts(m);
+        if (o.no_augment) {
+            img.random_resized_crop = img.hflip = false;
+            img.brightness = img.contrast = img.saturation = 0;
+        }
+        if ((st = ft_dataset_open_with(o.data, &img, &base))) goto done;
+        if (o.val && (st = ft_dataset_open_with(o.val, &img, &val))) goto done;
     }
-    if (o.frozen_bn) {
-        if ((st = ft_model_with_frozen_bn(m, &m2))) goto done;
-        ft_model_free(m);
-        m = m2;
-        m2 = NULL;
-    }
-    ft_image_opts img = ft_model_image_opts(m);
-    if (o.no_augment) {
-        img.random_resized_crop = img.hflip = false;
-        img.brightness = img.contrast = img.saturation = 0;
-    }
-    if ((st = ft_dataset_open_with(o.data, &img, &base))) goto done;
     train = base;
-    if (o.val) {
-        if ((st = ft_dataset_open_with(o.val, &img, &val))) goto done;
-    } else if (o.val_split > 0) {
+    if (!o.val && o.val_split > 0) {
         if ((st = ft_dataset_split(base, o.val_split, (uint64_t)o.seed, &train, &split_val))) {
             train = NULL;
             goto done;
@@ -247,10 +272,27 @@ int cmd_train(int argc, char **argv) {
         }
     }
 
-    if ((st = cli_check_input(m, train, o.data)) || (val && (st = cli_check_input(m, val, o.val ? o.val : o.data))))
+    if (!task && ((st = cli_check_input(m, train, o.data)) || (val && (st = cli_check_input(m, val, o.val ? o.val : o.data)))))
         goto done;
 
-    int classes = o.new_head > 0 ? (int)o.new_head : base->n_classes;
+    if (task) { /* a head for the task: fresh unless the model already has this one */
+        int n = task == FT_TASK_LM ? 0 : o.new_head > 0 ? (int)o.new_head : base->n_classes;
+        if (n && n < base->n_classes) {
+            st = ft_fail(FT_EINVAL, "--new-head %d is fewer than the %d labels in '%s'", n, base->n_classes, o.data);
+            goto done;
+        }
+        if (ft_model_text_head(m) != task || (n && n != m->n_classes) || o.new_head > 0 || o.bidirectional != m->seq_bidirectional) {
+            if ((st = ft_model_task_head(m, task, n, o.bidirectional, (uint64_t)o.seed, &m2))) goto done;
+            if (task != FT_TASK_LM) replaced_from = m->n_classes;
+            ft_model_free(m);
+            m = m2;
+            m2 = NULL;
+        }
+        if ((st = cli_remember_tokenizer(m, tok_path))) goto done;
+    }
+    int classes = task ? m->n_classes : 0;
+    if (task) goto head_done;
+    classes = o.new_head > 0 ? (int)o.new_head : base->n_classes;
     if (classes < base->n_classes) {
         st = ft_fail(FT_EINVAL, "--new-head %d is fewer than the %d classes in '%s'", classes, base->n_classes, o.data);
         goto done;
@@ -264,6 +306,7 @@ int cmd_train(int argc, char **argv) {
     }
     /* The data's class names become the model's labels, so predict can name classes
      * without the dataset. Names that cannot be stored (not UTF-8) are left out. */
+head_done:
     if (base->class_names && base->n_classes == m->n_classes && ft_model_set_labels(m, (const char *const *)base->class_names, base->n_classes))
         fprintf(stderr, "finetune: note: class names not stored in the model: %s\n", ft_errmsg());
     if ((st = select_trainable(m, o.train_globs, o.freeze_globs))) goto done;
@@ -306,6 +349,12 @@ int cmd_train(int argc, char **argv) {
     else rcfg.progress = isatty(fileno(stderr)) ? 1 : 0;
 
     print_header(&o, m, kind, train, val, replaced_from, &rcfg);
+    if (task) {
+        printf("text:       task %s, tokenizer %s, %lld tokens per example%s\n", ft_task_name(task), tok_path,
+               (long long)train->x_shape[1], m->seq_bidirectional ? ", bidirectional attention" : "");
+        cli_print_text_note(base, o.data, topts.max_len);
+        fflush(stdout);
+    }
     st = ft_train(m, train, val, &rcfg, &res);
     if (st == FT_EINTR || (st == FT_OK && res.interrupted)) {
         fprintf(stderr, "finetune: %s\n", st ? ft_errmsg() : "training interrupted");
@@ -318,7 +367,9 @@ int cmd_train(int argc, char **argv) {
     printf("done:       %d epoch%s, %lld optimizer steps%s; final train loss %.4f", res.epochs_done,
            res.epochs_done == 1 ? "" : "s", (long long)res.steps, res.early_stopped ? " (early stopped)" : "",
            res.final_train_loss);
-    if (val) printf("; best validation accuracy %.2f%% (epoch %d)", 100 * res.best_val_accuracy, res.best_epoch);
+    if (val && task == FT_TASK_TOKEN_CLS) printf("; best validation entity F1 %.2f%% (epoch %d)", 100 * res.best_val_accuracy, res.best_epoch);
+    else if (val && task == FT_TASK_LM) printf("; best validation perplexity %.3f (epoch %d)", res.best_val_accuracy > 0 ? 1.0 / res.best_val_accuracy : 0.0, res.best_epoch);
+    else if (val) printf("; best validation accuracy %.2f%% (epoch %d)", 100 * res.best_val_accuracy, res.best_epoch);
     printf("\nsaved:      %s/checkpoint.safetensors%s, metrics.jsonl, report.html\n", o.out,
            val ? ", best.safetensors" : "");
     printf("next:       finetune eval --model %s/checkpoint.safetensors --data <spec>\n", o.out);
@@ -334,6 +385,7 @@ done:
         ft_dataset_free(val);
     }
     ft_dataset_free(base);
+    ft_tokenizer_free(tok);
     args_free(&a);
     return rc;
 }

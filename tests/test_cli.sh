@@ -295,5 +295,37 @@ else
   echo "SKIP generate with stories260K: $S not found"
 fi
 
+# ---- text tasks: a tiny Llama over a 28-token WordPiece vocabulary ----
+printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\non\nmat\ngood\nbad\nfilm\n,\n.\n!\nvery\n##s\nun\n##fun\neu\nrejects\ngerman\ncall\npeter\nblack\n##burn\nx\n' >"$tmp/vocab.txt"
+printf '{"arch": "llama", "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 28, "max_position_embeddings": 32, "tie_word_embeddings": true}\n' >"$tmp/llama.json"
+printf 'label\tsentence\npos\tgood film\nneg\tbad film\npos\tvery good\nneg\tvery bad\n' >"$tmp/sst.tsv"
+printf 'label\tsentence\npos\tgood\nmeh\tfilm\n' >"$tmp/unseen.tsv"
+tt=(--model "$tmp/llama.json" --tokenizer "$tmp/vocab.txt" --batch 2 --progress none)
+expect 0 train "${tt[@]}" --data "seq-cls:$tmp/sst.tsv" --val "seq-cls:$tmp/sst.tsv" --epochs 2 --out "$tmp/seq"
+out_has "task seq-cls"; out_has "2 classes"
+file_exists "$tmp/seq/best.safetensors"
+grep -q '"val_macro_f1"' "$tmp/seq/metrics.jsonl" && ok || bad "metrics.jsonl lacks val_macro_f1"
+expect 0 eval --model "$tmp/seq/best.safetensors" --data "seq-cls:$tmp/sst.tsv" --json   # tokenizer remembered
+out_has '"task":"seq-cls"'; out_has '"macro_f1"'
+expect 1 eval --model "$tmp/seq/best.safetensors" --data "seq-cls:$tmp/unseen.tsv"
+err_has "unseen.tsv:3: label 'meh' was not seen in training"
+expect 1 train "${tt[@]}" --data "seq-cls:$tmp/sst.tsv" --val "seq-cls:$tmp/unseen.tsv" --out "$tmp/seq2"
+err_has "unseen.tsv:3"
+printf 'label\tsentence\npos\tgood\nbad film\n' >"$tmp/nolabel.tsv"
+expect 1 train "${tt[@]}" --data "seq-cls:$tmp/nolabel.tsv" --out "$tmp/seq3"
+err_has "nolabel.tsv:3: row has no label"
+expect 1 train --model "$tmp/llama.json" --data "seq-cls:$tmp/sst.tsv" --out "$tmp/seq4"
+err_has "--tokenizer"
+expect 2 train "${tt[@]}" --data "seq-cls:$tmp/sst.tsv" --out "$tmp/seq5" --task ner
+printf 'peter###B-PER sat###O\neu###B-ORG rejects###O german###B-MISC\n' >"$tmp/ner.txt"
+expect 0 train "${tt[@]}" --data "$tmp/ner.txt" --task token-cls --val "token-cls:$tmp/ner.txt" --bidirectional --epochs 1 --out "$tmp/ner"
+out_has "bidirectional attention"
+expect 0 eval --model "$tmp/ner/checkpoint.safetensors" --data "token-cls:$tmp/ner.txt" --json
+out_has '"entity_f1"'; out_has '"per_type"'
+printf 'the cat sat on the mat\nvery good film\n' >"$tmp/lm.txt"
+expect 0 train "${tt[@]}" --data "lm:$tmp/lm.txt" --max-len 8 --epochs 1 --out "$tmp/lm"
+expect 0 eval --model "$tmp/lm/checkpoint.safetensors" --data "lm:$tmp/lm.txt" --max-len 8 --json
+out_has '"perplexity"'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

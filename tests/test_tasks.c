@@ -370,7 +370,169 @@ static void test_oom(void) {
     ft_tokenizer_free(t);
 }
 
+/* ---------------- training and evaluation through ft_train / ft_evaluate ---------------- */
+static char tmpdir[] = "/tmp/ft_test_tasks_XXXXXX";
+
+/* A tiny Llama over the test vocabulary (28 tokens). */
+static ft_model *tiny_llama(void) {
+    const char *cfg = "{\"arch\": \"llama\", \"hidden_size\": 16, \"intermediate_size\": 32, \"num_hidden_layers\": 2,"
+                      " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"vocab_size\": 28,"
+                      " \"max_position_embeddings\": 32, \"tie_word_embeddings\": true}";
+    ft_model *m = NULL;
+    CHECK_OK(ft_model_from_config(cfg, &m));
+    if (m) ft_model_init(m, 7);
+    return m;
+}
+
+static ft_run_config run_cfg(const char *sub, int epochs) {
+    static char out[4][256];
+    static int k;
+    ft_run_config c = ft_run_defaults();
+    snprintf(out[k % 4], sizeof out[0], "%s/%s", tmpdir, sub);
+    c.out_dir = out[k++ % 4];
+    c.epochs = epochs;
+    c.batch_size = 4;
+    c.optim.lr = 1e-2f;
+    c.workers = 0;
+    c.progress = -1;
+    return c;
+}
+
+static void test_train_seq_cls(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 16);
+    const char *data = "label\tsentence\npos\tgood film\nneg\tbad film\npos\tvery good\nneg\tvery bad\npos\tthe good cat\n"
+                       "neg\tthe bad cat\npos\tgood , good\nneg\tbad , bad\n";
+    ft_dataset *ds = open_mem(FT_TASK_SEQ_CLS, data, "toy.tsv", &o);
+    ft_model *base = tiny_llama(), *m = NULL;
+    if (!ds || !base) return;
+    /* an LM head cannot take seq-cls data */
+    ft_eval_result r;
+    memset(&r, 0, sizeof r);
+    ft_status s = ft_evaluate(base, ds, 4, 0, &r);
+    CHECKF(s == FT_EINVAL && strstr(ft_errmsg(), "the model's head is for lm"), "%s", ft_errmsg());
+    CHECK_OK(ft_model_task_head(base, FT_TASK_SEQ_CLS, 2, false, 3, &m));
+    if (m) {
+        CHECK(ft_model_text_head(m) == FT_TASK_SEQ_CLS && m->n_classes == 2 && ft_params_find(m->params, "score.weight") >= 0 &&
+              ft_params_find(m->params, "score.bias") < 0);
+        /* the trunk is copied by name */
+        int a = ft_params_find(base->params, "model.norm.weight"), b = ft_params_find(m->params, "model.norm.weight");
+        CHECK(a >= 0 && b >= 0 && !memcmp(ft_params_value(base->params, a), ft_params_value(m->params, b), 16 * 4));
+        ft_run_config c = run_cfg("seq", 30);
+        ft_run_result res;
+        CHECK_OK(ft_train(m, ds, ds, &c, &res));
+        CHECK_OK(ft_evaluate(m, ds, 3, 0, &r));
+        CHECKF(r.task == FT_TASK_SEQ_CLS && r.accuracy == 1.0 && r.macro_f1 == 1.0 && r.examples == 8, "accuracy %g", r.accuracy);
+        CHECK(res.best_val_accuracy == 1.0);
+        ft_eval_result_free(&r);
+        /* the checkpoint reloads with its head */
+        char p[300];
+        snprintf(p, sizeof p, "%s/best.safetensors", c.out_dir);
+        ft_model *back = NULL;
+        CHECK_OK(ft_model_load(p, &back));
+        if (back) {
+            CHECK(ft_model_text_head(back) == FT_TASK_SEQ_CLS);
+            CHECK_OK(ft_evaluate(back, ds, 8, 0, &r));
+            CHECK(r.accuracy == 1.0);
+            ft_eval_result_free(&r);
+            ft_model_free(back);
+        }
+        ft_model_free(m);
+    }
+    ft_model_free(base);
+    ft_dataset_free(ds);
+    ft_tokenizer_free(t);
+}
+
+static void test_train_token_cls(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 16);
+    const char *data = "peter###B-PER blackburn###I-PER sat###O\nthe###O cat###O sat###O on###O peter###B-PER\n"
+                       "eu###B-ORG rejects###O german###B-MISC call###O\ngerman###B-MISC cat###O\n";
+    ft_dataset *ds = open_mem(FT_TASK_TOKEN_CLS, data, "toy.txt", &o);
+    ft_model *base = tiny_llama(), *m = NULL;
+    if (!ds || !base) return;
+    CHECK_OK(ft_model_task_head(base, FT_TASK_TOKEN_CLS, ds->n_classes, true, 3, &m));
+    if (m) {
+        CHECK(m->seq_bidirectional && ft_params_find(m->params, "score.bias") >= 0);
+        ft_eval_result r;
+        memset(&r, 0, sizeof r);
+        ft_run_config c = run_cfg("tok", 40);
+        ft_run_result res;
+        CHECK_OK(ft_train(m, ds, ds, &c, &res));
+        CHECK_OK(ft_evaluate(m, ds, 3, 0, &r));
+        CHECKF(r.task == FT_TASK_TOKEN_CLS && r.entities.f1 == 1.0 && r.entities.n_true == 5 && r.n == 14 && r.accuracy == 1.0,
+               "entity f1 %g (true %lld), tag accuracy %g over %lld", r.entities.f1, (long long)r.entities.n_true, r.accuracy,
+               (long long)r.n);
+        CHECK(r.entities.n_types == 3 && !strcmp(r.entities.types[0].type, "MISC"));
+        ft_eval_result_free(&r);
+        ft_model_free(m);
+    }
+    ft_model_free(base);
+    ft_dataset_free(ds);
+    ft_tokenizer_free(t);
+}
+
+static void test_train_lm(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 8);
+    ft_dataset *ds = open_mem(FT_TASK_LM, "the cat sat on the mat\nthe cat sat on the mat\nvery good film\n", "toy.txt", &o);
+    ft_model *m = tiny_llama();
+    if (!ds || !m) return;
+    ft_eval_result r0, r1;
+    memset(&r0, 0, sizeof r0);
+    memset(&r1, 0, sizeof r1);
+    CHECK_OK(ft_evaluate(m, ds, 2, 0, &r0));
+    CHECK(r0.task == FT_TASK_LM && r0.n == 20 && r0.confusion == NULL && fabs(r0.perplexity - exp(r0.loss)) < 1e-9);
+    CHECKF(r0.perplexity > 15 && r0.perplexity < 45, "untrained perplexity %g (vocabulary 28)", r0.perplexity);
+    ft_run_config c = run_cfg("lm", 30);
+    ft_run_result res;
+    CHECK_OK(ft_train(m, ds, ds, &c, &res));
+    CHECK_OK(ft_evaluate(m, ds, 2, 0, &r1));
+    CHECKF(r1.perplexity < 2.0, "trained perplexity %g", r1.perplexity);
+    ft_eval_result_free(&r0);
+    ft_eval_result_free(&r1);
+    ft_model_free(m);
+    ft_dataset_free(ds);
+    ft_tokenizer_free(t);
+}
+
+/* BERT takes the same data: BertForTokenClassification from a bare BertModel config. */
+static void test_bert_token_cls(void) {
+    const char *cfg = "{\"model_type\": \"bert\", \"vocab_size\": 28, \"hidden_size\": 16, \"num_hidden_layers\": 1,"
+                      " \"num_attention_heads\": 2, \"intermediate_size\": 32, \"max_position_embeddings\": 32,"
+                      " \"hidden_dropout_prob\": 0.0}";
+    ft_model *base = NULL, *m = NULL;
+    CHECK_OK(ft_model_from_config(cfg, &base));
+    if (!base) return;
+    ft_model_init(base, 5);
+    CHECK(ft_model_text_head(base) == FT_TASK_CLASSIFY);
+    CHECK_ERR(ft_model_task_head(base, FT_TASK_LM, 0, false, 1, &m), FT_EUNSUPPORTED);
+    CHECK_ERR(ft_model_task_head(base, FT_TASK_TOKEN_CLS, 3, true, 1, &m), FT_EUNSUPPORTED);
+    CHECK_OK(ft_model_task_head(base, FT_TASK_TOKEN_CLS, 3, false, 1, &m));
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 16);
+    ft_dataset *ds = open_mem(FT_TASK_TOKEN_CLS, "peter###B-PER sat###O\neu###B-ORG sat###O\n", "b.txt", &o);
+    if (m && ds) {
+        CHECK(ft_model_text_head(m) == FT_TASK_TOKEN_CLS && ft_params_find(m->params, "classifier.weight") >= 0);
+        ft_eval_result r;
+        memset(&r, 0, sizeof r);
+        CHECK_OK(ft_evaluate(m, ds, 2, 0, &r));
+        CHECK(r.n == 4 && r.examples == 2);
+        ft_eval_result_free(&r);
+    }
+    ft_dataset_free(ds);
+    ft_model_free(m);
+    ft_model_free(base);
+    ft_tokenizer_free(t);
+}
+
 int main(void) {
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    test_train_seq_cls();
+    test_train_token_cls();
+    test_train_lm();
+    test_bert_token_cls();
     test_oom();
     test_seq_cls();
     test_token_cls();
@@ -378,5 +540,8 @@ int main(void) {
     test_seqeval();
     test_macro_f1();
     test_shared();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
     TEST_END();
 }

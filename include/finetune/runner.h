@@ -5,6 +5,7 @@
 #include "core.h"
 #include "model.h"
 #include "train.h"
+#include "tasks.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,7 +45,17 @@ typedef struct {
     double loss, accuracy, top5;
     int64_t n, correct;
     int n_classes;
-    int64_t *confusion;         /* n_classes x n_classes (true row, predicted col), owned */
+    int64_t *confusion;         /* n_classes x n_classes (true row, predicted col), owned;
+                                 * NULL for lm (a vocabulary-sized matrix says nothing) */
+    /* Text tasks (ds->task, tasks.h). token-cls and lm: loss, accuracy and the confusion
+     * matrix are per scored token (n, correct count tokens). */
+    int task;
+    int64_t examples;           /* examples evaluated */
+    double macro_f1;            /* seq-cls: over classes; token-cls: over tags */
+    ft_entity_metrics entities; /* token-cls: seqeval entity metrics (owned) */
+    double perplexity;          /* lm: exp(mean token loss) */
+    double score;               /* what training keeps the best of: accuracy, entity F1 (token-cls)
+                                 * or -loss (lm) */
 } ft_eval_result;
 void ft_eval_result_free(ft_eval_result *r);
 

@@ -3,6 +3,7 @@
 #include "finetune/runner.h"
 #include "finetune/io.h"
 #include "train/report.h"
+#include "train/text_task.h"
 
 #include <errno.h>
 #include <math.h>
@@ -43,7 +44,7 @@ ft_run_config ft_run_defaults(void) {
 }
 
 void ft_eval_result_free(ft_eval_result *r) {
-    if (r) { ft_free(r->confusion); r->confusion = NULL; }
+    if (r) { ft_free(r->confusion); r->confusion = NULL; ft_entity_metrics_free(&r->entities); }
 }
 
 /* ---------------- graphs per batch shape ---------------- */
@@ -72,9 +73,12 @@ typedef struct {
     int64_t n;
     bool training;
     int mode;
+    int task;           /* ds->task; text tasks also key on the sequence length */
+    int64_t T;
     ft_graph *g;
     ft_node *x, *y, *logits, *loss;
     ft_node *front[FC_MAX];
+    ft_text_graph text;
 } step_graph;
 
 typedef struct {
@@ -87,12 +91,21 @@ static void cache_free(graph_cache *c) {
     c->n = 0;
 }
 
-/* The model's loss graph for a batch of n (inputs x, y; logits kept), not yet planned. */
-static ft_status build_step(ft_model *m, int64_t n, bool training, float smoothing, step_graph *s) {
+/* The model's loss graph for a batch of n (inputs x, y; logits kept), not yet planned. Text
+ * datasets (ds->task) get the ids/mask/targets graph of text_task.c instead. */
+static ft_status build_step(ft_model *m, const ft_dataset *ds, int64_t n, bool training, float smoothing, step_graph *s) {
     memset(s, 0, sizeof *s);
     s->n = n;
     s->training = training;
+    s->task = ds ? ds->task : 0;
+    s->T = s->task ? ds->x_shape[1] : 0;
     if (!(s->g = ft_graph_new(m->params))) return ft_fail(FT_ENOMEM, "out of memory");
+    if (s->task) {
+        ft_text_graph_build(m, s->g, s->task, n, s->T, training, smoothing, &s->text);
+        s->logits = s->text.logits;
+        s->loss = s->text.loss;
+        return FT_OK;
+    }
     int64_t shape[FT_MAX_DIMS] = {n};
     for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
     s->x = ft_input(s->g, "x", m->in_dtype, m->in_ndim + 1, shape);
@@ -118,17 +131,22 @@ static ft_status match_frontier(step_graph *s, const feature_cache *fc) {
     return FT_OK;
 }
 
-static ft_status cache_get(graph_cache *c, ft_model *m, int64_t n, bool training, float smoothing, int mode,
-                           const feature_cache *fc, step_graph **out) {
+static ft_status cache_get(graph_cache *c, ft_model *m, const ft_dataset *ds, int64_t n, bool training, float smoothing,
+                           int mode, const feature_cache *fc, step_graph **out) {
+    int task = ds ? ds->task : 0;
+    int64_t T = task ? ds->x_shape[1] : 0;
     for (int i = 0; i < c->n; i++)
-        if (c->s[i].n == n && c->s[i].training == training && c->s[i].mode == mode) { *out = &c->s[i]; return FT_OK; }
+        if (c->s[i].n == n && c->s[i].training == training && c->s[i].mode == mode && c->s[i].task == task && c->s[i].T == T) {
+            *out = &c->s[i];
+            return FT_OK;
+        }
     if (c->n == MAX_SHAPES) { /* evict the oldest: shapes come from a handful of batch sizes */
         ft_graph_free(c->s[0].g);
         memmove(&c->s[0], &c->s[1], sizeof c->s[0] * (MAX_SHAPES - 1));
         c->n--;
     }
     step_graph *s = &c->s[c->n];
-    ft_status st = build_step(m, n, training, smoothing, s);
+    ft_status st = build_step(m, ds, n, training, smoothing, s);
     if (st) return st;
     s->mode = mode;
     if (mode == G_HEAD) {
@@ -176,7 +194,7 @@ static ft_status fc_extract(feature_cache *fc, ft_model *m, ft_dataset *ds, int6
         if (!sg) {
             if (n_g == 2) { ft_graph_free(g[0].g); g[0] = g[1]; n_g = 1; }
             sg = &g[n_g];
-            if ((s = build_step(m, b->n, training, 0.0f, sg))) break;
+            if ((s = build_step(m, ds, b->n, training, 0.0f, sg))) break;
             n_g++;
             if ((s = match_frontier(sg, fc))) break;
             sg->logits->keep = false; /* only the frontier is computed */
@@ -203,9 +221,9 @@ static ft_status fc_extract(feature_cache *fc, ft_model *m, ft_dataset *ds, int6
 static ft_status fc_setup(feature_cache *fc, ft_model *m, ft_dataset *ds, int64_t bs, bool training,
                           const ft_run_config *cfg, const char *what) {
     memset(fc, 0, sizeof *fc);
-    if (cfg->no_feature_cache || ds->n < 1) return FT_OK;
+    if (cfg->no_feature_cache || ds->n < 1 || ds->task) return FT_OK; /* text: not (yet) */
     step_graph s;
-    ft_status st = build_step(m, bs < ds->n ? bs : ds->n, training, 0.0f, &s);
+    ft_status st = build_step(m, ds, bs < ds->n ? bs : ds->n, training, 0.0f, &s);
     if (st) return st;
     ft_node *fr[FC_MAX];
     int k = ft_graph_status(s.g) ? 0 : ft_graph_frozen_frontier(s.g, s.x, s.loss, training, fr, FC_MAX);
@@ -270,6 +288,7 @@ static void fc_gather(const feature_cache *fc, step_graph *sg, const ft_batch *b
 /* Feed one batch to sg: from the cache (G_HEAD) or the loader's x and y. */
 static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_batch *b, int64_t x_numel) {
     if (sg->mode == G_HEAD) { fc_gather(fc, sg, b); return FT_OK; }
+    if (sg->task) { ft_text_graph_set(&sg->text, b->x, b->y, b->n); return FT_OK; }
     ft_status s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * x_numel) * 4);
     if (!s) s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4);
     return s;
@@ -278,6 +297,7 @@ static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_ba
 static int fc_mode(const feature_cache *fc) { return fc && fc->on ? G_HEAD : G_PLAIN; }
 
 static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
+    if (ds->task) return ft_text_check_data(m, ds);
     int64_t in_numel = 1;
     for (int d = 0; d < m->in_ndim; d++) in_numel *= m->in_shape[d];
     if (ds->x_dtype != m->in_dtype || ds->x_numel != in_numel) {
@@ -294,11 +314,37 @@ static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
 }
 
 /* ---------------- evaluation ---------------- */
+static ft_status evaluate_text(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
+    ft_text_eval *e = NULL;
+    ft_status s = ft_text_eval_new(m, ds, &e);
+    if (s) return s;
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    ft_loader *l = NULL;
+    if ((s = ft_loader_new(ds, &lc, &l))) { ft_text_eval_free(e); return s; }
+    graph_cache cache = {0};
+    s = ft_loader_start(l, 0, 0);
+    ft_batch *b;
+    while (!s && !(s = ft_loader_next(l, &b)) && b) {
+        step_graph *sg;
+        if ((s = cache_get(&cache, m, ds, b->n, false, 0.0f, G_PLAIN, NULL, &sg))) break;
+        if ((s = feed_batch(sg, NULL, b, ds->x_numel))) break;
+        if ((s = ft_graph_forward(sg->g))) break;
+        if ((s = ft_text_eval_add(e, &sg->text, b->x, b->y, b->n))) break;
+    }
+    cache_free(&cache);
+    ft_loader_free(l);
+    if (s) { ft_text_eval_free(e); return s; }
+    s = ft_text_eval_finish(e, res);
+    if (s) ft_eval_result_free(res);
+    return s;
+}
+
 static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, feature_cache *fc,
                           ft_eval_result *res) {
     memset(res, 0, sizeof *res);
     ft_status s = check_data(m, ds);
     if (s) return s;
+    if (ds->task) return evaluate_text(m, ds, batch_size, workers, res);
     int C = m->n_classes;
     res->n_classes = C;
     res->confusion = ft_calloc((size_t)C * (size_t)C, sizeof *res->confusion);
@@ -315,7 +361,7 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, b->n, false, 0.0f, mode, fc, &sg))) break;
+        if ((s = cache_get(&cache, m, ds, b->n, false, 0.0f, mode, fc, &sg))) break;
         if ((s = feed_batch(sg, fc, b, ds->x_numel))) break;
         if ((s = ft_graph_forward(sg->g))) break;
         const int32_t *yb = (const int32_t *)(const void *)sg->y->val;
@@ -337,6 +383,8 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
     res->loss = res->n ? loss_sum / (double)res->n : 0;
     res->accuracy = res->n ? (double)res->correct / (double)res->n : 0;
     res->top5 = res->n ? (double)top5 / (double)res->n : 0;
+    res->examples = res->n;
+    res->score = res->accuracy;
     return FT_OK;
 }
 
@@ -347,7 +395,7 @@ ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int worke
 ft_status ft_predict_one(ft_model *m, const void *x, float *probs) {
     graph_cache cache = {0};
     step_graph *sg;
-    ft_status s = cache_get(&cache, m, 1, false, 0.0f, G_PLAIN, NULL, &sg);
+    ft_status s = cache_get(&cache, m, NULL, 1, false, 0.0f, G_PLAIN, NULL, &sg);
     int32_t y = 0;
     if (!s) s = ft_graph_set_input(sg->g, sg->x, x, (size_t)sg->x->numel * 4);
     if (!s) s = ft_graph_set_input(sg->g, sg->y, &y, 4);
@@ -451,7 +499,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         ft_batch *b;
         while (!(s = ft_loader_next(loader, &b)) && b) {
             step_graph *sg;
-            if ((s = cache_get(&cache, m, b->n, true, cfg->label_smoothing, mode, &tfc, &sg))) goto done;
+            if ((s = cache_get(&cache, m, train, b->n, true, cfg->label_smoothing, mode, &tfc, &sg))) goto done;
             if ((s = feed_batch(sg, &tfc, b, train->x_numel))) goto done;
             ft_graph_set_rng(sg->g, st.seed, (uint64_t)(b->epoch * batches + b->index));
             if ((s = ft_graph_forward(sg->g))) goto done;
@@ -511,19 +559,31 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         fprintf(mf, "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6f, \"lr\": %.6g, \"epoch_time_s\": %.3f",
                 (long long)epoch + 1, (long long)st.step, train_loss, lr, ft_now() - t0);
         if (val) fprintf(mf, ", \"val_loss\": %.6f, \"val_accuracy\": %.6f", ev.loss, ev.accuracy);
+        if (val && ev.task == FT_TASK_SEQ_CLS) fprintf(mf, ", \"val_macro_f1\": %.6f", ev.macro_f1);
+        if (val && ev.task == FT_TASK_TOKEN_CLS)
+            fprintf(mf, ", \"val_entity_precision\": %.6f, \"val_entity_recall\": %.6f, \"val_entity_f1\": %.6f",
+                    ev.entities.precision, ev.entities.recall, ev.entities.f1);
+        if (val && ev.task == FT_TASK_LM) fprintf(mf, ", \"val_perplexity\": %.6f", ev.perplexity);
         fprintf(mf, "}\n");
         fflush(mf);
-        /* Best = highest accuracy; at equal accuracy (common on a small held-out set), lower loss. */
-        bool improved = val && (ev.accuracy > st.best_val || (ev.accuracy == st.best_val && ev.loss < st.best_val_loss));
+        /* Best = highest score (accuracy; text tasks: entity F1, 1/perplexity); at an equal score
+         * (common on a small held-out set), lower loss. */
+        bool improved = val && (ev.score > st.best_val || (ev.score == st.best_val && ev.loss < st.best_val_loss));
         if (improved) {
-            st.best_val = ev.accuracy;
+            st.best_val = ev.score;
             st.best_val_loss = ev.loss;
             st.best_epoch = (int)epoch + 1;
             st.bad_epochs = 0;
         }
         else if (val) st.bad_epochs++;
         if (cfg->progress >= 0) {
-            if (val)
+            if (val && ev.task == FT_TASK_TOKEN_CLS)
+                fprintf(stderr, "epoch %lld: train loss %.4f, val loss %.4f, val entity F1 %.2f%% (tag accuracy %.2f%%)%s\n",
+                        (long long)epoch + 1, train_loss, ev.loss, 100 * ev.entities.f1, 100 * ev.accuracy, improved ? " (best)" : "");
+            else if (val && ev.task == FT_TASK_LM)
+                fprintf(stderr, "epoch %lld: train loss %.4f, val loss %.4f, val perplexity %.3f%s\n", (long long)epoch + 1,
+                        train_loss, ev.loss, ev.perplexity, improved ? " (best)" : "");
+            else if (val)
                 fprintf(stderr, "epoch %lld: train loss %.4f, val loss %.4f, val accuracy %.2f%%%s\n", (long long)epoch + 1,
                         train_loss, ev.loss, 100 * ev.accuracy, improved ? " (best)" : "");
             else

@@ -1,0 +1,31 @@
+/* Internal: the runner's text-task graphs and metrics (text_task.c). */
+#ifndef FT_TRAIN_TEXT_TASK_H
+#define FT_TRAIN_TEXT_TASK_H
+#include "finetune/runner.h"
+
+typedef struct {
+    int task;
+    int64_t n, T;
+    ft_node *ids, *mask, *tgt, *sel, *y; /* inputs (sel, y: NULL when unused) */
+    ft_node *logits, *loss;
+} ft_text_graph;
+
+/* Adds the inputs, the model's text forward and the loss for a batch of n examples of length T
+ * (seq-cls: cross-entropy of [n, labels] against y; token-cls/lm: of [n, T, labels|vocab]
+ * against the per-token targets, FT_IGNORE_INDEX skipped). */
+void ft_text_graph_build(ft_model *m, ft_graph *g, int task, int64_t n, int64_t T, bool training, float smoothing,
+                         ft_text_graph *tg);
+/* Copies a batch (x: n examples of I32 [3, T]) into the planned graph's inputs. */
+void ft_text_graph_set(const ft_text_graph *tg, const int32_t *x, const int32_t *y, int64_t n);
+/* Checks that a text dataset suits the model (a text model whose head serves the task, labels
+ * within the head, sequence length within the positions). */
+ft_status ft_text_check_data(const ft_model *m, const ft_dataset *ds);
+
+/* Evaluation state for one pass over a text dataset. */
+typedef struct ft_text_eval ft_text_eval;
+ft_status ft_text_eval_new(const ft_model *m, const ft_dataset *ds, ft_text_eval **out);
+ft_status ft_text_eval_add(ft_text_eval *e, const ft_text_graph *tg, const int32_t *x, const int32_t *y, int64_t n);
+/* Fills res (which must have been zeroed) and frees e. */
+ft_status ft_text_eval_finish(ft_text_eval *e, ft_eval_result *res);
+void ft_text_eval_free(ft_text_eval *e);
+#endif
