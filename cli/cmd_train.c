@@ -282,7 +282,7 @@ int cmd_train(int argc, char **argv) {
             goto done;
         }
         if (ft_model_text_head(m) != task || (n && n != m->n_classes) || o.new_head > 0 || o.bidirectional != m->seq_bidirectional) {
-            if ((st = ft_model_task_head(m, task, n, o.bidirectional, (uint64_t)o.seed, &m2))) goto done;
+            if ((st = ft_model_for_task(m, task, n, o.bidirectional, (uint64_t)o.seed, &m2))) goto done;
             if (task != FT_TASK_LM) replaced_from = m->n_classes;
             ft_model_free(m);
             m = m2;

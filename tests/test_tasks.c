@@ -411,7 +411,7 @@ static void test_train_seq_cls(void) {
     memset(&r, 0, sizeof r);
     ft_status s = ft_evaluate(base, ds, 4, 0, &r);
     CHECKF(s == FT_EINVAL && strstr(ft_errmsg(), "the model's head is for lm"), "%s", ft_errmsg());
-    CHECK_OK(ft_model_task_head(base, FT_TASK_SEQ_CLS, 2, false, 3, &m));
+    CHECK_OK(ft_model_for_task(base, FT_TASK_SEQ_CLS, 2, false, 3, &m));
     if (m) {
         CHECK(ft_model_text_head(m) == FT_TASK_SEQ_CLS && m->n_classes == 2 && ft_params_find(m->params, "score.weight") >= 0 &&
               ft_params_find(m->params, "score.bias") < 0);
@@ -452,7 +452,7 @@ static void test_train_token_cls(void) {
     ft_dataset *ds = open_mem(FT_TASK_TOKEN_CLS, data, "toy.txt", &o);
     ft_model *base = tiny_llama(), *m = NULL;
     if (!ds || !base) return;
-    CHECK_OK(ft_model_task_head(base, FT_TASK_TOKEN_CLS, ds->n_classes, true, 3, &m));
+    CHECK_OK(ft_model_for_task(base, FT_TASK_TOKEN_CLS, ds->n_classes, true, 3, &m));
     if (m) {
         CHECK(m->seq_bidirectional && ft_params_find(m->params, "score.bias") >= 0);
         ft_eval_result r;
@@ -507,9 +507,9 @@ static void test_bert_token_cls(void) {
     if (!base) return;
     ft_model_init(base, 5);
     CHECK(ft_model_text_head(base) == FT_TASK_CLASSIFY);
-    CHECK_ERR(ft_model_task_head(base, FT_TASK_LM, 0, false, 1, &m), FT_EUNSUPPORTED);
-    CHECK_ERR(ft_model_task_head(base, FT_TASK_TOKEN_CLS, 3, true, 1, &m), FT_EUNSUPPORTED);
-    CHECK_OK(ft_model_task_head(base, FT_TASK_TOKEN_CLS, 3, false, 1, &m));
+    CHECK_ERR(ft_model_for_task(base, FT_TASK_LM, 0, false, 1, &m), FT_EUNSUPPORTED);
+    CHECK_ERR(ft_model_for_task(base, FT_TASK_TOKEN_CLS, 3, true, 1, &m), FT_EUNSUPPORTED);
+    CHECK_OK(ft_model_for_task(base, FT_TASK_TOKEN_CLS, 3, false, 1, &m));
     ft_tokenizer *t = wp();
     ft_text_opts o = opts(t, 16);
     ft_dataset *ds = open_mem(FT_TASK_TOKEN_CLS, "peter###B-PER sat###O\neu###B-ORG sat###O\n", "b.txt", &o);
@@ -527,12 +527,44 @@ static void test_bert_token_cls(void) {
     ft_tokenizer_free(t);
 }
 
+/* GPT-2's own sequence-classification head (score.*, pooled at the last real token) on text data. */
+static void test_gpt2_seq_cls(void) {
+    const char *cfg = "{\"model_type\": \"gpt2\", \"vocab_size\": 28, \"n_positions\": 32, \"n_embd\": 16, \"n_layer\": 1,"
+                      " \"n_head\": 2, \"resid_pdrop\": 0.0, \"embd_pdrop\": 0.0}";
+    ft_model *base = NULL, *m = NULL;
+    CHECK_OK(ft_model_from_config(cfg, &base));
+    if (!base) return;
+    ft_model_init(base, 5);
+    CHECK(ft_model_text_head(base) == FT_TASK_LM);
+    CHECK_ERR(ft_model_for_task(base, FT_TASK_TOKEN_CLS, 3, false, 1, &m), FT_EUNSUPPORTED);
+    CHECK_OK(ft_model_for_task(base, FT_TASK_SEQ_CLS, 2, false, 1, &m));
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 16);
+    ft_dataset *ds = open_mem(FT_TASK_SEQ_CLS, "1\tgood film\n0\tbad\n1\tvery good\n0\tvery bad film !\n", "g.tsv", &o);
+    if (m && ds) {
+        CHECK(ft_model_text_head(m) == FT_TASK_SEQ_CLS && ft_params_find(m->params, "score.weight") >= 0);
+        ft_run_config c = run_cfg("gpt2", 30);
+        ft_run_result res;
+        CHECK_OK(ft_train(m, ds, NULL, &c, &res));
+        ft_eval_result r;
+        memset(&r, 0, sizeof r);
+        CHECK_OK(ft_evaluate(m, ds, 3, 0, &r)); /* batch 3: padding differs between batches */
+        CHECKF(r.accuracy == 1.0 && r.n == 4, "gpt2 seq-cls accuracy %g", r.accuracy);
+        ft_eval_result_free(&r);
+    }
+    ft_dataset_free(ds);
+    ft_model_free(m);
+    ft_model_free(base);
+    ft_tokenizer_free(t);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_train_seq_cls();
     test_train_token_cls();
     test_train_lm();
     test_bert_token_cls();
+    test_gpt2_seq_cls();
     test_oom();
     test_seq_cls();
     test_token_cls();

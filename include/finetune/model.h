@@ -138,8 +138,10 @@ ft_status ft_generate(ft_model *m, const int32_t *prompt, int n_prompt, const ft
  * (BERT's pooler and classifier.*, GPT-2's score.*), on hidden [B,T,C] from arch->hidden:
  * [B, n_classes] for sequence classification, pooled as transformers pools (BERT: the pooler on
  * the first token; GPT-2: the last token that in->attn_mask, F32, marks real), or
- * [B, T, n_classes] for token classification. Records a graph error and returns NULL for a
- * model without one (a bare BertModel, GPT2LMHeadModel, llama). */
+ * [B, T, n_classes] for token classification. Llama's heads (LlamaForSequenceClassification:
+ * score.weight on the last real token; LlamaForTokenClassification: score.weight/bias) come from
+ * src/models/seq_heads.c. Records a graph error and returns NULL for a model without one (a bare
+ * BertModel, GPT2LMHeadModel, LlamaForCausalLM). */
 ft_node *ft_model_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in);
 /* Human-readable summary: parameters, shapes, trainable flags, counts. */
 void ft_model_print(const ft_model *m, void *file /* FILE* */);

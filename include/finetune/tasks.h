@@ -82,7 +82,7 @@ ft_task ft_model_text_head(const ft_model *m);
  * (Hugging Face names: bert "classifier", gpt2/llama "score"; the trunk is copied by name), lm
  * keeps the LM head. bidirectional (decoders with the sequence-model interface only): attention
  * without the causal mask, recorded in the config. */
-ft_status ft_model_task_head(const ft_model *m, ft_task task, int n_labels, bool bidirectional, uint64_t seed, ft_model **out);
+ft_status ft_model_for_task(const ft_model *m, ft_task task, int n_labels, bool bidirectional, uint64_t seed, ft_model **out);
 
 /* ---------------- metrics ---------------- */
 

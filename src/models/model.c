@@ -337,6 +337,7 @@ ft_status ft_model_select_trainable(ft_model *m, const char *train, const char *
 ft_node *ft_model_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in) {
     if (m->arch == &ft_arch_bert) return ft_bert_task_head(m, g, hidden, in);
     if (m->arch == &ft_arch_gpt2) return ft_gpt2_task_head(m, g, hidden, in);
+    if (m->arch->hidden && m->seq_head) return ft_seq_task_head(m, g, hidden, in); /* llama: seq_heads.c */
     return ft_graph_fail(g, FT_EUNSUPPORTED, "architecture '%s' has no task head of its own", m->arch->name);
 }
 

@@ -24,9 +24,11 @@ extern const ft_arch ft_arch_llama; /* Llama (Hugging Face names; llama2.c impor
 /* Task heads of sequence-model architectures (arch->hidden) from the config's "architectures"
  * (seq_heads.c); called by ft_model_from_config after arch->create. */
 ft_status ft_seq_heads_create(ft_model *m, const char *cfg_json);
-/* The text forward of any text model for a task (seq_heads.c): bert, gpt2 or a sequence model
- * with its task head. ids/mask I32 [B,T]; sel F32 [B,1,T] one-hot at each row's last real token
- * (decoders' sequence classification), else NULL. Returns [B,labels] or [B,T,labels|vocab]. */
-ft_node *ft_text_forward(ft_model *m, ft_graph *g, int task, ft_node *ids, ft_node *mask, ft_node *sel, bool training);
+/* Generic task heads of ft_seq_heads_create (ft_model_task_head dispatches here for llama). */
+ft_node *ft_seq_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in);
+/* The text forward of any text model for a task (seq_heads.c): arch->hidden, then the LM head or
+ * ft_model_task_head. ids I32 [B,T]; mask F32 [B,T] (1 real, 0 padding). Returns [B,labels] or
+ * [B,T,labels|vocab]. */
+ft_node *ft_text_forward(ft_model *m, ft_graph *g, int task, ft_node *ids, ft_node *mask, bool training);
 
 #endif

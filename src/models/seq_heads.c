@@ -1,7 +1,9 @@
-/* Task heads for sequence models, and the text forward every text task uses.
+/* Task heads for sequence models without their own (llama), and the text forward every text
+ * task uses.
  *
- * Decoder architectures with the sequence-model interface (ft_arch.hidden, e.g. llama) get
- * their classification heads here, generically, as Hugging Face names them for Llama: a
+ * Architectures with the sequence-model interface (ft_arch.hidden) other than bert and gpt2
+ * (whose heads are their own, bert.c / gpt2.c) get their classification heads here,
+ * generically, as Hugging Face names them for Llama: a
  * config whose "architectures"[0] ends in
  *   ForSequenceClassification  score.weight [labels, hidden] (no bias); the logits of the last
  *                              real token (LlamaForSequenceClassification pools there)
@@ -24,6 +26,7 @@ static bool ends_with(const char *s, const char *suf) {
 
 ft_status ft_seq_heads_create(ft_model *m, const char *cfg_json) {
     if (!m->arch->hidden) return FT_OK;
+    bool own = m->arch == &ft_arch_bert || m->arch == &ft_arch_gpt2; /* heads of their own */
     json_error_t err;
     json_t *root = json_loads(cfg_json, 0, &err);
     if (!root) return ft_fail(FT_EFORMAT, "model config: %s", err.text);
@@ -33,8 +36,9 @@ ft_status ft_seq_heads_create(ft_model *m, const char *cfg_json) {
                : ends_with(arch, "ForTokenClassification") ? FT_TASK_TOKEN_CLS : FT_TASK_LM;
     bool bidir = false;
     if ((s = hf_get_bool(root, m->arch->name, "bidirectional", false, &bidir))) goto out;
+    m->seq_bidirectional = bidir && m->seq.causal;
+    if (own) goto out;
     m->seq_head = task;
-    m->seq_bidirectional = bidir;
     if (task != FT_TASK_LM) {
         int n = 0;
         if ((s = hf_num_labels(root, m->arch->name, &n))) goto out;
@@ -62,7 +66,7 @@ static void class_name(const ft_model *m, ft_task task, char *buf, size_t cap) {
 /* Which head a loaded model carries for text tasks (FT_TASK_CLASSIFY: none usable). */
 ft_task ft_model_text_head(const ft_model *m) {
     if (!m || !m->arch) return FT_TASK_CLASSIFY;
-    if (m->arch->hidden) return (ft_task)m->seq_head;
+    if (m->arch->hidden && m->arch != &ft_arch_bert && m->arch != &ft_arch_gpt2) return (ft_task)m->seq_head;
     json_t *root = json_loads(m->config_json, 0, NULL);
     const char *a = root ? hf_architecture(root) : "";
     ft_task t = FT_TASK_CLASSIFY;
@@ -78,14 +82,14 @@ bool ft_model_is_text(const ft_model *m) {
     return m && m->arch && (m->arch->hidden || !strcmp(m->arch->name, "bert") || !strcmp(m->arch->name, "gpt2"));
 }
 
-ft_status ft_model_task_head(const ft_model *m, ft_task task, int n_labels, bool bidirectional, uint64_t seed, ft_model **out) {
+ft_status ft_model_for_task(const ft_model *m, ft_task task, int n_labels, bool bidirectional, uint64_t seed, ft_model **out) {
     *out = NULL;
     if (!ft_model_is_text(m)) return ft_fail(FT_EUNSUPPORTED, "architecture '%s' is not a text model", m->arch->name);
     if (task != FT_TASK_LM && n_labels < 1) return ft_fail(FT_EINVAL, "a %s head needs at least 1 label", ft_task_name(task));
     bool gpt2 = !strcmp(m->arch->name, "gpt2"), bert = !strcmp(m->arch->name, "bert");
     if (gpt2 && task == FT_TASK_TOKEN_CLS) return ft_fail(FT_EUNSUPPORTED, "gpt2: token classification is not supported (seq-cls, lm)");
     if (bert && task == FT_TASK_LM) return ft_fail(FT_EUNSUPPORTED, "bert: causal language modelling is not supported (seq-cls, token-cls)");
-    if (bidirectional && !m->arch->hidden) return ft_fail(FT_EUNSUPPORTED, "%s: bidirectional attention applies to decoders with the sequence-model interface", m->arch->name);
+    if (bidirectional && !m->seq.causal) return ft_fail(FT_EUNSUPPORTED, "%s: bidirectional attention applies to decoders (an encoder is bidirectional already)", m->arch->name);
     char cls[96];
     class_name(m, task, cls, sizeof cls);
     char *cfg = NULL;
@@ -106,7 +110,7 @@ ft_status ft_model_task_head(const ft_model *m, ft_task task, int n_labels, bool
         cfg = hf_config_with_labels(m->config_json, cls, n_labels);
     }
     if (!cfg) return ft_fail(FT_ENOMEM, "out of memory");
-    if (m->arch->hidden) { /* "bidirectional" on or off */
+    if (m->seq.causal) { /* "bidirectional" on or off */
         json_t *root = json_loads(cfg, 0, NULL);
         ft_free(cfg);
         cfg = NULL;
@@ -140,22 +144,40 @@ ft_status ft_model_task_head(const ft_model *m, ft_task task, int n_labels, bool
     return FT_OK;
 }
 
-/* ---- the text forward ---- */
-ft_node *ft_text_forward(ft_model *m, ft_graph *g, int task, ft_node *ids, ft_node *mask, ft_node *sel, bool training) {
-    const char *a = m->arch->name;
-    if (!strcmp(a, "bert")) return ft_bert_forward(m, g, ids, mask, NULL, training);
-    if (!strcmp(a, "gpt2")) {
-        ft_node *z = ft_gpt2_forward(m, g, ids, mask, training);
-        if (task != FT_TASK_SEQ_CLS || !z) return z;
-        int64_t bc[2] = {ids->shape[0], z->shape[2]};
-        return ft_reshape(g, ft_matmul(g, sel, z, false, false), 2, bc);
+/* The head of ft_seq_heads_create on hidden [B,T,C]: sequence classification pools at the last
+ * real token of in->attn_mask (F32 [B,T]: sel[t] = mask[t] * (1 - mask[t+1]), as gpt2.c; without
+ * a mask, the last position), token classification is a linear layer on every token. */
+ft_node *ft_seq_task_head(ft_model *m, ft_graph *g, ft_node *h, const ft_seq_batch *in) {
+    if (!ft_graph_ok(g, 1, &h)) return NULL;
+    if (m->seq_head == FT_TASK_TOKEN_CLS) return ft_linear(g, h, ft_param(g, "score.weight"), ft_param(g, "score.bias"));
+    if (m->seq_head != FT_TASK_SEQ_CLS)
+        return ft_graph_fail(g, FT_EINVAL, "%s: this config has no classification head; give it one (--new-head)", m->arch->name);
+    const int64_t B = h->shape[0], T = h->shape[1], C = h->shape[2];
+    int64_t bc[2] = {B, C}, b1t[3] = {B, 1, T};
+    ft_node *mask = in ? in->attn_mask : NULL, *pooled;
+    if (!mask) {
+        pooled = ft_reshape(g, ft_slice(g, h, 1, T - 1, T), 2, bc);
+    } else {
+        if (mask->dtype != FT_F32 || mask->ndim != 2 || mask->shape[1] != T)
+            return ft_graph_fail(g, FT_EINVAL, "%s: sequence classification pools at the last real token: give attn_mask as F32 [B,T]",
+                                 m->arch->name);
+        ft_node *zero = ft_scale(g, ft_slice(g, mask, 1, 0, 1), 0.0f, 0.0f);
+        ft_node *parts[2] = {ft_slice(g, mask, 1, 1, T), zero};
+        ft_node *next = T > 1 ? ft_concat(g, 2, parts, 1) : zero;
+        ft_node *sel = ft_sub(g, mask, ft_mul(g, mask, next));
+        pooled = ft_reshape(g, ft_matmul(g, ft_reshape(g, sel, 3, b1t), h, false, false), 2, bc);
     }
-    if (!m->arch->hidden) return ft_graph_fail(g, FT_EUNSUPPORTED, "%s is not a text model", a);
+    return ft_linear(g, pooled, ft_param(g, "score.weight"), NULL);
+}
+
+/* ---- the text forward ---- */
+ft_node *ft_text_forward(ft_model *m, ft_graph *g, int task, ft_node *ids, ft_node *mask, bool training) {
+    if (!m->arch->hidden) return ft_graph_fail(g, FT_EUNSUPPORTED, "%s is not a text model", m->arch->name);
     ft_seq_batch sb = {.ids = ids, .attn_mask = mask, .bidirectional = m->seq_bidirectional, .training = training};
     ft_node *h = m->arch->hidden(m, g, &sb);
-    if (task == FT_TASK_LM) return m->arch->lm_head(m, g, h);
-    if (task == FT_TASK_TOKEN_CLS) return ft_linear(g, h, ft_param(g, "score.weight"), ft_param(g, "score.bias"));
-    int64_t bc[2] = {ids->shape[0], m->seq.hidden_size};
-    ft_node *pooled = ft_reshape(g, ft_matmul(g, sel, h, false, false), 2, bc); /* h at the last real token */
-    return ft_linear(g, pooled, ft_param(g, "score.weight"), NULL);
+    if (task == FT_TASK_LM) {
+        if (!m->arch->lm_head) return ft_graph_fail(g, FT_EUNSUPPORTED, "%s has no language-modelling head", m->arch->name);
+        return m->arch->lm_head(m, g, h);
+    }
+    return ft_model_task_head(m, g, h, &sb);
 }

@@ -14,12 +14,10 @@ void ft_text_graph_build(ft_model *m, ft_graph *g, int task, int64_t n, int64_t 
     tg->task = task;
     tg->n = n;
     tg->T = T;
-    int64_t nt[2] = {n, T}, n1t[3] = {n, 1, T}, n1[1] = {n};
+    int64_t nt[2] = {n, T}, n1[1] = {n};
     tg->ids = ft_input(g, "ids", FT_I32, 2, nt);
-    tg->mask = ft_input(g, "mask", FT_I32, 2, nt);
-    bool pool = task == FT_TASK_SEQ_CLS && strcmp(m->arch->name, "bert");
-    if (pool) tg->sel = ft_input(g, "last_token", FT_F32, 3, n1t);
-    tg->logits = ft_text_forward(m, g, task, tg->ids, tg->mask, tg->sel, training);
+    tg->mask = ft_input(g, "mask", FT_F32, 2, nt); /* F32: decoders' classifiers pool at the last 1 */
+    tg->logits = ft_text_forward(m, g, task, tg->ids, tg->mask, training);
     if (task == FT_TASK_SEQ_CLS) {
         tg->y = ft_input(g, "y", FT_I32, 1, n1);
         tg->loss = ft_cross_entropy(g, tg->logits, tg->y, FT_IGNORE_INDEX, smoothing);
@@ -32,19 +30,14 @@ void ft_text_graph_build(ft_model *m, ft_graph *g, int task, int64_t n, int64_t 
 
 void ft_text_graph_set(const ft_text_graph *tg, const int32_t *x, const int32_t *y, int64_t n) {
     int64_t T = tg->T;
-    int32_t *ids = tg->ids->val ? (int32_t *)tg->ids->val : NULL, *mask = tg->mask->val ? (int32_t *)tg->mask->val : NULL;
-    int32_t *tgt = tg->tgt && tg->tgt->val ? (int32_t *)tg->tgt->val : NULL;
-    float *sel = tg->sel && tg->sel->val ? tg->sel->val : NULL;
+    int32_t *ids = tg->ids->val ? (int32_t *)(void *)tg->ids->val : NULL;
+    int32_t *tgt = tg->tgt && tg->tgt->val ? (int32_t *)(void *)tg->tgt->val : NULL;
+    float *mask = tg->mask->val;
     for (int64_t i = 0; i < n; i++) {
         const int32_t *e = x + i * 3 * T;
         if (ids) memcpy(ids + i * T, e, (size_t)T * 4);
-        if (mask) memcpy(mask + i * T, e + T, (size_t)T * 4);
+        if (mask) for (int64_t t = 0; t < T; t++) mask[i * T + t] = e[T + t] ? 1.0f : 0.0f;
         if (tgt) memcpy(tgt + i * T, e + 2 * T, (size_t)T * 4);
-        if (sel) {
-            int64_t last = 0;
-            for (int64_t t = 0; t < T; t++) if (e[T + t]) last = t;
-            for (int64_t t = 0; t < T; t++) sel[i * T + t] = t == last ? 1.0f : 0.0f;
-        }
     }
     if (tg->y && tg->y->val) memcpy(tg->y->val, y, (size_t)n * 4);
 }

@@ -6,7 +6,7 @@
 typedef struct {
     int task;
     int64_t n, T;
-    ft_node *ids, *mask, *tgt, *sel, *y; /* inputs (sel, y: NULL when unused) */
+    ft_node *ids, *mask, *tgt, *y; /* inputs: I32 ids, F32 mask, I32 targets (y: seq-cls labels) */
     ft_node *logits, *loss;
 } ft_text_graph;
 
