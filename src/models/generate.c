@@ -114,13 +114,20 @@ ft_status ft_generate(ft_model *m, const int32_t *prompt, int n_prompt, const ft
     ft_node_keep(logits);
     for (int l = 0; l < L && P > 0; l++) { ft_node_keep(new_k[l]); ft_node_keep(new_v[l]); }
     if ((s = ft_graph_plan(g, NULL, false))) goto done;
+    /* An input the model never reads has no buffer. Without the key mask the unfilled
+     * cache slots would be attended, so that is an error; unused positions are fine. */
+    if (!in.attn_mask->val) {
+        s = ft_fail(FT_EINVAL, "generate: the %s model ignores the attention mask, which KV-cache decoding needs",
+                    m->arch->name);
+        goto done;
+    }
     float *mask = in.attn_mask->val;
     memset(mask, 0, (size_t)(P + 1) * sizeof *mask);
     mask[P] = 1.0f; /* the new token's own key, concatenated after the cache */
     int32_t token = prompt[0];
     for (int pos = 0; pos < C; pos++) {
         ((int32_t *)in.ids->val)[0] = token;
-        ((int32_t *)in.positions->val)[0] = pos;
+        if (in.positions->val) ((int32_t *)in.positions->val)[0] = pos;
         if ((s = ft_graph_forward(g))) goto done;
         if (pos < P) { /* cache this position's keys and values */
             for (int l = 0; l < L; l++) {
