@@ -514,7 +514,7 @@ static void test_resize_pil(ft_safetensors *fx) {
         } else if (!strcmp(kind, "eval")) {
             k = 1;
             tf_plan_eval(sw, sh, (int)json_integer_value(json_object_get(m, "resize")),
-                         (int)json_integer_value(json_object_get(m, "size")), &p);
+                         (int)json_integer_value(json_object_get(m, "size")), false, &p);
             for (int q = 0; q < 3; q++) {
                 mean[q] = (float)json_real_value(json_array_get(json_object_get(m, "mean"), (size_t)q));
                 std[q] = (float)json_real_value(json_array_get(json_object_get(m, "std"), (size_t)q));
@@ -626,6 +626,25 @@ static void test_resize_properties(void) {
     free(o);
     free(even);
     free(img);
+}
+
+/* stretch: both sides to `resize` (aspect not kept) instead of shorter side + centre crop. */
+static void test_stretch(void) {
+    ft_image img = {8, 4, NULL};
+    img.data = ft_malloc(3 * 8 * 4 * sizeof(float));
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 4; y++)
+            for (int x = 0; x < 8; x++) img.data[(c * 4 + y) * 8 + x] = x < 2 ? 0.0f : 1.0f; /* left quarter black */
+    ft_image_opts o = ft_image_opts_default();
+    o.size = o.resize = 4;
+    for (int c = 0; c < 3; c++) { o.mean[c] = 0; o.std[c] = 1; }
+    float crop[3 * 16], str[3 * 16];
+    CHECK_OK(ft_image_transform(&img, &o, NULL, 0, crop));
+    o.stretch = true;
+    CHECK_OK(ft_image_transform(&img, &o, NULL, 0, str));
+    CHECKF(crop[0] > 0.99f && crop[3] > 0.99f, "crop keeps the middle: %g %g", crop[0], crop[3]); /* cols 2..5 */
+    CHECKF(str[0] < 0.5f && str[3] > 0.99f, "stretch keeps the black quarter: %g %g", str[0], str[3]);
+    ft_image_free(&img);
 }
 
 static void test_random_resized_crop(void) {
@@ -1160,6 +1179,7 @@ int main(void) {
     test_decode_broken();
     if (fx) test_resize_pil(fx);
     test_resize_properties();
+    test_stretch();
     test_random_resized_crop();
     test_folder();
     test_folder_broken();

@@ -71,6 +71,7 @@ struct ft_model {
      * size from a [3,H,W] input shape). Importers set these from the source format. */
     float image_mean[3], image_std[3];
     int image_size, image_resize;
+    bool image_stretch;               /* resize both sides to image_resize (preprocess "resize": [H, W]) */
     ft_seq_info seq;                  /* sequence models (arch->hidden != NULL) */
     /* Sequence models: the task head (src/models/seq_heads.c, from "architectures"[0]), an
      * ft_task (tasks.h; the LM head is FT_TASK_LM), and attention without the causal mask

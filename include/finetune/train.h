@@ -102,6 +102,9 @@ typedef struct ft_image_opts_s {
     int size;               /* examples are F32 [3, size, size]; default 224 */
     int resize;             /* eval: shorter side to `resize`, then centre crop `size`
                              * (must be >= size); default 256; 0 = size * 256 / 224 */
+    bool stretch;           /* eval: resize the whole image to resize x resize, aspect
+                             * ratio not kept (a model's preprocess "resize": [H, W]),
+                             * then centre crop `size`; default false */
     /* Training augmentation, applied only when get() has ctx->augment. */
     bool random_resized_crop;   /* true (default): RandomResizedCrop(size, scale, ratio);
                                  * false: the eval resize + centre crop */

@@ -265,7 +265,7 @@ static ft_status img_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, vo
             tf_rng(&r, ctx->seed, ctx->epoch, i);
             tf_plan_train(info.w, info.h, &m->o, &r, &p);
         } else {
-            tf_plan_eval(info.w, info.h, m->o.resize, m->o.size, &p);
+            tf_plan_eval(info.w, info.h, m->o.resize, m->o.size, m->o.stretch, &p);
         }
         size_t need = tf_scratch_bytes(&p);
         st = grow(&sl->scratch, &sl->scratch_cap, need > m->hint_scratch ? need : m->hint_scratch, path);

@@ -87,12 +87,14 @@ static int randint(ft_pcg32 *r, int n) { return (int)(((uint64_t)ft_pcg32_next(r
 
 static void plan_clear(tf_plan *p) { memset(p, 0, sizeof *p); }
 
-void tf_plan_eval(int w, int h, int resize, int size, tf_plan *p) {
+void tf_plan_eval(int w, int h, int resize, int size, bool stretch, tf_plan *p) {
     plan_clear(p);
     /* torchvision _compute_resized_output_size: the shorter side becomes `resize`, the
      * longer one int(resize * long / short). */
     int rw, rh;
-    if (w <= h) {
+    if (stretch) {
+        rw = rh = resize;
+    } else if (w <= h) {
         rw = resize;
         rh = (int)((double)((int64_t)resize * h) / (double)w);
     } else {
@@ -165,7 +167,7 @@ void tf_plan_train(int w, int h, const ft_image_opts *o, ft_pcg32 *r, tf_plan *p
                                &cw);
         tf_plan_crop(w, h, top, left, ch, cw, o->size, p);
     } else {
-        tf_plan_eval(w, h, o->resize, o->size, p);
+        tf_plan_eval(w, h, o->resize, o->size, o->stretch, p);
     }
     if (o->hflip) p->flip = ft_pcg32_uniform(r) < 0.5f;
     const float strength[3] = {o->brightness, o->contrast, o->saturation};
@@ -416,7 +418,7 @@ ft_status ft_image_transform(const ft_image *img, const ft_image_opts *opts, con
         tf_rng(&r, ctx->seed, ctx->epoch, i);
         tf_plan_train(w, h, &o, &r, &p);
     } else {
-        tf_plan_eval(w, h, o.resize, o.size, &p);
+        tf_plan_eval(w, h, o.resize, o.size, o.stretch, &p);
     }
     void *scratch = ft_malloc(tf_scratch_bytes(&p));
     if (!scratch) return ft_fail(FT_ENOMEM, "out of memory for the image transform");

@@ -79,8 +79,9 @@ typedef struct {
 void tf_rng(ft_pcg32 *r, uint64_t seed, int64_t epoch, int64_t i);
 
 /* Eval transform: resize the shorter side to `resize` (the longer one to
- * int(resize * long / short), as torchvision), then centre-crop size x size. */
-void tf_plan_eval(int w, int h, int resize, int size, tf_plan *p);
+ * int(resize * long / short), as torchvision), or with `stretch` both sides to `resize`,
+ * then centre-crop size x size. */
+void tf_plan_eval(int w, int h, int resize, int size, bool stretch, tf_plan *p);
 /* Crop rows [top, top+ch) x cols [left, left+cw), resize to size x size. */
 void tf_plan_crop(int w, int h, int top, int left, int ch, int cw, int size, tf_plan *p);
 /* torchvision RandomResizedCrop.get_params with our RNG: up to 10 tries of an area

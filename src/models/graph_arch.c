@@ -769,9 +769,10 @@ done:
 }
 
 /* preprocess -> the model's image options (ft_model_image_opts): mean/std of 3 channels,
- * the crop size and the resize. "size"/"resize" are an int or [h, w]; the image pipeline
- * resizes the shorter side and crops a square, so [h, w] gives h (docs/import.md). Values
- * out of range are ignored: preprocess is advice, not a contract of the weights. */
+ * the crop size and the resize. "size"/"resize" are an int or [h, w]; an int resize is the
+ * shorter side (then a centre crop), [h, w] an exact resize, aspect ratio not kept (the
+ * pipeline is square: h x h; docs/import.md). Values out of range are ignored: preprocess
+ * is advice, not a contract of the weights. */
 static void image_options(ft_model *m, json_t *pre) {
     json_t *mean = json_object_get(pre, "mean"), *std = json_object_get(pre, "std");
     if (json_array_size(mean) == 3 && json_array_size(std) == 3) {
@@ -788,9 +789,13 @@ static void image_options(ft_model *m, json_t *pre) {
     }
     json_t *size = json_object_get(pre, "size"), *resize = json_object_get(pre, "resize");
     if (json_is_array(size)) size = json_array_get(size, 0);
-    if (json_is_array(resize)) resize = json_array_get(resize, 0);
+    bool exact = json_is_array(resize);
+    if (exact) resize = json_array_get(resize, 0);
     if (small_int(size, 1, 16384)) m->image_size = (int)json_integer_value(size);
-    if (small_int(resize, 1, 16384)) m->image_resize = (int)json_integer_value(resize);
+    if (small_int(resize, 1, 16384)) {
+        m->image_resize = (int)json_integer_value(resize);
+        m->image_stretch = exact;
+    }
     if (m->image_size && m->image_resize && m->image_resize < m->image_size) m->image_resize = m->image_size;
 }
 

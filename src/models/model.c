@@ -349,6 +349,7 @@ ft_image_opts ft_model_image_opts(const ft_model *m) {
     }
     if (m->image_size > 0) o.size = m->image_size;
     if (m->image_resize > 0) o.resize = m->image_resize;
+    o.stretch = m->image_stretch;
     if (m->image_std[0] > 0)
         for (int c = 0; c < 3; c++) { o.mean[c] = m->image_mean[c]; o.std[c] = m->image_std[c]; }
     return o;
