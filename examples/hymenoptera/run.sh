@@ -20,8 +20,8 @@ FT=${FT:-build/finetune}
 EPOCHS=${1:-5}; shift || true
 SEEDS=("${@:-1 2 3}"); SEEDS=(${SEEDS[@]})
 OUT=runs/hymenoptera
-TRAIN="images:$S/data/hymenoptera/train"
-VAL="images:$S/data/hymenoptera/val"
+TRAIN="images:$S/data/hymenoptera/train:224:224"
+VAL="images:$S/data/hymenoptera/val:224:224"
 mkdir -p "$OUT"
 [ -f "$OUT/mnv2/model.safetensors" ] ||
   $FT convert --model "$S/models/coral-mobilenet/mobilenet_v2_1.0_224_quant.tflite" --out "$OUT/mnv2" >/dev/null

@@ -285,6 +285,7 @@ static ft_status open_images(const char *kind, const char *arg, const ft_image_o
             return ft_fail(FT_EINVAL, "%s: image size %lld is not in [1, %d]", kind, (long long)num[0], FT_IMAGE_MAX_SIDE);
         o.size = (int)num[0];
         o.resize = 0; /* size * 256 / 224 */
+        o.stretch = false; /* a size in the spec: shorter-side resize + centre crop */
     }
     if (n_num == 2) {
         if (num[1] < o.size || num[1] > FT_IMAGE_MAX_SIDE)
