@@ -155,6 +155,8 @@ CONV_B(b_conv_asym2, 1, 1, 0, 2, 1, 1, 1, 0)
 CONV_B(b_conv_dil2, 1, 2, 2, 2, 2, 2, 1, 1)
 CONV_B(b_conv_g2, 1, 1, 1, 1, 1, 1, 2, 1)
 CONV_B(b_conv_1x1, 1, 0, 0, 0, 0, 1, 1, 1)
+CONV_B(b_conv_wpad, 1, 0, 2, 1, 0, 1, 1, 1)   /* Winograd: asymmetric padding */
+CONV_B(b_conv_p2, 1, 2, 2, 2, 2, 1, 1, 0)     /* Winograd: tiles reading only padding */
 CONV_B(b_conv_1x1_s2, 2, 0, 0, 0, 0, 1, 1, 0)
 CONV_B(b_dw, 1, 1, 1, 1, 1, 1, 4, 1)
 CONV_B(b_dw_s2, 2, 1, 1, 1, 1, 1, 4, 0)
@@ -287,6 +289,15 @@ static void fd_cases(void) {
     FD("conv_big_plane", b_conv, NULL, {{2, 2, 32, 32}, 'p'}, {{3, 2, 3, 3}, 'p'}, {{3}, 'p'});
     FD("conv_1x1_big_plane", b_conv_1x1, NULL, {{2, 3, 32, 32}, 'p'}, {{4, 3, 1, 1}, 'p'}, {{4}, 'p'});
     FD("conv_chunk_tail", b_conv, NULL, {{4, 2, 20, 20}, 'p'}, {{3, 2, 3, 3}, 'p'}, {{3}, 'p'});
+    /* Winograd F(2x2,3x3) (3x3, stride 1, groups 1, >= 80% of the 2x2 tiles' outputs real):
+     * odd planes (a junk row / column of tiles), no padding, asymmetric and wide padding,
+     * dX alone, dW alone (im2col). The 6x6 and 32x32 cases above take this path too. */
+    FD("conv_wino_odd", b_conv, NULL, {{2, 3, 9, 11}, 'p'}, {{4, 3, 3, 3}, 'p'}, {{4}, 'p'});
+    FD("conv_wino_nopad_odd", b_conv_nobias, NULL, {{2, 3, 11, 13}, 'p'}, {{4, 3, 3, 3}, 'p'});
+    FD("conv_wino_asym_pad", b_conv_wpad, NULL, {{1, 2, 10, 9}, 'p'}, {{3, 2, 3, 3}, 'p'}, {{3}, 'p'});
+    FD("conv_wino_pad2", b_conv_p2, NULL, {{2, 2, 8, 8}, 'p'}, {{3, 2, 3, 3}, 'p'});
+    FD("conv_wino_dx_only", b_conv, NULL, {{2, 3, 9, 11}, 'p'}, {{4, 3, 3, 3}, 'f'}, {{4}, 'f'});
+    FD("conv_wino_dw_only", b_conv, NULL, {{2, 3, 9, 11}, 'i'}, {{4, 3, 3, 3}, 'p'}, {{4}, 'p'});
     FD("conv_depthwise", b_dw, NULL, {{2, 4, 6, 6}, 'p'}, {{4, 1, 3, 3}, 'p'}, {{4}, 'p'});
     FD("conv_depthwise_s2", b_dw_s2, NULL, {{2, 4, 7, 7}, 'p'}, {{4, 1, 3, 3}, 'p'});
     FD("conv_depthwise_same_5x5", b_dw_same, NULL, {{1, 3, 8, 7}, 'p'}, {{3, 1, 5, 5}, 'p'}, {{3}, 'p'});
@@ -333,6 +344,8 @@ static void fd_cases(void) {
 #define PAR(name, build, init, ...) do { const tspec ts[] = {__VA_ARGS__}; \
         check_op(name, (int)(sizeof ts / sizeof ts[0]), ts, build, init, 0); } while (0)
     PAR("par_conv", b_conv, NULL, {{4, 16, 32, 32}, 'p'}, {{16, 16, 3, 3}, 'p'}, {{16}, 'p'});
+    /* Winograd over 4 chunks of images; w frozen: dW (im2col) of 17k-term sums drifts past 1e-4 in float */
+    PAR("par_conv_wino_chunks", b_conv, NULL, {{16, 8, 33, 33}, 'p'}, {{12, 8, 3, 3}, 'f'}, {{12}, 'p'});
     PAR("par_conv_chunked", b_conv_s2, NULL, {{16, 32, 16, 16}, 'p'}, {{48, 32, 3, 3}, 'p'}, {{48}, 'p'});
     PAR("par_conv_1x1", b_conv_1x1, NULL, {{4, 16, 32, 32}, 'p'}, {{24, 16, 1, 1}, 'p'}, {{24}, 'p'});
     PAR("par_conv_depthwise", b_dw, NULL, {{4, 4, 64, 64}, 'p'}, {{4, 1, 3, 3}, 'p'}, {{4}, 'p'});

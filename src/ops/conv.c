@@ -1,12 +1,17 @@
 /* 2-D convolution: x [N,C,H,W] (NCHW) * w [O, C/G, kh, kw] (OIHW) + b [O] -> y [N,O,Ho,Wo].
  *
- * Three fast paths, one naive reference:
+ * Four fast paths, one naive reference:
  *  - GEMM: a chunk of nb images is unfolded (im2col) into col [C*kh*kw, nb*Ho*Wo] in the
  *    node's scratch, then per group y = W col (sgemm). nb > 1 only when a plane is small
  *    (deep layers: 7x7, 14x14), so sgemm sees >= ~1024 columns; the product then lands in a
  *    scratch [O, nb*Ho*Wo] and is scattered to NCHW. Backward: dW += dy col^T (same im2col),
  *    dcol = W^T dy then col2im into dx. Either half is skipped when its gradient is pruned.
  *  - 1x1, stride 1, no padding with nb == 1: x itself is the column matrix (no im2col).
+ *  - Winograd F(2x2, 3x3) for 3x3, stride 1, dilation 1, groups 1 (planes up to 1024, and at
+ *    least 80% of the 2x2 tiles' outputs real): forward and dX as 16 sgemm calls each over
+ *    transformed tiles (below); dW stays on the im2col GEMM, which is more accurate in float
+ *    (the Winograd dW sums over all tiles in the transform domain and then cancels: 5e-4
+ *    relative error on 32x32 planes, against 1e-5 for im2col).
  *  - depthwise (groups == C == O): a direct kernel on phase-split padded planes (below),
  *    OpenMP over (n, c) planes forward and over c backward (dx and dw of a channel belong
  *    to one thread), contiguous vector loops inside.
@@ -31,11 +36,24 @@ typedef struct {
     int64_t sh, sw, dh, dw, pt, pl, pb, pr;
     int64_t G, Cg, Og, Kg; /* groups; per group: in channels, out channels, Cg*kh*kw */
     int64_t nb;            /* images per GEMM chunk */
-    bool bias, depthwise, direct;
+    int64_t nbw;           /* Winograd: images per transform chunk */
+    int64_t th, tw;        /* Winograd: 2x2 output tiles per column / row of a plane */
+    bool bias, depthwise, direct, wino;
 } conv_dims;
 
 ft_conv2d_args ft_conv2d_defaults(void) {
     return (ft_conv2d_args){.stride = {1, 1}, .pad = {0, 0, 0, 0}, .dilation = {1, 1}, .groups = 1};
+}
+
+#define WINO_TARGET_T 1024       /* Winograd: tiles (GEMM columns) wanted per chunk */
+#define WINO_SCRATCH_CAP (1 << 23) /* floats of V + M per chunk before nb stops growing */
+#define WINO_MAX_PLANE 1024       /* Ho and Wo at most this (per-thread padded plane buffers) */
+
+static int64_t wino_chunk(const conv_dims *d) {
+    int64_t tpi = d->th * d->tw, nb = (WINO_TARGET_T + tpi - 1) / tpi;
+    if (nb > d->N) nb = d->N;
+    while (nb > 1 && 16 * (d->C + d->O) * nb * tpi > WINO_SCRATCH_CAP) nb--;
+    return nb < 1 ? 1 : nb;
 }
 
 static int64_t conv_chunk(const conv_dims *d) {
@@ -58,7 +76,13 @@ static conv_dims conv_get(const ft_node *n) {
     d.Cg = d.C / d.G; d.Og = d.O / d.G; d.Kg = d.Cg * d.kh * d.kw;
     d.depthwise = d.G == d.C && d.O == d.C && d.G > 1;
     d.direct = d.kh == 1 && d.kw == 1 && d.sh == 1 && d.sw == 1 && !d.pt && !d.pl && !d.pb && !d.pr;
+    d.th = (d.Ho + 1) / 2;
+    d.tw = (d.Wo + 1) / 2;
+    d.wino = d.kh == 3 && d.kw == 3 && d.sh == 1 && d.sw == 1 && d.dh == 1 && d.dw == 1 && d.G == 1 &&
+             d.Ho <= WINO_MAX_PLANE && d.Wo <= WINO_MAX_PLANE && 5 * d.HW >= 16 * d.th * d.tw;
+    /* ^ and >= 80% of the 2x2 tiles' outputs are real: not 7x7, 5x5 or 3x3 planes */
     d.nb = conv_chunk(&d);
+    d.nbw = d.wino ? wino_chunk(&d) : 1;
     return d;
 }
 
@@ -447,7 +471,326 @@ static void dw_backward(const ft_node *n, const conv_dims *d, const float *x, co
     }
 }
 
-/* Scratch floats: depthwise, one phase-plane slot per thread; GEMM, the column matrix of a
+/* ---------------- Winograd F(2x2, 3x3) (3x3, stride 1, dilation 1, groups 1) ----------------
+ * Lavin & Gray's minimal filtering: each 2x2 output tile is A^T [(G g G^T) . (B^T d B)] A
+ * with d the 4x4 input tile (tiles overlap by 2), so a conv is 16 independent GEMMs, one per
+ * transform point p, over tiles T = (images in the chunk) * th * tw:
+ *   forward  M_p [O,T]  = U_p [O,C] V_p [C,T]        U = G g G^T, V = B^T d B, y = A^T M A
+ *   dW       dU_p [O,C] += dM_p [O,T] V_p^T           dM = A dy A^T, then dg += G^T dU G
+ *   dX       dV_p [C,T] = U_p^T dM_p                  then dx += B dV B^T (overlapping tiles)
+ * Each is the adjoint of a forward transform, so dW and dX are exact gradients of the same
+ * arithmetic. 9 multiplies per output become 4 (plus transforms, and up to one junk row and
+ * column of tiles on odd planes). Layouts are point-major: V [16][C][T], M [16][O][T],
+ * U [16][O][C]. Input planes are first copied into a zero-bordered per-thread buffer
+ * (Hp2 x Wp2 = (2th+2) x (2tw+2)), so the tile loops have no bounds checks; dX accumulates a
+ * plane's tiles the same way and adds the real positions to dx. Transforms are OpenMP loops
+ * over (image, channel) planes; the 16 sgemm calls run serially (BLAS threads them). */
+
+typedef struct {
+    int64_t Hp2, Wp2, PP;   /* padded plane buffer and its floats (rounded up) */
+    int64_t tpi, Tmax;      /* tiles per image, per chunk */
+    float *U, *V, *M, *planes;
+    int slots;
+} wino_buf;
+
+/* Per-thread buffer: the padded plane (Hp2 rows of E and O columns, 2*(tw+1) floats each) and
+ * 16*(tw+1) floats of row temporaries. */
+static int64_t wino_plane_floats(const conv_dims *d) {
+    return ((2 * d->th + 2) * (2 * d->tw + 2) + 16 * (d->tw + 1) + 15) / 16 * 16;
+}
+
+static int64_t wino_scratch(const conv_dims *d) {
+    int threads = ft_get_num_threads();
+    if (threads < 1) threads = 1;
+    int64_t tmax = d->nbw * d->th * d->tw;
+    return 16 * d->O * d->C + 16 * (d->C + d->O) * tmax + threads * wino_plane_floats(d);
+}
+
+static wino_buf wino_get(const ft_node *n, const conv_dims *d) {
+    wino_buf b;
+    b.Hp2 = 2 * d->th + 2;
+    b.Wp2 = 2 * d->tw + 2;
+    b.PP = wino_plane_floats(d);
+    b.tpi = d->th * d->tw;
+    b.Tmax = d->nbw * b.tpi;
+    b.U = n->scratch;
+    b.V = b.U + 16 * d->O * d->C;
+    b.M = b.V + 16 * d->C * b.Tmax;
+    b.planes = b.M + 16 * d->O * b.Tmax;
+    int64_t fixed = 16 * d->O * d->C + 16 * (d->C + d->O) * b.Tmax;
+    b.slots = (int)((n->scratch_numel - fixed) / b.PP); /* threads at build time */
+    if (b.slots < 1) b.slots = 1;
+    return b;
+}
+
+/* U[p][o][c] = (G g G^T)[p] for every filter g = w[o][c] (3x3). Blocks of 64 filters are
+ * first transposed to [9][64], so the transform is a vector loop with contiguous stores. */
+#define WINO_WBLK 64
+static void wino_weights(const conv_dims *d, const float *w, float *U) {
+    int64_t OC = d->O * d->C, nblk = (OC + WINO_WBLK - 1) / WINO_WBLK;
+    #pragma omp parallel for schedule(static) if (OC * 16 > FT_PAR_MIN)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t o0 = blk * WINO_WBLK, n = OC - o0 < WINO_WBLK ? OC - o0 : WINO_WBLK;
+        float g[9][WINO_WBLK];
+        for (int64_t k = 0; k < n; k++)
+            for (int t = 0; t < 9; t++) g[t][k] = w[(o0 + k) * 9 + t];
+        float *u = U + o0;
+        #pragma omp simd
+        for (int64_t k = 0; k < n; k++) {
+            float t[4][3]; /* G g */
+            for (int j = 0; j < 3; j++) {
+                float a = g[j][k], bb = g[3 + j][k], c = g[6 + j][k];
+                t[0][j] = a;
+                t[1][j] = 0.5f * (a + bb + c);
+                t[2][j] = 0.5f * (a - bb + c);
+                t[3][j] = c;
+            }
+            for (int i = 0; i < 4; i++) { /* (G g) G^T */
+                float a = t[i][0], bb = t[i][1], c = t[i][2];
+                u[(i * 4 + 0) * OC + k] = a;
+                u[(i * 4 + 1) * OC + k] = 0.5f * (a + bb + c);
+                u[(i * 4 + 2) * OC + k] = 0.5f * (a - bb + c);
+                u[(i * 4 + 3) * OC + k] = c;
+            }
+        }
+    }
+}
+
+/* Copy plane xp [H, W] into the padded buffer: padded row r = h + pt, column q = w + pl
+ * goes to E[q/2] (q even) or O[q/2] (q odd) of the row (E, O: tw+1 floats each). */
+static void wino_plane_in(const conv_dims *d, const wino_buf *b, const float *xp, float *pl) {
+    int64_t tw1 = d->tw + 1, RS = 2 * tw1;
+    for (int64_t h = 0; h < d->H && h + d->pt < b->Hp2; h++) {
+        float *E = pl + (h + d->pt) * RS, *O = E + tw1;
+        const float *xr = xp + h * d->W;
+        int64_t par = d->pl & 1, k0 = d->pl >> 1; /* w = 0 lands in (par ? O : E)[k0] */
+        float *A = par ? O : E, *B = par ? E : O;
+        int64_t na = (d->W + 1) / 2, nb = d->W / 2;
+        if (k0 + na > tw1) na = tw1 - k0;
+        #pragma omp simd
+        for (int64_t k = 0; k < na; k++) A[k0 + k] = xr[2 * k];          /* even w */
+        int64_t kb = k0 + par;                                             /* w = 1 lands in B[kb] */
+        if (kb + nb > tw1) nb = tw1 - kb;
+        #pragma omp simd
+        for (int64_t k = 0; k < nb; k++) B[kb + k] = xr[2 * k + 1];      /* odd w */
+    }
+}
+
+/* dxp [H, W] += the real positions of the padded buffer (the inverse of wino_plane_in). */
+static void wino_plane_out_add(const conv_dims *d, const wino_buf *b, const float *pl, float *dxp) {
+    int64_t tw1 = d->tw + 1, RS = 2 * tw1;
+    for (int64_t h = 0; h < d->H && h + d->pt < b->Hp2; h++) {
+        const float *E = pl + (h + d->pt) * RS, *O = E + tw1;
+        float *dr = dxp + h * d->W;
+        int64_t par = d->pl & 1, k0 = d->pl >> 1;
+        const float *A = par ? O : E, *B = par ? E : O;
+        int64_t na = (d->W + 1) / 2, nb = d->W / 2, kb = k0 + par;
+        if (k0 + na > tw1) na = tw1 - k0;
+        if (kb + nb > tw1) nb = tw1 - kb;
+        #pragma omp simd
+        for (int64_t k = 0; k < na; k++) dr[2 * k] += A[k0 + k];
+        #pragma omp simd
+        for (int64_t k = 0; k < nb; k++) dr[2 * k + 1] += B[kb + k];
+    }
+}
+
+/* V[p][c][t] = (B^T d B)[p] for every tile of images x[0..nbk), columns T = nbk * tpi. The
+ * plane goes into the thread's buffer as even and odd padded columns (E, O: tw+1 each per
+ * row), so both passes are contiguous vector loops: rows first (B^T d), then columns. */
+static void wino_input(const conv_dims *d, const wino_buf *b, const float *x, int64_t nbk, float *V) {
+    int64_t T = nbk * b->tpi, CT = d->C * T, tw = d->tw, tw1 = tw + 1, RS = 2 * tw1;
+    #pragma omp parallel num_threads(b->slots) if (nbk * d->C * b->tpi * 16 > FT_PAR_MIN)
+    {
+        float *pl = b->planes + omp_get_thread_num() * b->PP, *tmp = pl + b->Hp2 * RS;
+        memset(pl, 0, (size_t)(b->Hp2 * RS) * sizeof(float)); /* padding stays zero: only real rows are written */
+        #pragma omp for schedule(static)
+        for (int64_t pc = 0; pc < nbk * d->C; pc++) {
+            int64_t bi = pc / d->C, c = pc % d->C;
+            wino_plane_in(d, b, x + pc * d->H * d->W, pl);
+            float *vb = V + c * T + bi * b->tpi;
+            for (int64_t ty = 0; ty < d->th; ty++) {
+                const float *r0 = pl + 2 * ty * RS, *r1 = r0 + RS, *r2 = r1 + RS, *r3 = r2 + RS;
+                float *t0 = tmp, *t1 = t0 + RS, *t2 = t1 + RS, *t3 = t2 + RS; /* E then O, per row of B^T d */
+                #pragma omp simd
+                for (int64_t k = 0; k < RS; k++) {
+                    t0[k] = r0[k] - r2[k];
+                    t1[k] = r1[k] + r2[k];
+                    t2[k] = r2[k] - r1[k];
+                    t3[k] = r1[k] - r3[k];
+                }
+                const float *ts[4] = {t0, t1, t2, t3};
+                for (int i = 0; i < 4; i++) {
+                    const float *e = ts[i], *o = ts[i] + tw1;
+                    float *v0 = vb + (i * 4) * CT + ty * tw, *v1 = v0 + CT, *v2 = v1 + CT, *v3 = v2 + CT;
+                    #pragma omp simd
+                    for (int64_t tx = 0; tx < tw; tx++) {
+                        v0[tx] = e[tx] - e[tx + 1];
+                        v1[tx] = o[tx] + e[tx + 1];
+                        v2[tx] = e[tx + 1] - o[tx];
+                        v3[tx] = o[tx] - o[tx + 1];
+                    }
+                }
+            }
+            for (int64_t h = 0; h < d->H && h + d->pt < b->Hp2; h++) /* back to zero for the next plane */
+                memset(pl + (h + d->pt) * RS, 0, (size_t)RS * sizeof(float));
+        }
+    }
+}
+
+/* y[0..nbk) = A^T M A (+ bias), the tiles clipped to Ho x Wo. Per tile row: the columns'
+ * A^T pass into R[a][j] (8 temp rows), then the rows' pass into two output rows. */
+static void wino_output(const conv_dims *d, const wino_buf *b, const float *M, int64_t nbk, const float *bias, float *y) {
+    int64_t T = nbk * b->tpi, OT = d->O * T, tw = d->tw;
+    #pragma omp parallel num_threads(b->slots) if (nbk * d->O * b->tpi * 16 > FT_PAR_MIN)
+    {
+        float *R = b->planes + omp_get_thread_num() * b->PP, *y0 = R + 8 * tw, *y1 = y0 + 2 * tw;
+        #pragma omp for schedule(static)
+        for (int64_t po = 0; po < nbk * d->O; po++) {
+            int64_t bi = po / d->O, o = po % d->O;
+            float bv = bias ? bias[o] : 0.0f;
+            float *yp = y + po * d->HW;
+            const float *mb = M + o * T + bi * b->tpi;
+            for (int64_t ty = 0; ty < d->th; ty++) {
+                for (int j = 0; j < 4; j++) {
+                    const float *m0 = mb + j * OT + ty * tw, *m1 = m0 + 4 * OT, *m2 = m1 + 4 * OT, *m3 = m2 + 4 * OT;
+                    float *ra = R + j * tw, *rb = R + (4 + j) * tw;
+                    #pragma omp simd
+                    for (int64_t tx = 0; tx < tw; tx++) {
+                        ra[tx] = m0[tx] + m1[tx] + m2[tx];
+                        rb[tx] = m1[tx] - m2[tx] - m3[tx];
+                    }
+                }
+                for (int a = 0; a < 2; a++) {
+                    const float *r0 = R + 4 * a * tw, *r1 = r0 + tw, *r2 = r1 + tw, *r3 = r2 + tw;
+                    float *yr = a ? y1 : y0;
+                    #pragma omp simd
+                    for (int64_t tx = 0; tx < tw; tx++) {
+                        yr[2 * tx] = r0[tx] + r1[tx] + r2[tx] + bv;
+                        yr[2 * tx + 1] = r1[tx] - r2[tx] - r3[tx] + bv;
+                    }
+                }
+                memcpy(yp + 2 * ty * d->Wo, y0, (size_t)d->Wo * sizeof(float));
+                if (2 * ty + 1 < d->Ho) memcpy(yp + (2 * ty + 1) * d->Wo, y1, (size_t)d->Wo * sizeof(float));
+            }
+        }
+    }
+}
+
+/* dM[p][o][t] = (A dy A^T)[p], dy's tiles zero-extended past Ho x Wo: dy's two rows of a tile
+ * row are split into even / odd columns (u, v), then each row i of A dy gives 4 points. */
+static void wino_output_grad(const conv_dims *d, const wino_buf *b, const float *dy, int64_t nbk, float *dM) {
+    int64_t T = nbk * b->tpi, OT = d->O * T, tw = d->tw;
+    #pragma omp parallel num_threads(b->slots) if (nbk * d->O * b->tpi * 16 > FT_PAR_MIN)
+    {
+        float *e0 = b->planes + omp_get_thread_num() * b->PP, *e1 = e0 + 2 * tw, *uv = e1 + 2 * tw;
+        float *u0 = uv, *v0 = u0 + tw, *u1 = v0 + tw, *v1 = u1 + tw;
+        memset(e0, 0, (size_t)(4 * tw) * sizeof(float)); /* the junk column (odd Wo) stays zero */
+        #pragma omp for schedule(static)
+        for (int64_t po = 0; po < nbk * d->O; po++) {
+            int64_t bi = po / d->O, o = po % d->O;
+            const float *dp = dy + po * d->HW;
+            float *mb = dM + o * T + bi * b->tpi;
+            for (int64_t ty = 0; ty < d->th; ty++) {
+                memcpy(e0, dp + 2 * ty * d->Wo, (size_t)d->Wo * sizeof(float));
+                if (2 * ty + 1 < d->Ho) memcpy(e1, dp + (2 * ty + 1) * d->Wo, (size_t)d->Wo * sizeof(float));
+                else memset(e1, 0, (size_t)(2 * tw) * sizeof(float));
+                #pragma omp simd
+                for (int64_t tx = 0; tx < tw; tx++) {
+                    u0[tx] = e0[2 * tx]; v0[tx] = e0[2 * tx + 1];
+                    u1[tx] = e1[2 * tx]; v1[tx] = e1[2 * tx + 1];
+                }
+                static const float cu[4] = {0.0f, 1.0f, -1.0f, -1.0f}; /* row i of A dy = row0 * (i < 3) + cu[i] * row1 */
+                for (int i = 0; i < 4; i++) {
+                    float c0 = i < 3 ? 1.0f : 0.0f, c1 = cu[i];
+                    float *q0 = mb + (4 * i) * OT + ty * tw, *q1 = q0 + OT, *q2 = q1 + OT, *q3 = q2 + OT;
+                    #pragma omp simd
+                    for (int64_t tx = 0; tx < tw; tx++) {
+                        float a = c0 * u0[tx] + c1 * u1[tx], bb = c0 * v0[tx] + c1 * v1[tx];
+                        q0[tx] = a;
+                        q1[tx] = a + bb;
+                        q2[tx] = a - bb;
+                        q3[tx] = -bb;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dx[0..nbk) += B dV B^T: per tile row, the columns' B pass into P[i][j] (16 temp rows), then
+ * each row's B^T pass adds columns 2tx..2tx+3 into the thread's padded plane (even / odd
+ * columns as in wino_input), whose real positions are finally added to dx. */
+static void wino_input_grad(const conv_dims *d, const wino_buf *b, const float *dV, int64_t nbk, float *dx) {
+    int64_t T = nbk * b->tpi, CT = d->C * T, tw = d->tw, tw1 = tw + 1, RS = 2 * tw1;
+    #pragma omp parallel num_threads(b->slots) if (nbk * d->C * b->tpi * 16 > FT_PAR_MIN)
+    {
+        float *pl = b->planes + omp_get_thread_num() * b->PP, *P = pl + b->Hp2 * RS;
+        #pragma omp for schedule(static)
+        for (int64_t pc = 0; pc < nbk * d->C; pc++) {
+            int64_t bi = pc / d->C, c = pc % d->C;
+            memset(pl, 0, (size_t)(b->Hp2 * RS) * sizeof(float));
+            const float *vb = dV + c * T + bi * b->tpi;
+            for (int64_t ty = 0; ty < d->th; ty++) {
+                for (int j = 0; j < 4; j++) {
+                    const float *v0 = vb + j * CT + ty * tw, *v1 = v0 + 4 * CT, *v2 = v1 + 4 * CT, *v3 = v2 + 4 * CT;
+                    float *p0 = P + j * tw, *p1 = p0 + 4 * tw, *p2 = p1 + 4 * tw, *p3 = p2 + 4 * tw;
+                    #pragma omp simd
+                    for (int64_t tx = 0; tx < tw; tx++) {
+                        p0[tx] = v0[tx];
+                        p1[tx] = v1[tx] - v2[tx] + v3[tx];
+                        p2[tx] = -v0[tx] + v1[tx] + v2[tx];
+                        p3[tx] = -v3[tx];
+                    }
+                }
+                for (int i = 0; i < 4; i++) {
+                    const float *q0 = P + 4 * i * tw, *q1 = q0 + tw, *q2 = q1 + tw, *q3 = q2 + tw;
+                    float *E = pl + (2 * ty + i) * RS, *O = E + tw1;
+                    #pragma omp simd
+                    for (int64_t tx = 0; tx < tw; tx++) {
+                        E[tx] += q0[tx];
+                        O[tx] += q1[tx] - q2[tx] + q3[tx];
+                    }
+                    #pragma omp simd
+                    for (int64_t tx = 0; tx < tw; tx++) {
+                        E[tx + 1] += -q0[tx] + q1[tx] + q2[tx];
+                        O[tx + 1] -= q3[tx];
+                    }
+                }
+            }
+            wino_plane_out_add(d, b, pl, dx + pc * d->H * d->W);
+        }
+    }
+}
+
+static void wino_forward(const ft_node *n, const conv_dims *d, const float *x, const float *w, const float *bias,
+                         float *y) {
+    wino_buf b = wino_get(n, d);
+    wino_weights(d, w, b.U);
+    for (int64_t n0 = 0; n0 < d->N; n0 += d->nbw) {
+        int64_t nbk = d->N - n0 < d->nbw ? d->N - n0 : d->nbw, T = nbk * b.tpi;
+        wino_input(d, &b, x + n0 * d->C * d->H * d->W, nbk, b.V);
+        for (int p = 0; p < 16; p++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d->O, (int)T, (int)d->C, 1.0f,
+                        b.U + p * d->O * d->C, (int)d->C, b.V + p * d->C * T, (int)T, 0.0f, b.M + p * d->O * T, (int)T);
+        wino_output(d, &b, b.M, nbk, bias, y + n0 * d->O * d->HW);
+    }
+}
+
+/* dx += the gradient through the Winograd forward (dW goes through im2col: see above). */
+static void wino_backward_dx(const ft_node *n, const conv_dims *d, const float *w, const float *dy, float *dx) {
+    wino_buf b = wino_get(n, d);
+    wino_weights(d, w, b.U);
+    for (int64_t n0 = 0; n0 < d->N; n0 += d->nbw) {
+        int64_t nbk = d->N - n0 < d->nbw ? d->N - n0 : d->nbw, T = nbk * b.tpi;
+        wino_output_grad(d, &b, dy + n0 * d->O * d->HW, nbk, b.M);
+        for (int p = 0; p < 16; p++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->C, (int)T, (int)d->O, 1.0f,
+                        b.U + p * d->O * d->C, (int)d->C, b.M + p * d->O * T, (int)T, 0.0f, b.V + p * d->C * T, (int)T);
+        wino_input_grad(d, &b, b.V, nbk, dx + n0 * d->C * d->H * d->W);
+    }
+}
+
+/* Scratch floats: depthwise, one phase-plane slot per thread; Winograd, see wino_scratch; GEMM, the column matrix of a
  * chunk plus the chunk's output when nb > 1; none for the direct 1x1 path. */
 static int64_t conv_scratch(const conv_dims *d) {
     if (d->depthwise) {
@@ -455,7 +798,12 @@ static int64_t conv_scratch(const conv_dims *d) {
         return (threads > 0 ? threads : 1) * dw_get(d).slot;
     }
     if (d->direct && d->nb == 1) return 0;
-    return d->C * d->kh * d->kw * d->nb * d->HW + (d->nb > 1 ? d->O * d->nb * d->HW : 0);
+    int64_t gemm = d->C * d->kh * d->kw * d->nb * d->HW + (d->nb > 1 ? d->O * d->nb * d->HW : 0);
+    if (d->wino) { /* dW still goes through im2col (see wino_backward_dx) */
+        int64_t w = wino_scratch(d);
+        return w > gemm ? w : gemm;
+    }
+    return gemm;
 }
 
 /* ---------------- forward / backward ---------------- */
@@ -465,6 +813,7 @@ static ft_status conv_forward(ft_node *n) {
     const float *x = n->in[0]->val, *w = n->in[1]->val, *b = d.bias ? n->in[2]->val : NULL;
     float *y = n->val;
     if (d.depthwise) { dw_forward(n, &d, x, w, b, y); return FT_OK; }
+    if (d.wino) { wino_forward(n, &d, x, w, b, y); return FT_OK; }
     for (int64_t n0 = 0; n0 < d.N; n0 += d.nb) {
         int64_t nbk = d.N - n0 < d.nb ? d.N - n0 : d.nb, cols = nbk * d.HW;
         const float *col = x + n0 * d.C * d.H * d.W;
@@ -518,6 +867,9 @@ static void conv_backward(ft_node *n) {
     }
     if (!wn->grad && !xn->grad) return;
     if (d.depthwise) { dw_backward(n, &d, xn->val, wn->val, dy, xn->grad, wn->grad); return; }
+    if (d.wino && xn->grad) wino_backward_dx(n, &d, wn->val, dy, xn->grad);
+    bool gemm_dx = xn->grad && !d.wino;
+    if (!wn->grad && !gemm_dx) return;
     const float *w = wn->val;
     int64_t colsz = d.C * d.kh * d.kw * d.nb * d.HW;
     for (int64_t n0 = 0; n0 < d.N; n0 += d.nb) {
@@ -542,7 +894,7 @@ static void conv_backward(ft_node *n) {
                             dyc + g * d.Og * cols, (int)cols, col + g * d.Kg * cols, (int)cols, 1.0f,
                             wn->grad + g * d.Og * d.Kg, (int)d.Kg);
         }
-        if (xn->grad) { /* dcol_g [Kg, cols] = W_g^T dy_g, then col2im */
+        if (gemm_dx) { /* dcol_g [Kg, cols] = W_g^T dy_g, then col2im */
             float *dx = xn->grad + n0 * d.C * d.H * d.W;
             bool direct = d.direct && d.nb == 1;
             float *dcol = direct ? dx : n->scratch;
