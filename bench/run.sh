@@ -3,14 +3,16 @@
 # results: docs/benchmarks.md.
 #
 #   bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases "mlp-sgd ..."]
-#                [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R]
+#                [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--variants "finetune_passive torch_passive"]
 #   bench/run.sh --report DIR    only print the tables from DIR/mlp_results.txt, DIR/overhead.txt
 #                                and DIR/cnn_results.txt (those that exist)
 #
 # Cases: mlp-sgd mlp-adamw mlp-frozen (bench/bench_mlp.c/.py; --warmup/--steps/--rounds) and
 # resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full (bench/bench_cnn.c/.py: batch 16,
 # 224x224; --cnn-warmup/--cnn-steps/--cnn-rounds, default 2/10/3). All by default; --cases picks.
-# The framework-overhead check runs when an MLP case is selected.
+# The framework-overhead check runs when an MLP case is selected. --variants restricts the CNN
+# runs to some of: finetune finetune_passive torch torch_passive torch_ompblas (all by default;
+# on a crowded machine the PASSIVE pair alone finishes in reasonable time).
 #
 # Builds bench/bench_mlp.c and bench/bench_cnn.c into build/bench/ with the Makefile's flags, checks that PyTorch's
 # BLAS is OpenBLAS, then runs, for each round and case, one after the other: finetune,
@@ -124,8 +126,8 @@ cnn_table() {
             tb = 0; trss = 0
             for (j = 3; j <= nv; j++) { k = c SUBSEP vs[j]; if (k in best) { if (ips(k) > tb) tb = ips(k); trss = mx(trss, rss[k]) } }
             if (!tb) { printf "| %s | %s | %s | - | - | - | - | - | %.0f / - |\n", c, cell(ft), cell(fp), frss; continue }
-            printf "| %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.0f / %.0f |\n", c, cell(ft), cell(fp), cell(c SUBSEP "torch"),
-                cell(c SUBSEP "torch_passive"), cell(c SUBSEP "torch_ompblas"), (ft in best ? ips(ft) : 0) / tb, fb / tb, frss, trss / 1024
+            printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.0f / %.0f |\n", c, cell(ft), cell(fp), cell(c SUBSEP "torch"),
+                cell(c SUBSEP "torch_passive"), cell(c SUBSEP "torch_ompblas"), (ft in best ? sprintf("%.2f", ips(ft) / tb) : "-"), fb / tb, frss, trss / 1024
         }
         print ""
         print "Where the time goes (ms, from the best round): forward+loss / backward / optimizer update"
@@ -174,7 +176,7 @@ overhead_table() {
 }
 
 threads=2 warmup=3 steps=20 rounds=5 cases="mlp-sgd mlp-adamw mlp-frozen resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full"
-cnn_warmup=2 cnn_steps=10 cnn_rounds=3
+cnn_warmup=2 cnn_steps=10 cnn_rounds=3 variants="finetune finetune_passive torch torch_passive torch_ompblas"
 while [ $# -gt 0 ]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
@@ -185,12 +187,13 @@ while [ $# -gt 0 ]; do
         --cnn-warmup) cnn_warmup=$2; shift 2 ;;
         --cnn-steps) cnn_steps=$2; shift 2 ;;
         --cnn-rounds) cnn_rounds=$2; shift 2 ;;
+        --variants) variants=$2; shift 2 ;;
         --report)
             [ ! -s "$2/mlp_results.txt" ] || { mlp_table "$2/mlp_results.txt"; echo; }
             [ ! -s "$2/cnn_results.txt" ] || { cnn_table "$2/cnn_results.txt"; echo; }
             [ ! -s "$2/overhead.txt" ] || overhead_table "$2/overhead.txt"
             exit ;;
-        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST] [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST] [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--variants LIST]" >&2; exit 2 ;;
     esac
 done
 if [ "$steps" -lt 10 ] || [ "$warmup" -lt 1 ] || [ "$cnn_steps" -lt 10 ] || [ "$cnn_warmup" -lt 1 ]; then
@@ -313,13 +316,17 @@ echo "== CNN training step (batch 16, 3x224x224, SGD momentum, batch norm in tra
 for r in $(seq 1 "$cnn_rounds"); do
     for c in $cnn_cases; do
         args=(--threads "$threads" --warmup "$cnn_warmup" --steps "$cnn_steps" "$c")
-        run_one "$r" finetune "$CNN_BIN" "${args[@]}"
-        run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$CNN_BIN" "${args[@]}"
-        if [ $torch = 1 ]; then
-            run_one "$r" torch "$FT_PY" bench/bench_cnn.py "${args[@]}"
-            run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_cnn.py "${args[@]}"
-            [ $torch_omp = 0 ] || run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_cnn.py "${args[@]}"
-        fi
+        for v in $variants; do
+            case $v in
+                finetune) run_one "$r" finetune "$CNN_BIN" "${args[@]}" ;;
+                finetune_passive) run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$CNN_BIN" "${args[@]}" ;;
+                torch) [ $torch = 0 ] || run_one "$r" torch "$FT_PY" bench/bench_cnn.py "${args[@]}" ;;
+                torch_passive) [ $torch = 0 ] || run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_cnn.py "${args[@]}" ;;
+                torch_ompblas) [ $torch = 0 ] || [ $torch_omp = 0 ] ||
+                    run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_cnn.py "${args[@]}" ;;
+                *) echo "bench/run.sh: unknown variant '$v'" >&2; exit 2 ;;
+            esac
+        done
     done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
