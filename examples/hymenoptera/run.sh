@@ -10,6 +10,9 @@
 # equal accuracy goes to the lower held-out loss), the head's learning rate was chosen on
 # that slice too (HEAD_LR), and val is only used for the final number. Prints a table and
 # one JSON line.
+# Images: shorter side 224 + centre crop (:224:224), not the model's own stretch: chosen on the
+# held-out slice (head-only, mean final held-out loss 0.058 vs 0.082 over seeds 1-3).
+# Measured (README): head-only 95.42%, last blocks 94.55%, full 95.42%, scratch 48.58%.
 # Usage: examples/hymenoptera/run.sh [epochs] [seeds...]   (defaults: 5 epochs, seeds 1 2 3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
