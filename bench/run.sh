@@ -3,16 +3,20 @@
 # results: docs/benchmarks.md.
 #
 #   bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases "mlp-sgd ..."]
-#                [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--variants "finetune_passive torch_passive"]
-#   bench/run.sh --report DIR    only print the tables from DIR/mlp_results.txt, DIR/overhead.txt
-#                                and DIR/cnn_results.txt (those that exist)
+#                [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--lm-warmup W] [--lm-steps N] [--lm-rounds R]
+#                [--variants "finetune_passive torch_passive"]
+#   bench/run.sh --report DIR    only print the tables from DIR/mlp_results.txt, DIR/overhead.txt,
+#                                DIR/cnn_results.txt and DIR/lm_results.txt (those that exist)
 #
 # Cases: mlp-sgd mlp-adamw mlp-frozen (bench/bench_mlp.c/.py; --warmup/--steps/--rounds) and
 # resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full (bench/bench_cnn.c/.py: batch 16,
-# 224x224; --cnn-warmup/--cnn-steps/--cnn-rounds, default 2/10/3). All by default; --cases picks.
+# 224x224; --cnn-warmup/--cnn-steps/--cnn-rounds, default 2/10/3) and bert-small bert-base gpt2
+# (bench/bench_lm.c/.py: Transformer training step with AdamW, tokens/s; --lm-warmup/--lm-steps/
+# --lm-rounds, default 1/5/2; not in the default set: name them with --cases). The GPT-2 124M
+# comparison with llm.c is bench/llmc.sh. All MLP and CNN cases by default; --cases picks.
 # The framework-overhead check runs when an MLP case is selected. --variants restricts the CNN
-# runs to some of: finetune finetune_passive torch torch_passive torch_ompblas (all by default;
-# on a crowded machine the PASSIVE pair alone finishes in reasonable time).
+# and Transformer runs to some of: finetune finetune_passive torch torch_passive torch_ompblas
+# (all by default; on a crowded machine the PASSIVE pair alone finishes in reasonable time).
 #
 # Builds bench/bench_mlp.c and bench/bench_cnn.c into build/bench/ with the Makefile's flags, checks that PyTorch's
 # BLAS is OpenBLAS, then runs, for each round and case, one after the other: finetune,
@@ -93,13 +97,13 @@ mlp_table() {
     }' "$1"
 }
 
-# cnn_table FILE: images/s per case and variant from the lowest round median (marked * when
+# cnn_table FILE [UNIT]: images/s (UNIT "tok/s": tokens/s, batch x seq from the RESULT line) per case and variant from the lowest round median (marked * when
 # other work was running), the largest peak RSS, the ratio of finetune's throughput to
 # PyTorch's best configuration; the phase split of the best round; every round median.
 cnn_table() {
-    local cases
+    local cases unit=${2:-img/s}
     cases=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^case=/) { c = substr($i, 6); if (!(c in s)) { s[c] = 1; o = o (o ? " " : "") c } } } END { print o }' "$1")
-    awk -v cases="$cases" '
+    awk -v cases="$cases" -v unit="$unit" '
     function f(k,   i, kv) { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] } return "" }
     function ips(k) { return batch[k] * 1000 / best[k] }
     function cell(k) { return (k in best) ? sprintf("%.2f%s", ips(k), noisy[k] ? "*" : "") : "-" }
@@ -107,7 +111,7 @@ cnn_table() {
     /^round=/ {
         key = f("case") SUBSEP f("variant"); ms = f("ms") + 0
         if (!(key in best) || ms < best[key]) {
-            best[key] = ms; noisy[key] = f("quiet") != "1"; batch[key] = f("batch") + 0
+            best[key] = ms; noisy[key] = f("quiet") != "1"; batch[key] = f("batch") * (f("seq") != "" ? f("seq") : 1)
             fwd[key] = f("fwd_ms"); bwd[key] = f("bwd_ms"); opt[key] = f("opt_ms")
         }
         if (f("rss_kb") + 0 > rss[key]) rss[key] = f("rss_kb") + 0
@@ -117,7 +121,7 @@ cnn_table() {
         n = split(cases, cs, " ")
         nv = split("finetune finetune_passive torch torch_passive torch_ompblas", vs, " ")
         split("finetune|finetune (PASSIVE)|torch (default)|torch (PASSIVE)|torch (OpenMP OpenBLAS)", hs, "|")
-        print "| case | finetune img/s | finetune (PASSIVE) | torch img/s (default) | torch (PASSIVE) | torch (OpenMP OpenBLAS) | finetune / torch best (throughput) | finetune best / torch best | peak RSS finetune / torch (MB) |"
+        print "| case | finetune " unit " | finetune (PASSIVE) | torch " unit " (default) | torch (PASSIVE) | torch (OpenMP OpenBLAS) | finetune / torch best (throughput) | finetune best / torch best | peak RSS finetune / torch (MB) |"
         print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= n; i++) {
             c = cs[i]; ft = c SUBSEP "finetune"; fp = c SUBSEP "finetune_passive"
@@ -177,6 +181,7 @@ overhead_table() {
 
 threads=2 warmup=3 steps=20 rounds=5 cases="mlp-sgd mlp-adamw mlp-frozen resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full"
 cnn_warmup=2 cnn_steps=10 cnn_rounds=3 variants="finetune finetune_passive torch torch_passive torch_ompblas"
+lm_warmup=1 lm_steps=5 lm_rounds=2
 while [ $# -gt 0 ]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
@@ -188,22 +193,27 @@ while [ $# -gt 0 ]; do
         --cnn-steps) cnn_steps=$2; shift 2 ;;
         --cnn-rounds) cnn_rounds=$2; shift 2 ;;
         --variants) variants=$2; shift 2 ;;
+        --lm-warmup) lm_warmup=$2; shift 2 ;;
+        --lm-steps) lm_steps=$2; shift 2 ;;
+        --lm-rounds) lm_rounds=$2; shift 2 ;;
         --report)
             [ ! -s "$2/mlp_results.txt" ] || { mlp_table "$2/mlp_results.txt"; echo; }
             [ ! -s "$2/cnn_results.txt" ] || { cnn_table "$2/cnn_results.txt"; echo; }
+            [ ! -s "$2/lm_results.txt" ] || { cnn_table "$2/lm_results.txt" tok/s; echo; }
             [ ! -s "$2/overhead.txt" ] || overhead_table "$2/overhead.txt"
             exit ;;
-        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST] [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--variants LIST]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST] [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--lm-warmup W] [--lm-steps N] [--lm-rounds R] [--variants LIST]" >&2; exit 2 ;;
     esac
 done
 if [ "$steps" -lt 10 ] || [ "$warmup" -lt 1 ] || [ "$cnn_steps" -lt 10 ] || [ "$cnn_warmup" -lt 1 ]; then
     echo "bench/run.sh: the protocol needs --steps/--cnn-steps >= 10 and --warmup/--cnn-warmup >= 1" >&2; exit 2
 fi
-mlp_cases="" cnn_cases=""
+mlp_cases="" cnn_cases="" lm_cases=""
 for c in $cases; do
     case $c in
         mlp-sgd|mlp-adamw|mlp-frozen) mlp_cases="$mlp_cases $c" ;;
         resnet18-full|resnet18-layer4|resnet18-fc|mobilenetv2-full) cnn_cases="$cnn_cases $c" ;;
+        bert-small|bert-base|gpt2) lm_cases="$lm_cases $c" ;;
         *) echo "bench/run.sh: unknown case '$c'" >&2; exit 2 ;;
     esac
 done
@@ -213,6 +223,8 @@ BIN="$FT_BUILD/bench/bench_mlp"
 ft_build_bench bench/bench_mlp.c "$BIN"
 CNN_BIN="$FT_BUILD/bench/bench_cnn"
 ft_build_bench bench/bench_cnn.c "$CNN_BIN"
+LM_BIN="$FT_BUILD/bench/bench_lm"
+ft_build_bench bench/bench_lm.c "$LM_BIN"
 OUT="$FT_BUILD/bench/mlp_results.txt"
 CNN_OUT="$FT_BUILD/bench/cnn_results.txt"
 
@@ -335,5 +347,36 @@ cnn_table "$OUT" >"$CNN_TABLE"
 echo
 cat "$CNN_TABLE"
 echo "results: $OUT; table: $CNN_TABLE"
+fi
+
+# ---- Transformer training step (AdamW): the rounds interleave every case and peer ----
+if [ -n "$lm_cases" ]; then
+OUT="$FT_BUILD/bench/lm_results.txt"
+: >"$OUT"
+echo
+echo "== Transformer training step (AdamW; bert-small 16x128, bert-base 8x128, gpt2 4x256 tokens)"
+echo "protocol: $lm_warmup warm-up steps, median of $lm_steps timed steps, $lm_rounds rounds"
+for r in $(seq 1 "$lm_rounds"); do
+    for c in $lm_cases; do
+        args=(--threads "$threads" --warmup "$lm_warmup" --steps "$lm_steps" "$c")
+        for v in $variants; do
+            case $v in
+                finetune) run_one "$r" finetune "$LM_BIN" "${args[@]}" ;;
+                finetune_passive) run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$LM_BIN" "${args[@]}" ;;
+                torch) [ $torch = 0 ] || run_one "$r" torch "$FT_PY" bench/bench_lm.py "${args[@]}" ;;
+                torch_passive) [ $torch = 0 ] || run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_lm.py "${args[@]}" ;;
+                torch_ompblas) [ $torch = 0 ] || [ $torch_omp = 0 ] ||
+                    run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_lm.py "${args[@]}" ;;
+                *) echo "bench/run.sh: unknown variant '$v'" >&2; exit 2 ;;
+            esac
+        done
+    done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+LM_TABLE="$FT_BUILD/bench/lm_table.md"
+cnn_table "$OUT" tok/s >"$LM_TABLE"
+echo
+cat "$LM_TABLE"
+echo "results: $OUT; table: $LM_TABLE"
 fi
 exit "$status"
