@@ -11,7 +11,7 @@
 # (neither is part of a training step), then built as llm.c's Makefile builds it
 # (cc -Ofast -march=native -fopenmp -DOMP ... -lm). Its checkpoint and token shards are written
 # by bench/llmc_files.py (random init; llm.c's Python tools are not usable here).
-# Each round runs one after the other: llm.c (OMP_NUM_THREADS=T), finetune (bench_lm gpt2
+# Each round runs one after the other: llm.c (OMP_NUM_THREADS=T; default and OMP_WAIT_POLICY=PASSIVE), finetune (bench_lm gpt2
 # --batch 4 --seq 64, default environment and OMP_WAIT_POLICY=PASSIVE), PyTorch (bench_lm.py,
 # default and PASSIVE). Per peer: median step time of the round, peak RSS (GNU time); the
 # table shows each peer's best round. llm.c's step = forward, zero_grad, backward, AdamW
@@ -78,6 +78,7 @@ measure() { # round variant cmd...: appends "round= variant= ms= rss_kb= quiet="
 args=(--threads "$threads" --warmup 1 --steps "$steps" --batch 4 --seq 64 gpt2)
 for r in $(seq 1 "$rounds"); do
     measure "$r" llmc env -C "$work" OMP_NUM_THREADS="$threads" ./train_gpt2
+    measure "$r" llmc_passive env -C "$work" OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=PASSIVE ./train_gpt2
     measure "$r" finetune "$BIN" "${args[@]}"
     measure "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$BIN" "${args[@]}"
     if ft_have_torch; then
