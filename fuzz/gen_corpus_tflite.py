@@ -337,7 +337,7 @@ def model_quant(rng):
     return m.build([t_in], [t_mean]), xr.transpose(2, 0, 1).reshape(-1), y
 
 
-def model_lstm_stub(rng):
+def model_unsupported_lstm(rng):
     m = Model()
     t_in = m.tensor("seq", [1, 4, 3])
     t_o = m.tensor("lstm/out", [1, 4, 2])
@@ -366,7 +366,7 @@ def main():
     rng = np.random.default_rng(7)
     mixed, mx, my = model_mixed(rng)
     quant, qx, qy = model_quant(rng)
-    files = {"valid_mixed.tflite": mixed, "valid_quant.tflite": quant, "unsupported_op.tflite": model_lstm_stub(rng),
+    files = {"valid_mixed.tflite": mixed, "valid_quant.tflite": quant, "unsupported_op.tflite": model_unsupported_lstm(rng),
              "valid_repeated_ops.tflite": model_repeated(900)}
 
     # corrupt variants of the mixed model
