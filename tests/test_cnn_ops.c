@@ -106,7 +106,19 @@ static void check_op(const char *name, int nt, const tspec *ts, build_fn fn, ini
     CHECK_OK(ft_graph_backward(h.g));
     ft_set_reference_kernels(false);
     CHECKF(t_close(fast_out, h.out->val, h.out->numel, 1e-5, 1e-5, name), "%s: fast forward != reference", name);
-    CHECKF(t_close(fast_grad, h.ps->grad, G, 1e-4, 1e-5, name), "%s: fast backward != reference", name);
+    /* Per parameter, the absolute tolerance scales with the gradient's largest entry: a
+     * weight gradient sums thousands of products, and an entry that cancels to near zero
+     * carries the rounding of the large partial sums (BLAS kernels for other core types
+     * sum in other orders). */
+    for (int i = 0; i < h.ps->n; i++) {
+        const ft_param_info *pi = &h.ps->p[i];
+        if (pi->grad_offset < 0) continue;
+        const float *ref = h.ps->grad + pi->grad_offset;
+        double big = 0;
+        for (int64_t j = 0; j < pi->numel; j++) big = fmax(big, fabs(ref[j]));
+        CHECKF(t_close(fast_grad + pi->grad_offset, ref, pi->numel, 1e-4, 1e-5 * fmax(1.0, big), name),
+               "%s: fast backward != reference (%s)", name, pi->name);
+    }
     const double step = 1e-3;
     int bad = 0, checked = 0;
     for (int k = 0; k < nt && tol > 0; k++) {
