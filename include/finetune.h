@@ -11,4 +11,5 @@
 #include "finetune/import.h"
 #include "finetune/text.h"
 #include "finetune/tasks.h"
+#include "finetune/speech.h"
 #endif

@@ -52,6 +52,7 @@ typedef enum {
     FT_OP_RMS_NORM,      /* over the last dim, optional weight */
     FT_OP_ROPE,          /* rotary position embedding, rotate_half pairs */
     FT_OP_ATTENTION,     /* multi-head scaled-dot-product attention on [B,T,H*D] */
+    FT_OP_CTC_LOSS,      /* connectionist temporal classification, batch-first log-probs */
     FT_OP_COUNT
 } ft_op;
 
@@ -176,6 +177,23 @@ typedef struct {
  * Tk > Tq, for KV caches). Returns [B,Tq,Hq*D]. Keeps only the probabilities [B,Hq,Tq,Tk]
  * for backward (none in an eval plan); a query row with no key to attend outputs 0. */
 ft_node *ft_attention(ft_graph *g, ft_node *q, ft_node *k, ft_node *v, ft_node *key_mask, const ft_attention_args *a);
+
+/* ---- speech ops ---- */
+typedef enum { FT_REDUCE_MEAN = 0, FT_REDUCE_SUM = 1, FT_REDUCE_NONE = 2 } ft_reduction;
+/* CTC loss, torch.nn.functional.ctc_loss semantics on batch-first inputs:
+ * log_probs [N,T,C] (log-softmax outputs), targets I32 [N,S] (padded; row b's first
+ * target_lengths[b] entries count, each in [0,C) and != blank), input_lengths I32 [N] (in
+ * [0,T]), target_lengths I32 [N] (in [0,S]). Per sequence the loss is -log p(target | x),
+ * summed over alignments in log space. reduction: MEAN divides each sequence's loss by its
+ * target length (at least 1) and averages over the batch, SUM adds, NONE returns [N].
+ * An impossible alignment (too few frames) gives +inf, or 0 (and zero gradient) with
+ * zero_infinity. An input length of 0 gives 0 for an empty target and +inf otherwise.
+ * The gradient w.r.t. log_probs is torch's: exp(lp) - exp(log(alpha*beta) + nll - lp) for
+ * t < input_length, 0 after; it is the true gradient once passed back through a
+ * log_softmax (for non-normalised inputs it is torch's value, not the derivative); an
+ * infinite loss without zero_infinity gives NaN gradients, as torch. */
+ft_node *ft_ctc_loss(ft_graph *g, ft_node *log_probs, ft_node *targets, ft_node *input_lengths,
+                     ft_node *target_lengths, int blank, ft_reduction reduction, bool zero_infinity);
 
 /* ---- frozen features (feature caching) ----
  * In a graph not yet planned whose only varying input is `x` (its first dimension is the

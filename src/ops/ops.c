@@ -6,6 +6,8 @@ extern const ft_op_def ft_def_conv2d, ft_def_batch_norm, ft_def_max_pool2d, ft_d
     ft_def_global_avg_pool, ft_def_pad2d, ft_def_relu6, ft_def_hardswish, ft_def_hardsigmoid;
 /* The Transformer ops (attention.c). */
 extern const ft_op_def ft_def_rms_norm, ft_def_rope, ft_def_attention;
+/* Speech ops (ctc.c). */
+extern const ft_op_def ft_def_ctc_loss;
 
 const ft_op_def ft_def_input = {.name = "input"};
 const ft_op_def ft_def_param = {.name = "param"};
@@ -50,8 +52,9 @@ const ft_op_def *const ft_op_table[FT_OP_COUNT] = {
     [FT_OP_RMS_NORM] = &ft_def_rms_norm,
     [FT_OP_ROPE] = &ft_def_rope,
     [FT_OP_ATTENTION] = &ft_def_attention,
+    [FT_OP_CTC_LOSS] = &ft_def_ctc_loss,
 };
 
 /* Adding an op: extend the enum in graph.h, define ft_def_<op> next to its kernels, list
  * it here, and bump this count. */
-_Static_assert(FT_OP_COUNT == 39, "ft_op_table is out of date");
+_Static_assert(FT_OP_COUNT == 40, "ft_op_table is out of date");

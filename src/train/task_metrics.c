@@ -198,3 +198,99 @@ double ft_macro_f1(const int64_t *confusion, int k) {
     }
     return present ? sum / present : 0.0;
 }
+
+/* ---------------- WER / CER (speech recognition) ----------------
+ * Levenshtein distance with unit costs, two rows. Words are compared as byte strings;
+ * characters as code points (utf8proc's decoder; an invalid byte is one character). */
+#include "finetune/speech.h"
+
+#include <utf8proc.h>
+
+typedef struct { const char *s; int64_t len; } span;
+typedef struct { const void *a, *b; bool words; } lev_ctx;
+
+static bool lev_eq(const lev_ctx *c, int64_t i, int64_t j) {
+    if (!c->words) return ((const int32_t *)c->a)[i] == ((const int32_t *)c->b)[j];
+    const span *x = (const span *)c->a + i, *y = (const span *)c->b + j;
+    return x->len == y->len && memcmp(x->s, y->s, (size_t)x->len) == 0;
+}
+
+static int64_t lev(const lev_ctx *c, int64_t na, int64_t nb, int64_t *row) {
+    int64_t *prev = row, *cur = row + nb + 1;
+    for (int64_t j = 0; j <= nb; j++) prev[j] = j;
+    for (int64_t i = 1; i <= na; i++) {
+        cur[0] = i;
+        for (int64_t j = 1; j <= nb; j++) {
+            int64_t sub = prev[j - 1] + (lev_eq(c, i - 1, j - 1) ? 0 : 1);
+            int64_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        int64_t *t = prev; prev = cur; cur = t;
+    }
+    return prev[nb];
+}
+
+int64_t ft_edit_distance(const int32_t *a, int64_t na, const int32_t *b, int64_t nb) {
+    int64_t *row = ft_malloc((size_t)(2 * (nb + 1)) * sizeof *row);
+    if (!row) return -1;
+    lev_ctx c = {a, b, false};
+    int64_t d = lev(&c, na, nb, row);
+    ft_free(row);
+    return d;
+}
+
+static bool is_space(unsigned char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v'; }
+
+/* Words (spans into s) and the code points of the normalised text (words joined by one space). */
+static ft_status split_utt(const char *s, span **words, int64_t *nw, int32_t **cps, int64_t *nc) {
+    size_t n = strlen(s);
+    *words = ft_malloc((n / 2 + 1) * sizeof **words);
+    *cps = ft_malloc((n + 1) * sizeof **cps);
+    if (!*words || !*cps) return ft_fail(FT_ENOMEM, "out of memory for WER/CER");
+    *nw = *nc = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && is_space((unsigned char)s[i])) i++;
+        if (i >= n) break;
+        size_t st = i;
+        while (i < n && !is_space((unsigned char)s[i])) i++;
+        if (*nw) (*cps)[(*nc)++] = ' ';
+        (*words)[(*nw)++] = (span){s + st, (int64_t)(i - st)};
+        for (size_t k = st; k < i;) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + k, (utf8proc_ssize_t)(i - k), &cp);
+            if (r <= 0) { cp = 0xFFFD; r = 1; }
+            (*cps)[(*nc)++] = cp;
+            k += (size_t)r;
+        }
+    }
+    return FT_OK;
+}
+
+ft_status ft_asr_counts_add(ft_asr_counts *c, const char *reference, const char *hypothesis) {
+    span *rw = NULL, *hw = NULL;
+    int32_t *rc = NULL, *hc = NULL;
+    int64_t nrw, nhw, nrc, nhc, *row = NULL;
+    ft_status st = split_utt(reference, &rw, &nrw, &rc, &nrc);
+    if (!st) st = split_utt(hypothesis, &hw, &nhw, &hc, &nhc);
+    if (!st) {
+        int64_t m = nhc > nhw ? nhc : nhw;
+        row = ft_malloc((size_t)(2 * (m + 1)) * sizeof *row);
+        if (!row) st = ft_fail(FT_ENOMEM, "out of memory for WER/CER");
+    }
+    if (!st) {
+        lev_ctx w = {rw, hw, true}, ch = {rc, hc, false};
+        int64_t we = lev(&w, nrw, nhw, row);
+        c->word_edits += we;
+        c->words += nrw;
+        c->char_edits += lev(&ch, nrc, nhc, row);
+        c->chars += nrc;
+        c->exact += we == 0 && nrw == nhw;
+        c->utterances++;
+    }
+    ft_free(rw); ft_free(hw); ft_free(rc); ft_free(hc); ft_free(row);
+    return st;
+}
+
+double ft_asr_wer(const ft_asr_counts *c) { return c->words ? (double)c->word_edits / (double)c->words : 0.0; }
+double ft_asr_cer(const ft_asr_counts *c) { return c->chars ? (double)c->char_edits / (double)c->chars : 0.0; }

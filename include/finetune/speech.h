@@ -1,0 +1,46 @@
+/* finetune speech recognition: CTC decoding and the WER/CER metrics (docs/speech.md).
+ * The CTC loss itself is a graph op (ft_ctc_loss in graph.h). */
+#ifndef FINETUNE_SPEECH_H
+#define FINETUNE_SPEECH_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Greedy CTC decoding of one utterance: lp [T,C] row-major (log-probabilities or logits;
+ * only the argmax matters, the first maximum wins ties), argmax per frame, repeats collapsed,
+ * blanks dropped. Writes the labels to out (room for T) and returns how many. */
+int64_t ft_ctc_greedy(const float *lp, int64_t T, int64_t C, int blank, int32_t *out);
+
+/* CTC prefix beam search (Hannun et al. 2014) without a language model. lp [T,C] are
+ * log-probabilities. Each prefix keeps the log-probability of ending in a blank and in a
+ * label; after every frame the `beam` prefixes with the best log(p_blank + p_label) +
+ * bonus * length survive (bonus: a per-label insertion bonus, 0 for none; ties keep the
+ * prefix seen first). Writes the best prefix to out (room for T), its length to *n_out,
+ * and its log-score (bonus included) to *score when score is not NULL. */
+ft_status ft_ctc_beam_search(const float *lp, int64_t T, int64_t C, int blank, int beam, float bonus, int32_t *out,
+                             int64_t *n_out, double *score);
+
+/* Levenshtein distance (unit insert/delete/substitute) between two label sequences. */
+int64_t ft_edit_distance(const int32_t *a, int64_t na, const int32_t *b, int64_t nb);
+
+/* Corpus-level word and character error rates: total edits over total reference length.
+ * Words are maximal runs of non-whitespace; characters are the Unicode code points of the
+ * transcript with its whitespace runs collapsed to one space and trimmed (UTF-8; invalid
+ * bytes count as one character each). */
+typedef struct {
+    int64_t utterances;
+    int64_t word_edits, words;   /* WER = word_edits / words */
+    int64_t char_edits, chars;   /* CER = char_edits / chars */
+    int64_t exact;               /* utterances transcribed exactly (word sequences equal) */
+} ft_asr_counts;
+ft_status ft_asr_counts_add(ft_asr_counts *c, const char *reference, const char *hypothesis);
+double ft_asr_wer(const ft_asr_counts *c); /* 0 when there are no reference words */
+double ft_asr_cer(const ft_asr_counts *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,336 @@
+/* CTC: the ctc_loss op against PyTorch (tests/fixtures/ctc.safetensors from
+ * tests/gen/gen_ctc.py), fast vs reference kernels, finite differences through log_softmax,
+ * bad inputs; greedy and prefix beam-search decoding against hand-worked cases and the
+ * Python reference; WER/CER. */
+#include "test.h"
+#include "ops/ops.h"
+
+#include <jansson.h>
+
+/* ---------------- the loss against PyTorch ---------------- */
+
+static ft_reduction red_of(const char *s) {
+    return !strcmp(s, "sum") ? FT_REDUCE_SUM : !strcmp(s, "none") ? FT_REDUCE_NONE : FT_REDUCE_MEAN;
+}
+
+static void torch_case(const ft_safetensors *st, const char *cname, bool reference) {
+    json_t *meta = json_loads(ft_st_meta(st, cname), 0, NULL);
+    json_t *args = json_object_get(meta, "args");
+    char name[128];
+    const ft_st_tensor *t[4];
+    for (int k = 0; k < 4; k++) {
+        snprintf(name, sizeof name, "%s.in%d", cname, k);
+        t[k] = ft_st_find(st, name);
+        CHECKF(t[k] != NULL, "%s missing", name);
+        if (!t[k]) { json_decref(meta); return; }
+    }
+    ft_params *ps = ft_params_new();
+    ft_params_add(ps, "lp", t[0]->ndim, t[0]->shape);
+    ft_params_finalize(ps);
+    ft_st_to_f32(t[0], ft_params_value(ps, 0));
+    ft_params_alloc_grads(ps);
+    ft_params_zero_grad(ps);
+    ft_graph *g = ft_graph_new(ps);
+    ft_node *x = ft_param_at(g, 0), *in[3];
+    for (int k = 1; k < 4; k++) in[k - 1] = ft_input(g, "i", FT_I32, t[k]->ndim, t[k]->shape);
+    ft_node *out = ft_ctc_loss(g, x, in[0], in[1], in[2], (int)json_integer_value(json_object_get(args, "blank")),
+                               red_of(json_string_value(json_object_get(args, "reduction"))),
+                               json_is_true(json_object_get(args, "zero_infinity")));
+    ft_node *gout = ft_input(g, "gout", FT_F32, out ? out->ndim : 0, out ? out->shape : NULL);
+    ft_node *loss = ft_sum(g, ft_mul(g, out, gout), FT_ALL_DIMS, false);
+    ft_node_keep(out);
+    CHECK_OK(ft_graph_plan(g, loss, true));
+    if (ft_graph_status(g) == FT_OK && out) {
+        for (int k = 1; k < 4; k++) ft_graph_set_input(g, in[k - 1], t[k]->data, t[k]->nbytes);
+        snprintf(name, sizeof name, "%s.gout", cname);
+        const ft_st_tensor *gt = ft_st_find(st, name);
+        float gv[64];
+        ft_st_to_f32(gt, gv);
+        ft_graph_set_input(g, gout, gv, (size_t)gt->numel * 4);
+        ft_set_reference_kernels(reference);
+        CHECK_OK(ft_graph_forward(g));
+        CHECK_OK(ft_graph_backward(g));
+        ft_set_reference_kernels(false);
+        snprintf(name, sizeof name, "%s.out", cname);
+        const ft_st_tensor *ot = ft_st_find(st, name);
+        float ref[64];
+        ft_st_to_f32(ot, ref);
+        CHECKF(ot->numel == out->numel && t_close(out->val, ref, ot->numel, 1e-5, 1e-5, name), "%s (%s)", name,
+               reference ? "reference" : "fast");
+        snprintf(name, sizeof name, "%s.grad0", cname);
+        const ft_st_tensor *rt = ft_st_find(st, name);
+        float *rg = malloc((size_t)rt->numel * 4);
+        ft_st_to_f32(rt, rg);
+        CHECKF(t_close(ft_params_grad(ps, 0), rg, rt->numel, 1e-4, 1e-5, name), "%s (%s)", name,
+               reference ? "reference" : "fast");
+        free(rg);
+    }
+    ft_graph_free(g);
+    ft_params_free(ps);
+    json_decref(meta);
+}
+
+/* ---------------- a random batch: fast vs reference, finite differences ---------------- */
+
+typedef struct {
+    ft_params *ps;
+    ft_graph *g;
+    ft_node *loss, *in[3];
+} rig;
+
+static int build_rig(rig *r, int64_t N, int64_t T, int64_t C, int64_t S, int blank, ft_reduction red, bool zinf,
+                     const int32_t *tg, const int32_t *il, const int32_t *tl, uint64_t seed) {
+    memset(r, 0, sizeof *r);
+    r->ps = ft_params_new();
+    int64_t sh[3] = {N, T, C};
+    ft_params_add(r->ps, "logits", 3, sh);
+    ft_params_finalize(r->ps);
+    ft_params_init_uniform(r->ps, 0, seed, 3.0f);
+    ft_params_alloc_grads(r->ps);
+    r->g = ft_graph_new(r->ps);
+    int64_t s2[2] = {N, S}, s1[1] = {N};
+    r->in[0] = ft_input(r->g, "targets", FT_I32, 2, s2);
+    r->in[1] = ft_input(r->g, "il", FT_I32, 1, s1);
+    r->in[2] = ft_input(r->g, "tl", FT_I32, 1, s1);
+    ft_node *lp = ft_log_softmax(r->g, ft_param_at(r->g, 0));
+    r->loss = ft_ctc_loss(r->g, lp, r->in[0], r->in[1], r->in[2], blank, red, zinf);
+    if (red == FT_REDUCE_NONE) r->loss = ft_sum(r->g, r->loss, FT_ALL_DIMS, false);
+    if (ft_graph_plan(r->g, r->loss, true)) return 0;
+    ft_graph_set_input(r->g, r->in[0], tg, (size_t)(N * S) * 4);
+    ft_graph_set_input(r->g, r->in[1], il, (size_t)N * 4);
+    ft_graph_set_input(r->g, r->in[2], tl, (size_t)N * 4);
+    return 1;
+}
+
+static void free_rig(rig *r) { ft_graph_free(r->g); ft_params_free(r->ps); }
+
+static double rig_loss(rig *r) {
+    CHECK_OK(ft_graph_forward(r->g));
+    return r->loss->val[0];
+}
+
+static void check_random_batch(void) {
+    enum { N = 5, T = 30, C = 7, S = 9 };
+    int32_t tg[N * S], il[N] = {30, 25, 17, 30, 1}, tl[N] = {9, 4, 6, 0, 0};
+    ft_pcg32 rng;
+    ft_pcg32_seed(&rng, 5, 1);
+    for (int i = 0; i < N * S; i++) tg[i] = 1 + (int32_t)(ft_pcg32_next(&rng) % (C - 1));
+    tg[1] = tg[0]; tg[2 * S + 3] = tg[2 * S + 2]; /* repeats */
+    rig r;
+    CHECK(build_rig(&r, N, T, C, S, 0, FT_REDUCE_MEAN, false, tg, il, tl, 7));
+    ft_params_zero_grad(r.ps);
+    double lf = rig_loss(&r);
+    CHECK_OK(ft_graph_backward(r.g));
+    int64_t G = r.ps->p[0].numel;
+    float *gf = malloc((size_t)G * 4);
+    memcpy(gf, ft_params_grad(r.ps, 0), (size_t)G * 4);
+    ft_set_reference_kernels(true);
+    ft_params_zero_grad(r.ps);
+    double lr = rig_loss(&r);
+    CHECK_OK(ft_graph_backward(r.g));
+    ft_set_reference_kernels(false);
+    CHECKF(fabs(lf - lr) <= 1e-5 * (1 + fabs(lr)), "fast loss %.8g vs reference %.8g", lf, lr);
+    CHECK(t_close(gf, ft_params_grad(r.ps, 0), G, 1e-4, 1e-6, "ctc fast vs reference grad"));
+    /* gradient is 0 past each sequence's input length */
+    float past = 0;
+    for (int64_t t = il[2]; t < T; t++)
+        for (int c = 0; c < C; c++) past += fabsf(gf[(2 * T + t) * C + c]);
+    CHECK(past == 0.0f);
+    /* finite differences (through log_softmax, where torch's gradient is the derivative) */
+    float *v = ft_params_value(r.ps, 0);
+    int bad = 0;
+    const double h = 1e-2;
+    for (int64_t k = 0; k < G; k += 7) {
+        float keep = v[k];
+        v[k] = keep + (float)h;
+        double lp = rig_loss(&r);
+        v[k] = keep - (float)h;
+        double lm = rig_loss(&r);
+        v[k] = keep;
+        double fd = (lp - lm) / (2 * h);
+        if (fabs(fd - gf[k]) > 2e-3 * (1 + fabs(fd)) + 2e-4) {
+            if (bad++ < 3) fprintf(stderr, "  ctc d/d x[%lld]: analytic %.6g, finite diff %.6g\n", (long long)k, gf[k], fd);
+        }
+    }
+    CHECKF(bad == 0, "ctc: %d gradient entries disagree with finite differences", bad);
+    free(gf);
+    free_rig(&r);
+
+    /* input length 0: empty target -> 0, otherwise +inf (0 with zero_infinity) */
+    int32_t tg2[2 * 2] = {1, 2, 1, 2}, il2[2] = {0, 0}, tl2[2] = {0, 2};
+    CHECK(build_rig(&r, 2, 3, 4, 2, 0, FT_REDUCE_NONE, false, tg2, il2, tl2, 1));
+    CHECK_OK(ft_graph_forward(r.g));
+    ft_node *per = r.loss->in[0];
+    CHECK(per->val[0] == 0.0f && isinf(per->val[1]));
+    free_rig(&r);
+}
+
+/* A hand-worked value: T=2, C=2 (blank 0), target [1], uniform probabilities. The paths
+ * (1,1), (0,1), (1,0) give p = 3/4, loss = -log(3/4). */
+static void check_hand_value(void) {
+    float lp[4] = {logf(0.5f), logf(0.5f), logf(0.5f), logf(0.5f)};
+    int32_t tg[1] = {1}, il[1] = {2}, tl[1] = {1};
+    ft_params *ps = ft_params_new();
+    int64_t sh[3] = {1, 2, 2}, s1[1] = {1}, s2[2] = {1, 1};
+    ft_params_add(ps, "lp", 3, sh);
+    ft_params_finalize(ps);
+    memcpy(ft_params_value(ps, 0), lp, sizeof lp);
+    for (int ref = 0; ref < 2; ref++) {
+        ft_graph *g = ft_graph_new(ps);
+        ft_node *a = ft_input(g, "t", FT_I32, 2, s2), *b = ft_input(g, "il", FT_I32, 1, s1),
+                *c = ft_input(g, "tl", FT_I32, 1, s1);
+        ft_node *l = ft_ctc_loss(g, ft_param_at(g, 0), a, b, c, 0, FT_REDUCE_SUM, false);
+        CHECK_OK(ft_graph_plan(g, l, false));
+        ft_graph_set_input(g, a, tg, 4);
+        ft_graph_set_input(g, b, il, 4);
+        ft_graph_set_input(g, c, tl, 4);
+        ft_set_reference_kernels(ref);
+        CHECK_OK(ft_graph_forward(g));
+        ft_set_reference_kernels(false);
+        CHECKF(fabsf(l->val[0] + logf(0.75f)) < 1e-6f, "hand value %g", l->val[0]);
+        /* bad data: a target equal to the blank, lengths out of range */
+        int32_t bad_t[1] = {0}, bad_il[1] = {3}, bad_tl[1] = {2};
+        ft_graph_set_input(g, a, bad_t, 4);
+        CHECK_ERR(ft_graph_forward(g), FT_EINVAL);
+        CHECK(strstr(ft_errmsg(), "blank") != NULL);
+        ft_graph_set_input(g, a, tg, 4);
+        ft_graph_set_input(g, b, bad_il, 4);
+        CHECK_ERR(ft_graph_forward(g), FT_EINVAL);
+        CHECK(strstr(ft_errmsg(), "input length 3") != NULL);
+        ft_graph_set_input(g, b, il, 4);
+        ft_graph_set_input(g, c, bad_tl, 4);
+        CHECK_ERR(ft_graph_forward(g), FT_EINVAL);
+        ft_graph_free(g);
+    }
+    /* shape errors at build time */
+    ft_graph *g = ft_graph_new(ps);
+    ft_node *a = ft_input(g, "t", FT_I32, 2, s2), *b = ft_input(g, "il", FT_I32, 1, s1);
+    CHECK(ft_ctc_loss(g, ft_param_at(g, 0), a, b, b, 2, FT_REDUCE_SUM, false) == NULL);
+    CHECK(ft_graph_status(g) == FT_EINVAL);
+    ft_graph_free(g);
+    g = ft_graph_new(ps);
+    a = ft_input(g, "t", FT_F32, 2, s2);
+    b = ft_input(g, "il", FT_I32, 1, s1);
+    CHECK(ft_ctc_loss(g, ft_param_at(g, 0), a, b, b, 0, FT_REDUCE_SUM, false) == NULL);
+    ft_graph_free(g);
+    ft_params_free(ps);
+}
+
+/* ---------------- decoding ---------------- */
+
+static void check_decode_hand(void) {
+    /* frames' argmax: 1 1 0 1 2 2 0 0 -> greedy 1 1 2 */
+    const int am[8] = {1, 1, 0, 1, 2, 2, 0, 0};
+    float lp[8 * 3];
+    for (int t = 0; t < 8; t++)
+        for (int c = 0; c < 3; c++) lp[t * 3 + c] = c == am[t] ? logf(0.8f) : logf(0.1f);
+    int32_t out[8];
+    int64_t n = ft_ctc_greedy(lp, 8, 3, 0, out);
+    CHECK(n == 3 && out[0] == 1 && out[1] == 1 && out[2] == 2);
+    int64_t nb;
+    CHECK_OK(ft_ctc_beam_search(lp, 8, 3, 0, 4, 0.0f, out, &nb, NULL));
+    CHECK(nb == 3 && out[0] == 1 && out[1] == 1 && out[2] == 2);
+    /* The classic case where beam search beats best path: T=2, C=2 (blank 0),
+     * p(blank) = 0.6 each frame. Best path is (0,0) -> "" with p 0.36, but "1" collects
+     * (1,1) + (0,1) + (1,0) = 0.16 + 0.24 + 0.24 = 0.64. */
+    float q[4] = {logf(0.6f), logf(0.4f), logf(0.6f), logf(0.4f)};
+    CHECK(ft_ctc_greedy(q, 2, 2, 0, out) == 0);
+    double score;
+    CHECK_OK(ft_ctc_beam_search(q, 2, 2, 0, 2, 0.0f, out, &nb, &score));
+    CHECK(nb == 1 && out[0] == 1);
+    CHECKF(fabs(score - log(0.64)) < 1e-6, "beam score %g", score);
+    /* with a strong negative insertion bonus the empty string wins */
+    CHECK_OK(ft_ctc_beam_search(q, 2, 2, 0, 2, -1.0f, out, &nb, NULL));
+    CHECK(nb == 0);
+    CHECK_ERR(ft_ctc_beam_search(q, 2, 2, 0, 0, 0.0f, out, &nb, NULL), FT_EINVAL);
+    CHECK_ERR(ft_ctc_beam_search(q, 2, 2, 5, 1, 0.0f, out, &nb, NULL), FT_EINVAL);
+    CHECK_OK(ft_ctc_beam_search(q, 0, 2, 0, 3, 0.0f, out, &nb, NULL));
+    CHECK(nb == 0);
+}
+
+static int same_labels(const int32_t *a, int64_t n, json_t *arr) {
+    if ((size_t)n != json_array_size(arr)) return 0;
+    for (int64_t i = 0; i < n; i++)
+        if (a[i] != json_integer_value(json_array_get(arr, (size_t)i))) return 0;
+    return 1;
+}
+
+static int decode_cases(const ft_safetensors *st) {
+    const char *list = ft_st_meta(st, "decode_cases");
+    CHECK(list != NULL);
+    char buf[1024], name[64];
+    snprintf(buf, sizeof buf, "%s", list ? list : "");
+    int n = 0;
+    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        json_t *m = json_loads(ft_st_meta(st, c), 0, NULL);
+        snprintf(name, sizeof name, "%s.lp", c);
+        const ft_st_tensor *t = ft_st_find(st, name);
+        int64_t T = t->shape[0], C = t->shape[1];
+        float *lp = malloc((size_t)(T * C) * 4);
+        int32_t *out = malloc((size_t)T * 4);
+        ft_st_to_f32(t, lp);
+        int blank = (int)json_integer_value(json_object_get(m, "blank"));
+        int64_t k = ft_ctc_greedy(lp, T, C, blank, out);
+        CHECKF(same_labels(out, k, json_object_get(m, "greedy")), "%s: greedy differs from Python", c);
+        CHECK_OK(ft_ctc_beam_search(lp, T, C, blank, (int)json_integer_value(json_object_get(m, "beam")),
+                                    (float)json_number_value(json_object_get(m, "bonus")), out, &k, NULL));
+        CHECKF(same_labels(out, k, json_object_get(m, "beam_out")), "%s: beam search differs from Python", c);
+        free(lp);
+        free(out);
+        json_decref(m);
+        n++;
+    }
+    return n;
+}
+
+/* ---------------- WER / CER ---------------- */
+
+static void check_wer_cer(void) {
+    int32_t a[5] = {1, 2, 3, 4, 5}, b[4] = {1, 3, 4, 6};
+    CHECK(ft_edit_distance(a, 5, b, 4) == 2);
+    CHECK(ft_edit_distance(a, 5, b, 0) == 5);
+    CHECK(ft_edit_distance(a, 0, b, 4) == 4);
+    ft_asr_counts c = {0};
+    CHECK_OK(ft_asr_counts_add(&c, "the cat sat", "the cat sat"));
+    CHECK(c.word_edits == 0 && c.words == 3 && c.chars == 11 && c.exact == 1);
+    /* "one two three" vs "one too three four": 1 substitution + 1 insertion over 3 words;
+     * characters: "two"->"too" 1, + " four" 5 -> 6 over 13 */
+    CHECK_OK(ft_asr_counts_add(&c, "one  two three ", " one too three four"));
+    CHECK(c.word_edits == 2 && c.words == 6);
+    CHECK(c.char_edits == 6 && c.chars == 24);
+    CHECK(c.exact == 1 && c.utterances == 2);
+    CHECK(fabs(ft_asr_wer(&c) - 2.0 / 6) < 1e-12 && fabs(ft_asr_cer(&c) - 6.0 / 24) < 1e-12);
+    /* UTF-8: "café" is 4 characters, one substituted */
+    ft_asr_counts u = {0};
+    CHECK_OK(ft_asr_counts_add(&u, "caf\xc3\xa9", "cafe"));
+    CHECK(u.chars == 4 && u.char_edits == 1 && u.word_edits == 1);
+    ft_asr_counts e = {0};
+    CHECK_OK(ft_asr_counts_add(&e, "", "extra"));
+    CHECK(ft_asr_wer(&e) == 0.0 && e.word_edits == 1);
+}
+
+int main(void) {
+    ft_set_num_threads(2);
+    ft_safetensors *st = NULL;
+    CHECK_OK(ft_st_open("tests/fixtures/ctc.safetensors", &st));
+    if (st) {
+        const char *cases = ft_st_meta(st, "cases");
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", cases ? cases : "");
+        int n = 0;
+        for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save), n++) {
+            torch_case(st, c, false);
+            torch_case(st, c, true);
+        }
+        CHECK(n >= 8);
+        int d = decode_cases(st);
+        CHECK(d >= 8);
+        printf("ctc: %d PyTorch loss cases (fast and reference kernels), %d decoding cases\n", n, d);
+        ft_st_close(st);
+    }
+    check_hand_value();
+    check_random_batch();
+    check_decode_hand();
+    check_wer_cer();
+    TEST_END();
+}
