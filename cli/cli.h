@@ -64,4 +64,17 @@ void cli_class_names_free(char **names, int k);
 void cli_format_count(char *buf, size_t cap, int64_t v);
 const char *cli_dtype_name(ft_dtype d);
 
+/* ---- keyword spotting (kws_cli.c) ---- */
+/* --keywords LIST: comma-separated class names (names, k entries, may be NULL) or indices.
+ * NULL list: *out NULL (all classes). */
+ft_status cli_kws_parse_keywords(const char *list, char **names, int k, int **out, int *n_out);
+/* Evaluate ds (r: loss, accuracy, confusion) keeping every clip's probabilities, score the
+ * clips of neg (may be NULL) as clips without a keyword, and compute the keyword metrics. */
+ft_status cli_kws_evaluate(ft_model *m, ft_dataset *ds, ft_dataset *neg, int64_t batch, int workers,
+                           const int *keywords, int n_keywords, float threshold, ft_eval_result *r,
+                           ft_kws_metrics *out);
+struct json_t;
+struct json_t *cli_kws_json(const ft_kws_metrics *m, char **names);
+void cli_kws_print(const ft_kws_metrics *m, char **names);
+
 #endif

@@ -15,7 +15,8 @@ typedef ft_class_metrics class_stats;
 
 static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
-static int print_json(const ft_eval_result *r, const class_stats *cs, const ft_dataset *ds) {
+static int print_json(const ft_eval_result *r, const class_stats *cs, const ft_dataset *ds, const ft_kws_metrics *kws,
+                      char **names) {
     json_t *o = json_object(), *pc = json_array(), *conf = json_array();
     int k = r->n_classes;
     char buf[32];
@@ -36,6 +37,7 @@ static int print_json(const ft_eval_result *r, const class_stats *cs, const ft_d
     }
     json_object_set_new(o, "per_class", pc);
     json_object_set_new(o, "confusion", conf);
+    if (kws) json_object_set_new(o, "kws", cli_kws_json(kws, names));
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(o);
     if (!text) {
@@ -188,7 +190,9 @@ int cmd_eval(int argc, char **argv) {
     ft_run_config rd = ft_run_defaults();
     const char *model = NULL, *data = NULL, *report = NULL, *task_name = NULL, *tokenizer = NULL;
     int64_t batch = 256, threads = 2, workers = rd.workers, max_len = 128;
-    bool json = false;
+    bool json = false, kws_flag = false;
+    double threshold = 0.5;
+    const char *keywords = NULL, *negatives = NULL;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]])", ARG_REQUIRED, 0, 0, NULL, NULL, false },
@@ -198,6 +202,10 @@ int cmd_eval(int argc, char **argv) {
         { "task", ARG_STRING, &task_name, "seq-cls|token-cls|lm", "text task (default: from the data spec)", 0, 0, 0, "seq-cls|token-cls|lm", "from the data", false },
         { "tokenizer", ARG_STRING, &tokenizer, "PATH", "text: the model's tokenizer", 0, 0, 0, NULL, "the one train used", false },
         { "max-len", ARG_INT, &max_len, "N", "text: tokens per example (longer ones are truncated; lm: block length)", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
+        { "kws", ARG_BOOL, &kws_flag, NULL, "keyword spotting: per keyword (one vs the rest) false-reject and false-accept rates at --threshold, EER and DET curves (--report: det.svg)", 0, 0, 0, NULL, "off", false },
+        { "threshold", ARG_FLOAT, &threshold, "P", "keyword spotting: a clip is accepted for a keyword when its probability is >= P (implies --kws)", ARG_MIN | ARG_MAX, 0, 1, NULL, NULL, false },
+        { "keywords", ARG_STRING, &keywords, "LIST", "keyword spotting: the classes that are keywords, comma-separated names or indices (implies --kws)", 0, 0, 0, NULL, "all classes", false },
+        { "negatives", ARG_STRING, &negatives, "SPEC", "keyword spotting: extra clips without any keyword (noise, silence), a dataset spec whose labels are ignored (implies --kws)", 0, 0, 0, NULL, "none", false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
         { "workers", ARG_INT, &workers, "N", "data-loader threads (0 = load in the main thread)", ARG_MIN | ARG_MAX, 0, 256, NULL, NULL, false },
     };
@@ -206,13 +214,17 @@ int cmd_eval(int argc, char **argv) {
                    "precision/recall/F1 and the confusion matrix (--report: also as an image).",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
     int rc = args_parse(&a, argc, argv, true);
+    bool kws = kws_flag || keywords || negatives || (rc == ARGS_OK && args_was_set(&a, "threshold"));
     args_free(&a);
     if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : CLI_USAGE;
 
     ft_model *m = NULL;
-    ft_dataset *ds = NULL;
+    ft_dataset *ds = NULL, *neg = NULL;
     ft_eval_result r;
     memset(&r, 0, sizeof r);
+    ft_kws_metrics km;
+    memset(&km, 0, sizeof km);
+    int *kw_idx = NULL, n_kw = 0;
     class_stats *cs = NULL;
     char **names = NULL, **labels = NULL;
     ft_tokenizer *tok = NULL;
@@ -222,6 +234,7 @@ int cmd_eval(int argc, char **argv) {
     if (task_name && (st = ft_task_parse(task_name, &task))) goto done;
     if (!task) task = ft_text_spec_task(data);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
+    if (task && kws) { st = ft_fail(FT_EINVAL, "--kws is for clip classification, not the text task %s", ft_task_name(task)); goto done; }
     if (task) { /* text: the model's labels are the fixed set (a label it never saw is an error) */
         char used[4096];
         if ((st = cli_find_tokenizer(tokenizer, model, m, &tok, used, sizeof used))) goto done;
@@ -242,7 +255,21 @@ int cmd_eval(int argc, char **argv) {
     ft_image_opts img = ft_model_image_opts(m);
     if ((st = ft_dataset_open_with(data, &img, &ds))) goto done;
     if ((st = cli_check_input(m, ds, data))) goto done;
-    if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
+    if (kws) {
+        if (!(names = cli_class_names(ds, m, m->n_classes))) {
+            st = ft_fail(FT_ENOMEM, "out of memory for %d class names", m->n_classes);
+            goto done;
+        }
+        if ((st = cli_kws_parse_keywords(keywords, names, m->n_classes, &kw_idx, &n_kw))) goto done;
+        if (negatives) {
+            if ((st = ft_dataset_open_with(negatives, &img, &neg))) goto done;
+            if ((st = cli_check_input(m, neg, negatives))) goto done;
+        }
+        st = cli_kws_evaluate(m, ds, neg, batch, (int)workers, kw_idx, n_kw, (float)threshold, &r, &km);
+    } else {
+        st = ft_evaluate(m, ds, batch, (int)workers, &r);
+    }
+    if (st) goto done;
     if (r.n_classes < 1 || !r.confusion) {
         st = ft_fail(FT_EINVAL, "evaluation of '%s' returned no confusion matrix", data);
         goto done;
@@ -253,22 +280,28 @@ int cmd_eval(int argc, char **argv) {
     }
     ft_confusion_metrics(r.confusion, r.n_classes, cs);
     if (report) {
-        if (!(names = cli_class_names(ds, m, r.n_classes))) {
+        if (!names && !(names = cli_class_names(ds, m, r.n_classes))) {
             st = ft_fail(FT_ENOMEM, "out of memory for %d class names", r.n_classes);
             goto done;
         }
         char title[1024];
         snprintf(title, sizeof title, "model %s on %s", model, data);
-        if ((st = ft_eval_report_write(report, &r, (const char *const *)names, title))) goto done;
+        if ((st = ft_eval_report_write_kws(report, &r, (const char *const *)names, title, kws ? &km : NULL))) goto done;
     }
-    if (json) rc = print_json(&r, cs, ds);
+    if (json) rc = print_json(&r, cs, ds, kws ? &km : NULL, names);
     else print_text(&r, cs, ds, model, data);
-    if (report) fprintf(json ? stderr : stdout, "%sreport:    %s/eval.html, %s/confusion.png\n", json ? "" : "\n", report, report);
+    if (kws && !json) cli_kws_print(&km, names);
+    if (report)
+        fprintf(json ? stderr : stdout, "%sreport:    %s/eval.html, %s/confusion.png%s%s%s\n", json ? "" : "\n", report, report,
+                kws ? ", " : "", kws ? report : "", kws ? "/det.svg" : "");
 
 done:
     if (st) rc = cli_lib_error();
     free(cs);
-    cli_class_names_free(names, r.n_classes);
+    cli_class_names_free(names, m ? m->n_classes : r.n_classes);
+    ft_kws_metrics_free(&km);
+    ft_free(kw_idx);
+    ft_dataset_free(neg);
     ft_eval_result_free(&r);
     ft_dataset_free(ds);
     if (m) ft_model_labels_free(labels, m->n_classes);

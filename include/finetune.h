@@ -12,4 +12,5 @@
 #include "finetune/text.h"
 #include "finetune/tasks.h"
 #include "finetune/speech.h"
+#include "finetune/kws.h"
 #endif

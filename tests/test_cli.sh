@@ -119,6 +119,22 @@ for key in loss accuracy top5 n per_class confusion precision recall f1 support;
 acc=$(sed -n 's/.*"accuracy": *\([0-9.eE+-]*\).*/\1/p' "$tmp/out")
 if [ -n "$acc" ] && awk -v a="$acc" 'BEGIN { exit !(a > 0.8) }'; then ok; else bad "eval accuracy '$acc' not > 0.8"; fi
 
+# Keyword spotting metrics: classes 0 and 1 as keywords, 20 noise rows as clips without one.
+awk 'BEGIN { srand(11); print "f0,f1,f2,f3,label";
+  for (i = 0; i < 20; i++) printf "%.4f,%.4f,%.4f,%.4f,0\n", rand() - 0.5, rand() - 0.5, rand() - 0.5, rand() - 0.5 }' >"$tmp/neg.csv"
+expect 0 eval --model "$ckpt" --data "csv:$tmp/d.csv" --threshold 0.6 --keywords 0,1 --negatives "csv:$tmp/neg.csv" \
+  --report "$tmp/krun" --json
+n=$(wc -l <"$tmp/out"); [ "$n" -eq 1 ] && ok || bad "eval --kws --json: want one JSON line, got $n"
+for key in '"kws":' '"threshold":0.6' '"n":220' '"n_none":20' '"mean_frr"' '"mean_far"' '"eer"' '"false_accepts"'; do out_has "$key"; done
+n=$(grep -o '"positives"' "$tmp/out" | wc -l); [ "$n" -eq 2 ] && ok || bad "eval --keywords 0,1: $n keywords in the JSON, want 2"
+file_exists "$tmp/krun/det.svg"
+grep -qF "Keyword spotting" "$tmp/krun/eval.html" && ok || bad "eval.html lacks the keyword-spotting section"
+expect 0 eval --model "$ckpt" --data "csv:$tmp/d.csv" --kws
+out_has "keyword spotting at threshold 0.5"; out_has "EER"
+expect 1 eval --model "$ckpt" --data "csv:$tmp/d.csv" --keywords 0,nosuch; err_has "nosuch"
+expect 1 eval --model "$ckpt" --data "csv:$tmp/d.csv" --negatives "csv:$tmp/nope.csv"; err_has "nope.csv"
+expect 2 eval --model "$ckpt" --data "csv:$tmp/d.csv" --threshold 1.5; err_has "--threshold"
+
 expect 0 predict --model "$ckpt" --data "csv:$tmp/d.csv" --limit 5 --top-k 2
 n=$(grep -c '^#' "$tmp/out"); [ "$n" -eq 5 ] && ok || bad "predict --limit 5 printed $n examples"
 expect 0 predict --model "$ckpt" --data "csv:$tmp/d.csv" --limit 3 --json

@@ -80,6 +80,12 @@ int ft_confusion_png_cell(int k);
  * matrix as <dir>/confusion.png and, up to 100 classes, as a table of counts) for `r`.
  * names: n_classes class names (NULL, or NULL entries: the index). dir is created. */
 ft_status ft_eval_report_write(const char *dir, const ft_eval_result *r, const char *const *names, const char *title);
+/* The same, plus (kws non-NULL) a keyword-spotting section: per keyword the false-reject and
+ * false-accept rates at the threshold and the EER, and the DET curves as <dir>/det.svg
+ * (ft_kws_det_svg_write). */
+struct ft_kws_metrics_s;
+ft_status ft_eval_report_write_kws(const char *dir, const ft_eval_result *r, const char *const *names, const char *title,
+                                   const struct ft_kws_metrics_s *kws);
 
 typedef struct {
     int64_t steps;
@@ -97,6 +103,11 @@ typedef struct {
  * metrics.jsonl and report.html. Returns FT_EINTR after a clean interrupt. */
 ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run_config *cfg, ft_run_result *res);
 ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res);
+/* ft_evaluate that also writes each example's class probabilities (softmax of the logits)
+ * to probs (ds->n x n_classes, by dataset index) and its label to labels (ds->n; may be
+ * NULL); one class per example only. */
+ft_status ft_evaluate_probs(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res,
+                            float *probs, int32_t *labels);
 /* Class probabilities for one example (n_classes floats). */
 ft_status ft_predict_one(ft_model *m, const void *x, float *probs);
 

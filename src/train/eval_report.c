@@ -3,6 +3,7 @@
  * counts as a table with the class names). Every file is written atomically. */
 #include "finetune/runner.h"
 #include "finetune/io.h"
+#include "finetune/kws.h"
 
 #include <math.h>
 #include <png.h>
@@ -132,6 +133,35 @@ static const char *name_of(const char *const *names, int c, char *buf, size_t ca
 }
 
 ft_status ft_eval_report_write(const char *dir, const ft_eval_result *r, const char *const *names, const char *title) {
+    return ft_eval_report_write_kws(dir, r, names, title, NULL);
+}
+
+/* The keyword-spotting section: per keyword FRR/FAR at the threshold and EER, det.svg. */
+static void kws_section(FILE *f, const ft_kws_metrics *kws, const char *const *names) {
+    char b1[32];
+    fprintf(f, "<h3>Keyword spotting</h3>\n<p>One keyword against the rest at threshold %g: a clip is accepted for "
+               "a keyword when its probability is at least the threshold. Negatives of a keyword are every other "
+               "clip (%lld of the %lld have no keyword: noise, silence). Mean FRR %.4f, mean FAR %.4f",
+            kws->threshold, (long long)kws->n_none, (long long)kws->n, kws->mean_frr, kws->mean_far);
+    if (!isnan(kws->mean_eer)) fprintf(f, ", mean EER %.4f", kws->mean_eer);
+    fputs(".</p>\n<table><tr><th class='l'>keyword</th><th>positives</th><th>negatives</th><th>false rejects</th>"
+          "<th>FRR</th><th>false accepts</th><th>FAR</th><th>EER</th><th>EER threshold</th></tr>\n", f);
+    for (int k = 0; k < kws->n_keywords; k++) {
+        const ft_kws_keyword *kw = &kws->kw[k];
+        fputs("<tr><td class='l'>", f);
+        esc(f, name_of(names, kw->keyword, b1, sizeof b1));
+        fprintf(f, "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%.4f</td><td>%lld</td><td>%.4f</td>",
+                (long long)kw->positives, (long long)kw->negatives, (long long)kw->false_rejects, kw->frr,
+                (long long)kw->false_accepts, kw->far);
+        if (isnan(kw->eer)) fputs("<td>-</td><td>-</td></tr>\n", f);
+        else fprintf(f, "<td>%.4f</td><td>%.4f</td></tr>\n", kw->eer, kw->eer_thr);
+    }
+    fputs("</table>\n<p>DET curves: false-reject rate against false-accept rate over all thresholds (normal-deviate "
+          "axes); the dots are the operating points at the threshold.</p>\n<p><img src='det.svg' alt='DET curves'></p>\n", f);
+}
+
+ft_status ft_eval_report_write_kws(const char *dir, const ft_eval_result *r, const char *const *names, const char *title,
+                                   const ft_kws_metrics *kws) {
     int k = r->n_classes;
     if (k < 1 || !r->confusion) return ft_fail(FT_EINVAL, "%s: evaluation has no confusion matrix", dir);
     ft_status s = ft_mkdirs(dir);
@@ -142,6 +172,12 @@ ft_status ft_eval_report_write(const char *dir, const ft_eval_result *r, const c
         return ft_fail(FT_EINVAL, "report directory name too long: %s", dir);
     int cell = ft_confusion_png_cell(k);
     if ((s = ft_confusion_png_write(png_path, r->confusion, k, cell))) return s;
+    if (kws) {
+        char det_path[4096];
+        if ((size_t)snprintf(det_path, sizeof det_path, "%s/det.svg", dir) >= sizeof det_path)
+            return ft_fail(FT_EINVAL, "report directory name too long: %s", dir);
+        if ((s = ft_kws_det_svg_write(det_path, kws, names))) return s;
+    }
 
     ft_class_metrics *cm = ft_malloc((size_t)k * sizeof *cm);
     char *text = NULL;
@@ -166,7 +202,9 @@ ft_status ft_eval_report_write(const char *dir, const ft_eval_result *r, const c
         fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%lld</td><td>%lld</td></tr>\n", cm[c].precision,
                 cm[c].recall, cm[c].f1, (long long)cm[c].support, (long long)cm[c].predicted);
     }
-    fputs("</table>\n<h3>Confusion matrix</h3>\n<p>Rows: true class; columns: predicted class; colour: the fraction "
+    fputs("</table>\n", f);
+    if (kws) kws_section(f, kws, names);
+    fputs("<h3>Confusion matrix</h3>\n<p>Rows: true class; columns: predicted class; colour: the fraction "
           "of the row (the diagonal is the class's recall).</p>\n", f);
     fprintf(f, "<p><img src='confusion.png' width='%d' height='%d' alt='confusion matrix' "
                "style='image-rendering:pixelated;border:1px solid #999'></p>\n", k * cell, k * cell);

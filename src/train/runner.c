@@ -2,6 +2,7 @@
  * checkpoints (resumable, atomic), early stopping, metrics.jsonl and report.html. */
 #include "finetune/runner.h"
 #include "finetune/io.h"
+#include "finetune/kws.h"
 #include "train/report.h"
 #include "train/text_task.h"
 
@@ -339,8 +340,19 @@ static ft_status evaluate_text(ft_model *m, ft_dataset *ds, int64_t batch_size, 
     return s;
 }
 
+/* Softmax of n rows of C logits into out. */
+static void softmax_rows(const float *z, int64_t n, int C, float *out) {
+    for (int64_t i = 0; i < n; i++, z += C, out += C) {
+        float mx = z[0], sum = 0;
+        for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+        for (int c = 0; c < C; c++) sum += (out[c] = expf(z[c] - mx));
+        for (int c = 0; c < C; c++) out[c] /= sum;
+    }
+}
+
+/* probs (may be NULL): n x C softmax probabilities by dataset index; labels (may be NULL) the labels. */
 static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, feature_cache *fc,
-                          ft_eval_result *res) {
+                          ft_eval_result *res, float *probs, int32_t *labels) {
     memset(res, 0, sizeof *res);
     ft_status s = check_data(m, ds);
     if (s) return s;
@@ -374,6 +386,8 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
             res->confusion[(int64_t)t * C + best]++;
             res->correct += best == t;
             top5 += rank < 5;
+            if (probs) softmax_rows(z, 1, C, probs + b->idx[i] * C);
+            if (labels) labels[b->idx[i]] = t;
         }
         res->n += b->n;
     }
@@ -389,25 +403,62 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
 }
 
 ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
-    return evaluate(m, ds, batch_size, workers, NULL, res);
+    return evaluate(m, ds, batch_size, workers, NULL, res, NULL, NULL);
 }
 
-ft_status ft_predict_one(ft_model *m, const void *x, float *probs) {
+ft_status ft_evaluate_probs(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res,
+                            float *probs, int32_t *labels) {
+    if (ds->task) return ft_fail(FT_EUNSUPPORTED, "dataset '%s': per-example probabilities are for one class per example", ds->name);
+    return evaluate(m, ds, batch_size, workers, NULL, res, probs, labels);
+}
+
+ft_status ft_predict_one(ft_model *m, const void *x, float *probs) { return ft_predict_batch(m, x, 1, probs); }
+
+ft_status ft_predict_batch(ft_model *m, const void *x, int64_t n, float *probs) {
+    if (n < 1) return ft_fail(FT_EINVAL, "predict: %lld examples", (long long)n);
     graph_cache cache = {0};
     step_graph *sg;
-    ft_status s = cache_get(&cache, m, NULL, 1, false, 0.0f, G_PLAIN, NULL, &sg);
-    int32_t y = 0;
+    ft_status s = cache_get(&cache, m, NULL, n, false, 0.0f, G_PLAIN, NULL, &sg);
+    int32_t *y = s ? NULL : ft_calloc((size_t)n, sizeof *y);
+    if (!s && !y) s = ft_fail(FT_ENOMEM, "out of memory");
     if (!s) s = ft_graph_set_input(sg->g, sg->x, x, (size_t)sg->x->numel * 4);
-    if (!s) s = ft_graph_set_input(sg->g, sg->y, &y, 4);
+    if (!s) s = ft_graph_set_input(sg->g, sg->y, y, (size_t)n * 4);
     if (!s) s = ft_graph_forward(sg->g);
-    if (!s) {
-        const float *z = sg->logits->val;
-        float mx = z[0], sum = 0;
-        for (int c = 1; c < m->n_classes; c++) mx = z[c] > mx ? z[c] : mx;
-        for (int c = 0; c < m->n_classes; c++) sum += (probs[c] = expf(z[c] - mx));
-        for (int c = 0; c < m->n_classes; c++) probs[c] /= sum;
+    if (!s) softmax_rows(sg->logits->val, n, m->n_classes, probs);
+    ft_free(y);
+    cache_free(&cache);
+    return s;
+}
+
+/* Probabilities of every example of ds, labels ignored (a set of negatives). */
+ft_status ft_predict_dataset(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, float *probs) {
+    int64_t in_numel = 1;
+    for (int d = 0; d < m->in_ndim; d++) in_numel *= m->in_shape[d];
+    if (ds->task || ds->x_dtype != m->in_dtype || ds->x_numel != in_numel) {
+        char a[96] = "[", b[96] = "[";
+        for (int d = 0; d < ds->x_ndim; d++) snprintf(a + strlen(a), sizeof a - strlen(a), d ? ",%lld" : "%lld", (long long)ds->x_shape[d]);
+        for (int d = 0; d < m->in_ndim; d++) snprintf(b + strlen(b), sizeof b - strlen(b), d ? ",%lld" : "%lld", (long long)m->in_shape[d]);
+        return ft_fail(FT_ESHAPE, "dataset '%s' gives examples of shape %s], the model expects %s]", ds->name, a, b);
+    }
+    if (ds->n < 1) return ft_fail(FT_EINVAL, "dataset '%s' is empty", ds->name);
+    int C = m->n_classes;
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    ft_loader *l = NULL;
+    ft_status s = ft_loader_new(ds, &lc, &l);
+    if (s) return s;
+    graph_cache cache = {0};
+    s = ft_loader_start(l, 0, 0);
+    ft_batch *b;
+    while (!s && !(s = ft_loader_next(l, &b)) && b) {
+        step_graph *sg;
+        if ((s = cache_get(&cache, m, NULL, b->n, false, 0.0f, G_PLAIN, NULL, &sg))) break;
+        for (int64_t i = 0; i < b->n; i++) b->y[i] = 0; /* the labels mean nothing here */
+        if ((s = feed_batch(sg, NULL, b, ds->x_numel))) break;
+        if ((s = ft_graph_forward(sg->g))) break;
+        for (int64_t i = 0; i < b->n; i++) softmax_rows(sg->logits->val + i * C, 1, C, probs + b->idx[i] * C);
     }
     cache_free(&cache);
+    ft_loader_free(l);
     return s;
 }
 
@@ -550,7 +601,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         /* End of epoch (or of the step budget): evaluate, log, checkpoint. */
         bool epoch_complete = !mid_epoch;
         ft_eval_result ev = {0};
-        if (val && (s = evaluate(m, val, cfg->batch_size, cfg->workers, &vfc, &ev))) goto done;
+        if (val && (s = evaluate(m, val, cfg->batch_size, cfg->workers, &vfc, &ev, NULL, NULL))) goto done;
         double train_loss = ep_n ? ep_loss / (double)ep_n : 0;
         double cols[FT_SERIES_COLS] = {train_loss, ev.loss, ev.accuracy};
         ft_series_push(epochs_hist, (double)epoch + 1, cols, FT_SERIES_COLS);
