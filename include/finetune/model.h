@@ -144,6 +144,19 @@ ft_status ft_generate(ft_model *m, const int32_t *prompt, int n_prompt, const ft
  * src/models/seq_heads.c. Records a graph error and returns NULL for a model without one (a bare
  * BertModel, GPT2LMHeadModel, LlamaForCausalLM). */
 ft_node *ft_model_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_seq_batch *in);
+/* Chaining two graph models (src/models/graph_chain.c): one "graph" model that runs `first`,
+ * then the `glue` nodes, then `second`, then the `tail` nodes. Node and parameter names get
+ * the prefixes ("<prefix>.<name>"; at least one prefix is required); values are copied.
+ * glue and tail are JSON arrays of graph-config nodes (docs/import.md); in glue the input
+ * name "first" means the first model's output, in tail "second" the second's; the second
+ * model reads the last glue node (or the first's output). The chain's input and preprocess
+ * are the first model's; its head, n_classes and labels the second's (none with a tail). */
+typedef struct {
+    const char *first_prefix, *second_prefix;
+    const char *glue, *tail;  /* may be NULL */
+} ft_chain_opts;
+ft_status ft_model_chain(const ft_model *first, const ft_model *second, const ft_chain_opts *o, ft_model **out);
+
 /* Human-readable summary: parameters, shapes, trainable flags, counts. */
 void ft_model_print(const ft_model *m, void *file /* FILE* */);
 
