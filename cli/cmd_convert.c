@@ -1,21 +1,44 @@
-/* finetune convert: import a model from another format (TFLite, TF.js layers) into a model
+/* finetune convert: import a model from another format (TFLite, TF.js layers, ONNX) into a model
  * directory (config.json + model.safetensors), so fine-tuning never parses it again. */
 #include "cli.h"
 #include "args.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* "1,16000" -> shape; false on a bad list */
+static bool parse_shape(const char *s, ft_onnx_opts *o) {
+    o->input_ndim = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || errno || v < 1 || o->input_ndim == FT_MAX_DIMS) return false;
+        o->input_shape[o->input_ndim++] = v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return false;
+    }
+    return o->input_ndim > 0;
+}
+
 int cmd_convert(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *labels = NULL;
+    const char *model = NULL, *out = NULL, *labels = NULL, *input_shape = NULL, *cut = NULL;
+    bool promote = false;
     arg_spec specs[] = {
-        { "model", ARG_STRING, &model, "PATH", "model to import: a TFLite flatbuffer (.tflite), a TF.js layers model (model.json or its directory) or a llama2.c checkpoint (.bin)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
+        { "model", ARG_STRING, &model, "PATH", "model to import: a TFLite flatbuffer (.tflite), an ONNX model (.onnx), a TF.js layers model (model.json or its directory) or a llama2.c checkpoint (.bin)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "out", ARG_STRING, &out, "DIR", "directory to write config.json and model.safetensors into", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "labels", ARG_STRING, &labels, "PATH", "class names, one per line, stored in the config (must match the class count)", 0, 0, 0, NULL, "", false },
+        { "input-shape", ARG_STRING, &input_shape, "N,D,...", "ONNX: the data input's shape with the batch dim, for symbolic dims (e.g. 1,16000)", 0, 0, 0, NULL, "", false },
+        { "cut", ARG_STRING, &cut, "TENSOR", "ONNX: cut the graph at this tensor; it becomes the output (a new head attaches with train --new-head)", 0, 0, 0, NULL, "", false },
+        { "promote-constants", ARG_BOOL, &promote, NULL, "ONNX: float Constant nodes become trainable parameters (PaddleOCR keeps weights in Constants)", 0, 0, 0, NULL, NULL, false },
     };
-    args_ctx a = { "convert", "--model FILE.tflite|model.json|DIR|FILE.bin --out DIR [--labels PATH]",
+    args_ctx a = { "convert", "--model FILE.tflite|FILE.onnx|model.json|DIR|FILE.bin --out DIR [--labels PATH] [ONNX options]",
                    "Import a pretrained model into a model directory. TFLite and TF.js become the generic\n"
                    "\"graph\" architecture: weights dequantized to float32, layouts converted to NCHW, the\n"
-                   "input quantization turned into preprocess mean/std, a final softmax dropped; llama2.c\n"
+                   "input quantization turned into preprocess mean/std, a final softmax dropped; ONNX models\n"
+                   "become \"graph\" models with everything static folded for the input shape; llama2.c\n"
                    "checkpoints become the \"llama\" architecture with Hugging Face names (docs/import.md).\n"
                    "The directory can be passed to --model of every command.",
                    specs, (int)(sizeof specs / sizeof specs[0]), NULL, NULL };
@@ -25,7 +48,23 @@ int cmd_convert(int argc, char **argv) {
 
     ft_model *m = NULL;
     ft_status st;
-    if ((st = ft_model_load(model, &m))) goto done; /* dispatches on .tflite / TF.js model.json */
+    size_t ml = strlen(model);
+    bool onnx = ml > 5 && !strcasecmp(model + ml - 5, ".onnx");
+    if ((input_shape || cut || promote) && !onnx) {
+        fprintf(stderr, "finetune convert: --input-shape, --cut and --promote-constants apply to ONNX models (.onnx)\n");
+        return CLI_USAGE;
+    }
+    if (onnx) {
+        ft_onnx_opts o = ft_onnx_defaults();
+        if (input_shape && !parse_shape(input_shape, &o)) {
+            fprintf(stderr, "finetune convert: --input-shape must be positive ints separated by commas, e.g. 1,16000 (got '%s')\n", input_shape);
+            return CLI_USAGE;
+        }
+        o.cut = cut;
+        o.promote_constants = promote;
+        st = ft_import_onnx(model, &o, &m);
+    } else st = ft_model_load(model, &m); /* dispatches on .tflite / TF.js model.json / .bin */
+    if (st) goto done;
     if (labels && (st = ft_model_set_labels_file(m, labels))) goto done;
     if ((st = ft_model_export(m, out))) goto done;
     char n[32], shape[96];

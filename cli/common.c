@@ -47,7 +47,7 @@ ft_status cli_load_model(const char *path, bool allow_config, uint64_t seed, ft_
         return ft_fail(errno == ENOENT ? FT_ENOTFOUND : FT_EIO, "model '%s': %s", path, strerror(errno));
     bool tfjs = ends_with(path, ".json") && is_tfjs_model(path);
     cli_model_kind k = S_ISDIR(sb.st_mode) ? CLI_MODEL_DIR
-                     : tfjs || ends_with(path, ".tflite") || ends_with(path, ".bin") ? CLI_MODEL_IMPORTED
+                     : tfjs || ends_with(path, ".tflite") || ends_with(path, ".onnx") || ends_with(path, ".bin") ? CLI_MODEL_IMPORTED
                      : ends_with(path, ".json") ? CLI_MODEL_CONFIG : CLI_MODEL_CHECKPOINT;
     if (kind) *kind = k;
     ft_status st;

@@ -2,6 +2,7 @@
  * named), equality with the same net built by hand, head replacement (linear, 1x1 conv,
  * none), training through it, export/load, and out-of-memory paths. */
 #include "test.h"
+#include "models/models.h"
 
 #include <jansson.h>
 
@@ -250,7 +251,7 @@ static void test_errors(void) {
     FAIL(HDR "\"nodes\":[{\"name\":\"a\",\"op\":\"relu\",\"inputs\":[\"b\"]},{\"name\":\"b\",\"op\":\"relu\",\"inputs\":[\"input\"]}]}",
          FT_ENOTFOUND, "'a'", "earlier node");
     FAIL(HDR "\"nodes\":[{\"name\":\"a\",\"op\":\"add\",\"inputs\":[\"input\"]}]}", FT_EINVAL, "'a'", "add", "2 operands");
-    FAIL(HDR "\"nodes\":[{\"name\":\"a\",\"op\":\"relu\",\"inputs\":[]}]}", FT_EINVAL, "'a'", "at least one input");
+    FAIL(HDR "\"nodes\":[{\"name\":\"a\",\"op\":\"relu\",\"inputs\":[]}]}", FT_EINVAL, "'a'", "at least one operand");
     FAIL(HDR "\"nodes\":[{\"name\":\"a\",\"op\":\"max_pool2d\",\"inputs\":[\"input\"],\"attrs\":{\"kernel\":2,\"strides\":2}}]}",
          FT_EINVAL, "'a'", "unknown attribute 'strides'", "stride");
     FAIL(HDR "\"nodes\":[{\"name\":\"a\",\"op\":\"max_pool2d\",\"inputs\":[\"input\"]}]}", FT_EINVAL, "'a'", "kernel");
@@ -262,7 +263,10 @@ static void test_errors(void) {
     FAIL(HDR "\"params\":[{\"name\":\"w\",\"shape\":[2,2]}],\"nodes\":[{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"input\"]}]}",
          FT_EINVAL, "'w'", "no node uses it");
     FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"linear\",\"inputs\":[\"input\"],\"params\":[\"w\"]}]}", FT_ENOTFOUND, "'f'", "'w'", "not declared");
-    FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"relu\",\"inputs\":[\"input\"]}]}", FT_ESHAPE, "'f'", "[1,3,8,8]", "flatten");
+    FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"relu\",\"inputs\":[\"input\"]}],\"n_classes\":3}", FT_ESHAPE, "'f'", "[1,3,8,8]", "flatten");
+    FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"relu\",\"inputs\":[\"input\"]}],\"outputs\":[]}", FT_EINVAL, "outputs");
+    FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"relu\",\"inputs\":[\"input\"]}],\"outputs\":[\"f\",\"g\"]}", FT_ENOTFOUND, "outputs", "'g'");
+    FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"reshape\",\"inputs\":[\"input\"],\"attrs\":{\"shape\":[],\"full\":true}}]}", FT_EINVAL, "'f'", "shape");
     FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"input\"]}],\"n_classes\":10}", FT_EINVAL, "n_classes", "192");
     FAIL(HDR "\"params\":[{\"name\":\"w\",\"shape\":[4,5,3,3]}],\"nodes\":[{\"name\":\"c\",\"op\":\"conv2d\",\"inputs\":[\"input\"],\"params\":[\"w\"]},"
              "{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"c\"]}]}", FT_ESHAPE, "node 'c' (conv2d)");
@@ -373,7 +377,48 @@ static void test_oom(void) {
     CHECKF(oks == 1, "never succeeded after %d injected failures", fails);
 }
 
+/* Import-oriented forms: a feature extractor's output of any shape (a new head flattens it),
+ * several outputs, a reshape over the batch ("full") and a param-only identity node. */
+static void test_import_forms(void) {
+    ft_model *m = NULL, *h = NULL;
+    const char *cfg = "{\"arch\":\"graph\",\"input\":{\"shape\":[2,3]},"
+        "\"params\":[{\"name\":\"c\",\"shape\":[2,3],\"buffer\":true}],"
+        "\"nodes\":[{\"name\":\"k\",\"op\":\"identity\",\"params\":[\"c\"]},"
+        "{\"name\":\"d\",\"op\":\"sub\",\"inputs\":[\"k\",\"input\"]},"
+        "{\"name\":\"r\",\"op\":\"reshape\",\"inputs\":[\"d\"],\"attrs\":{\"shape\":[3,2],\"full\":true}},"
+        "{\"name\":\"t\",\"op\":\"relu\",\"inputs\":[\"d\"]}],"
+        "\"outputs\":[\"t\",\"r\"]}";
+    CHECK_OK(from_json(cfg, &m));
+    if (!m) return;
+    CHECK(m->n_classes == 6); /* [N,2,3]: 6 values per example */
+    float *c = ft_params_value(m->params, 0);
+    for (int i = 0; i < 6; i++) c[i] = (float)i;
+    float x[6] = {1, 1, 1, 1, 1, 1};
+    ft_graph *g = ft_graph_new(m->params);
+    int64_t shape[3] = {1, 2, 3};
+    ft_node *in = ft_input(g, "x", FT_F32, 3, shape), *o[4];
+    CHECK(ft_graph_model_outputs(m, g, in, o, 4) == 2);
+    ft_node_keep(o[0]);
+    ft_node_keep(o[1]);
+    CHECK_OK(ft_graph_plan(g, NULL, false));
+    CHECK_OK(ft_graph_set_input(g, in, x, sizeof x));
+    CHECK_OK(ft_graph_forward(g));
+    CHECK(o[0]->ndim == 3 && o[1]->ndim == 2 && o[1]->shape[0] == 3 && o[1]->shape[1] == 2);
+    CHECK(o[0]->val[0] == 0 && o[0]->val[5] == 4 && o[1]->val[0] == -1 && o[1]->val[5] == 4);
+    ft_graph_free(g);
+    CHECK_OK(ft_model_replace_head(m, 3, 1, &h));
+    if (h) {
+        CHECK(h->n_classes == 3);
+        CHECK(strstr(h->config_json, "head.flatten") != NULL);
+        int w = ft_params_find(h->params, "head.weight");
+        CHECK(w >= 0 && h->params->p[w].shape[1] == 6);
+    }
+    ft_model_free(h);
+    ft_model_free(m);
+}
+
 int main(void) {
+    test_import_forms();
     test_same_as_by_hand();
     test_all_ops();
     test_errors();

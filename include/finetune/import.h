@@ -10,6 +10,7 @@
 
 #include "core.h"
 #include "model.h"
+#include "graph.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,50 @@ ft_status ft_import_tfjs_mem(const char *json, size_t json_len, const uint8_t *w
  * truncated file or a non-finite weight fails with FT_EFORMAT naming the file and field. */
 ft_status ft_import_llama2c(const char *path, ft_model **out);
 ft_status ft_import_llama2c_mem(const uint8_t *data, size_t size, const char *label, ft_model **out);
+
+/* ---- ONNX ----
+ * Options for ft_import_onnx (zero-initialise, or start from ft_onnx_defaults()). */
+typedef struct {
+    /* The data input's shape including the batch dim (0 entries: taken from the file). A
+     * symbolic dim 0 is the batch (`batch`, default 1); other symbolic dims must be given
+     * here, e.g. {1, 16000} for openWakeWord's melspectrogram [batch_size, samples]. */
+    int input_ndim;
+    int64_t input_shape[FT_MAX_DIMS];
+    int64_t batch;
+    /* Float Constant nodes become trainable parameters (PaddleOCR keeps weights in
+     * Constants); otherwise they are fixed buffers (or folded into attributes). */
+    bool promote_constants;
+    /* Tensors to expose as the model's outputs (n_outputs names; 0: the graph outputs). */
+    int n_outputs;
+    const char *const *outputs;
+    /* Cut the graph at this tensor: it becomes the (only) output; what only fed later
+     * nodes is dropped. A new head attaches as on any graph model (train --new-head). */
+    const char *cut;
+    /* The graph input that carries the data (NULL: the first float input that is neither
+     * an initializer nor bound below). */
+    const char *input;
+    /* Other graph inputs bound to constant values: serialized TensorProto bytes (the
+     * .pb files of ONNX's test data), n_bind of them, by input name. Float values used by
+     * compute ops become buffers; integer values fold like initializers. */
+    int n_bind;
+    const char *const *bind_names;
+    const uint8_t *const *bind_data;
+    const size_t *bind_sizes;
+} ft_onnx_opts;
+
+/* Import an ONNX model (.onnx, opsets 7-17 of the default domain) into the "graph"
+ * architecture (docs/import.md, "ONNX"). Initializers (raw_data, typed fields, external data
+ * files beside the model) become parameters under their ONNX names ('/' -> '.'); everything
+ * that does not depend on the data input (Shape, Gather, Slice, Concat, Cast, Range, If with
+ * a static condition, ...) is folded at import for the chosen input shape. opts may be NULL.
+ * A truncated or malformed protobuf, a cycle, a dangling input or an initializer whose data
+ * does not match its shape fails with FT_EFORMAT naming the file and the culprit; an op
+ * without a mapping fails with FT_EUNSUPPORTED naming the op type, the node and the opset. */
+ft_status ft_import_onnx(const char *path, const ft_onnx_opts *opts, ft_model **out);
+/* The same from memory (the fuzz target uses this). label names the data in messages;
+ * external data files are looked up beside `label` when it is a path. */
+ft_status ft_import_onnx_mem(const uint8_t *data, size_t size, const char *label, const ft_onnx_opts *opts, ft_model **out);
+ft_onnx_opts ft_onnx_defaults(void); /* batch 1, everything else from the file */
 
 #ifdef __cplusplus
 }

@@ -75,7 +75,7 @@ static const struct {
     [G_SILU] = {"silu", 1, 1, ""},
     [G_SOFTMAX] = {"softmax", 1, 1, "dim"},
     [G_LOG_SOFTMAX] = {"log_softmax", 1, 1, "dim"},
-    [G_RESHAPE] = {"reshape", 1, 1, "shape"},
+    [G_RESHAPE] = {"reshape", 1, 1, "shape,full"},
     [G_FLATTEN] = {"flatten", 1, 1, "start_dim"},
     [G_PERMUTE] = {"permute", 1, 1, "dims"},
     [G_TRANSPOSE] = {"transpose", 1, 1, "dim0,dim1"},
@@ -96,7 +96,7 @@ typedef struct {
     int *par;     /* parameter index (= config order = store order) */
     /* attributes (only those of the op are meaningful) */
     int stride[2], pad[4], dilation[2], groups, kernel[2];
-    bool ceil_mode, count_include_pad, keepdim, trans_a, trans_b, affine, frozen_stats, tanh_approx;
+    bool ceil_mode, count_include_pad, keepdim, trans_a, trans_b, affine, frozen_stats, tanh_approx, full;
     float eps, momentum, p, value, a, b;
     int dim, dim1;
     int n_dims;                    /* reshape shape / permute dims / reduce dims (-1: all but batch) */
@@ -108,6 +108,8 @@ typedef struct {
     int n_nodes;
     int n_total;       /* nodes in the config (n_nodes counts the parsed ones while parsing) */
     int output;
+    int *outputs, n_outputs; /* "outputs": every output (outputs[0] == output) */
+    int out_ndim;            /* rank of the (first) output */
     char *input_name;
     char *head_patterns;
 } gimpl;
@@ -120,6 +122,7 @@ static void gimpl_free(gimpl *c) {
         ft_free(c->nodes[i].par);
     }
     ft_free(c->nodes);
+    ft_free(c->outputs);
     ft_free(c->input_name);
     ft_free(c->head_patterns);
     ft_free(c);
@@ -305,9 +308,13 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
     case G_RESHAPE: {
         if (!json_object_get(attrs, "shape")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'shape' (without the batch dim)"); goto out; }
         if ((s = attr_dims(nd, attrs, "shape", -1, (int64_t)1 << 40, &nd->n_dims, nd->dims))) goto out;
+        if ((s = attr_bool(nd, attrs, "full", &nd->full))) goto out;
         int neg = 0;
         for (int i = 0; i < nd->n_dims; i++) neg += nd->dims[i] == -1;
-        if (neg > 1 || nd->n_dims > FT_MAX_DIMS - 1) { s = NODE_FAIL(FT_EINVAL, nd, "'shape' allows one -1 and at most %d dims", FT_MAX_DIMS - 1); goto out; }
+        if (neg > 1 || nd->n_dims > FT_MAX_DIMS - !nd->full || (nd->full && nd->n_dims < 1)) {
+            s = NODE_FAIL(FT_EINVAL, nd, "'shape' allows one -1 and at most %d dims", FT_MAX_DIMS - !nd->full);
+            goto out;
+        }
         break;
     }
     case G_FLATTEN:
@@ -398,13 +405,13 @@ static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char
     if ((ins && !json_is_array(ins)) || (pars && !json_is_array(pars)))
         return NODE_FAIL(FT_EINVAL, nd, "\"inputs\" and \"params\" must be lists of names");
     size_t n_in = ins ? json_array_size(ins) : 0, n_par = pars ? json_array_size(pars) : 0;
-    if (n_in < 1) return NODE_FAIL(FT_EINVAL, nd, "needs at least one input");
+    if (n_in + n_par < 1) return NODE_FAIL(FT_EINVAL, nd, "needs at least one operand");
     if (n_in + n_par < (size_t)gops[o].min_ops || n_in + n_par > (size_t)gops[o].max_ops) {
         if (gops[o].min_ops == gops[o].max_ops)
             return NODE_FAIL(FT_EINVAL, nd, "takes %d operands (inputs + params), got %zu", gops[o].min_ops, n_in + n_par);
         return NODE_FAIL(FT_EINVAL, nd, "takes %d to %d operands (inputs + params), got %zu", gops[o].min_ops, gops[o].max_ops, n_in + n_par);
     }
-    nd->in = ft_calloc(n_in, sizeof *nd->in);
+    nd->in = ft_calloc(n_in ? n_in : 1, sizeof *nd->in);
     nd->par = ft_calloc(n_par ? n_par : 1, sizeof *nd->par);
     if (!nd->in || !nd->par) return ft_fail(FT_ENOMEM, "out of memory");
     for (size_t j = 0; j < n_in; j++) {
@@ -440,8 +447,8 @@ static ft_status parse(ft_model *m, gimpl *c, json_t *root) {
     if (!json_is_object(in)) return ft_fail(FT_EINVAL, "graph config: needs \"input\": {\"shape\": [...]}");
     json_t *shape = json_object_get(in, "shape");
     size_t nd = json_is_array(shape) ? json_array_size(shape) : 0;
-    if (nd < 1 || nd > FT_MAX_DIMS - 1)
-        return ft_fail(FT_EINVAL, "graph config: input.shape must be a list of 1..%d positive ints (no batch dim)", FT_MAX_DIMS - 1);
+    if (!json_is_array(shape) || nd > FT_MAX_DIMS - 1) /* [] is a batch of scalars, [N] */
+        return ft_fail(FT_EINVAL, "graph config: input.shape must be a list of 0..%d positive ints (no batch dim)", FT_MAX_DIMS - 1);
     m->in_ndim = (int)nd;
     for (size_t i = 0; i < nd; i++) {
         if (!small_int(json_array_get(shape, i), 1, (int64_t)1 << 30))
@@ -516,14 +523,24 @@ static ft_status parse(ft_model *m, gimpl *c, json_t *root) {
         if (!used[p]) s = ft_fail(FT_EINVAL, "graph config: param '%s' is declared but no node uses it", m->params->p[p].name);
     ft_free(used);
     if (s) return s;
-    json_t *out = json_object_get(root, "output");
+    json_t *out = json_object_get(root, "output"), *outs = json_object_get(root, "outputs");
     c->output = c->n_nodes - 1;
-    if (out) {
-        const char *on = json_string_value(out);
-        int at = on ? find_node(c, c->n_nodes, on) : -2;
-        if (at < 0) return ft_fail(FT_ENOTFOUND, "graph config: \"output\" '%s' is not a node", on ? on : "(not a string)");
-        c->output = at;
+    if (out && outs) return ft_fail(FT_EINVAL, "graph config: give \"output\" or \"outputs\", not both");
+    if (outs && (!json_is_array(outs) || json_array_size(outs) < 1 || json_array_size(outs) > 1024))
+        return ft_fail(FT_EINVAL, "graph config: \"outputs\" must be a list of 1..1024 node names");
+    c->n_outputs = outs ? (int)json_array_size(outs) : 1;
+    if (!(c->outputs = ft_calloc((size_t)c->n_outputs, sizeof *c->outputs))) return ft_fail(FT_ENOMEM, "out of memory");
+    for (int k = 0; k < c->n_outputs; k++) {
+        json_t *o = outs ? json_array_get(outs, (size_t)k) : out;
+        int at = c->n_nodes - 1;
+        if (o) {
+            const char *on = json_string_value(o);
+            at = on ? find_node(c, c->n_nodes, on) : -2;
+            if (at < 0) return ft_fail(FT_ENOTFOUND, "graph config: \"output%s\" '%s' is not a node", outs ? "s" : "", on ? on : "(not a string)");
+        }
+        c->outputs[k] = at;
     }
+    c->output = c->outputs[0];
     json_t *head = json_object_get(root, "head");
     if (head) {
         const char *hn = json_string_value(json_object_get(head, "node"));
@@ -628,6 +645,7 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
             return ft_graph_fail(g, FT_EUNSUPPORTED, "softmax over dim %d: only the last dim is supported", nd->dim);
         return nd->op == G_SOFTMAX ? ft_softmax(g, x) : ft_log_softmax(g, x);
     case G_RESHAPE: {
+        if (nd->full) return ft_reshape(g, x, nd->n_dims, nd->dims); /* the shape includes the batch dim */
         int64_t s[FT_MAX_DIMS] = {x->shape[0]};
         for (int i = 0; i < nd->n_dims; i++) s[i + 1] = nd->dims[i];
         if (x->shape[0] == 0) return ft_graph_fail(g, FT_ESHAPE, "reshape of an empty batch");
@@ -690,7 +708,7 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
 
 /* Add the nodes to g. dry: parameters become placeholder inputs of their shape (the store
  * is not finalized yet at create time). *failed = the index of the node that failed. */
-static ft_node *emit(ft_model *m, ft_graph *g, ft_node *x, bool dry, int *failed) {
+static ft_node *emit(ft_model *m, ft_graph *g, ft_node *x, bool dry, int *failed, ft_node **outs) {
     const gimpl *c = m->impl;
     *failed = -1;
     ft_node **val = ft_calloc((size_t)c->n_nodes, sizeof *val);
@@ -717,6 +735,7 @@ static ft_node *emit(ft_model *m, ft_graph *g, ft_node *x, bool dry, int *failed
         if (val[i]->id >= before) snprintf(val[i]->name, sizeof val[i]->name, "%s", nd->name);
     }
     if (*failed < 0) out = val[c->output];
+    for (int k = 0; outs && *failed < 0 && k < c->n_outputs; k++) outs[k] = val[c->outputs[k]];
     ft_free(val);
     return out;
 }
@@ -724,7 +743,21 @@ static ft_node *emit(ft_model *m, ft_graph *g, ft_node *x, bool dry, int *failed
 static ft_node *graph_build(ft_model *m, ft_graph *g, ft_node *x, bool training) {
     int failed;
     (void)training; /* dropout and batch norm follow the plan's training flag */
-    return emit(m, g, x, false, &failed);
+    return emit(m, g, x, false, &failed, NULL);
+}
+
+int ft_graph_model_outputs(ft_model *m, ft_graph *g, ft_node *x, ft_node **outs, int max_outs) {
+    const gimpl *c = m->impl;
+    if (m->arch != &ft_arch_graph || c->n_outputs > max_outs) return -1;
+    int failed;
+    if (!emit(m, g, x, false, &failed, outs)) return -1;
+    return c->n_outputs;
+}
+
+bool ft_graph_config_op_known(const char *op) {
+    for (int o = 0; o < G_COUNT; o++)
+        if (!strcmp(gops[o].name, op)) return true;
+    return false;
 }
 
 /* Build once for a batch of one with placeholders: shape errors name the node, and the
@@ -737,7 +770,7 @@ static ft_status dry_run(ft_model *m, json_t *root) {
     for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
     ft_node *x = ft_input(g, c->input_name, m->in_dtype, m->in_ndim + 1, shape);
     int failed = -1;
-    ft_node *out = x ? emit(m, g, x, true, &failed) : NULL;
+    ft_node *out = x ? emit(m, g, x, true, &failed, NULL) : NULL;
     ft_status s = FT_OK;
     if (!out) {
         s = ft_graph_plan(g, NULL, false); /* returns the recorded build error */
@@ -747,6 +780,15 @@ static ft_status dry_run(ft_model *m, json_t *root) {
         goto done;
     }
     json_t *nc = json_object_get(root, "n_classes");
+    if (out->ndim != 2 && !json_object_get(root, "head") && !nc) {
+        /* a feature extractor (no head): any output shape; a new head flattens it first */
+        ((gimpl *)c)->out_ndim = out->ndim;
+        int64_t per = out->shape[0] ? out->numel / out->shape[0] : 0;
+        if (per < 1 || per > 100000000) { s = ft_fail(FT_EINVAL, "graph config: output has %lld values per example", (long long)per); goto done; }
+        m->n_classes = (int)per;
+        goto done;
+    }
+    ((gimpl *)c)->out_ndim = out->ndim;
     if (out->ndim != 2) {
         char sh[64];
         ft_shape_str(out, sh, sizeof sh);
@@ -857,10 +899,22 @@ static char *graph_config_with_classes(const ft_model *m, int n_classes) {
         json_t *b = json_pack("{s:s, s:[i]}", "name", bname, "shape", n_classes);
         json_array_append_new(params, w);
         json_array_append_new(params, b);
-        json_t *node = json_pack("{s:s, s:s, s:[s], s:[s,s]}", "name", hname, "op", "linear", "inputs", c->nodes[c->output].name,
-                                 "params", wname, bname);
         json_t *nodes = json_object_get(root, "nodes");
+        const char *feat = c->nodes[c->output].name;
+        char fname[80];
+        if (c->out_ndim != 2) { /* a feature map: flatten it first */
+            snprintf(fname, sizeof fname, "%s.flatten", hname);
+            for (int k = 2; find_node(c, c->n_nodes, fname) >= 0; k++) snprintf(fname, sizeof fname, "%s.flatten_%d", hname, k);
+            json_t *fl = json_pack("{s:s, s:s, s:[s]}", "name", fname, "op", c->out_ndim < 2 ? "reshape" : "flatten", "inputs", feat);
+            if (fl && c->out_ndim < 2) json_object_set_new(fl, "attrs", json_pack("{s:[i]}", "shape", m->n_classes));
+            if (!fl || !json_is_array(nodes)) { json_decref(fl); goto out; }
+            json_array_append_new(nodes, fl);
+            feat = fname;
+        }
+        json_t *node = json_pack("{s:s, s:s, s:[s], s:[s,s]}", "name", hname, "op", "linear", "inputs", feat,
+                                 "params", wname, bname);
         if (!w || !b || !node || !json_is_array(nodes)) { json_decref(node); goto out; }
+        json_object_del(root, "outputs");
         json_array_append_new(nodes, node);
         json_object_set_new(root, "output", json_string(hname));
         json_object_set_new(root, "head", json_pack("{s:s, s:[s,s]}", "node", hname, "params", wname, bname));

@@ -126,6 +126,7 @@ ft_status ft_model_load(const char *path, ft_model **out) {
     if (S_ISDIR(sb.st_mode)) return load_dir(path, out);
     size_t len = strlen(path); /* a TFLite flatbuffer: imported as a "graph" model */
     if (len > 7 && strcasecmp(path + len - 7, ".tflite") == 0) return ft_import_tflite(path, out);
+    if (len > 5 && strcasecmp(path + len - 5, ".onnx") == 0) return ft_import_onnx(path, NULL, out); /* ONNX: a "graph" model */
     if (len > 5 && strcasecmp(path + len - 5, ".json") == 0) return ft_import_tfjs(path, out); /* TF.js model.json */
     if (len > 4 && strcasecmp(path + len - 4, ".bin") == 0) return ft_import_llama2c(path, out); /* llama2.c checkpoint */
     /* A single safetensors file: a training checkpoint, config in its metadata. */

@@ -5,6 +5,12 @@
 
 extern const ft_arch ft_arch_mlp;
 extern const ft_arch ft_arch_graph; /* generic op list (graph_arch.c) */
+/* Whether the graph config knows op name `op` (importers check before emitting it). */
+bool ft_graph_config_op_known(const char *op);
+/* Build a graph model's forward on x and store each of its "outputs" (the config's list,
+ * or its one output) in outs. Returns the count, or -1 (not a graph model, more than
+ * max_outs outputs, or a build error recorded in g). */
+int ft_graph_model_outputs(ft_model *m, ft_graph *g, ft_node *x, ft_node **outs, int max_outs);
 extern const ft_arch ft_arch_resnet, ft_arch_vgg, ft_arch_inception_v3, ft_arch_mobilenet_v2; /* torchvision */
 extern const ft_arch ft_arch_bert, ft_arch_gpt2; /* Hugging Face transformers (hf_common.h) */
 

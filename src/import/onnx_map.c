@@ -1,0 +1,1084 @@
+/* ONNX import: ONNX ops on dynamic values -> graph-config nodes (docs/import.md, "ONNX").
+ * Every mapping computes the ONNX output shape itself (static shape inference for the
+ * chosen input shape); the graph's own dry run then checks the whole config again.
+ * Conventions: ONNX dim 0 is the graph's batch dim; constants in operand positions become
+ * parameters (trainable for initializers, buffers for Constant nodes unless
+ * promote_constants), and a constant that must come before a dynamic operand is lifted by
+ * an `identity` node with the parameter as its only operand. */
+#include "import/onnx_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OP(name) (!strcmp(op, name))
+
+static const char *hint(const Onnx__NodeProto *nd) {
+    if (nd->name && nd->name[0]) return nd->name;
+    return nd->n_output && nd->output[0][0] ? nd->output[0] : nd->op_type;
+}
+
+/* define output j of the node as a dynamic value */
+static ft_status set_dyn(ox *x, const Onnx__NodeProto *nd, size_t j, const char *node, int ndim, const int64_t *shape, int dt) {
+    if (j >= nd->n_output || !nd->output[j][0]) return FT_OK;
+    if (!node) return ft_errmsg()[0] ? FT_EINVAL : ox_oom();
+    if (ndim > FT_MAX_DIMS) return ox_node_fail(x, FT_EUNSUPPORTED, "result has %d dims (at most %d)", ndim, FT_MAX_DIMS);
+    oval o;
+    memset(&o, 0, sizeof o);
+    o.dt = dt;
+    o.ndim = ndim;
+    for (int d = 0; d < ndim; d++) o.shape[d] = shape[d];
+    if (!(o.node = ft_strdup(node))) return ox_oom();
+    if (ox_numel(ndim, shape) < 0) { ft_free(o.node); return ox_node_fail(x, FT_EUNSUPPORTED, "result too large"); }
+    return ox_put(x, nd->output[j], &o);
+}
+
+/* v in an input position: its node, or its parameter lifted by an identity node */
+static const char *lift(ox *x, oval *v) {
+    if (v->node) return v->node;
+    const char *p = ox_param(x, v, 0);
+    if (!p) return NULL;
+    char h[300];
+    snprintf(h, sizeof h, "%s.const", v->name);
+    const char *e = ox_emit(x, "identity", NULL, 0, &p, 1, NULL, h);
+    if (!e || !(v->node = ft_strdup(e))) return NULL;
+    return v->node;
+}
+
+/* Operands in order: dynamic ones (and constants before them, lifted) as inputs, trailing
+ * constants as params. */
+static ft_status operands(ox *x, oval **v, int n, const char **ins, int *nin, const char **pars, int *npar, int force) {
+    int last_dyn = -1;
+    for (int k = 0; k < n; k++)
+        if (!v[k]->is_const) last_dyn = k;
+    *nin = *npar = 0;
+    for (int k = 0; k < n; k++) {
+        const char *s = k <= last_dyn || last_dyn < 0 ? lift(x, v[k]) : ox_param(x, v[k], force);
+        if (!s) return ft_errmsg()[0] ? FT_EUNSUPPORTED : ox_oom();
+        if (k <= last_dyn || last_dyn < 0) ins[(*nin)++] = s;
+        else pars[(*npar)++] = s;
+    }
+    return FT_OK;
+}
+
+static const char *emit1(ox *x, const Onnx__NodeProto *nd, const char *op, const char *in, json_t *attrs) {
+    return ox_emit(x, op, &in, 1, NULL, 0, attrs, hint(nd));
+}
+
+static json_t *ints_json(int n, const int64_t *v) {
+    json_t *a = json_array();
+    for (int k = 0; k < n; k++) json_array_append_new(a, json_integer(v[k]));
+    return a;
+}
+
+static ft_status need_op(ox *x, const char *gop) {
+    if (ox_op_known(gop)) return FT_OK;
+    char why[160];
+    snprintf(why, sizeof why, "the graph has no '%s' op yet", gop);
+    return ox_unsupported(x, why);
+}
+
+/* A reshape of dynamic v to shape: per example when dim 0 is kept, else over the whole
+ * tensor ("full"). Returns v's node when the shape does not change. */
+static const char *reshape_to(ox *x, const Onnx__NodeProto *nd, oval *v, int n, const int64_t *shape, const char *h) {
+    bool same = n == v->ndim;
+    for (int d = 0; same && d < n; d++) same = shape[d] == v->shape[d];
+    const char *in = lift(x, v);
+    if (!in || same) return in;
+    json_t *at;
+    if (n >= 1 && v->ndim >= 1 && shape[0] == v->shape[0]) at = json_pack("{s:o}", "shape", ints_json(n - 1, shape + 1));
+    else at = json_pack("{s:o, s:b}", "shape", ints_json(n, shape), "full", 1);
+    return ox_emit(x, "reshape", &in, 1, NULL, 0, at, h ? h : hint(nd));
+}
+
+static float scalar_f(const oval *v) { return v->f ? v->f[0] : (float)v->i[0]; }
+
+/* ---------------- elementwise ---------------- */
+
+typedef struct { const char *onnx, *gop; } pair;
+
+static ft_status map_unary(ox *x, const Onnx__NodeProto *nd, const char *gop, json_t *attrs) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) { json_decref(attrs); return ox_node_fail(x, FT_EFORMAT, "needs an input"); }
+    ft_status s = need_op(x, gop);
+    if (s) { json_decref(attrs); return s; }
+    const char *in = lift(x, a);
+    if (!in) { json_decref(attrs); return FT_EUNSUPPORTED; }
+    int ndim = a->ndim;
+    int64_t sh[OX_MAX_DIMS];
+    memcpy(sh, a->shape, sizeof sh);
+    return set_dyn(x, nd, 0, emit1(x, nd, gop, in, attrs), ndim, sh, OX_FLOAT);
+}
+
+static ft_status emit_binary(ox *x, const Onnx__NodeProto *nd, const char *gop, oval *a, oval *b, int out_dt) {
+    ft_status s = need_op(x, gop);
+    if (s) return s;
+    int n;
+    int64_t sh[OX_MAX_DIMS];
+    if ((s = ox_broadcast(x, a->ndim, a->shape, b->ndim, b->shape, &n, sh))) return s;
+    oval *v[2] = {a, b};
+    const char *ins[2], *pars[2];
+    int nin, npar;
+    if ((s = operands(x, v, 2, ins, &nin, pars, &npar, 0))) return s;
+    return set_dyn(x, nd, 0, ox_emit(x, gop, ins, nin, pars, npar, NULL, hint(nd)), n, sh, out_dt);
+}
+
+/* x op c for a scalar constant c, as one attribute op where there is one */
+static ft_status scalar_form(ox *x, const Onnx__NodeProto *nd, const char *op, oval *a, oval *c, bool c_first, bool *done) {
+    *done = false;
+    if (!c->is_const || c->numel != 1 || !c->f || c->ndim > a->ndim) return FT_OK;
+    float k = scalar_f(c);
+    json_t *at = NULL;
+    const char *gop = "scale";
+    if (OP("Add")) at = json_pack("{s:f}", "b", (double)k);
+    else if (OP("Mul")) at = json_pack("{s:f}", "a", (double)k);
+    else if (OP("Sub")) at = c_first ? json_pack("{s:f, s:f}", "a", -1.0, "b", (double)k) : json_pack("{s:f}", "b", -(double)k);
+    else if (OP("Div") && !c_first && k != 0 && isfinite(1.0f / k) && (1.0f / k) * k == 1.0f) at = json_pack("{s:f}", "a", (double)(1.0f / k));
+    else if (OP("Pow") && !c_first && ox_op_known("pow")) { gop = "pow"; at = json_pack("{s:f}", "exponent", (double)k); }
+    else if ((OP("Max") || OP("Min")) && ox_op_known("clip")) { gop = "clip"; at = json_pack("{s:f}", OP("Max") ? "min" : "max", (double)k); }
+    if (!at) return FT_OK;
+    if (!isfinite(k)) { json_decref(at); return FT_OK; }
+    *done = true;
+    const char *in = lift(x, a);
+    if (!in) { json_decref(at); return FT_EUNSUPPORTED; }
+    int64_t sh[OX_MAX_DIMS];
+    memcpy(sh, a->shape, sizeof sh);
+    return set_dyn(x, nd, 0, emit1(x, nd, gop, in, at), a->ndim, sh, OX_FLOAT);
+}
+
+static ft_status map_binary(ox *x, const Onnx__NodeProto *nd, const char *op) {
+    oval *a = ox_in(x, nd, 0), *b = ox_in(x, nd, 1);
+    if (!a || !b) return ox_node_fail(x, FT_EFORMAT, "needs two inputs");
+    static const pair m[] = {{"Add", "add"}, {"Sub", "sub"}, {"Mul", "mul"}, {"Div", "div"}, {"Pow", "pow"}, {"Max", "max"}, {"Min", "min"},
+                             {"Equal", "equal"}, {"Greater", "greater"}, {"GreaterOrEqual", "greater_or_equal"}, {"Less", "less"},
+                             {"LessOrEqual", "less_or_equal"}, {"PRelu", "prelu"}, {"And", "mul"}, {"Or", "max"}};
+    const char *gop = NULL;
+    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++)
+        if (OP(m[k].onnx)) gop = m[k].gop;
+    bool cmp = OP("Equal") || OP("Greater") || OP("GreaterOrEqual") || OP("Less") || OP("LessOrEqual") || OP("And") || OP("Or");
+    bool done = false;
+    ft_status s;
+    if (!cmp && !OP("PRelu")) {
+        if ((s = scalar_form(x, nd, op, a, b, false, &done)) || done) return s;
+        if (!OP("Pow") && !OP("Div") && (s = scalar_form(x, nd, op, b, a, true, &done))) return s;
+        if (done) return FT_OK;
+    }
+    /* a constant first operand of a symmetric op goes second (it becomes a param) */
+    if (a->is_const && !b->is_const) {
+        static const pair sw[] = {{"Add", "add"}, {"Mul", "mul"}, {"Max", "max"}, {"Min", "min"}, {"Equal", "equal"},
+                                  {"Greater", "less"}, {"Less", "greater"}, {"GreaterOrEqual", "less_or_equal"},
+                                  {"LessOrEqual", "greater_or_equal"}, {"And", "mul"}, {"Or", "max"}};
+        for (size_t k = 0; k < sizeof sw / sizeof sw[0]; k++)
+            if (OP(sw[k].onnx)) return emit_binary(x, nd, sw[k].gop, b, a, cmp ? OX_BOOL : OX_FLOAT);
+    }
+    return emit_binary(x, nd, gop, a, b, cmp ? OX_BOOL : OX_FLOAT);
+}
+
+/* Max/Min/Sum/Mean of n inputs */
+static ft_status map_variadic(ox *x, const Onnx__NodeProto *nd, const char *op) {
+    int n = 0;
+    oval *v[64];
+    for (size_t j = 0; j < nd->n_input && n < 64; j++)
+        if (ox_in(x, nd, j)) v[n++] = ox_in(x, nd, j);
+    if (n < 1) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    if (n == 2 && !OP("Mean")) return map_binary(x, nd, OP("Sum") ? "Add" : op);
+    const char *gop = OP("Max") ? "max" : OP("Min") ? "min" : "add";
+    ft_status s = need_op(x, gop);
+    if (s) return s;
+    int r = v[0]->ndim;
+    int64_t sh[OX_MAX_DIMS];
+    memcpy(sh, v[0]->shape, sizeof sh);
+    const char *acc = NULL;
+    for (int k = 0; k < n; k++) {
+        if ((s = ox_broadcast(x, r, sh, v[k]->ndim, v[k]->shape, &r, sh))) return s;
+        if (!k) { acc = lift(x, v[0]); if (!acc) return FT_EUNSUPPORTED; continue; }
+        const char *ins[2] = {acc, NULL}, *p = NULL;
+        int npar = 0;
+        if (v[k]->is_const) { if (!(p = ox_param(x, v[k], 0))) return FT_EUNSUPPORTED; npar = 1; }
+        else ins[1] = v[k]->node;
+        acc = ox_emit(x, gop, ins, npar ? 1 : 2, &p, npar, NULL, hint(nd));
+        if (!acc) return FT_EINVAL;
+    }
+    if (OP("Mean") && n > 1) acc = emit1(x, nd, "scale", acc, json_pack("{s:f}", "a", 1.0 / n));
+    else if (n == 1) acc = emit1(x, nd, "identity", acc, NULL);
+    return set_dyn(x, nd, 0, acc, r, sh, OX_FLOAT);
+}
+
+static ft_status map_where(ox *x, const Onnx__NodeProto *nd) {
+    oval *v[3] = {ox_in(x, nd, 0), ox_in(x, nd, 1), ox_in(x, nd, 2)};
+    if (!v[0] || !v[1] || !v[2]) return ox_node_fail(x, FT_EFORMAT, "needs three inputs");
+    ft_status s = need_op(x, "where");
+    if (s) return s;
+    int n1, n;
+    int64_t s1[OX_MAX_DIMS], sh[OX_MAX_DIMS];
+    if ((s = ox_broadcast(x, v[0]->ndim, v[0]->shape, v[1]->ndim, v[1]->shape, &n1, s1)) ||
+        (s = ox_broadcast(x, n1, s1, v[2]->ndim, v[2]->shape, &n, sh)))
+        return s;
+    if (v[0]->is_const && v[0]->i) { /* a constant condition: as float 0/1 */
+        for (int64_t k = 0; k < v[0]->numel; k++) {}
+        float *f = ft_malloc((size_t)(v[0]->numel ? v[0]->numel : 1) * sizeof(float));
+        if (!f) return ox_oom();
+        for (int64_t k = 0; k < v[0]->numel; k++) f[k] = v[0]->i[k] != 0;
+        v[0]->f = f;
+        v[0]->dt = OX_FLOAT;
+    }
+    const char *ins[3], *pars[3];
+    int nin, npar;
+    if ((s = operands(x, v, 3, ins, &nin, pars, &npar, 2))) return s;
+    return set_dyn(x, nd, 0, ox_emit(x, "where", ins, nin, pars, npar, NULL, hint(nd)), n, sh, v[1]->dt == OX_BOOL ? OX_BOOL : OX_FLOAT);
+}
+
+/* ---------------- CNN ---------------- */
+
+/* pads per spatial dim from pads / auto_pad (begin[d], end[d]) */
+static ft_status conv_pads(ox *x, const Onnx__NodeProto *nd, int ns, const int64_t *in, const int64_t *k, const int64_t *st, const int64_t *dl,
+                           int64_t *pb, int64_t *pe) {
+    char buf[32];
+    const char *ap = ox_attr_s(nd, "auto_pad", "NOTSET", buf, sizeof buf);
+    const int64_t *p;
+    int np = ox_attr_ints(nd, "pads", &p);
+    for (int d = 0; d < ns; d++) {
+        pb[d] = pe[d] = 0;
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t out = (in[d] + st[d] - 1) / st[d];
+            int64_t tot = (out - 1) * st[d] + (k[d] - 1) * dl[d] + 1 - in[d];
+            if (tot < 0) tot = 0;
+            pb[d] = !strcmp(ap, "SAME_UPPER") ? tot / 2 : tot - tot / 2;
+            pe[d] = tot - pb[d];
+        } else if (!strcmp(ap, "NOTSET") && np >= 0) {
+            if (np != 2 * ns) return ox_node_fail(x, FT_EFORMAT, "pads has %d entries for %d spatial dims", np, ns);
+            pb[d] = p[d];
+            pe[d] = p[d + ns];
+            if (pb[d] < 0 || pe[d] < 0) return ox_node_fail(x, FT_EUNSUPPORTED, "negative pads");
+        } else if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return ox_node_fail(x, FT_EFORMAT, "auto_pad '%s'", ap);
+    }
+    return FT_OK;
+}
+
+static ft_status spatial_ints(ox *x, const Onnx__NodeProto *nd, const char *name, int ns, int64_t def, int64_t *out) {
+    const int64_t *v;
+    int n = ox_attr_ints(nd, name, &v);
+    for (int d = 0; d < ns; d++) out[d] = def;
+    if (n < 0) return FT_OK;
+    if (n != ns) return ox_node_fail(x, FT_EFORMAT, "%s has %d entries for %d spatial dims", name, n, ns);
+    for (int d = 0; d < ns; d++) {
+        if (v[d] < 1) return ox_node_fail(x, FT_EFORMAT, "%s entry %d is %lld", name, d, (long long)v[d]);
+        out[d] = v[d];
+    }
+    return FT_OK;
+}
+
+static ft_status map_conv(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *w = ox_in(x, nd, 1), *b = ox_in(x, nd, 2);
+    if (!a || !w) return ox_node_fail(x, FT_EFORMAT, "needs x and W");
+    if (!w->is_const) return ox_unsupported(x, "the weight is computed, not a constant");
+    if (b && !b->is_const) return ox_unsupported(x, "the bias is computed, not a constant");
+    int ns = a->ndim - 2;
+    if (ns < 1 || ns > 2) return ox_unsupported(x, "only 1-D and 2-D convolutions are supported");
+    if (w->ndim != a->ndim) return ox_node_fail(x, FT_ESHAPE, "W has %d dims for a %d-dim input", w->ndim, a->ndim);
+    int64_t k[2], st[2], dl[2], pb[2], pe[2], g = ox_attr_i(nd, "group", 1);
+    ft_status s;
+    if ((s = spatial_ints(x, nd, "strides", ns, 1, st)) || (s = spatial_ints(x, nd, "dilations", ns, 1, dl))) return s;
+    for (int d = 0; d < ns; d++) k[d] = w->shape[2 + d];
+    if ((s = conv_pads(x, nd, ns, a->shape + 2, k, st, dl, pb, pe))) return s;
+    if (g < 1 || a->shape[1] % g || w->shape[0] % g || w->shape[1] * g != a->shape[1])
+        return ox_node_fail(x, FT_ESHAPE, "input channels %lld, W %lldx%lld and group %lld do not match", (long long)a->shape[1],
+                            (long long)w->shape[0], (long long)w->shape[1], (long long)g);
+    if (b && b->numel != w->shape[0]) return ox_node_fail(x, FT_ESHAPE, "bias has %lld values for %lld output channels", (long long)b->numel, (long long)w->shape[0]);
+    int64_t sh[4] = {a->shape[0], w->shape[0], 1, 1};
+    for (int d = 0; d < ns; d++) {
+        int64_t o = (a->shape[2 + d] + pb[d] + pe[d] - dl[d] * (k[d] - 1) - 1) / st[d] + 1;
+        if (o < 1) return ox_node_fail(x, FT_ESHAPE, "the output would be empty");
+        sh[2 + d] = o;
+    }
+    const char *in = lift(x, a), *pars[2];
+    if (!in) return FT_EUNSUPPORTED;
+    int npar = 1;
+    if (b && !(pars[1] = ox_param(x, b, 0))) return FT_EUNSUPPORTED;
+    if (b) npar = 2;
+    if (ns == 2 || ox_op_known("conv1d")) {
+        if (!(pars[0] = ox_param(x, w, 0))) return FT_EUNSUPPORTED;
+        json_t *at = ns == 2 ? json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:I}", "stride", st[0], st[1], "pad", pb[0], pb[1], pe[0], pe[1],
+                                         "dilation", dl[0], dl[1], "groups", g)
+                             : json_pack("{s:I, s:[I,I], s:I, s:I}", "stride", st[0], "pad", pb[0], pe[0], "dilation", dl[0], "groups", g);
+        return set_dyn(x, nd, 0, ox_emit(x, ns == 2 ? "conv2d" : "conv1d", &in, 1, pars, npar, at, hint(nd)), a->ndim, sh, OX_FLOAT);
+    }
+    /* 1-D without conv1d: [N,C,L] -> [N,C,1,L], conv2d with W as [O,C/g,1,k], back */
+    int64_t w4[4] = {w->shape[0], w->shape[1], 1, w->shape[2]}, x4[4] = {a->shape[0], a->shape[1], 1, a->shape[2]};
+    if (!(pars[0] = ox_declare(x, w->name, 4, w4, w->f, w->orig == ORIG_INIT || w->orig == ORIG_BRANCH || x->o.promote_constants)))
+        return FT_EUNSUPPORTED;
+    char h[300];
+    snprintf(h, sizeof h, "%s.as2d", hint(nd));
+    const char *r = reshape_to(x, nd, a, 4, x4, h);
+    json_t *at = json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:I}", "stride", (json_int_t)1, st[0], "pad", (json_int_t)0, pb[0], (json_int_t)0, pe[0],
+                           "dilation", (json_int_t)1, dl[0], "groups", g);
+    const char *c = r ? ox_emit(x, "conv2d", &r, 1, pars, npar, at, hint(nd)) : NULL;
+    if (!c) return FT_EINVAL;
+    int64_t o3[3] = {sh[0], sh[1], sh[2]};
+    snprintf(h, sizeof h, "%s.as1d", hint(nd));
+    const char *back = ox_emit(x, "reshape", &c, 1, NULL, 0, json_pack("{s:[I,I]}", "shape", o3[1], o3[2]), h);
+    return set_dyn(x, nd, 0, back, 3, o3, OX_FLOAT);
+}
+
+static ft_status map_pool(ox *x, const Onnx__NodeProto *nd, bool avg) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    if (nd->n_output > 1 && nd->output[1][0]) return ox_unsupported(x, "the Indices output is not supported");
+    int ns = a->ndim - 2;
+    if (ns < 1 || ns > 2) return ox_unsupported(x, "only 1-D and 2-D pools are supported");
+    int64_t k[2], st[2], dl[2], pb[2], pe[2];
+    ft_status s;
+    const int64_t *kv;
+    if (ox_attr_ints(nd, "kernel_shape", &kv) != ns) return ox_node_fail(x, FT_EFORMAT, "kernel_shape must have %d entries", ns);
+    for (int d = 0; d < ns; d++) k[d] = kv[d];
+    if ((s = spatial_ints(x, nd, "strides", ns, 1, st)) || (s = spatial_ints(x, nd, "dilations", ns, 1, dl))) return s;
+    for (int d = 0; d < ns; d++)
+        if (dl[d] != 1) return ox_unsupported(x, "dilated pooling");
+    if ((s = conv_pads(x, nd, ns, a->shape + 2, k, st, dl, pb, pe))) return s;
+    bool ceil = ox_attr_i(nd, "ceil_mode", 0) != 0, cip = ox_attr_i(nd, "count_include_pad", 0) != 0;
+    for (int d = 0; d < ns; d++)
+        if (pb[d] >= k[d] || pe[d] >= k[d]) return ox_unsupported(x, "padding as large as the kernel");
+    int64_t sh[4] = {a->shape[0], a->shape[1], 1, 1};
+    for (int d = 0; d < ns; d++) {
+        int64_t len = a->shape[2 + d] + pb[d] + pe[d] - k[d];
+        int64_t o = (ceil ? (len + st[d] - 1) / st[d] : len / st[d]) + 1;
+        if (ceil && (o - 1) * st[d] >= a->shape[2 + d] + pb[d]) o--;
+        if (o < 1) return ox_node_fail(x, FT_ESHAPE, "the output would be empty");
+        sh[2 + d] = o;
+    }
+    json_t *at = json_pack("{s:[I,I], s:[I,I], s:[I,I,I,I], s:b}", "kernel", ns == 2 ? k[0] : 1, ns == 2 ? k[1] : k[0], "stride", ns == 2 ? st[0] : 1,
+                           ns == 2 ? st[1] : st[0], "pad", ns == 2 ? pb[0] : 0, ns == 2 ? pb[1] : pb[0], ns == 2 ? pe[0] : 0, ns == 2 ? pe[1] : pe[0],
+                           "ceil_mode", ceil);
+    if (avg) json_object_set_new(at, "count_include_pad", json_boolean(cip));
+    const char *in = lift(x, a);
+    if (!in) { json_decref(at); return FT_EUNSUPPORTED; }
+    if (ns == 1) { /* [N,C,L] -> [N,C,1,L] */
+        int64_t x4[4] = {a->shape[0], a->shape[1], 1, a->shape[2]};
+        char h[300];
+        snprintf(h, sizeof h, "%s.as2d", hint(nd));
+        in = reshape_to(x, nd, a, 4, x4, h);
+        if (!in) { json_decref(at); return FT_EINVAL; }
+    }
+    const char *o = ox_emit(x, avg ? "avg_pool2d" : "max_pool2d", &in, 1, NULL, 0, at, hint(nd));
+    if (ns == 1 && o) {
+        char h[300];
+        snprintf(h, sizeof h, "%s.as1d", hint(nd));
+        o = ox_emit(x, "reshape", &o, 1, NULL, 0, json_pack("{s:[I,I]}", "shape", sh[1], sh[2]), h);
+    }
+    return set_dyn(x, nd, 0, o, a->ndim, sh, OX_FLOAT);
+}
+
+static ft_status map_global_pool(ox *x, const Onnx__NodeProto *nd, bool avg) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a || a->ndim < 3) return ox_node_fail(x, FT_EFORMAT, "needs an input with spatial dims");
+    int64_t sh[OX_MAX_DIMS], dims[OX_MAX_DIMS];
+    int nd2 = 0;
+    for (int d = 0; d < a->ndim; d++) sh[d] = d < 2 ? a->shape[d] : 1;
+    for (int d = 2; d < a->ndim; d++) dims[nd2++] = d;
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    if (avg && a->ndim == 4) return set_dyn(x, nd, 0, emit1(x, nd, "global_avg_pool", in, json_pack("{s:b}", "keepdim", 1)), 4, sh, OX_FLOAT);
+    const char *gop = avg ? "mean" : "reduce_max";
+    ft_status s = need_op(x, gop);
+    if (s) return s;
+    return set_dyn(x, nd, 0, emit1(x, nd, gop, in, json_pack("{s:o, s:b}", "dims", ints_json(nd2, dims), "keepdim", 1)), a->ndim, sh, OX_FLOAT);
+}
+
+static ft_status map_batchnorm(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *v[4] = {ox_in(x, nd, 1), ox_in(x, nd, 2), ox_in(x, nd, 3), ox_in(x, nd, 4)};
+    if (!a || !v[0] || !v[1] || !v[2] || !v[3]) return ox_node_fail(x, FT_EFORMAT, "needs X, scale, B, mean and var");
+    for (size_t j = 1; j < nd->n_output; j++)
+        if (nd->output[j][0]) return ox_unsupported(x, "training-mode outputs (running statistics) are not supported");
+    if (a->ndim < 2) return ox_node_fail(x, FT_ESHAPE, "X needs a channel dim");
+    const char *pars[4];
+    for (int k = 0; k < 4; k++) {
+        if (!v[k]->is_const) return ox_unsupported(x, "computed scale, bias or statistics");
+        if (v[k]->numel != a->shape[1]) return ox_node_fail(x, FT_ESHAPE, "input %d has %lld values for %lld channels", k + 1, (long long)v[k]->numel, (long long)a->shape[1]);
+        if (!(pars[k] = ox_param(x, v[k], k < 2 ? 0 : 2))) return FT_EUNSUPPORTED;
+    }
+    float mom = ox_attr_f(nd, "momentum", 0.9f);
+    json_t *at = json_pack("{s:f, s:f}", "eps", (double)ox_attr_f(nd, "epsilon", 1e-5f), "momentum", (double)(mom >= 0 && mom <= 1 ? 1.0f - mom : 0.1f));
+    const char *in = lift(x, a);
+    if (!in) { json_decref(at); return FT_EUNSUPPORTED; }
+    int64_t sh[OX_MAX_DIMS];
+    memcpy(sh, a->shape, sizeof sh);
+    if (a->ndim == 2 || a->ndim == 4) return set_dyn(x, nd, 0, ox_emit(x, "batch_norm", &in, 1, pars, 4, at, hint(nd)), a->ndim, sh, OX_FLOAT);
+    /* [N,C,...] -> [N,C,L,1] and back */
+    int64_t l = 1;
+    for (int d = 2; d < a->ndim; d++) l *= a->shape[d];
+    int64_t x4[4] = {a->shape[0], a->shape[1], l, 1};
+    char h[300];
+    snprintf(h, sizeof h, "%s.as4d", hint(nd));
+    const char *r = reshape_to(x, nd, a, 4, x4, h);
+    const char *o = r ? ox_emit(x, "batch_norm", &r, 1, pars, 4, at, hint(nd)) : NULL;
+    if (!r) json_decref(at);
+    snprintf(h, sizeof h, "%s.back", hint(nd));
+    if (o) o = ox_emit(x, "reshape", &o, 1, NULL, 0, json_pack("{s:o}", "shape", ints_json(a->ndim - 1, a->shape + 1)), h);
+    return set_dyn(x, nd, 0, o, a->ndim, sh, OX_FLOAT);
+}
+
+/* ---------------- linear algebra ---------------- */
+
+static ft_status map_gemm(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *b = ox_in(x, nd, 1), *c = ox_in(x, nd, 2);
+    if (!a || !b) return ox_node_fail(x, FT_EFORMAT, "needs A and B");
+    if (a->ndim != 2 || b->ndim != 2) return ox_node_fail(x, FT_ESHAPE, "A and B must be 2-D");
+    bool ta = ox_attr_i(nd, "transA", 0) != 0, tb = ox_attr_i(nd, "transB", 0) != 0;
+    float alpha = ox_attr_f(nd, "alpha", 1.0f), beta = ox_attr_f(nd, "beta", 1.0f);
+    int64_t M = ta ? a->shape[1] : a->shape[0], K = ta ? a->shape[0] : a->shape[1];
+    int64_t Kb = tb ? b->shape[1] : b->shape[0], N = tb ? b->shape[0] : b->shape[1];
+    if (K != Kb) return ox_node_fail(x, FT_ESHAPE, "A gives K = %lld, B gives %lld", (long long)K, (long long)Kb);
+    int64_t sh[2] = {M, N};
+    if (c && c->ndim > 2) return ox_node_fail(x, FT_ESHAPE, "C has %d dims", c->ndim);
+    char h[300];
+    const char *cur = NULL;
+    bool bias_done = false;
+    if (b->is_const && !a->is_const && !ta) {
+        /* linear: weight [N, K] (B transposed at import when transB = 0) */
+        const char *pars[2];
+        int npar = 1;
+        if (tb) pars[0] = ox_param(x, b, 0);
+        else {
+            float *t = ft_malloc((size_t)(b->numel ? b->numel : 1) * sizeof(float));
+            if (!t) return ox_oom();
+            if (!b->f) { ft_free(t); return ox_unsupported(x, "B has an integer type"); }
+            for (int64_t i = 0; i < K; i++)
+                for (int64_t j = 0; j < N; j++) t[j * K + i] = b->f[i * N + j];
+            int64_t ws[2] = {N, K};
+            pars[0] = ox_declare(x, b->name, 2, ws, t, b->orig == ORIG_INIT || b->orig == ORIG_BRANCH || x->o.promote_constants);
+            ft_free(t);
+        }
+        if (!pars[0]) return FT_EUNSUPPORTED;
+        if (c && c->is_const && alpha == 1.0f && beta == 1.0f && c->numel == N && (c->ndim == 1 || c->shape[0] == 1)) {
+            if (c->ndim == 1) pars[1] = ox_param(x, c, 0);
+            else pars[1] = ox_declare(x, c->name, 1, &N, c->f, c->orig == ORIG_INIT || c->orig == ORIG_BRANCH || x->o.promote_constants);
+            if (!pars[1]) return FT_EUNSUPPORTED;
+            npar = 2;
+            bias_done = true;
+        }
+        const char *in = lift(x, a);
+        if (!in) return FT_EUNSUPPORTED;
+        cur = ox_emit(x, "linear", &in, 1, pars, npar, NULL, hint(nd));
+    } else {
+        oval *v[2] = {a, b};
+        const char *ins[2], *pars[2];
+        int nin, npar;
+        ft_status s = operands(x, v, 2, ins, &nin, pars, &npar, 0);
+        if (s) return s;
+        cur = ox_emit(x, "matmul", ins, nin, pars, npar, json_pack("{s:b, s:b}", "trans_a", ta, "trans_b", tb), hint(nd));
+    }
+    if (!cur) return FT_EINVAL;
+    if (alpha != 1.0f) {
+        snprintf(h, sizeof h, "%s.alpha", hint(nd));
+        cur = ox_emit(x, "scale", &cur, 1, NULL, 0, json_pack("{s:f}", "a", (double)alpha), h);
+        if (!cur) return FT_EINVAL;
+    }
+    if (c && !bias_done && beta != 0.0f) {
+        const char *cn = NULL;
+        snprintf(h, sizeof h, "%s.bias", hint(nd));
+        if (c->is_const) {
+            if (beta != 1.0f) for (int64_t k = 0; k < c->numel && c->f; k++) c->f[k] *= beta;
+            const char *p = ox_param(x, c, 0);
+            if (!p) return FT_EUNSUPPORTED;
+            cur = ox_emit(x, "add", &cur, 1, &p, 1, NULL, h);
+        } else {
+            cn = c->node;
+            if (beta != 1.0f) {
+                char h2[300];
+                snprintf(h2, sizeof h2, "%s.beta", hint(nd));
+                cn = ox_emit(x, "scale", &cn, 1, NULL, 0, json_pack("{s:f}", "a", (double)beta), h2);
+            }
+            const char *ins[2] = {cur, cn};
+            cur = cn ? ox_emit(x, "add", ins, 2, NULL, 0, NULL, h) : NULL;
+        }
+    }
+    return set_dyn(x, nd, 0, cur, 2, sh, OX_FLOAT);
+}
+
+static ft_status map_matmul(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *b = ox_in(x, nd, 1);
+    if (!a || !b) return ox_node_fail(x, FT_EFORMAT, "needs A and B");
+    if (a->ndim < 2 || b->ndim < 2) return ox_unsupported(x, "1-D operands are not supported");
+    if (a->shape[a->ndim - 1] != b->shape[b->ndim - 2]) return ox_node_fail(x, FT_ESHAPE, "inner dims %lld and %lld differ", (long long)a->shape[a->ndim - 1], (long long)b->shape[b->ndim - 2]);
+    int n;
+    int64_t sh[OX_MAX_DIMS];
+    ft_status s = ox_broadcast(x, a->ndim - 2, a->shape, b->ndim - 2, b->shape, &n, sh);
+    if (s) return s;
+    sh[n] = a->shape[a->ndim - 2];
+    sh[n + 1] = b->shape[b->ndim - 1];
+    n += 2;
+    if (b->ndim > 2) { /* batched B must match A's batch dims exactly */
+        bool same = b->ndim == a->ndim;
+        for (int d = 0; same && d < a->ndim - 2; d++) same = a->shape[d] == b->shape[d];
+        if (!same) return ox_unsupported(x, "broadcasting batch dims of a batched B");
+    }
+    if (a->ndim < b->ndim) return ox_unsupported(x, "B has more dims than A");
+    oval *v[2] = {a, b};
+    const char *ins[2], *pars[2];
+    int nin, npar;
+    if ((s = operands(x, v, 2, ins, &nin, pars, &npar, 0))) return s;
+    return set_dyn(x, nd, 0, ox_emit(x, "matmul", ins, nin, pars, npar, NULL, hint(nd)), n, sh, OX_FLOAT);
+}
+
+/* ---------------- shape ops ---------------- */
+
+static ft_status map_reshape_like(ox *x, const Onnx__NodeProto *nd, const char *op) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    int n;
+    int64_t sh[OX_MAX_DIMS];
+    ft_status s;
+    if (OP("Reshape")) {
+        oval *t = ox_in(x, nd, 1);
+        if (!t) return ox_node_fail(x, FT_EFORMAT, "needs a shape");
+        if (!t->is_const) return ox_unsupported(x, "the shape depends on the data");
+        if ((s = ox_reshape_shape(x, a, t, ox_attr_i(nd, "allowzero", 0) != 0, &n, sh))) return s;
+    } else if (OP("Flatten")) {
+        int ax = ox_norm_axis(ox_attr_i(nd, "axis", 1), a->ndim + 1);
+        if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
+        sh[0] = sh[1] = 1;
+        for (int d = 0; d < a->ndim; d++) sh[d < ax ? 0 : 1] *= a->shape[d];
+        n = 2;
+        if (ax == 1 && a->ndim >= 2) {
+            const char *in = lift(x, a);
+            if (!in) return FT_EUNSUPPORTED;
+            return set_dyn(x, nd, 0, a->ndim == 2 ? emit1(x, nd, "identity", in, NULL) : emit1(x, nd, "flatten", in, NULL), 2, sh, a->dt);
+        }
+    } else {
+        int64_t axes[OX_MAX_DIMS];
+        int na;
+        if ((s = ox_axes(x, nd, 1, axes, &na))) return s;
+        s = OP("Squeeze") ? ox_squeeze_shape(x, a, axes, na, &n, sh) : ox_unsqueeze_shape(x, a, axes, na, &n, sh);
+        if (s) return s;
+    }
+    if (n > FT_MAX_DIMS) return ox_unsupported(x, "more than 6 dims");
+    if (n == 0) return ox_unsupported(x, "a 0-d (scalar) result");
+    const char *r = reshape_to(x, nd, a, n, sh, NULL);
+    if (r && a->node && !strcmp(r, a->node)) r = emit1(x, nd, "identity", r, NULL);
+    return set_dyn(x, nd, 0, r, n, sh, a->dt);
+}
+
+static ft_status map_transpose(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    const int64_t *perm;
+    int np = ox_attr_ints(nd, "perm", &perm);
+    int64_t p[OX_MAX_DIMS], sh[OX_MAX_DIMS];
+    bool seen[OX_MAX_DIMS] = {false};
+    if (np >= 0 && np != a->ndim) return ox_node_fail(x, FT_EFORMAT, "perm has %d entries for %d dims", np, a->ndim);
+    for (int d = 0; d < a->ndim; d++) {
+        int q = np >= 0 ? ox_norm_axis(perm[d], a->ndim) : a->ndim - 1 - d;
+        if (q < 0 || seen[q]) return ox_node_fail(x, FT_EFORMAT, "perm is not a permutation");
+        seen[q] = true;
+        p[d] = q;
+        sh[d] = a->shape[q];
+    }
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    return set_dyn(x, nd, 0, emit1(x, nd, "permute", in, json_pack("{s:o}", "dims", ints_json(a->ndim, p))), a->ndim, sh, a->dt);
+}
+
+static ft_status map_concat(ox *x, const Onnx__NodeProto *nd) {
+    oval *v[256];
+    int n = 0;
+    for (size_t j = 0; j < nd->n_input; j++) {
+        oval *t = ox_in(x, nd, j);
+        if (!t) continue;
+        if (n == 256) return ox_unsupported(x, "more than 256 inputs");
+        if (t->numel == 0) continue; /* empty pieces add nothing */
+        v[n++] = t;
+    }
+    if (!n) return ox_node_fail(x, FT_EFORMAT, "needs inputs");
+    int ax = ox_norm_axis(ox_attr_i(nd, "axis", 0), v[0]->ndim);
+    if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
+    int64_t sh[OX_MAX_DIMS];
+    memcpy(sh, v[0]->shape, sizeof sh);
+    sh[ax] = 0;
+    const char *ins[256];
+    for (int k = 0; k < n; k++) {
+        if (v[k]->ndim != v[0]->ndim) return ox_node_fail(x, FT_ESHAPE, "inputs have different ranks");
+        for (int d = 0; d < v[0]->ndim; d++)
+            if (d != ax && v[k]->shape[d] != v[0]->shape[d]) return ox_node_fail(x, FT_ESHAPE, "input %d differs off the axis (dim %d)", k, d);
+        sh[ax] += v[k]->shape[ax];
+        if (!(ins[k] = lift(x, v[k]))) return FT_EUNSUPPORTED;
+    }
+    return set_dyn(x, nd, 0, ox_emit(x, n == 1 ? "identity" : "concat", ins, n, NULL, 0, n == 1 ? NULL : json_pack("{s:i}", "dim", ax), hint(nd)),
+                   v[0]->ndim, sh, v[0]->dt);
+}
+
+static ft_status map_slice(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    oslice sl;
+    ft_status s = ox_slice_params(x, nd, a, &sl);
+    if (s) return s;
+    const char *cur = lift(x, a);
+    if (!cur) return FT_EUNSUPPORTED;
+    int64_t sh[OX_MAX_DIMS];
+    memcpy(sh, a->shape, sizeof sh);
+    for (int d = 0; d < a->ndim; d++) {
+        if (!sl.sliced[d] || (sl.start[d] == 0 && sl.step[d] == 1 && sl.len[d] == a->shape[d])) continue;
+        if (sl.len[d] == 0) return ox_unsupported(x, "an empty slice");
+        if ((s = need_op(x, "slice"))) return s;
+        int64_t end = sl.start[d] + (sl.len[d] - 1) * sl.step[d] + (sl.step[d] > 0 ? 1 : -1);
+        json_t *at = json_pack("{s:i, s:I, s:I, s:I}", "dim", d, "start", sl.start[d], "end", end, "step", sl.step[d]);
+        if (end < 0) json_object_set_new(at, "end", json_null()); /* a negative step running to the beginning */
+        cur = emit1(x, nd, "slice", cur, at);
+        if (!cur) return FT_EINVAL;
+        sh[d] = sl.len[d];
+    }
+    if (a->node && !strcmp(cur, a->node)) cur = emit1(x, nd, "identity", cur, NULL);
+    return set_dyn(x, nd, 0, cur, a->ndim, sh, a->dt);
+}
+
+static ft_status map_split(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    int ax = ox_norm_axis(ox_attr_i(nd, "axis", 0), a->ndim);
+    if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
+    int n = (int)nd->n_output;
+    if (n < 1 || n > 1024) return ox_node_fail(x, FT_EFORMAT, "needs outputs");
+    int64_t len[1024];
+    const int64_t *sp;
+    int ns = ox_attr_ints(nd, "split", &sp);
+    oval *sv = ox_in(x, nd, 1);
+    if (sv) {
+        if (!sv->is_const || !sv->i) return ox_unsupported(x, "the split sizes depend on the data");
+        ns = (int)sv->numel;
+        sp = sv->i;
+    }
+    if (ns >= 0) {
+        if (ns != n) return ox_node_fail(x, FT_EFORMAT, "split has %d entries for %d outputs", ns, n);
+        int64_t tot = 0;
+        for (int k = 0; k < n; k++) { len[k] = sp[k]; tot += sp[k]; if (sp[k] < 0) return ox_node_fail(x, FT_EFORMAT, "negative split"); }
+        if (tot != a->shape[ax]) return ox_node_fail(x, FT_ESHAPE, "split sizes add to %lld, the dim is %lld", (long long)tot, (long long)a->shape[ax]);
+    } else {
+        int64_t per = (a->shape[ax] + n - 1) / n;
+        for (int k = 0; k < n; k++) {
+            int64_t rest = a->shape[ax] - per * k;
+            len[k] = rest < per ? (rest > 0 ? rest : 0) : per;
+        }
+    }
+    ft_status s = need_op(x, "slice");
+    if (s) return s;
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    char *keep = ft_strdup(in);
+    if (!keep) return ox_oom();
+    int64_t at = 0;
+    for (int k = 0; k < n && !s; k++) {
+        int64_t sh[OX_MAX_DIMS];
+        oval *cur = ox_in(x, nd, 0);
+        memcpy(sh, cur->shape, sizeof sh);
+        sh[ax] = len[k];
+        char h[300];
+        snprintf(h, sizeof h, "%s", nd->output[k][0] ? nd->output[k] : hint(nd));
+        if (len[k] == 0) s = ox_unsupported(x, "an empty split");
+        else s = set_dyn(x, nd, (size_t)k,
+                         ox_emit(x, "slice", (const char **)&keep, 1, NULL, 0, json_pack("{s:i, s:I, s:I}", "dim", ax, "start", at, "end", at + len[k]), h),
+                         cur->ndim, sh, cur->dt);
+        at += len[k];
+    }
+    ft_free(keep);
+    return s;
+}
+
+static ft_status map_gather(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *idx = ox_in(x, nd, 1);
+    if (!a || !idx) return ox_node_fail(x, FT_EFORMAT, "needs data and indices");
+    if (!idx->is_const || !idx->i) return ox_unsupported(x, "indices that depend on the data");
+    int ax = ox_norm_axis(ox_attr_i(nd, "axis", 0), a->ndim);
+    if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
+    int r = a->ndim - 1 + idx->ndim;
+    if (r > FT_MAX_DIMS || r < 1) return ox_unsupported(x, "the result would have 0 or more than 6 dims");
+    int64_t sh[OX_MAX_DIMS];
+    int q = 0;
+    for (int d = 0; d < ax; d++) sh[q++] = a->shape[d];
+    for (int d = 0; d < idx->ndim; d++) sh[q++] = idx->shape[d];
+    for (int d = ax + 1; d < a->ndim; d++) sh[q++] = a->shape[d];
+    ft_status s = need_op(x, "gather");
+    if (s) return s;
+    json_t *ji = json_array();
+    for (int64_t k = 0; k < idx->numel; k++) {
+        int64_t v = idx->i[k] < 0 ? idx->i[k] + a->shape[ax] : idx->i[k];
+        if (v < 0 || v >= a->shape[ax]) { json_decref(ji); return ox_node_fail(x, FT_EFORMAT, "index %lld is out of range", (long long)idx->i[k]); }
+        json_array_append_new(ji, json_integer(v));
+    }
+    const char *in = lift(x, a);
+    if (!in) { json_decref(ji); return FT_EUNSUPPORTED; }
+    return set_dyn(x, nd, 0, emit1(x, nd, "gather", in, json_pack("{s:i, s:o, s:o}", "axis", ax, "indices", ji, "indices_shape", ints_json(idx->ndim, idx->shape))),
+                   r, sh, a->dt);
+}
+
+static ft_status map_expand(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *t = ox_in(x, nd, 1);
+    if (!a || !t) return ox_node_fail(x, FT_EFORMAT, "needs an input and a shape");
+    if (!t->is_const || !t->i || t->ndim != 1 || t->numel > OX_MAX_DIMS) return ox_unsupported(x, "the shape must be a constant 1-D int64 tensor");
+    int n;
+    int64_t sh[OX_MAX_DIMS];
+    ft_status s = ox_broadcast(x, a->ndim, a->shape, (int)t->numel, t->i, &n, sh);
+    if (s) return s;
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    bool same = n == a->ndim;
+    for (int d = 0; same && d < n; d++) same = sh[d] == a->shape[d];
+    if (same) return set_dyn(x, nd, 0, emit1(x, nd, "identity", in, NULL), n, sh, a->dt);
+    if ((s = need_op(x, "expand"))) return s;
+    return set_dyn(x, nd, 0, emit1(x, nd, "expand", in, json_pack("{s:o}", "shape", ints_json(n, sh))), n, sh, a->dt);
+}
+
+static ft_status map_pad(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    char buf[32];
+    const char *mode = ox_attr_s(nd, "mode", "constant", buf, sizeof buf);
+    int64_t pads[2 * OX_MAX_DIMS];
+    float value = 0;
+    if (x->opset < 11) {
+        const int64_t *p;
+        if (ox_attr_ints(nd, "pads", &p) != 2 * a->ndim) return ox_node_fail(x, FT_EFORMAT, "pads must have %d entries", 2 * a->ndim);
+        memcpy(pads, p, (size_t)(2 * a->ndim) * sizeof *pads);
+        value = ox_attr_f(nd, "value", 0.0f);
+    } else {
+        oval *p = ox_in(x, nd, 1), *v = ox_in(x, nd, 2), *ax = ox_in(x, nd, 3);
+        if (!p || !p->is_const || !p->i) return ox_unsupported(x, "pads must be a constant int64 tensor");
+        if (v && (!v->is_const || v->numel != 1)) return ox_unsupported(x, "constant_value must be a constant scalar");
+        if (v) value = scalar_f(v);
+        for (int k = 0; k < 2 * a->ndim; k++) pads[k] = 0;
+        if (ax) {
+            if (!ax->is_const || !ax->i || p->numel != 2 * ax->numel) return ox_unsupported(x, "axes must be constant and match pads");
+            for (int64_t k = 0; k < ax->numel; k++) {
+                int d = ox_norm_axis(ax->i[k], a->ndim);
+                if (d < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
+                pads[d] = p->i[k];
+                pads[d + a->ndim] = p->i[k + ax->numel];
+            }
+        } else {
+            if (p->numel != 2 * a->ndim) return ox_node_fail(x, FT_EFORMAT, "pads has %lld entries for %d dims", (long long)p->numel, a->ndim);
+            memcpy(pads, p->i, (size_t)(2 * a->ndim) * sizeof *pads);
+        }
+    }
+    int64_t sh[OX_MAX_DIMS];
+    bool neg = false, only2 = true, any = false;
+    for (int d = 0; d < a->ndim; d++) {
+        sh[d] = a->shape[d] + pads[d] + pads[d + a->ndim];
+        if (sh[d] < 1) return ox_node_fail(x, FT_ESHAPE, "dim %d would be %lld", d, (long long)sh[d]);
+        neg |= pads[d] < 0 || pads[d + a->ndim] < 0;
+        any |= pads[d] || pads[d + a->ndim];
+        if (d < a->ndim - 2 && (pads[d] || pads[d + a->ndim])) only2 = false;
+    }
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    if (!any) return set_dyn(x, nd, 0, emit1(x, nd, "identity", in, NULL), a->ndim, sh, a->dt);
+    if (!strcmp(mode, "constant") && only2 && !neg && a->ndim >= 2) {
+        int n = a->ndim;
+        json_t *at = json_pack("{s:[I,I,I,I], s:f}", "pad", pads[n - 2], pads[n - 1], pads[2 * n - 2], pads[2 * n - 1], "value", (double)value);
+        return set_dyn(x, nd, 0, emit1(x, nd, "pad", in, at), a->ndim, sh, a->dt);
+    }
+    if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge")) return ox_unsupported(x, "pad mode (constant, reflect, edge)");
+    return set_dyn(x, nd, 0, emit1(x, nd, "pad", in, json_pack("{s:o, s:s, s:f}", "pads", ints_json(2 * a->ndim, pads), "mode", mode, "value", (double)value)),
+                   a->ndim, sh, a->dt);
+}
+
+/* ---------------- reductions, softmax, norms ---------------- */
+
+static ft_status map_reduce(ox *x, const Onnx__NodeProto *nd, const char *op) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    const char *gop = OP("ReduceMean") ? "mean" : OP("ReduceSum") ? "sum" : OP("ReduceMax") ? "reduce_max" : "reduce_min";
+    int64_t axes[OX_MAX_DIMS];
+    int n;
+    ft_status s = ox_axes(x, nd, OP("ReduceSum") && x->opset >= 13 ? 1 : -1, axes, &n);
+    if (s) return s;
+    bool keep = ox_attr_i(nd, "keepdims", 1) != 0, red[OX_MAX_DIMS] = {false};
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    if (n == 0 && ox_attr_i(nd, "noop_with_empty_axes", 0)) return set_dyn(x, nd, 0, emit1(x, nd, "identity", in, NULL), a->ndim, a->shape, a->dt);
+    int64_t dims[OX_MAX_DIMS], sh[OX_MAX_DIMS];
+    int nd2 = 0, r = 0;
+    if (n <= 0)
+        for (int d = 0; d < a->ndim; d++) red[d] = true;
+    for (int k = 0; k < n; k++) {
+        int d = ox_norm_axis(axes[k], a->ndim);
+        if (d < 0) return ox_node_fail(x, FT_EFORMAT, "axis %lld out of range", (long long)axes[k]);
+        red[d] = true;
+    }
+    for (int d = 0; d < a->ndim; d++) {
+        if (red[d]) dims[nd2++] = d;
+        if (!red[d] || keep) sh[r++] = red[d] ? 1 : a->shape[d];
+    }
+    if (r == 0) { /* every dim reduced without keepdims: kept as ones (a 0-d value does not exist in the graph) */
+        keep = true;
+        for (int d = 0; d < a->ndim; d++) sh[r++] = 1;
+    }
+    if ((s = need_op(x, gop))) return s;
+    return set_dyn(x, nd, 0, emit1(x, nd, gop, in, json_pack("{s:o, s:b}", "dims", ints_json(nd2, dims), "keepdim", keep)), r, sh, OX_FLOAT);
+}
+
+static ft_status map_softmax(ox *x, const Onnx__NodeProto *nd, bool logsm) {
+    oval *a = ox_in(x, nd, 0);
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    const char *gop = logsm ? "log_softmax" : "softmax";
+    int ax = ox_norm_axis(ox_attr_i(nd, "axis", x->opset >= 13 ? -1 : 1), a->ndim);
+    if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    if (ax == a->ndim - 1) return set_dyn(x, nd, 0, emit1(x, nd, gop, in, json_pack("{s:i}", "dim", -1)), a->ndim, a->shape, OX_FLOAT);
+    if (x->opset >= 13) {
+        /* over one inner dim: move it last, softmax, move it back */
+        int64_t p[OX_MAX_DIMS];
+        for (int d = 0; d < a->ndim; d++) p[d] = d;
+        p[ax] = a->ndim - 1;
+        p[a->ndim - 1] = ax;
+        char h[300];
+        snprintf(h, sizeof h, "%s.to_last", hint(nd));
+        const char *t = ox_emit(x, "permute", &in, 1, NULL, 0, json_pack("{s:o}", "dims", ints_json(a->ndim, p)), h);
+        const char *sm = t ? emit1(x, nd, gop, t, json_pack("{s:i}", "dim", -1)) : NULL;
+        snprintf(h, sizeof h, "%s.back", hint(nd));
+        const char *b = sm ? ox_emit(x, "permute", &sm, 1, NULL, 0, json_pack("{s:o}", "dims", ints_json(a->ndim, p)), h) : NULL;
+        return set_dyn(x, nd, 0, b, a->ndim, a->shape, OX_FLOAT);
+    }
+    /* opset < 13: over the flattened dims axis.. as one row */
+    int64_t two[2] = {1, 1};
+    for (int d = 0; d < a->ndim; d++) two[d < ax ? 0 : 1] *= a->shape[d];
+    char h[300];
+    snprintf(h, sizeof h, "%s.rows", hint(nd));
+    const char *r = reshape_to(x, nd, a, 2, two, h);
+    const char *sm = r ? ox_emit(x, gop, &r, 1, NULL, 0, json_pack("{s:i}", "dim", -1), hint(nd)) : NULL;
+    if (!sm) return FT_EINVAL;
+    json_t *at = two[0] == a->shape[0] ? json_pack("{s:o}", "shape", ints_json(a->ndim - 1, a->shape + 1))
+                                       : json_pack("{s:o, s:b}", "shape", ints_json(a->ndim, a->shape), "full", 1);
+    snprintf(h, sizeof h, "%s.back", hint(nd));
+    return set_dyn(x, nd, 0, ox_emit(x, "reshape", &sm, 1, NULL, 0, at, h), a->ndim, a->shape, OX_FLOAT);
+}
+
+static ft_status map_layernorm(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *w = ox_in(x, nd, 1), *b = ox_in(x, nd, 2);
+    if (!a || !w) return ox_node_fail(x, FT_EFORMAT, "needs X and Scale");
+    for (size_t j = 1; j < nd->n_output; j++)
+        if (nd->output[j][0]) return ox_unsupported(x, "the Mean and InvStdDev outputs are not supported");
+    int ax = ox_norm_axis(ox_attr_i(nd, "axis", -1), a->ndim);
+    if (ax != a->ndim - 1) return ox_unsupported(x, "normalization over more than the last dim");
+    if (!w->is_const || (b && !b->is_const)) return ox_unsupported(x, "a computed scale or bias");
+    if (w->numel != a->shape[a->ndim - 1] || (b && b->numel != w->numel)) return ox_node_fail(x, FT_ESHAPE, "scale/bias size");
+    if (ox_attr_i(nd, "stash_type", 1) != 1) return ox_unsupported(x, "stash_type other than float");
+    const char *pars[2], *in = lift(x, a);
+    int64_t n1 = w->numel;
+    if (!in) return FT_EUNSUPPORTED;
+    pars[0] = w->ndim == 1 ? ox_param(x, w, 0) : ox_declare(x, w->name, 1, &n1, w->f, w->orig != ORIG_CONST || x->o.promote_constants);
+    if (b) pars[1] = b->ndim == 1 ? ox_param(x, b, 0) : ox_declare(x, b->name, 1, &n1, b->f, b->orig != ORIG_CONST || x->o.promote_constants);
+    if (!pars[0] || (b && !pars[1])) return FT_EUNSUPPORTED;
+    return set_dyn(x, nd, 0, ox_emit(x, "layer_norm", &in, 1, pars, b ? 2 : 1, json_pack("{s:f}", "eps", (double)ox_attr_f(nd, "epsilon", 1e-5f)), hint(nd)),
+                   a->ndim, a->shape, OX_FLOAT);
+}
+
+static ft_status map_clip(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *lo = NULL, *hi = NULL;
+    if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+    float mn = -INFINITY, mx = INFINITY;
+    if (x->opset < 11) {
+        mn = ox_attr_f(nd, "min", -3.402823e38f);
+        mx = ox_attr_f(nd, "max", 3.402823e38f);
+    } else {
+        lo = ox_in(x, nd, 1);
+        hi = ox_in(x, nd, 2);
+        if (lo && lo->is_const) { mn = scalar_f(lo); lo = NULL; }
+        if (hi && hi->is_const) { mx = scalar_f(hi); hi = NULL; }
+    }
+    const char *cur = lift(x, a);
+    if (!cur) return FT_EUNSUPPORTED;
+    ft_status s;
+    bool has_lo = isfinite(mn) && mn > -3.4e38f, has_hi = isfinite(mx) && mx < 3.4e38f;
+    if (has_lo || has_hi) {
+        if (has_lo && has_hi && mn == 0.0f && mx == 6.0f) cur = emit1(x, nd, "relu6", cur, NULL);
+        else if (has_lo && !has_hi && mn == 0.0f) cur = emit1(x, nd, "relu", cur, NULL);
+        else {
+            if ((s = need_op(x, "clip"))) return s;
+            json_t *at = json_object();
+            if (has_lo) json_object_set_new(at, "min", json_real(mn));
+            if (has_hi) json_object_set_new(at, "max", json_real(mx));
+            cur = emit1(x, nd, "clip", cur, at);
+        }
+        if (!cur) return FT_EINVAL;
+    }
+    oval *dyn[2] = {lo, hi};
+    for (int k = 0; k < 2; k++) {
+        if (!dyn[k]) continue;
+        const char *gop = k ? "min" : "max";
+        if ((s = need_op(x, gop))) return s;
+        if (dyn[k]->numel != 1) return ox_node_fail(x, FT_EFORMAT, "min and max must be scalars");
+        const char *ins[2] = {cur, dyn[k]->node};
+        cur = ox_emit(x, gop, ins, 2, NULL, 0, NULL, hint(nd));
+        if (!cur) return FT_EINVAL;
+    }
+    if (a->node && !strcmp(cur, a->node)) cur = emit1(x, nd, "identity", cur, NULL);
+    return set_dyn(x, nd, 0, cur, a->ndim, a->shape, OX_FLOAT);
+}
+
+/* ---------------- control flow ---------------- */
+
+static ft_status map_if(ox *x, const Onnx__NodeProto *nd) {
+    oval *c = ox_in(x, nd, 0);
+    const Onnx__AttributeProto *tb = ox_attr(nd, "then_branch"), *eb = ox_attr(nd, "else_branch");
+    if (!c || !tb || !eb || !tb->g || !eb->g) return ox_node_fail(x, FT_EFORMAT, "needs a condition and two branches");
+    if (x->depth >= 16) return ox_node_fail(x, FT_EUNSUPPORTED, "If nested more than 16 deep");
+    if (c->numel != 1) return ox_node_fail(x, FT_ESHAPE, "the condition has %lld elements (one expected)", (long long)c->numel);
+    const Onnx__GraphProto *br[2] = {tb->g, eb->g};
+    bool stat = c->is_const;
+    bool take_then = stat && (c->f ? c->f[0] != 0 : c->i[0] != 0);
+    ft_status s = FT_OK;
+    x->depth++;
+    x->in_branch++;
+    const Onnx__NodeProto *saved = x->nd;
+    for (int k = 0; k < 2 && !s; k++) {
+        if (stat && (k == 0) != take_then) continue;
+        const Onnx__GraphProto *g = br[k];
+        if (g->n_output != nd->n_output) { s = ox_node_fail(x, FT_EFORMAT, "%s has %zu outputs, the If has %zu", k ? "else_branch" : "then_branch", g->n_output, nd->n_output); break; }
+        for (size_t i = 0; i < g->n_initializer && !s; i++) {
+            const Onnx__TensorProto *t = g->initializer[i];
+            if (!t->name || !t->name[0]) { s = ox_node_fail(x, FT_EFORMAT, "a branch initializer has no name"); break; }
+            int vi = ox_new_val(x, t->name);
+            if (vi < 0) { s = ox_oom(); break; }
+            x->v[vi].orig = ORIG_BRANCH;
+            char what[300];
+            snprintf(what, sizeof what, "branch initializer '%s'", t->name);
+            s = ox_tensor_to_val(x, t, what, &x->v[vi]);
+        }
+        char what[300];
+        snprintf(what, sizeof what, "in the %s of If node '%s': ", k ? "else_branch" : "then_branch", hint(nd));
+        if (!s) s = ox_run_graph(x, g, what);
+        x->nd = saved;
+    }
+    x->in_branch--;
+    x->depth--;
+    if (s) return s;
+    for (size_t j = 0; j < nd->n_output && !s; j++) {
+        if (!nd->output[j][0]) continue;
+        const char *tn = br[0]->output[j]->name, *en = br[1]->output[j]->name;
+        if (stat) {
+            oval *v = ox_val(x, take_then ? tn : en);
+            if (!v) return ox_node_fail(x, FT_EFORMAT, "branch output '%s' is not computed", take_then ? tn : en);
+            oval o = *v;
+            o.name = NULL;
+            o.f = NULL;
+            o.i = NULL;
+            o.param = NULL;
+            o.node = NULL;
+            size_t n = (size_t)(v->numel ? v->numel : 1);
+            if (v->f && (o.f = ft_malloc(n * sizeof(float)))) memcpy(o.f, v->f, (size_t)v->numel * sizeof(float));
+            if (v->i && (o.i = ft_malloc(n * sizeof(int64_t)))) memcpy(o.i, v->i, (size_t)v->numel * sizeof(int64_t));
+            if (v->node) o.node = ft_strdup(v->node);
+            if ((v->f && !o.f) || (v->i && !o.i) || (v->node && !o.node)) return ox_oom();
+            if ((s = ox_put(x, nd->output[j], &o))) return s;
+            continue;
+        }
+        /* a data-dependent condition: both branches run, `where` picks per element */
+        oval *a = ox_val(x, tn), *b = ox_val(x, en);
+        if (!a || !b) return ox_node_fail(x, FT_EFORMAT, "branch output '%s' is not computed", !a ? tn : en);
+        if ((s = need_op(x, "where"))) return s;
+        int n;
+        int64_t sh[OX_MAX_DIMS];
+        if ((s = ox_broadcast(x, a->ndim, a->shape, b->ndim, b->shape, &n, sh))) return s;
+        oval *v[3] = {c, a, b};
+        const char *ins[3], *pars[3];
+        int nin, npar;
+        if ((s = operands(x, v, 3, ins, &nin, pars, &npar, 0))) return s;
+        char h[300];
+        snprintf(h, sizeof h, "%s", nd->output[j]);
+        s = set_dyn(x, nd, j, ox_emit(x, "where", ins, nin, pars, npar, NULL, h), n, sh, OX_FLOAT);
+    }
+    return s;
+}
+
+/* ---------------- the table ---------------- */
+
+ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
+    const char *op = nd->op_type;
+    for (size_t j = 0; j < nd->n_input; j++) {
+        oval *v = ox_in(x, nd, j);
+        if (v && !v->is_const && v->dt != OX_FLOAT && v->dt != OX_BOOL)
+            return ox_node_fail(x, FT_EUNSUPPORTED, "input '%s' has type %s", v->name, ox_type_name(v->dt));
+    }
+    static const pair unary[] = {{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"HardSwish", "hardswish"}, {"Exp", "exp"},
+                                 {"Log", "log"}, {"Sqrt", "sqrt"}, {"Abs", "abs"}, {"Neg", "neg"}, {"Erf", "erf"},
+                                 {"Reciprocal", "reciprocal"}, {"Identity", "identity"}};
+    for (size_t k = 0; k < sizeof unary / sizeof unary[0]; k++)
+        if (OP(unary[k].onnx)) return map_unary(x, nd, unary[k].gop, NULL);
+    if (OP("LeakyRelu")) return map_unary(x, nd, "leaky_relu", json_pack("{s:f}", "alpha", (double)ox_attr_f(nd, "alpha", 0.01f)));
+    if (OP("Gelu")) {
+        char buf[16];
+        return map_unary(x, nd, "gelu", json_pack("{s:s}", "approximate", ox_attr_s(nd, "approximate", "none", buf, sizeof buf)));
+    }
+    if (OP("HardSigmoid")) {
+        float al = ox_attr_f(nd, "alpha", 0.2f), be = ox_attr_f(nd, "beta", 0.5f);
+        if (fabsf(al - 1.0f / 6.0f) < 1e-7f && be == 0.5f) return map_unary(x, nd, "hardsigmoid", NULL);
+        /* clamp(alpha x + beta, 0, 1) = relu6(6 (alpha x + beta)) / 6 */
+        oval *a = ox_in(x, nd, 0);
+        const char *in = a ? lift(x, a) : NULL;
+        if (!in) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+        char h[300];
+        snprintf(h, sizeof h, "%s.affine", hint(nd));
+        const char *t = ox_emit(x, "scale", &in, 1, NULL, 0, json_pack("{s:f, s:f}", "a", 6.0 * al, "b", 6.0 * be), h);
+        snprintf(h, sizeof h, "%s.relu6", hint(nd));
+        t = t ? ox_emit(x, "relu6", &t, 1, NULL, 0, NULL, h) : NULL;
+        t = t ? emit1(x, nd, "scale", t, json_pack("{s:f}", "a", 1.0 / 6.0)) : NULL;
+        return set_dyn(x, nd, 0, t, a->ndim, a->shape, OX_FLOAT);
+    }
+    if (OP("Dropout")) {
+        oval *a = ox_in(x, nd, 0), *r = ox_in(x, nd, 1), *tm = ox_in(x, nd, 2);
+        if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+        if (nd->n_output > 1 && nd->output[1][0]) return ox_unsupported(x, "the mask output is not supported");
+        if (tm && (!tm->is_const || (tm->i ? tm->i[0] : tm->f[0]))) return ox_unsupported(x, "training_mode = true");
+        float p = x->opset < 12 ? ox_attr_f(nd, "ratio", 0.5f) : r && r->is_const ? scalar_f(r) : 0.5f;
+        if (!(p >= 0 && p < 1)) p = 0;
+        return map_unary(x, nd, "dropout", json_pack("{s:f}", "p", (double)p));
+    }
+    if (OP("Cast") || OP("CastLike")) {
+        oval *a = ox_in(x, nd, 0), *b = ox_in(x, nd, 1);
+        if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+        int to = OP("Cast") ? (int)ox_attr_i(nd, "to", 0) : b ? b->dt : 0;
+        const char *in = lift(x, a);
+        if (!in) return FT_EUNSUPPORTED;
+        if (to == OX_FLOAT || (a->dt == OX_BOOL && (to == OX_BOOL || to == OX_INT32 || to == OX_INT64 || to == OX_UINT8 || to == OX_INT8)))
+            return set_dyn(x, nd, 0, emit1(x, nd, "identity", in, NULL), a->ndim, a->shape, to == OX_FLOAT ? OX_FLOAT : OX_BOOL);
+        char why[80];
+        snprintf(why, sizeof why, "Cast from %s to %s of a computed value", ox_type_name(a->dt), ox_type_name(to));
+        return ox_unsupported(x, why);
+    }
+    if (OP("Not")) {
+        oval *a = ox_in(x, nd, 0);
+        if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
+        const char *in = lift(x, a);
+        if (!in) return FT_EUNSUPPORTED;
+        return set_dyn(x, nd, 0, emit1(x, nd, "scale", in, json_pack("{s:f, s:f}", "a", -1.0, "b", 1.0)), a->ndim, a->shape, OX_BOOL);
+    }
+    if (OP("Add") || OP("Sub") || OP("Mul") || OP("Div") || OP("Pow") || OP("Equal") || OP("Greater") || OP("GreaterOrEqual") || OP("Less") ||
+        OP("LessOrEqual") || OP("PRelu") || OP("And") || OP("Or"))
+        return map_binary(x, nd, op);
+    if (OP("Max") || OP("Min") || OP("Sum") || OP("Mean")) return map_variadic(x, nd, op);
+    if (OP("Where")) return map_where(x, nd);
+    if (OP("Conv")) return map_conv(x, nd);
+    if (OP("MaxPool")) return map_pool(x, nd, false);
+    if (OP("AveragePool")) return map_pool(x, nd, true);
+    if (OP("GlobalAveragePool")) return map_global_pool(x, nd, true);
+    if (OP("GlobalMaxPool")) return map_global_pool(x, nd, false);
+    if (OP("BatchNormalization")) return map_batchnorm(x, nd);
+    if (OP("Gemm")) return map_gemm(x, nd);
+    if (OP("MatMul")) return map_matmul(x, nd);
+    if (OP("Reshape") || OP("Flatten") || OP("Squeeze") || OP("Unsqueeze")) return map_reshape_like(x, nd, op);
+    if (OP("Transpose")) return map_transpose(x, nd);
+    if (OP("Concat")) return map_concat(x, nd);
+    if (OP("Slice")) return map_slice(x, nd);
+    if (OP("Split")) return map_split(x, nd);
+    if (OP("Gather")) return map_gather(x, nd);
+    if (OP("Expand")) return map_expand(x, nd);
+    if (OP("Pad")) return map_pad(x, nd);
+    if (OP("ReduceMean") || OP("ReduceSum") || OP("ReduceMax") || OP("ReduceMin")) return map_reduce(x, nd, op);
+    if (OP("Softmax")) return map_softmax(x, nd, false);
+    if (OP("LogSoftmax")) return map_softmax(x, nd, true);
+    if (OP("LayerNormalization")) return map_layernorm(x, nd);
+    if (OP("Clip")) return map_clip(x, nd);
+    if (OP("If")) return map_if(x, nd);
+    return ox_unsupported(x, NULL);
+}

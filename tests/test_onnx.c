@@ -1,0 +1,242 @@
+/* ONNX import: tiny models from fuzz/gen_corpus_onnx.py (expected outputs computed there with
+ * PyTorch, in tests/fixtures/onnx) through the importer and the engine; error messages for
+ * malformed and truncated protobufs, cycles, dangling inputs, wrong initializer sizes,
+ * unsupported ops and opsets; cutting, outputs and head replacement; and the openWakeWord
+ * models of ../shared (structure and clean refusals; output parity against ONNX Runtime lives
+ * with the export tests). */
+#include "test.h"
+#include "models/models.h"
+#include "onnx.pb-c.h"
+
+#include <jansson.h>
+#include <unistd.h>
+
+#define CORPUS "fuzz/corpus/onnx/"
+#define FIX "tests/fixtures/onnx/"
+
+static uint8_t *read_all(const char *path, size_t *n) {
+    uint8_t *d = NULL;
+    if (ft_read_file(path, (size_t)1 << 30, &d, n)) return NULL;
+    return d;
+}
+
+/* A serialized TensorProto of floats (raw_data or float_data) into data/shape. */
+static float *read_pb(const char *path, int *ndim, int64_t *shape) {
+    size_t n = 0;
+    uint8_t *d = read_all(path, &n);
+    if (!d) return NULL;
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, n, d);
+    ft_free(d);
+    if (!t) return NULL;
+    int64_t numel = 1;
+    *ndim = (int)t->n_dims;
+    for (size_t k = 0; k < t->n_dims; k++) { shape[k] = t->dims[k]; numel *= t->dims[k]; }
+    float *out = malloc((size_t)(numel ? numel : 1) * sizeof(float));
+    if (t->has_raw_data && t->raw_data.len == (size_t)numel * 4) memcpy(out, t->raw_data.data, (size_t)numel * 4);
+    else if (t->n_float_data == (size_t)numel) memcpy(out, t->float_data, (size_t)numel * 4);
+    else { free(out); out = NULL; }
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    return out;
+}
+
+/* Forward x [shape] through every output of m; outs[k] (malloc'd) and their numel. */
+static ft_status run_all(ft_model *m, const float *x, int ndim, const int64_t *shape, float **outs, int64_t *numel, int max_outs, int *n_outs) {
+    ft_graph *g = ft_graph_new(m->params);
+    ft_node *in = ft_input(g, "x", FT_F32, ndim, shape), *o[16];
+    int n = ft_graph_model_outputs(m, g, in, o, 16);
+    ft_status s = n < 1 || n > max_outs ? FT_EINVAL : FT_OK;
+    for (int k = 0; !s && k < n; k++) ft_node_keep(o[k]);
+    if (!s) s = ft_graph_plan(g, NULL, false);
+    if (!s) s = ft_graph_set_input(g, in, x, (size_t)in->numel * 4);
+    if (!s) s = ft_graph_forward(g);
+    for (int k = 0; !s && k < n; k++) {
+        outs[k] = malloc((size_t)o[k]->numel * 4);
+        memcpy(outs[k], o[k]->val, (size_t)o[k]->numel * 4);
+        numel[k] = o[k]->numel;
+    }
+    if (!s) *n_outs = n;
+    ft_graph_free(g);
+    return s;
+}
+
+/* Import corpus model `name`, run its fixture input, compare output k with .out[.k].pb. */
+static void check_model(const char *name, int n_expected_outs) {
+    char path[256];
+    snprintf(path, sizeof path, CORPUS "%s.onnx", name);
+    ft_model *m = NULL;
+    ft_status s = ft_import_onnx(path, NULL, &m);
+    CHECKF(s == FT_OK, "%s: %s", name, ft_errmsg());
+    if (s) return;
+    int ndim;
+    int64_t shape[8];
+    snprintf(path, sizeof path, FIX "%s.in.pb", name);
+    float *x = read_pb(path, &ndim, shape);
+    CHECK(x != NULL);
+    float *outs[16] = {0};
+    int64_t numel[16];
+    int n = 0;
+    if (x) CHECK_OK(run_all(m, x, ndim, shape, outs, numel, 16, &n));
+    CHECKF(n == n_expected_outs, "%s: %d outputs", name, n);
+    for (int k = 0; k < n; k++) {
+        int on;
+        int64_t os[8];
+        if (n_expected_outs > 1) snprintf(path, sizeof path, FIX "%s.out.%d.pb", name, k);
+        else snprintf(path, sizeof path, FIX "%s.out.pb", name);
+        float *want = read_pb(path, &on, os);
+        int64_t wn = 1;
+        for (int d = 0; d < on; d++) wn *= os[d];
+        CHECKF(want && wn == numel[k], "%s output %d: %lld values, want %lld", name, k, (long long)numel[k], (long long)wn);
+        if (want && wn == numel[k]) CHECKF(t_close(outs[k], want, (long)wn, 1e-4, 1e-5, name), "%s output %d", name, k);
+        free(want);
+        free(outs[k]);
+    }
+    free(x);
+    ft_model_free(m);
+}
+
+static void test_models(void) {
+    check_model("mlp", 1);
+    check_model("cnn", 1);
+    check_model("folding", 1);
+    check_model("multi_out", 2);
+    check_model("external", 1);
+}
+
+/* The classifier's last Gemm is its head; the MLP without a head gets one on its output. */
+static void test_head_and_cut(void) {
+    ft_model *m = NULL, *m2 = NULL;
+    CHECK_OK(ft_import_onnx(CORPUS "cnn.onnx", NULL, &m));
+    if (!m) return;
+    CHECK(m->n_classes == 5);
+    CHECK(m->head_patterns && !strcmp(m->head_patterns, "wf,bf"));
+    CHECK(ft_params_find(m->params, "m") >= 0 && m->params->p[ft_params_find(m->params, "m")].is_buffer);
+    CHECK(ft_params_find(m->params, "w1") >= 0 && !m->params->p[ft_params_find(m->params, "w1")].is_buffer);
+    CHECK_OK(ft_model_replace_head(m, 3, 7, &m2));
+    if (m2) CHECK(m2->n_classes == 3);
+    ft_model_free(m2);
+    ft_model_free(m);
+    m = m2 = NULL;
+    /* cut at the pooled features: a [N,8,1,1] feature extractor; a new head flattens it */
+    ft_onnx_opts o = ft_onnx_defaults();
+    o.cut = "gap";
+    CHECK_OK(ft_import_onnx(CORPUS "cnn.onnx", &o, &m));
+    if (!m) return;
+    CHECK(m->n_classes == 8);
+    CHECK(ft_params_find(m->params, "wf") < 0); /* pruned with the nodes after the cut */
+    CHECK(m->head_patterns == NULL);
+    CHECK_OK(ft_model_replace_head(m, 4, 1, &m2));
+    if (m2) {
+        CHECK(m2->n_classes == 4);
+        CHECK(strstr(m2->config_json, "\"flatten\"") != NULL);
+    }
+    ft_model_free(m2);
+    ft_model_free(m);
+    o.cut = "no_such_tensor";
+    CHECK_ERR(ft_import_onnx(CORPUS "cnn.onnx", &o, &m), FT_ENOTFOUND);
+    CHECK(strstr(ft_errmsg(), "no_such_tensor") != NULL);
+    /* a chosen input shape: batch 3 */
+    o = ft_onnx_defaults();
+    o.input_ndim = 4;
+    int64_t sh[4] = {3, 2, 10, 9};
+    memcpy(o.input_shape, sh, sizeof sh);
+    CHECK_OK(ft_import_onnx(CORPUS "cnn.onnx", &o, &m));
+    ft_model_free(m);
+    sh[1] = 3; /* 3 channels into a conv that wants 2 */
+    memcpy(o.input_shape, sh, sizeof sh);
+    CHECK_ERR(ft_import_onnx(CORPUS "cnn.onnx", &o, &m), FT_ESHAPE);
+    CHECK(strstr(ft_errmsg(), "conv1") != NULL);
+    /* ft_model_load dispatches on .onnx */
+    CHECK_OK(ft_model_load(CORPUS "mlp.onnx", &m));
+    if (m) CHECK(m->n_classes == 3);
+    ft_model_free(m);
+}
+
+static void expect_fail(const char *file, ft_status want, const char *a, const char *b) {
+    ft_model *m = NULL;
+    char path[256];
+    snprintf(path, sizeof path, CORPUS "%s", file);
+    ft_status s = ft_import_onnx(path, NULL, &m);
+    CHECKF(s == want, "%s: got %s (%s)", file, ft_status_name(s), ft_errmsg());
+    CHECKF(strstr(ft_errmsg(), file) != NULL, "%s: message names the file: %s", file, ft_errmsg());
+    CHECKF(!a || strstr(ft_errmsg(), a), "%s: '%s' in: %s", file, a, ft_errmsg());
+    CHECKF(!b || strstr(ft_errmsg(), b), "%s: '%s' in: %s", file, b, ft_errmsg());
+    CHECK(m == NULL);
+}
+
+static void test_errors(void) {
+    expect_fail("cycle.onnx", FT_EFORMAT, "cycle", "add_a");
+    expect_fail("dangling.onnx", FT_EFORMAT, "add_dangling", "nowhere");
+    expect_fail("bad_init.onnx", FT_EFORMAT, "initializer 'w'", "12 bytes");
+    expect_fail("unsupported.onnx", FT_EUNSUPPORTED, "Det", "the_det");
+    expect_fail("ms_node.onnx", FT_EUNSUPPORTED, "com.microsoft", "FusedGemm");
+    expect_fail("opset5.onnx", FT_EUNSUPPORTED, "opset 5", NULL);
+    ft_model *m = NULL;
+    CHECK_OK(ft_import_onnx(CORPUS "other_domain.onnx", NULL, &m)); /* an unused com.microsoft import is fine */
+    ft_model_free(m);
+    m = NULL;
+    /* truncated and corrupted protobufs: a clean error or (when the cut falls between
+     * fields) a valid smaller model, never a crash */
+    size_t n = 0;
+    uint8_t *d = read_all(CORPUS "cnn.onnx", &n);
+    CHECK(d != NULL);
+    int clean = 0;
+    for (size_t cut = 0; d && cut < n; cut += 7) {
+        ft_status s = ft_import_onnx_mem(d, cut, "cut.onnx", NULL, &m);
+        if (s) clean += (s == FT_EFORMAT || s == FT_EUNSUPPORTED || s == FT_ENOTFOUND || s == FT_ESHAPE || s == FT_EINVAL) && strstr(ft_errmsg(), "cut.onnx") != NULL;
+        else clean++;
+        ft_model_free(m);
+        m = NULL;
+    }
+    CHECK(d && clean == (int)((n + 6) / 7));
+    CHECK_ERR(ft_import_onnx_mem(d, n / 2, "half.onnx", NULL, &m), FT_EFORMAT);
+    CHECK(strstr(ft_errmsg(), "half.onnx") != NULL);
+    uint8_t junk[64];
+    for (int i = 0; i < 64; i++) junk[i] = (uint8_t)(i * 37 + 11);
+    CHECK_ERR(ft_import_onnx_mem(junk, sizeof junk, "junk.onnx", NULL, &m), FT_EFORMAT);
+    free(d);
+    CHECK_ERR(ft_import_onnx("no/such/file.onnx", NULL, &m), FT_ENOTFOUND);
+}
+
+/* openWakeWord (../shared): what maps now, and clean refusals naming op, node and opset. */
+static void test_openwakeword(void) {
+    const char *shared = t_shared("openWakeWord ONNX models");
+    if (!shared) return;
+    char path[512];
+    ft_model *m = NULL;
+    snprintf(path, sizeof path, "%s/models/openwakeword/alexa_v0.1.onnx", shared);
+    CHECK_OK(ft_import_onnx(path, NULL, &m));
+    if (m) {
+        CHECK(m->n_classes == 1);
+        CHECK(m->in_ndim == 2 && m->in_shape[0] == 16 && m->in_shape[1] == 96);
+    }
+    ft_model_free(m);
+    m = NULL;
+    const char *models[] = {"embedding_model", "melspectrogram", "hey_jarvis_v0.1", "hey_mycroft_v0.1"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/models/openwakeword/%s.onnx", shared, models[k]);
+        ft_onnx_opts o = ft_onnx_defaults();
+        if (k == 1) { o.input_ndim = 2; o.input_shape[0] = 1; o.input_shape[1] = 16000; }
+        ft_status s = ft_import_onnx(path, &o, &m);
+        if (s == FT_OK) {
+            CHECK(m->n_classes >= 1);
+            printf("  %s: imported (%lld parameter floats)\n", models[k], (long long)ft_params_count(m->params, false));
+        } else {
+            CHECKF(s == FT_EUNSUPPORTED && strstr(ft_errmsg(), "opset 13") && strstr(ft_errmsg(), models[k]), "%s: %s", models[k], ft_errmsg());
+            printf("  %s: %s\n", models[k], ft_errmsg());
+        }
+        ft_model_free(m);
+        m = NULL;
+    }
+    /* the melspectrogram's sample count is symbolic: without a shape, a clear message */
+    snprintf(path, sizeof path, "%s/models/openwakeword/melspectrogram.onnx", shared);
+    CHECK_ERR(ft_import_onnx(path, NULL, &m), FT_EINVAL);
+    CHECK(strstr(ft_errmsg(), "samples") != NULL);
+}
+
+int main(void) {
+    test_models();
+    test_head_and_cut();
+    test_errors();
+    test_openwakeword();
+    TEST_END();
+}
