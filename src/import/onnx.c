@@ -581,6 +581,8 @@ static ft_status input_shape(ox *x, const Onnx__ValueInfoProto *vi, oval *v) {
         if (x->o.input_ndim > FT_MAX_DIMS) return ft_fail(FT_EINVAL, "%s: input shape has %d dims (at most %d)", x->label, x->o.input_ndim, FT_MAX_DIMS);
         v->ndim = x->o.input_ndim;
         for (int d = 0; d < v->ndim; d++) v->shape[d] = x->o.input_shape[d];
+        x->batch_fixed_in_file = tt->shape && tt->shape->n_dim >= 1 &&
+                                 tt->shape->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
         if (tt->shape && tt->shape->n_dim != (size_t)v->ndim)
             return ft_fail(FT_EINVAL, "%s: input '%s' has %zu dims in the file, the given shape has %d", x->label, vi->name, tt->shape->n_dim, v->ndim);
     } else {
@@ -589,7 +591,10 @@ static ft_status input_shape(ox *x, const Onnx__ValueInfoProto *vi, oval *v) {
         v->ndim = (int)tt->shape->n_dim;
         for (int d = 0; d < v->ndim; d++) {
             const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[d];
-            if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dm->dim_value > 0) v->shape[d] = dm->dim_value;
+            if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dm->dim_value > 0) {
+                v->shape[d] = dm->dim_value;
+                if (d == 0) x->batch_fixed_in_file = true;
+            }
             else if (d == 0) v->shape[d] = x->o.batch > 0 ? x->o.batch : 1;
             else
                 return ft_fail(FT_EINVAL, "%s: dim %d of input '%s' is symbolic ('%s'): give the input shape (ft_onnx_opts.input_shape, --input-shape)",
@@ -740,6 +745,7 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
     oval iv;
     memset(&iv, 0, sizeof iv);
     if ((s = input_shape(x, din, &iv))) return s;
+    x->batch_value = iv.shape[0];
     if (iv.dt != OX_FLOAT)
         return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' has type %s (only float32 inputs are supported)", x->label, din->name, ox_type_name(iv.dt));
     if (iv.ndim < 1) return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' is a scalar (the batch dim is dim 0)", x->label, din->name);
@@ -795,7 +801,16 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
         const char *nm = names ? names[k] : g->output[k]->name;
         oval *v = ox_val(x, nm);
         if (!v) { json_decref(outs); return ft_fail(x->o.cut || names ? FT_ENOTFOUND : FT_EFORMAT, "%s: output '%s' is not computed by the graph", x->label, nm ? nm : "?"); }
-        if (v->is_const) { json_decref(outs); return ft_fail(FT_EUNSUPPORTED, "%s: output '%s' is a constant (it does not depend on the input)", x->label, nm); }
+        if (v->is_const) { /* it does not depend on the input: a buffer lifted into an activation */
+            if (!v->f && v->i) {
+                if (!(v->f = ft_malloc((size_t)(v->numel ? v->numel : 1) * sizeof(float)))) { json_decref(outs); return ox_oom(); }
+                for (int64_t k = 0; k < v->numel; k++) v->f[k] = (float)v->i[k];
+            }
+            v->dt = OX_FLOAT;
+            v->orig = ORIG_CONST;
+            x->nd = NULL;
+            if (v->ndim < 1 || !ox_lift(x, v)) { json_decref(outs); return v->ndim < 1 ? ft_fail(FT_EUNSUPPORTED, "%s: output '%s' is a constant scalar", x->label, nm) : FT_EUNSUPPORTED; }
+        }
         if (!v->node || !strcmp(v->node, x->input_node)) { /* the input itself: an identity node */
             x->nd = NULL;
             const char *in[1] = {x->input_node};
@@ -808,6 +823,10 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
         if (!first) first = v;
     }
     if ((s = prune(x, outs))) { json_decref(outs); return s; }
+    /* a batch dim fixed in the file (or by the caller) other than 1, or a node that depends
+     * on it: the graph runs at that batch size only */
+    if (x->fixed_batch || (x->batch_fixed_in_file && x->batch_value > 1))
+        json_object_set_new(json_object_get(x->root, "input"), "batch", json_integer(x->batch_value));
     if (n_out == 1) {
         json_object_set_new(x->root, "output", json_string(json_string_value(json_array_get(outs, 0))));
         json_decref(outs);

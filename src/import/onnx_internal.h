@@ -77,6 +77,9 @@ typedef struct ox {
     int depth;                  /* If-branch nesting while inlining */
     int in_branch;              /* > 0 while inlining a branch */
     char *input_node;           /* the graph input's name in the config */
+    bool fixed_batch;           /* a node depends on the batch size (a reshape over the batch) */
+    bool batch_fixed_in_file;   /* dim 0 of the data input is a number (in the file or from the caller) */
+    int64_t batch_value;
 } ox;
 
 /* maps */
@@ -135,6 +138,8 @@ const char *ox_param(ox *x, oval *v, int force); /* declare v as a parameter; fo
 const char *ox_declare(ox *x, const char *raw, int ndim, const int64_t *shape, const float *data, bool trainable);
 const char *ox_emit(ox *x, const char *op, const char *const *ins, int nin, const char *const *pars, int npar,
                     json_t *attrs, const char *hint);
-bool ox_op_known(const char *op); /* a graph-config op the library has */
+bool ox_op_known(const char *op);
+/* v as an activation: its node, or its parameter lifted by an identity node (onnx_map.c) */
+const char *ox_lift(ox *x, oval *v); /* a graph-config op the library has */
 
 #endif

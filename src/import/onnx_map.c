@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define OP(name) (!strcmp(op, name))
+#define lift ox_lift
 
 static const char *hint(const Onnx__NodeProto *nd) {
     if (nd->name && nd->name[0]) return nd->name;
@@ -35,7 +36,7 @@ static ft_status set_dyn(ox *x, const Onnx__NodeProto *nd, size_t j, const char 
 }
 
 /* v in an input position: its node, or its parameter lifted by an identity node */
-static const char *lift(ox *x, oval *v) {
+const char *ox_lift(ox *x, oval *v) {
     if (v->node) return v->node;
     const char *p = ox_param(x, v, 0);
     if (!p) return NULL;
@@ -88,7 +89,10 @@ static const char *reshape_to(ox *x, const Onnx__NodeProto *nd, oval *v, int n, 
     if (!in || same) return in;
     json_t *at;
     if (n >= 1 && v->ndim >= 1 && shape[0] == v->shape[0]) at = json_pack("{s:o}", "shape", ints_json(n - 1, shape + 1));
-    else at = json_pack("{s:o, s:b}", "shape", ints_json(n, shape), "full", 1);
+    else {
+        at = json_pack("{s:o, s:b}", "shape", ints_json(n, shape), "full", 1);
+        x->fixed_batch = true;
+    }
     return ox_emit(x, "reshape", &in, 1, NULL, 0, at, h ? h : hint(nd));
 }
 
@@ -849,6 +853,7 @@ static ft_status map_softmax(ox *x, const Onnx__NodeProto *nd, bool logsm) {
     if (!sm) return FT_EINVAL;
     json_t *at = two[0] == a->shape[0] ? json_pack("{s:o}", "shape", ints_json(a->ndim - 1, a->shape + 1))
                                        : json_pack("{s:o, s:b}", "shape", ints_json(a->ndim, a->shape), "full", 1);
+    if (two[0] != a->shape[0]) x->fixed_batch = true;
     snprintf(h, sizeof h, "%s.back", hint(nd));
     return set_dyn(x, nd, 0, ox_emit(x, "reshape", &sm, 1, NULL, 0, at, h), a->ndim, a->shape, OX_FLOAT);
 }

@@ -110,6 +110,7 @@ typedef struct {
     int output;
     int *outputs, n_outputs; /* "outputs": every output (outputs[0] == output) */
     int out_ndim;            /* rank of the (first) output */
+    int64_t batch;           /* "input": {"batch": B}: the only batch size the graph runs at (0: any) */
     char *input_name;
     char *head_patterns;
 } gimpl;
@@ -461,6 +462,9 @@ static ft_status parse(ft_model *m, gimpl *c, json_t *root) {
         if (dt && !strcmp(dt, "int32")) m->in_dtype = FT_I32;
         else if (!dt || strcmp(dt, "float32")) return ft_fail(FT_EINVAL, "graph config: input.dtype must be \"float32\" or \"int32\"");
     }
+    json_t *jb = json_object_get(in, "batch");
+    if (jb && !small_int(jb, 1, (int64_t)1 << 30)) return ft_fail(FT_EINVAL, "graph config: input.batch must be a positive int");
+    c->batch = jb ? json_integer_value(jb) : 0;
     const char *iname = json_string_value(json_object_get(in, "name"));
     if (json_object_get(in, "name") && (!iname || !iname[0])) return ft_fail(FT_EINVAL, "graph config: input.name must be a non-empty string");
     if (!(c->input_name = ft_strdup(iname ? iname : "input"))) return ft_fail(FT_ENOMEM, "out of memory");
@@ -766,7 +770,7 @@ static ft_status dry_run(ft_model *m, json_t *root) {
     const gimpl *c = m->impl;
     ft_graph *g = ft_graph_new(NULL);
     if (!g) return ft_fail(FT_ENOMEM, "out of memory");
-    int64_t shape[FT_MAX_DIMS] = {1};
+    int64_t shape[FT_MAX_DIMS] = {c->batch ? c->batch : 1};
     for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
     ft_node *x = ft_input(g, c->input_name, m->in_dtype, m->in_ndim + 1, shape);
     int failed = -1;

@@ -1,0 +1,297 @@
+/* ONNX's own backend node tests (Debian libonnx-testdata:
+ * /usr/share/libonnx-testdata/data/node/test_* with model.onnx and test_data_set_0/{input,output}_k.pb)
+ * through the importer and the engine. Each case is imported with its first float input as
+ * the data input and every other input bound to its test value (ft_onnx_opts.bind_*), run,
+ * and each output compared with output_k.pb (|a - b| <= 1e-4 + 1e-3 |b|). A case is
+ * "passed", "rejected" (the import refuses it with FT_EUNSUPPORTED and a message: an op or
+ * form without a mapping, double/float16/integer/string data, ...) or "failed" (imported but
+ * wrong numbers, or an import failure other than FT_EUNSUPPORTED). The test fails on any
+ * failed case: what cannot be done exactly must be refused.
+ *
+ * FT_ONNX_TABLE=path writes the per-op table (docs/onnx.md, scripts/onnx-conformance.sh);
+ * FT_ONNX_VERBOSE=1 prints every case. Skips with a message when the data is absent. */
+#include "test.h"
+#include "models/models.h"
+#include "onnx.pb-c.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+
+#define NODE_DIR "/usr/share/libonnx-testdata/data/node"
+#define MAX_IO 16
+
+typedef struct {
+    char op[96];
+    int pass, fail, reject, reject_type;
+} opstat;
+
+static opstat stats[512];
+static int n_stats;
+
+static opstat *stat_of(const char *op) {
+    for (int i = 0; i < n_stats; i++)
+        if (!strcmp(stats[i].op, op)) return &stats[i];
+    if (n_stats == 512) return &stats[511];
+    snprintf(stats[n_stats].op, sizeof stats[n_stats].op, "%s", op);
+    return &stats[n_stats++];
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_op(const void *a, const void *b) { return strcmp(((const opstat *)a)->op, ((const opstat *)b)->op); }
+
+typedef struct {
+    uint8_t *data;
+    size_t size;
+    Onnx__TensorProto *t;
+} pbfile;
+
+static bool load_pb(const char *path, pbfile *p) {
+    memset(p, 0, sizeof *p);
+    if (ft_read_file(path, (size_t)1 << 30, &p->data, &p->size)) return false;
+    p->t = onnx__tensor_proto__unpack(NULL, p->size, p->data);
+    return p->t != NULL;
+}
+
+static void free_pb(pbfile *p) {
+    if (p->t) onnx__tensor_proto__free_unpacked(p->t, NULL);
+    ft_free(p->data);
+}
+
+/* the expected values as floats (float, double, bool, int types); NULL when not numeric */
+static float *pb_floats(const Onnx__TensorProto *t, int64_t *numel) {
+    int64_t n = 1;
+    for (size_t k = 0; k < t->n_dims; k++) n *= t->dims[k];
+    *numel = n;
+    float *f = malloc((size_t)(n ? n : 1) * sizeof(float));
+    const uint8_t *raw = t->has_raw_data ? t->raw_data.data : NULL;
+    size_t rn = t->has_raw_data ? t->raw_data.len : 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v;
+        switch (t->data_type) {
+        case 1: if (raw) { if (rn != (size_t)n * 4) goto bad; float x; memcpy(&x, raw + 4 * i, 4); v = x; } else { if (t->n_float_data != (size_t)n) goto bad; v = t->float_data[i]; } break;
+        case 11: if (raw) { if (rn != (size_t)n * 8) goto bad; memcpy(&v, raw + 8 * i, 8); } else { if (t->n_double_data != (size_t)n) goto bad; v = t->double_data[i]; } break;
+        case 9: case 2: if (raw) { if (rn != (size_t)n) goto bad; v = raw[i]; } else { if (t->n_int32_data != (size_t)n) goto bad; v = t->int32_data[i]; } break;
+        case 3: if (raw) { if (rn != (size_t)n) goto bad; v = (int8_t)raw[i]; } else { if (t->n_int32_data != (size_t)n) goto bad; v = t->int32_data[i]; } break;
+        case 6: if (raw) { if (rn != (size_t)n * 4) goto bad; int32_t x; memcpy(&x, raw + 4 * i, 4); v = x; } else { if (t->n_int32_data != (size_t)n) goto bad; v = t->int32_data[i]; } break;
+        case 7: if (raw) { if (rn != (size_t)n * 8) goto bad; int64_t x; memcpy(&x, raw + 8 * i, 8); v = (double)x; } else { if (t->n_int64_data != (size_t)n) goto bad; v = (double)t->int64_data[i]; } break;
+        default: goto bad;
+        }
+        f[i] = (float)v;
+    }
+    return f;
+bad:
+    free(f);
+    return NULL;
+}
+
+typedef enum { R_PASS, R_FAIL, R_REJECT, R_REJECT_TYPE } result;
+
+/* One case. msg receives a line on failure or rejection. */
+static result run_case(const char *dir, char *msg, size_t msglen) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    size_t msize = 0;
+    uint8_t *mdata = NULL;
+    if (ft_read_file(path, (size_t)1 << 30, &mdata, &msize)) { snprintf(msg, msglen, "unreadable model"); return R_FAIL; }
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, msize, mdata);
+    if (!mp || !mp->graph) {
+        ft_free(mdata);
+        if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+        snprintf(msg, msglen, "protobuf-c cannot read the model");
+        return R_FAIL;
+    }
+    const Onnx__GraphProto *g = mp->graph;
+    result r = R_FAIL;
+    pbfile in[MAX_IO], out[MAX_IO];
+    int n_in = 0, n_out = 0;
+    memset(in, 0, sizeof in);
+    memset(out, 0, sizeof out);
+    ft_model *m = NULL;
+    ft_graph *gr = NULL;
+    const char *bind_names[MAX_IO];
+    const uint8_t *bind_data[MAX_IO];
+    size_t bind_sizes[MAX_IO];
+    int n_bind = 0, data_k = -1;
+    /* the graph inputs without an initializer, in order, match input_k.pb */
+    int gi[MAX_IO], n_gi = 0;
+    for (size_t k = 0; k < g->n_input && n_gi < MAX_IO; k++) {
+        bool is_init = false;
+        for (size_t j = 0; j < g->n_initializer; j++) is_init |= g->initializer[j]->name && !strcmp(g->initializer[j]->name, g->input[k]->name);
+        if (!is_init) gi[n_gi++] = (int)k;
+    }
+    for (int k = 0; k < n_gi; k++) {
+        snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, k);
+        if (!load_pb(path, &in[k])) { free_pb(&in[k]); snprintf(msg, msglen, "input %d is not a tensor (sequence/optional inputs)", k); r = R_REJECT_TYPE; goto done; }
+        n_in = k + 1;
+    }
+    for (int k = 0; k < (int)g->n_output && k < MAX_IO; k++) {
+        snprintf(path, sizeof path, "%s/test_data_set_0/output_%d.pb", dir, k);
+        if (!load_pb(path, &out[k])) { free_pb(&out[k]); snprintf(msg, msglen, "output %d is not a tensor", k); r = R_REJECT_TYPE; goto done; }
+        n_out = k + 1;
+    }
+    for (int k = 0; k < n_in; k++)
+        if (in[k].t->data_type == 1 && data_k < 0) data_k = k;
+    if (data_k < 0) {
+        snprintf(msg, msglen, "no float32 input (types: %d)", n_in ? in[0].t->data_type : -1);
+        r = R_REJECT_TYPE;
+        goto done;
+    }
+    for (int k = 0; k < n_in; k++) {
+        if (k == data_k) continue;
+        bind_names[n_bind] = g->input[gi[k]]->name;
+        bind_data[n_bind] = in[k].data;
+        bind_sizes[n_bind++] = in[k].size;
+    }
+    ft_onnx_opts o = ft_onnx_defaults();
+    o.input = g->input[gi[data_k]]->name;
+    o.input_ndim = (int)in[data_k].t->n_dims;
+    if (o.input_ndim > FT_MAX_DIMS || o.input_ndim < 1) {
+        snprintf(msg, msglen, "data input of rank %d", o.input_ndim);
+        r = R_REJECT;
+        goto done;
+    }
+    for (int d = 0; d < o.input_ndim; d++) o.input_shape[d] = in[data_k].t->dims[d];
+    for (int d = 0; d < o.input_ndim; d++)
+        if (o.input_shape[d] < 1) { snprintf(msg, msglen, "empty data input"); r = R_REJECT; goto done; }
+    o.n_bind = n_bind;
+    o.bind_names = bind_names;
+    o.bind_data = bind_data;
+    o.bind_sizes = bind_sizes;
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    ft_status s = ft_import_onnx_mem(mdata, msize, path, &o, &m);
+    if (s) {
+        snprintf(msg, msglen, "%s", ft_errmsg());
+        bool typ = strstr(msg, "type ") || strstr(msg, " double") || strstr(msg, "float16") || strstr(msg, "string") ||
+                   strstr(msg, "int64") || strstr(msg, "int32") || strstr(msg, "uint8") || strstr(msg, "int8") || strstr(msg, "bool");
+        r = s == FT_EUNSUPPORTED ? (typ ? R_REJECT_TYPE : R_REJECT) : R_FAIL;
+        if (s == FT_EINVAL && strstr(msg, "dims in the file")) r = R_REJECT; /* the test data's shape is not the declared one */
+        goto done;
+    }
+    /* run */
+    gr = ft_graph_new(m->params);
+    int64_t shape[FT_MAX_DIMS];
+    for (int d = 0; d < o.input_ndim; d++) shape[d] = o.input_shape[d];
+    ft_node *x = ft_input(gr, "x", FT_F32, o.input_ndim, shape), *outs[MAX_IO];
+    int n = ft_graph_model_outputs(m, gr, x, outs, MAX_IO);
+    if (n != n_out) { snprintf(msg, msglen, "%d outputs, want %d (%s)", n, n_out, ft_errmsg()); goto done; }
+    for (int k = 0; k < n; k++) ft_node_keep(outs[k]);
+    int64_t xn = 0;
+    float *xf = pb_floats(in[data_k].t, &xn);
+    s = xf ? ft_graph_plan(gr, NULL, false) : FT_EFORMAT;
+    if (!s) s = ft_graph_set_input(gr, x, xf, (size_t)xn * 4);
+    if (!s) s = ft_graph_forward(gr);
+    free(xf);
+    if (s) { snprintf(msg, msglen, "run: %s", ft_errmsg()); goto done; }
+    r = R_PASS;
+    for (int k = 0; k < n && r == R_PASS; k++) {
+        int64_t wn = 0;
+        float *want = pb_floats(out[k].t, &wn);
+        if (!want) { snprintf(msg, msglen, "output %d has type %d", k, out[k].t->data_type); r = R_REJECT_TYPE; break; }
+        if (wn != outs[k]->numel) {
+            snprintf(msg, msglen, "output %d has %lld values, want %lld", k, (long long)outs[k]->numel, (long long)wn);
+            r = R_FAIL;
+        } else {
+            for (int64_t i = 0; i < wn; i++) {
+                double a = outs[k]->val[i], b = want[i];
+                bool ok = (isnan(a) && isnan(b)) || (isinf(b) && a == b) || fabs(a - b) <= 1e-4 + 1e-3 * fabs(b);
+                if (!ok) {
+                    snprintf(msg, msglen, "output %d [%lld]: %g, want %g", k, (long long)i, a, b);
+                    r = R_FAIL;
+                    break;
+                }
+            }
+        }
+        free(want);
+    }
+done:
+    if (gr) ft_graph_free(gr);
+    ft_model_free(m);
+    for (int k = 0; k < n_in; k++) free_pb(&in[k]);
+    for (int k = 0; k < n_out; k++) free_pb(&out[k]);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    ft_free(mdata);
+    return r;
+}
+
+/* the op a case tests: its node's op type, or the name's for a multi-node graph */
+static void case_op(const char *dir, const char *name, char *op, size_t n) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    size_t size = 0;
+    uint8_t *data = NULL;
+    snprintf(op, n, "?");
+    if (ft_read_file(path, (size_t)1 << 30, &data, &size)) return;
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
+    if (mp && mp->graph && mp->graph->n_node >= 1) {
+        const Onnx__GraphProto *g = mp->graph;
+        bool same = true;
+        for (size_t k = 1; k < g->n_node; k++) same &= !strcmp(g->node[k]->op_type, g->node[0]->op_type);
+        if (same) snprintf(op, n, "%s", g->node[0]->op_type);
+        else if (strstr(name, "_expanded")) snprintf(op, n, "(function bodies: *_expanded)");
+        else snprintf(op, n, "(multi-node graphs)");
+    }
+    if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+    ft_free(data);
+}
+
+int main(void) {
+    DIR *d = opendir(NODE_DIR);
+    if (!d) {
+        printf("SKIP ONNX conformance: %s not found (Debian package libonnx-testdata)\n", NODE_DIR);
+        TEST_END();
+    }
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "test_", 5)) continue;
+        if (n == cap) { cap = cap ? cap * 2 : 1024; names = realloc(names, (size_t)cap * sizeof *names); }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    bool verbose = getenv("FT_ONNX_VERBOSE") != NULL;
+    int tot[4] = {0};
+    for (int i = 0; i < n; i++) {
+        char dir[512], op[96], msg[600] = "";
+        snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, names[i]);
+        case_op(dir, names[i], op, sizeof op);
+        result r = run_case(dir, msg, sizeof msg);
+        opstat *st = stat_of(op);
+        tot[r]++;
+        if (r == R_PASS) st->pass++;
+        else if (r == R_FAIL) st->fail++;
+        else if (r == R_REJECT) st->reject++;
+        else st->reject_type++;
+        if (r == R_FAIL) fprintf(stderr, "  FAILED %s (%s): %s\n", names[i], op, msg);
+        else if (verbose) printf("  %-8s %s (%s): %s\n", r == R_PASS ? "pass" : "rejected", names[i], op, msg);
+    }
+    printf("ONNX node tests: %d cases: %d passed, %d failed, %d rejected (%d of them for their data types)\n", n, tot[R_PASS], tot[R_FAIL],
+           tot[R_REJECT] + tot[R_REJECT_TYPE], tot[R_REJECT_TYPE]);
+    CHECKF(tot[R_FAIL] == 0, "%d cases imported but gave wrong numbers or failed unclearly", tot[R_FAIL]);
+    CHECK(tot[R_PASS] > 0);
+    const char *table = getenv("FT_ONNX_TABLE");
+    qsort(stats, (size_t)n_stats, sizeof stats[0], cmp_op);
+    if (table) {
+        FILE *f = fopen(table, "w");
+        if (f) {
+            fprintf(f, "| op | passed / cases | rejected (data types) | rejected (other) | failed |\n|---|---|---|---|---|\n");
+            for (int i = 0; i < n_stats; i++) {
+                opstat *s = &stats[i];
+                if (s->op[0] == '(') continue;
+                fprintf(f, "| %s | %d / %d | %d | %d | %d |\n", s->op, s->pass, s->pass + s->fail + s->reject + s->reject_type, s->reject_type, s->reject, s->fail);
+            }
+            for (int i = 0; i < n_stats; i++) {
+                opstat *s = &stats[i];
+                if (s->op[0] != '(') continue;
+                fprintf(f, "| %s | %d / %d | %d | %d | %d |\n", s->op, s->pass, s->pass + s->fail + s->reject + s->reject_type, s->reject_type, s->reject, s->fail);
+            }
+            fprintf(f, "| **all** | **%d / %d** | %d | %d | %d |\n", tot[R_PASS], n, tot[R_REJECT_TYPE], tot[R_REJECT], tot[R_FAIL]);
+            fclose(f);
+        }
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    TEST_END();
+}
