@@ -186,6 +186,20 @@ def external():
     save_io("external", x, (t(x) @ t(w)).numpy())
 
 
+def gelu():
+    """torch.onnx.export of Linear + GELU (opset 13 spells GELU as the Erf pattern) + Linear."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.Linear(8, 4))
+    path = os.path.join(CORPUS, "gelu.onnx")
+    x = torch.from_numpy(rnd(3, 6, scale=1.5))
+    torch.onnx.export(net, x, path, opset_version=13, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    m = onnx.load(path)
+    assert "Erf" in [n.op_type for n in m.graph.node]
+    with torch.no_grad():
+        save_io("gelu", x.numpy(), net(x).numpy())
+
+
 def broken():
     w = init("w", rnd(2, 2))
     # a cycle: a -> b -> a
@@ -226,5 +240,6 @@ if __name__ == "__main__":
     folding()
     multi_out()
     external()
+    gelu()
     broken()
     print("wrote", len(os.listdir(CORPUS)), "files to", CORPUS, "and", len(os.listdir(FIX)), "to", FIX)

@@ -100,6 +100,15 @@ static void test_models(void) {
     check_model("folding", 1);
     check_model("multi_out", 2);
     check_model("external", 1);
+    check_model("gelu", 1);
+    /* the Erf pattern became one gelu node */
+    ft_model *m = NULL;
+    CHECK_OK(ft_import_onnx(CORPUS "gelu.onnx", NULL, &m));
+    if (m) {
+        CHECK(strstr(m->config_json, "\"gelu\"") != NULL);
+        CHECK(strstr(m->config_json, "\"erf\"") == NULL && strstr(m->config_json, "\"scale\"") == NULL);
+    }
+    ft_model_free(m);
 }
 
 /* The classifier's last Gemm is its head; the MLP without a head gets one on its output. */

@@ -498,11 +498,16 @@ ft_status ox_run_graph(ox *x, const Onnx__GraphProto *g, const char *what) {
     if (!done) return ox_oom();
     size_t left = n;
     ft_status s = FT_OK;
+    const Onnx__GraphProto *outer = x->cur_graph;
+    x->cur_graph = g;
     while (left && !s) {
         size_t progress = 0;
         for (size_t i = 0; i < n && !s; i++) {
-            if (done[i] || !node_ready(x, g->node[i])) continue;
-            s = run_node(x, g->node[i]);
+            if (done[i]) continue;
+            const Onnx__NodeProto *nd = g->node[i];
+            bool skip = nd->n_output && nd->output[0][0] && omap_get(&x->skip, nd->output[0]);
+            if (!skip && !node_ready(x, nd)) continue;
+            if (!skip) s = run_node(x, nd);
             done[i] = true;
             left--;
             progress++;
@@ -537,11 +542,35 @@ ft_status ox_run_graph(ox *x, const Onnx__GraphProto *g, const char *what) {
         }
         omap_free(&produced);
     }
+    x->cur_graph = outer;
     ft_free(done);
     return s;
 }
 
 /* ---------------- the model ---------------- */
+
+static ft_status mark_consumed(ox *x, const Onnx__GraphProto *g, int depth) {
+    if (depth > 32) return ft_fail(FT_EUNSUPPORTED, "%s: subgraphs nested more than 32 deep", x->label);
+    ft_status s = FT_OK;
+    for (size_t i = 0; i < g->n_node && !s; i++) {
+        const Onnx__NodeProto *nd = g->node[i];
+        for (size_t j = 0; j < nd->n_input && !s; j++)
+            if (nd->input[j][0]) {
+                int *c = omap_get(&x->consumed, nd->input[j]);
+                if (c) ++*c;
+                else s = omap_put(&x->consumed, nd->input[j], 1);
+            }
+        for (size_t a = 0; a < nd->n_attribute && !s; a++)
+            if (nd->attribute[a]->g) s = mark_consumed(x, nd->attribute[a]->g, depth + 1);
+    }
+    for (size_t k = 0; k < g->n_output && !s; k++)
+        if (g->output[k]->name) {
+            int *c = omap_get(&x->consumed, g->output[k]->name);
+            if (c) ++*c;
+            else s = omap_put(&x->consumed, g->output[k]->name, 1);
+        }
+    return s;
+}
 
 static void ox_free(ox *x) {
     for (int i = 0; i < x->nv; i++) {
@@ -565,6 +594,8 @@ static void ox_free(ox *x) {
     omap_free(&x->idx);
     omap_free(&x->names);
     omap_free(&x->em_at);
+    omap_free(&x->consumed);
+    omap_free(&x->skip);
     ft_free(x->dir);
     ft_free(x->input_node);
     json_decref(x->root);
@@ -782,6 +813,10 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
     json_object_set_new(x->root, "nodes", x->nodes = json_array());
     if (!x->params || !x->nodes) return ox_oom();
 
+    if ((s = mark_consumed(x, g, 0))) return s;
+    for (int k = 0; k < x->o.n_outputs && !s; k++) s = omap_put(&x->consumed, x->o.outputs[k], 1);
+    if (!s && x->o.cut) s = omap_put(&x->consumed, x->o.cut, 1);
+    if (s) return s;
     if ((s = ox_run_graph(x, g, ""))) return s;
 
     /* outputs */

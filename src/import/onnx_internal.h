@@ -73,6 +73,9 @@ typedef struct ox {
     oemit *em;
     int nem, capem;
     omap em_at;                 /* emitted node name -> index in em */
+    omap consumed;              /* name -> how many node inputs (any subgraph) and outputs read it */
+    omap skip;                  /* first outputs of nodes already handled by a fused pattern */
+    const Onnx__GraphProto *cur_graph; /* the (sub)graph being run */
     const Onnx__NodeProto *nd;  /* the node being mapped (messages) */
     int depth;                  /* If-branch nesting while inlining */
     int in_branch;              /* > 0 while inlining a branch */

@@ -996,6 +996,248 @@ static ft_status map_if(ox *x, const Onnx__NodeProto *nd) {
     return s;
 }
 
+/* ---------------- recurrent layers ---------------- */
+
+static bool used(ox *x, const Onnx__NodeProto *nd, size_t j) {
+    return j < nd->n_output && nd->output[j][0] && omap_get(&x->consumed, nd->output[j]);
+}
+
+/* ONNX LSTM (gates i, o, f, c) / GRU (z, r, h) -> the graph's lstm / gru (PyTorch's i, f, g, o
+ * / r, z, n): rows reordered, split per direction into PyTorch's parameter names. */
+static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
+    oval *a = ox_in(x, nd, 0), *w = ox_in(x, nd, 1), *r = ox_in(x, nd, 2), *b = ox_in(x, nd, 3), *sl = ox_in(x, nd, 4),
+         *h0 = ox_in(x, nd, 5), *c0 = lstm ? ox_in(x, nd, 6) : NULL, *pp = lstm ? ox_in(x, nd, 7) : NULL;
+    if (!a || !w || !r) return ox_node_fail(x, FT_EFORMAT, "needs X, W and R");
+    const char *gop = lstm ? "lstm" : "gru";
+    ft_status s = need_op(x, gop);
+    if (s) return s;
+    if (!w->is_const || !r->is_const || (b && !b->is_const) || !w->f || !r->f || (b && !b->f)) return ox_unsupported(x, "computed weights");
+    char buf[32];
+    const char *dir = ox_attr_s(nd, "direction", "forward", buf, sizeof buf);
+    int dirs = !strcmp(dir, "bidirectional") ? 2 : 1;
+    bool rev = !strcmp(dir, "reverse");
+    if (strcmp(dir, "forward") && strcmp(dir, "reverse") && dirs != 2) return ox_node_fail(x, FT_EFORMAT, "direction '%s'", dir);
+    if (ox_attr(nd, "clip")) return ox_unsupported(x, "cell clipping");
+    if (ox_attr_i(nd, "input_forget", 0)) return ox_unsupported(x, "input_forget");
+    const Onnx__AttributeProto *acts = ox_attr(nd, "activations");
+    if (acts) {
+        static const char *want_l[] = {"Sigmoid", "Tanh", "Tanh"}, *want_g[] = {"Sigmoid", "Tanh"};
+        int per = lstm ? 3 : 2;
+        for (size_t k = 0; k < acts->n_strings; k++) {
+            const char *wn = lstm ? want_l[k % per] : want_g[k % per];
+            if (acts->strings[k].len != strlen(wn) || strncasecmp((const char *)acts->strings[k].data, wn, acts->strings[k].len))
+                return ox_unsupported(x, "activations other than the defaults");
+        }
+    }
+    int layout = (int)ox_attr_i(nd, "layout", 0);
+    if (a->ndim != 3) return ox_node_fail(x, FT_ESHAPE, "X must be 3-D");
+    int64_t T = layout ? a->shape[1] : a->shape[0], N = layout ? a->shape[0] : a->shape[1], F = a->shape[2];
+    int G = lstm ? 4 : 3;
+    int64_t H = ox_attr_i(nd, "hidden_size", r->ndim == 3 ? r->shape[2] : 0);
+    if (H < 1 || w->ndim != 3 || w->shape[0] != dirs || w->shape[1] != G * H || w->shape[2] != F || r->ndim != 3 || r->shape[0] != dirs ||
+        r->shape[1] != G * H || r->shape[2] != H || (b && (b->ndim != 2 || b->shape[0] != dirs || b->shape[1] != 2 * G * H)))
+        return ox_node_fail(x, FT_ESHAPE, "W, R or B do not match hidden_size %lld, %d direction(s) and %lld input features", (long long)H, dirs, (long long)F);
+    const oval *zeros[3] = {h0, c0, pp};
+    for (int k = 0; k < 3; k++) {
+        if (!zeros[k]) continue;
+        if (!zeros[k]->is_const) return ox_unsupported(x, k == 2 ? "computed peepholes" : "computed initial states");
+        for (int64_t i = 0; i < zeros[k]->numel; i++)
+            if (zeros[k]->f ? zeros[k]->f[i] != 0 : zeros[k]->i[i] != 0)
+                return ox_unsupported(x, k == 2 ? "peephole connections" : "nonzero initial states");
+    }
+    if (sl) {
+        if (!sl->is_const || !sl->i) return ox_unsupported(x, "sequence_lens that depend on the data");
+        for (int64_t i = 0; i < sl->numel; i++)
+            if (sl->i[i] != T) return ox_unsupported(x, "sequence_lens shorter than the sequence");
+    }
+    bool need_c = lstm && used(x, nd, 2);
+    /* parameters: per direction weight_ih, weight_hh, bias_ih, bias_hh */
+    static const int lstm_order[4] = {0, 2, 3, 1}, gru_order[3] = {1, 0, 2};
+    const int *ord = lstm ? lstm_order : gru_order;
+    char base[200], nm[300];
+    snprintf(base, sizeof base, "%s", hint(nd));
+    const char *pars[8];
+    bool train = w->orig != ORIG_CONST || x->o.promote_constants;
+    float *tmp = ft_malloc((size_t)(G * H * (F > H ? F : H)) * sizeof(float));
+    if (!tmp) return ox_oom();
+    int np = 0;
+    for (int d = 0; d < dirs && !s; d++) {
+        const char *sfx = d ? "_reverse" : "";
+        for (int k = 0; k < 4 && !s; k++) {
+            const oval *src = k == 0 ? w : k == 1 ? r : b;
+            int64_t cols = k == 0 ? F : k == 1 ? H : 1;
+            for (int gi = 0; gi < G; gi++) {
+                if (src)
+                    for (int64_t row = 0; row < H; row++)
+                        for (int64_t c = 0; c < cols; c++) {
+                            int64_t srow = (int64_t)ord[gi] * H + row;
+                            tmp[((int64_t)gi * H + row) * cols + c] =
+                                k < 2 ? src->f[((int64_t)d * G * H + srow) * cols + c] : src->f[(int64_t)d * 2 * G * H + (k == 3 ? G * H : 0) + srow];
+                        }
+                else
+                    for (int64_t row = 0; row < H * cols; row++) tmp[(int64_t)gi * H * cols + row] = 0;
+            }
+            static const char *pn[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+            snprintf(nm, sizeof nm, "%s.%s_l0%s", base, pn[k], sfx);
+            int64_t sh[2] = {G * H, cols};
+            if (!(pars[np++] = ox_declare(x, nm, k < 2 ? 2 : 1, sh, tmp, train))) s = FT_EUNSUPPORTED;
+        }
+    }
+    ft_free(tmp);
+    if (s) return s;
+    /* run batch-first: [T,N,F] -> [N,T,F] */
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    char h[300];
+    if (!layout) {
+        snprintf(h, sizeof h, "%s.batch_first", base);
+        in = ox_emit(x, "permute", &in, 1, NULL, 0, json_pack("{s:[i,i,i]}", "dims", 1, 0, 2), h);
+        if (!in) return FT_EINVAL;
+    }
+    json_t *at = json_pack("{s:I, s:b}", "hidden_size", H, "bidirectional", dirs == 2);
+    if (rev) json_object_set_new(at, "reverse", json_true());
+    if (need_c) json_object_set_new(at, "cell_output", json_true());
+    if (!lstm) json_object_set_new(at, "linear_before_reset", json_boolean(ox_attr_i(nd, "linear_before_reset", 0) != 0));
+    const char *y = ox_emit(x, gop, &in, 1, pars, np, at, base);
+    if (!y) return FT_EINVAL;
+    int64_t W = dirs * H;
+    const char *yh = y, *yc = NULL;
+    if (need_c) { /* [h_f, h_b, c_f, c_b]: split */
+        snprintf(h, sizeof h, "%s.h", base);
+        yh = ox_emit(x, "slice", &y, 1, NULL, 0, json_pack("{s:i, s:i, s:I}", "dim", 2, "start", 0, "end", W), h);
+        if (!yh) return FT_EINVAL;
+    }
+    /* Y: [N,T,dirs*H] -> [N,T,dirs,H] -> [T,dirs,N,H] (layout 0) or [N,T,dirs,H] (layout 1) */
+    if (used(x, nd, 0)) {
+        snprintf(h, sizeof h, "%s.Y", base);
+        const char *t = ox_emit(x, "reshape", &yh, 1, NULL, 0, json_pack("{s:[I,I,I]}", "shape", T, (json_int_t)dirs, H), h);
+        int64_t sh[4] = {T, dirs, N, H};
+        if (t && !layout) {
+            snprintf(h, sizeof h, "%s.Y_tdnh", base);
+            t = ox_emit(x, "permute", &t, 1, NULL, 0, json_pack("{s:[i,i,i,i]}", "dims", 1, 2, 0, 3), h);
+        }
+        if (layout) { sh[0] = N; sh[1] = T; sh[2] = dirs; }
+        if ((s = set_dyn(x, nd, 0, t, 4, sh, OX_FLOAT))) return s;
+    }
+    /* Y_h, Y_c: the final states [dirs, N, H] (layout 0) or [N, dirs, H] */
+    for (int k = 1; k <= 2; k++) {
+        if (!used(x, nd, (size_t)k)) continue;
+        if ((s = need_op(x, "rnn_final"))) return s;
+        snprintf(h, sizeof h, "%s.final", base);
+        json_t *fa = json_pack("{s:I, s:b}", "hidden_size", H, "bidirectional", dirs == 2);
+        if (rev) json_object_set_new(fa, "reverse", json_true());
+        const char *f = ox_emit(x, "rnn_final", &y, 1, NULL, 0, fa, h);
+        if (f && need_c) {
+            snprintf(h, sizeof h, "%s.final_%s", base, k == 1 ? "h" : "c");
+            f = ox_emit(x, "slice", &f, 1, NULL, 0, json_pack("{s:i, s:I, s:I}", "dim", 1, "start", k == 1 ? 0 : W, "end", k == 1 ? W : 2 * W), h);
+        }
+        snprintf(h, sizeof h, "%s.Y_%s", base, k == 1 ? "h" : "c");
+        if (f) f = ox_emit(x, "reshape", &f, 1, NULL, 0, json_pack("{s:[I,I]}", "shape", (json_int_t)dirs, H), h);
+        int64_t sh[3] = {dirs, N, H};
+        if (f && !layout) {
+            snprintf(h, sizeof h, "%s.Y_%s_dnh", base, k == 1 ? "h" : "c");
+            f = ox_emit(x, "permute", &f, 1, NULL, 0, json_pack("{s:[i,i,i]}", "dims", 1, 0, 2), h);
+            x->fixed_batch = true; /* dim 0 is no longer the batch */
+        }
+        if (layout) { sh[0] = N; sh[1] = dirs; }
+        if ((s = set_dyn(x, nd, (size_t)k, f, 3, sh, OX_FLOAT))) return s;
+    }
+    (void)yc;
+    return FT_OK;
+}
+
+/* ---------------- Erf GELU ----------------
+ * Exporters spell GELU (before opset 20) as x * 0.5 * (1 + Erf(x / sqrt(2))): Div(x, 1.414..)
+ * or Mul(x, 0.7071..), Erf, Add 1, then Mul by x and Mul by 0.5 in either order (or x * 0.5
+ * computed first). Matched at the Erf node when each intermediate has one reader; the
+ * pattern becomes one `gelu`. */
+
+static const Onnx__NodeProto *producer(ox *x, const char *name) {
+    const Onnx__GraphProto *g = x->cur_graph;
+    for (size_t i = 0; g && i < g->n_node; i++)
+        for (size_t j = 0; j < g->node[i]->n_output; j++)
+            if (!strcmp(g->node[i]->output[j], name)) return g->node[i];
+    return NULL;
+}
+
+/* the only reader of name in the current graph (NULL when none, several or a graph output) */
+static const Onnx__NodeProto *sole_reader(ox *x, const char *name) {
+    int *c = omap_get(&x->consumed, name);
+    if (!c || *c != 1) return NULL;
+    const Onnx__GraphProto *g = x->cur_graph;
+    for (size_t i = 0; g && i < g->n_node; i++)
+        for (size_t j = 0; j < g->node[i]->n_input; j++)
+            if (!strcmp(g->node[i]->input[j], name)) return g->node[i];
+    return NULL;
+}
+
+static bool const_near(ox *x, const char *name, double want) {
+    oval *v = ox_val(x, name);
+    if (!v) { /* a Constant node not run yet */
+        const Onnx__NodeProto *p = producer(x, name);
+        if (!p || strcmp(p->op_type, "Constant")) return false;
+        const Onnx__AttributeProto *a = ox_attr(p, "value");
+        if (!a || !a->t || a->t->data_type != OX_FLOAT) return false;
+        float f;
+        if (a->t->has_raw_data && a->t->raw_data.len == 4) memcpy(&f, a->t->raw_data.data, 4);
+        else if (a->t->n_float_data == 1) f = a->t->float_data[0];
+        else return false;
+        return fabs(f - want) <= 1e-4 * fabs(want);
+    }
+    return v->is_const && v->numel == 1 && v->f && fabs(v->f[0] - want) <= 1e-4 * fabs(want);
+}
+
+/* the other input of a binary node (the one that is not `name`) */
+static const char *other(const Onnx__NodeProto *nd, const char *name) {
+    if (nd->n_input != 2) return NULL;
+    return !strcmp(nd->input[0], name) ? nd->input[1] : !strcmp(nd->input[1], name) ? nd->input[0] : NULL;
+}
+
+static ft_status try_gelu(ox *x, const Onnx__NodeProto *erf, bool *done) {
+    *done = false;
+    if (!ox_op_known("gelu") || erf->n_input != 1 || erf->n_output != 1) return FT_OK;
+    const Onnx__NodeProto *sc = producer(x, erf->input[0]);
+    if (!sc || sc->n_input != 2) return FT_OK;
+    const char *xin = sc->input[0];
+    bool div = !strcmp(sc->op_type, "Div") && const_near(x, sc->input[1], 1.4142135623730951);
+    bool mul = !strcmp(sc->op_type, "Mul") && (const_near(x, sc->input[1], 0.7071067811865476) ||
+                                              (const_near(x, sc->input[0], 0.7071067811865476) && (xin = sc->input[1])));
+    oval *xv = ox_val(x, xin);
+    if ((!div && !mul) || !xv || xv->is_const) return FT_OK;
+    const Onnx__NodeProto *add = sole_reader(x, erf->output[0]);
+    if (!add || strcmp(add->op_type, "Add") || !other(add, erf->output[0]) || !const_near(x, other(add, erf->output[0]), 1.0)) return FT_OK;
+    const Onnx__NodeProto *m1 = sole_reader(x, add->output[0]);
+    if (!m1 || strcmp(m1->op_type, "Mul")) return FT_OK;
+    const char *o1 = other(m1, add->output[0]);
+    const Onnx__NodeProto *last = NULL, *half = NULL;
+    if (o1 && !strcmp(o1, xin)) { /* (x * (1 + erf)) * 0.5 */
+        last = sole_reader(x, m1->output[0]);
+        if (!last || strcmp(last->op_type, "Mul") || !other(last, m1->output[0]) || !const_near(x, other(last, m1->output[0]), 0.5)) return FT_OK;
+    } else if (o1) { /* (x * 0.5) * (1 + erf) */
+        half = producer(x, o1);
+        int *c = omap_get(&x->consumed, o1);
+        if (!half || strcmp(half->op_type, "Mul") || !c || *c != 1 || !other(half, xin) || !const_near(x, other(half, xin), 0.5)) return FT_OK;
+        last = m1;
+    } else return FT_OK;
+    /* emit gelu(x) as the last node's output; skip the rest */
+    const char *in = lift(x, xv);
+    if (!in) return FT_EUNSUPPORTED;
+    const char *g = ox_emit(x, "gelu", &in, 1, NULL, 0, NULL, last->name && last->name[0] ? last->name : last->output[0]);
+    if (!g) return FT_EINVAL;
+    oval o;
+    memset(&o, 0, sizeof o);
+    o.dt = OX_FLOAT;
+    o.ndim = xv->ndim;
+    memcpy(o.shape, xv->shape, sizeof o.shape);
+    if (!(o.node = ft_strdup(g))) return ox_oom();
+    ft_status s = ox_put(x, last->output[0], &o);
+    const Onnx__NodeProto *sk[4] = {add, m1, last, half};
+    for (int k = 0; k < 4 && !s; k++)
+        if (sk[k] && sk[k]->n_output) s = omap_put(&x->skip, sk[k]->output[0], 1);
+    *done = !s;
+    return s;
+}
+
 /* ---------------- the table ---------------- */
 
 ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
@@ -1008,6 +1250,11 @@ ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
     static const pair unary[] = {{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"HardSwish", "hardswish"}, {"Exp", "exp"},
                                  {"Log", "log"}, {"Sqrt", "sqrt"}, {"Abs", "abs"}, {"Neg", "neg"}, {"Erf", "erf"},
                                  {"Reciprocal", "reciprocal"}, {"Identity", "identity"}};
+    if (OP("Erf")) {
+        bool done;
+        ft_status s = try_gelu(x, nd, &done);
+        if (s || done) return s;
+    }
     for (size_t k = 0; k < sizeof unary / sizeof unary[0]; k++)
         if (OP(unary[k].onnx)) return map_unary(x, nd, unary[k].gop, NULL);
     if (OP("LeakyRelu")) return map_unary(x, nd, "leaky_relu", json_pack("{s:f}", "alpha", (double)ox_attr_f(nd, "alpha", 0.01f)));
@@ -1033,10 +1280,23 @@ ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
     if (OP("Dropout")) {
         oval *a = ox_in(x, nd, 0), *r = ox_in(x, nd, 1), *tm = ox_in(x, nd, 2);
         if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
-        if (nd->n_output > 1 && nd->output[1][0]) return ox_unsupported(x, "the mask output is not supported");
         if (tm && (!tm->is_const || (tm->i ? tm->i[0] : tm->f[0]))) return ox_unsupported(x, "training_mode = true");
         float p = x->opset < 12 ? ox_attr_f(nd, "ratio", 0.5f) : r && r->is_const ? scalar_f(r) : 0.5f;
         if (!(p >= 0 && p < 1)) p = 0;
+        if (nd->n_output > 1 && nd->output[1][0]) { /* the mask of an inference-mode dropout: all true */
+            oval mk;
+            memset(&mk, 0, sizeof mk);
+            mk.is_const = true;
+            mk.dt = OX_BOOL;
+            mk.ndim = a->ndim;
+            memcpy(mk.shape, a->shape, sizeof mk.shape);
+            mk.numel = ox_numel(a->ndim, a->shape);
+            mk.orig = ORIG_CONST;
+            if (!(mk.i = ft_malloc((size_t)(mk.numel ? mk.numel : 1) * sizeof(int64_t)))) return ox_oom();
+            for (int64_t k = 0; k < mk.numel; k++) mk.i[k] = 1;
+            ft_status s = ox_put(x, nd->output[1], &mk);
+            if (s) return s;
+        }
         return map_unary(x, nd, "dropout", json_pack("{s:f}", "p", (double)p));
     }
     if (OP("Cast") || OP("CastLike")) {
@@ -1085,5 +1345,7 @@ ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
     if (OP("LayerNormalization")) return map_layernorm(x, nd);
     if (OP("Clip")) return map_clip(x, nd);
     if (OP("If")) return map_if(x, nd);
+    if (OP("LSTM")) return map_rnn(x, nd, true);
+    if (OP("GRU")) return map_rnn(x, nd, false);
     return ox_unsupported(x, NULL);
 }
