@@ -13,4 +13,5 @@
 #include "finetune/tasks.h"
 #include "finetune/speech.h"
 #include "finetune/kws.h"
+#include "finetune/audio.h"
 #endif

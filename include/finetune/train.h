@@ -63,7 +63,9 @@ ft_status ft_dataset_open(const char *spec, ft_dataset **out);
 /* The same, with image datasets (images:, manifest:, rgb:) taking their crop size, resize
  * and normalisation from `image` (e.g. ft_model_image_opts(model)) unless the spec gives a
  * size. "fashion-mnist:<dir>[:train|test][:N]" keeps the first N examples; "rgb:<spec>"
- * is ft_dataset_gray_to_rgb of a grayscale dataset spec (idx:, fashion-mnist:, mnist-json:). */
+ * is ft_dataset_gray_to_rgb of a grayscale dataset spec (idx:, fashion-mnist:, mnist-json:).
+ * Audio specs "wav:<dir>[:key=value...]" and "wav-manifest:<file>[:key=value...]" go to
+ * ft_dataset_open_audio (audio.h). */
 struct ft_image_opts_s;
 ft_status ft_dataset_open_with(const char *spec, const struct ft_image_opts_s *image, ft_dataset **out);
 

@@ -1,7 +1,8 @@
 /* Datasets: common helpers (free, subset, split), the seeded permutation shared with the
  * loader, and the spec strings the CLI uses to name a dataset. The readers themselves
- * live in idx.c, mnist_json.c, csv.c and image_folder.c. */
+ * live in idx.c, mnist_json.c, csv.c and image_folder.c (audio: src/audio). */
 #include "finetune/train.h"
+#include "finetune/audio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,7 +330,9 @@ ft_status ft_dataset_open_with(const char *spec, const ft_image_opts *image, ft_
     }
     if (!strncmp(spec, "images:", 7)) return open_images("images", spec + 7, image, out);
     if (!strncmp(spec, "manifest:", 9)) return open_images("manifest", spec + 9, image, out);
+    if (ft_audio_spec(spec)) return ft_dataset_open_audio(spec, NULL, out);
     return ft_fail(FT_EINVAL, "unknown dataset spec '%s' (expected idx:<images>,<labels>, "
                    "fashion-mnist:<dir>[:train|test][:N], mnist-json:<dir>[:offset:per_class], csv:<path>, "
-                   "images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]] or rgb:<grayscale spec>)", spec);
+                   "images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]], rgb:<grayscale spec>, "
+                   "wav:<dir>[:key=value...] or wav-manifest:<file>[:key=value...])", spec);
 }

@@ -1,0 +1,870 @@
+/* Audio datasets: a folder per class and a manifest CSV (path,label). Example i is a fixed
+ * length clip (clip_samples at the dataset's rate) as raw samples F32 [clip] or features
+ * F32 [dim, frames] ([frames, dim] when time_major), label = class index.
+ *
+ * Open. Every file is read and decoded (libsndfile), resampled to the target rate
+ * (libsamplerate) and optionally trimmed; a bad file fails the open with its name. With
+ * `cache` (default) the processed clips stay in memory and get() never touches the disk.
+ *
+ * get(i): the clip (cache, or decoded again into a scratch slot), then with ctx->augment
+ * the waveform augmentations (speed, shift, gain, noise; augment.c's order), pad/crop to
+ * the clip length, features, SpecAugment. get() never calls ft_malloc: each concurrent
+ * call takes one of AU_SLOTS scratch slots (plain malloc, grown on first use). */
+#include "audio/audio_internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define AU_SLOTS 64
+#define AU_MAX_DEPTH 16
+#define AU_MAX_LABEL 1000000
+
+ft_audio_dataset_opts ft_audio_dataset_opts_default(void) {
+    ft_audio_dataset_opts o;
+    memset(&o, 0, sizeof o);
+    o.audio = ft_audio_opts_default();
+    o.features = ft_feature_opts_default();
+    o.pad = FT_PAD_CENTER;
+    o.augment.snr_min = 5;
+    o.augment.snr_max = 20;
+    o.cache = true;
+    return o;
+}
+
+/* ---- growable path list ---- */
+
+typedef struct {
+    char *pool;
+    size_t len, cap;
+    int64_t *off;
+    int32_t *label;
+    int64_t n, ncap;
+} plist;
+
+static void plist_free(plist *l) {
+    ft_free(l->pool); ft_free(l->off); ft_free(l->label);
+    memset(l, 0, sizeof *l);
+}
+
+static ft_status plist_add(plist *l, const char *s, int32_t label) {
+    size_t k = strlen(s) + 1;
+    if (l->len + k > l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 4096;
+        while (nc < l->len + k) nc *= 2;
+        char *np = ft_realloc(l->pool, nc);
+        if (!np) return ft_fail(FT_ENOMEM, "out of memory for file names");
+        l->pool = np;
+        l->cap = nc;
+    }
+    if (l->n == l->ncap) {
+        int64_t nc = l->ncap ? l->ncap * 2 : 256;
+        int64_t *no = ft_realloc(l->off, (size_t)nc * sizeof *no);
+        if (!no) return ft_fail(FT_ENOMEM, "out of memory for file names");
+        l->off = no;
+        int32_t *nl = ft_realloc(l->label, (size_t)nc * sizeof *nl);
+        if (!nl) return ft_fail(FT_ENOMEM, "out of memory for file names");
+        l->label = nl;
+        l->ncap = nc;
+    }
+    memcpy(l->pool + l->len, s, k);
+    l->off[l->n] = (int64_t)l->len;
+    l->label[l->n] = label;
+    l->len += k;
+    l->n++;
+    return FT_OK;
+}
+
+/* ---- impl ---- */
+
+typedef struct {
+    uint8_t *file;
+    size_t file_cap;
+    au_buf dec, res, work, feat;
+} au_slot;
+
+typedef struct {
+    ft_audio_dataset_opts o;
+    ft_features *feat;
+    int rate;
+    int64_t clip;           /* samples per example */
+    int64_t frames;         /* feature frames (clip for wave) */
+    plist files;
+    int64_t *len;           /* processed length of each clip */
+    float *cache;           /* concatenated clips (cache) */
+    int64_t *cache_off;
+    int64_t max_len, max_file_len;
+    float *noise;           /* concatenated noise clips */
+    int64_t *noise_off, *noise_len;
+    int n_noise;
+    ft_audio_counts counts;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool sync_ok;
+    int n_free;
+    int free_stack[AU_SLOTS];
+    au_slot slots[AU_SLOTS];
+} au_impl;
+
+static void au_free_impl(ft_dataset *ds) {
+    au_impl *m = ds->impl;
+    if (!m) return;
+    for (int k = 0; k < AU_SLOTS; k++) {
+        free(m->slots[k].file);
+        au_buf_release(&m->slots[k].dec);
+        au_buf_release(&m->slots[k].res);
+        au_buf_release(&m->slots[k].work);
+        au_buf_release(&m->slots[k].feat);
+    }
+    if (m->sync_ok) {
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->mu);
+    }
+    ft_features_free(m->feat);
+    plist_free(&m->files);
+    ft_free(m->len);
+    ft_free(m->cache);
+    ft_free(m->cache_off);
+    ft_free(m->noise);
+    ft_free(m->noise_off);
+    ft_free(m->noise_len);
+    ft_free(m);
+}
+
+/* Decode + resample + trim one file into *out (samples [start, start+len) of out->p are
+ * the clip). Buffers are the caller's (plain or ft_malloc). */
+static ft_status load_clip(const au_impl *m, const char *path, uint8_t **file, size_t *file_cap, au_buf *dec,
+                           au_buf *res, const float **clip, int64_t *len, ft_audio *info, int64_t *full_len) {
+    size_t flen = 0;
+    ft_status st = au_read_file(path, file, file_cap, &flen);
+    if (st) return st;
+    int64_t n;
+    if ((st = au_decode(*file, flen, path, &m->o.audio, dec, &n, info))) return st;
+    const float *x = dec->p;
+    int fr = info->file_rate;
+    if (fr != m->rate) {
+        if (!m->o.audio.resample)
+            return ft_fail(FT_EINVAL, "%s: sample rate %d Hz, %d Hz expected (resampling is off)", path, fr, m->rate);
+        int64_t k = ft_resample_length(n, fr, m->rate);
+        if ((st = au_buf_reserve(res, k > 0 ? k : 1, path))) return st;
+        if ((st = ft_resample(dec->p, n, fr, m->rate, m->o.audio.quality, res->p))) return ft_fail_context(st, "%s", path);
+        x = res->p;
+        n = k;
+    }
+    int64_t s0 = 0, l = n;
+    if (full_len) *full_len = n;
+    if (m->o.trim_db > 0) ft_audio_trim(x, n, m->o.trim_db, m->rate / 40 > 0 ? m->rate / 40 : 1,
+                                        m->rate / 100 > 0 ? m->rate / 100 : 1, &s0, &l);
+    *clip = x + s0;
+    *len = l;
+    return FT_OK;
+}
+
+static int slot_take(au_impl *m) {
+    pthread_mutex_lock(&m->mu);
+    while (m->n_free == 0) pthread_cond_wait(&m->cv, &m->mu);
+    int k = m->free_stack[--m->n_free];
+    pthread_mutex_unlock(&m->mu);
+    return k;
+}
+
+static void slot_give(au_impl *m, int k) {
+    pthread_mutex_lock(&m->mu);
+    m->free_stack[m->n_free++] = k;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static int randint(ft_pcg32 *r, int64_t n) { return (int)(((uint64_t)ft_pcg32_next(r) * (uint64_t)n) >> 32); }
+static double uniform(ft_pcg32 *r, double lo, double hi) { return lo + (hi - lo) * (double)ft_pcg32_uniform(r); }
+
+/* Place x[0..n) into out[0..clip) around the pad anchor, shifted right by `shift`. */
+static void place(const float *x, int64_t n, int64_t clip, ft_pad_mode pad, int64_t shift, float *out) {
+    int64_t dst0; /* where x[0] lands */
+    if (pad == FT_PAD_START) dst0 = 0;
+    else if (pad == FT_PAD_END) dst0 = clip - n;
+    else dst0 = (clip - n) >= 0 ? (clip - n) / 2 : -((n - clip + 1) / 2);
+    dst0 += shift;
+    for (int64_t k = 0; k < clip; k++) {
+        int64_t s = k - dst0;
+        out[k] = s >= 0 && s < n ? x[s] : 0.0f;
+    }
+}
+
+/* The waveform and feature augmentations; docs/speech.md "Augmentation" lists the draws. */
+static ft_status augment_and_place(au_impl *m, au_slot *sl, const float *x, int64_t n, const ft_sample_ctx *ctx,
+                                   int64_t i, float *clipbuf, ft_pcg32 *r, const char *path) {
+    const ft_audio_augment *a = &m->o.augment;
+    bool aug = ctx && ctx->augment;
+    if (aug) au_rng(r, ctx->seed, ctx->epoch, i);
+    if (aug && a->speed > 0) {
+        double s = uniform(r, 1.0 - a->speed, 1.0 + a->speed);
+        int64_t k = (int64_t)floor((double)n / s + 0.5);
+        if (k < 1) k = 1;
+        ft_status st = au_buf_reserve(&sl->work, k, path);
+        if (st) return st;
+        if ((st = ft_resample_ratio(x, n, 1.0 / s, m->o.audio.quality, sl->work.p, k))) return ft_fail_context(st, "%s", path);
+        x = sl->work.p;
+        n = k;
+    }
+    int64_t shift = 0;
+    if (aug && a->shift_ms > 0) {
+        int64_t w = (int64_t)floor(a->shift_ms * 1e-3 * m->rate);
+        if (w > 0) shift = randint(r, 2 * w + 1) - w;
+    }
+    double sig = 0;
+    for (int64_t k = 0; k < n; k++) sig += (double)x[k] * x[k];
+    sig /= (double)(n > 0 ? n : 1);
+    place(x, n, m->clip, m->o.pad, shift, clipbuf);
+    if (!aug) return FT_OK;
+    if (a->gain_db > 0) {
+        double g = pow(10.0, uniform(r, -a->gain_db, a->gain_db) / 20.0);
+        for (int64_t k = 0; k < m->clip; k++) clipbuf[k] = (float)(clipbuf[k] * g);
+        sig *= g * g;
+    }
+    if (a->noise_prob > 0 && ft_pcg32_uniform(r) < a->noise_prob) {
+        double snr = uniform(r, a->snr_min, a->snr_max);
+        uint64_t nseed = (uint64_t)ft_pcg32_next(r) << 32 | ft_pcg32_next(r);
+        const float *nz = NULL;
+        int64_t nlen = 0, off = 0;
+        if (m->n_noise > 0) {
+            int c = randint(r, m->n_noise);
+            nz = m->noise + m->noise_off[c];
+            nlen = m->noise_len[c];
+            off = randint(r, nlen);
+        }
+        if (sig > 0) {
+            /* noise[k] for k in [0, clip): the clip looped from `off`, or white N(0, 1). */
+            ft_pcg32 g;
+            ft_pcg32_seed(&g, nseed, 0);
+            double pn = 0;
+            float *w = NULL;
+            ft_status st = au_buf_reserve(&sl->work, m->clip, path);
+            if (st) return st;
+            w = sl->work.p;
+            for (int64_t k = 0; k < m->clip; k++) {
+                w[k] = nz ? nz[(off + k) % nlen] : au_gauss(&g);
+                pn += (double)w[k] * w[k];
+            }
+            pn /= (double)m->clip;
+            if (pn > 0) {
+                double scale = sqrt(sig / (pn * pow(10.0, snr / 10.0)));
+                for (int64_t k = 0; k < m->clip; k++) clipbuf[k] += (float)(scale * w[k]);
+            }
+        }
+    }
+    return FT_OK;
+}
+
+static void spec_augment(const au_impl *m, ft_pcg32 *r, float *x) {
+    const ft_audio_augment *a = &m->o.augment;
+    int dim = ft_features_dim(m->feat);
+    int64_t T = m->frames;
+    bool tm = m->o.features.time_major;
+    for (int q = 0; q < a->freq_masks; q++) {
+        int w = randint(r, (int64_t)a->freq_mask_width + 1);
+        if (w > dim) w = dim;
+        int s = randint(r, dim - w + 1);
+        for (int d = s; d < s + w; d++)
+            for (int64_t t = 0; t < T; t++) x[tm ? t * dim + d : d * T + t] = 0;
+    }
+    for (int q = 0; q < a->time_masks; q++) {
+        int64_t w = randint(r, (int64_t)a->time_mask_width + 1);
+        if (w > T) w = T;
+        int64_t s = randint(r, T - w + 1);
+        for (int64_t t = s; t < s + w; t++)
+            for (int d = 0; d < dim; d++) x[tm ? t * dim + d : d * T + t] = 0;
+    }
+}
+
+static ft_status au_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, void *xout, int32_t *y) {
+    au_impl *m = ds->impl;
+    if (i < 0 || i >= ds->n)
+        return ft_fail(FT_EINVAL, "%s: example %lld out of range [0, %lld)", ds->name, (long long)i, (long long)ds->n);
+    const char *path = m->files.pool + m->files.off[i];
+    int k = slot_take(m);
+    au_slot *sl = &m->slots[k];
+    const float *x;
+    int64_t n;
+    ft_status st = FT_OK;
+    if (m->cache) {
+        x = m->cache + m->cache_off[i];
+        n = m->len[i];
+    } else {
+        ft_audio info;
+        st = load_clip(m, path, &sl->file, &sl->file_cap, &sl->dec, &sl->res, &x, &n, &info, NULL);
+    }
+    bool wave = m->o.features.kind == FT_FEAT_WAVE;
+    float *clipbuf = NULL;
+    if (!st) {
+        if (wave) clipbuf = xout;
+        else if (!(st = au_buf_reserve(&sl->feat, m->clip + (int64_t)ft_features_scratch(m->feat, m->clip), path)))
+            clipbuf = sl->feat.p;
+    }
+    ft_pcg32 r;
+    if (!st) st = augment_and_place(m, sl, x, n, ctx, i, clipbuf, &r, path);
+    if (!st && !wave) {
+        st = ft_features_compute(m->feat, clipbuf, m->clip, sl->feat.p + m->clip, xout);
+        if (!st && ctx && ctx->augment) spec_augment(m, &r, xout);
+    }
+    if (!st) *y = m->files.label[i];
+    slot_give(m, k);
+    return st;
+}
+
+/* ---- open ---- */
+
+static bool is_audio_name(const char *name) {
+    static const char *const ext[] = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc",
+                                      ".au", ".snd", ".caf", ".w64", ".rf64"};
+    const char *dot = strrchr(name, '.');
+    if (!dot) return false;
+    for (size_t k = 0; k < sizeof ext / sizeof *ext; k++) if (!strcasecmp(dot, ext[k])) return true;
+    return false;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+typedef struct {
+    char **v;
+    int n, cap;
+} names;
+
+static void names_free(names *l) {
+    for (int k = 0; k < l->n; k++) ft_free(l->v[k]);
+    ft_free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static ft_status list_dir(const char *dir, names *out) {
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return ft_fail(FT_ENOTFOUND, "%s: no such folder", dir);
+        if (errno == ENOTDIR) return ft_fail(FT_EINVAL, "%s: not a folder", dir);
+        return ft_fail(FT_EIO, "%s: cannot list: %s", dir, strerror(errno));
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (out->n == out->cap) {
+            int nc = out->cap ? out->cap * 2 : 64;
+            char **nn = ft_realloc(out->v, (size_t)nc * sizeof *nn);
+            if (!nn) { closedir(d); names_free(out); return ft_fail(FT_ENOMEM, "out of memory listing %s", dir); }
+            out->v = nn;
+            out->cap = nc;
+        }
+        if (!(out->v[out->n] = ft_strdup(e->d_name))) { closedir(d); names_free(out); return ft_fail(FT_ENOMEM, "out of memory listing %s", dir); }
+        out->n++;
+    }
+    closedir(d);
+    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    return FT_OK;
+}
+
+/* Audio files below dir: its files (sorted), then its subfolders (sorted, recursively). */
+static ft_status walk(const char *dir, int32_t label, int depth, plist *out, int64_t *skipped) {
+    if (depth > AU_MAX_DEPTH) return ft_fail(FT_EINVAL, "%s: folders nested more than %d deep", dir, AU_MAX_DEPTH);
+    names L;
+    ft_status st = list_dir(dir, &L);
+    if (st) return st;
+    char *path = ft_malloc(8192);
+    bool *is_dir = ft_calloc((size_t)(L.n > 0 ? L.n : 1), sizeof *is_dir);
+    if (!path || !is_dir) st = ft_fail(FT_ENOMEM, "out of memory scanning %s", dir);
+    for (int pass = 0; pass < 2 && !st; pass++)
+        for (int k = 0; k < L.n && !st; k++) {
+            if (snprintf(path, 8192, "%s/%s", dir, L.v[k]) >= 8192) { st = ft_fail(FT_EINVAL, "%s/%s: path too long", dir, L.v[k]); break; }
+            if (pass == 0) {
+                struct stat sb;
+                if (stat(path, &sb) != 0) { if (skipped) (*skipped)++; continue; }
+                if (S_ISDIR(sb.st_mode)) { is_dir[k] = true; continue; }
+                if (!S_ISREG(sb.st_mode) || !is_audio_name(L.v[k])) { if (skipped) (*skipped)++; continue; }
+                st = plist_add(out, path, label);
+            } else if (is_dir[k]) {
+                st = walk(path, label, depth + 1, out, skipped);
+            }
+        }
+    ft_free(path);
+    ft_free(is_dir);
+    names_free(&L);
+    return st;
+}
+
+static ft_status opts_check(const ft_audio_dataset_opts *in, ft_audio_dataset_opts *o) {
+    *o = in ? *in : ft_audio_dataset_opts_default();
+    if (o->audio.target_rate == 0) o->audio.target_rate = o->features.sample_rate;
+    o->features.sample_rate = o->audio.target_rate;
+    if (o->audio.target_rate < 1 || o->audio.target_rate > FT_AUDIO_MAX_RATE)
+        return ft_fail(FT_EINVAL, "audio rate %d Hz is not in [1, %d]", o->audio.target_rate, FT_AUDIO_MAX_RATE);
+    if (!(o->clip_seconds >= 0 && o->clip_seconds <= 3600))
+        return ft_fail(FT_EINVAL, "clip length %g s is not in [0, 3600]", o->clip_seconds);
+    if ((unsigned)o->pad > FT_PAD_END) return ft_fail(FT_EINVAL, "pad mode %d is not one of FT_PAD_*", (int)o->pad);
+    if (!(o->trim_db >= 0 && o->trim_db <= 200)) return ft_fail(FT_EINVAL, "trim %g dB is not in [0, 200]", (double)o->trim_db);
+    const ft_audio_augment *a = &o->augment;
+    if (!(a->gain_db >= 0 && a->gain_db <= 60)) return ft_fail(FT_EINVAL, "gain augmentation %g dB is not in [0, 60]", (double)a->gain_db);
+    if (!(a->speed >= 0 && a->speed <= 0.5)) return ft_fail(FT_EINVAL, "speed augmentation %g is not in [0, 0.5]", (double)a->speed);
+    if (!(a->shift_ms >= 0 && a->shift_ms <= 60000)) return ft_fail(FT_EINVAL, "time shift %g ms is not in [0, 60000]", (double)a->shift_ms);
+    if (!(a->noise_prob >= 0 && a->noise_prob <= 1)) return ft_fail(FT_EINVAL, "noise probability %g is not in [0, 1]", (double)a->noise_prob);
+    if (!(isfinite(a->snr_min) && isfinite(a->snr_max) && a->snr_min <= a->snr_max))
+        return ft_fail(FT_EINVAL, "noise SNR range [%g, %g] dB is not a finite interval", (double)a->snr_min, (double)a->snr_max);
+    if (a->freq_masks < 0 || a->freq_masks > 100 || a->time_masks < 0 || a->time_masks > 100 ||
+        a->freq_mask_width < 0 || a->time_mask_width < 0)
+        return ft_fail(FT_EINVAL, "SpecAugment masks (%d x %d bins, %d x %d frames) must be in [0, 100] masks of width >= 0",
+                       a->freq_masks, a->freq_mask_width, a->time_masks, a->time_mask_width);
+    if (o->features.kind == FT_FEAT_WAVE && (a->freq_masks || a->time_masks))
+        return ft_fail(FT_EINVAL, "SpecAugment needs features (the dataset gives raw samples)");
+    return FT_OK;
+}
+
+static ft_status load_noise(au_impl *m) {
+    plist L = {0};
+    ft_status st = walk(m->o.augment.noise_dir, 0, 0, &L, NULL);
+    if (!st && L.n == 0) st = ft_fail(FT_EFORMAT, "%s: no audio files for noise augmentation", m->o.augment.noise_dir);
+    if (!st && L.n > 100000) st = ft_fail(FT_EFORMAT, "%s: more than 100000 noise files", m->o.augment.noise_dir);
+    int64_t total = 0;
+    uint8_t *file = NULL;
+    size_t fcap = 0;
+    au_buf dec = {0}, res = {0};
+    if (!st) {
+        m->noise_off = ft_calloc((size_t)L.n, sizeof *m->noise_off);
+        m->noise_len = ft_calloc((size_t)L.n, sizeof *m->noise_len);
+        if (!m->noise_off || !m->noise_len) st = ft_fail(FT_ENOMEM, "out of memory for noise clips");
+    }
+    ft_audio_dataset_opts saved = m->o;
+    m->o.trim_db = 0;
+    for (int64_t k = 0; k < L.n && !st; k++) {
+        const float *x;
+        int64_t n;
+        ft_audio info;
+        st = load_clip(m, L.pool + L.off[k], &file, &fcap, &dec, &res, &x, &n, &info, NULL);
+        if (st) { ft_fail_context(st, "noise clip"); break; }
+        float *nb = ft_realloc(m->noise, (size_t)(total + n) * sizeof *nb);
+        if (!nb) { st = ft_fail(FT_ENOMEM, "out of memory for noise clips"); break; }
+        m->noise = nb;
+        memcpy(m->noise + total, x, (size_t)n * sizeof *x);
+        m->noise_off[k] = total;
+        m->noise_len[k] = n;
+        total += n;
+    }
+    m->o = saved;
+    if (!st) m->n_noise = (int)L.n;
+    free(file);
+    au_buf_release(&dec);
+    au_buf_release(&res);
+    plist_free(&L);
+    return st;
+}
+
+/* Build from a list of files (taken) and class names (taken, may be NULL). */
+static ft_status build(plist *files, const ft_audio_dataset_opts *o, const char *kind, const char *where, int n_classes,
+                       char **class_names, ft_dataset **out) {
+    ft_dataset *ds = ft_calloc(1, sizeof *ds);
+    au_impl *m = ft_calloc(1, sizeof *m);
+    if (!ds || !m) {
+        ft_free(ds); ft_free(m);
+        plist_free(files);
+        if (class_names) { for (int c = 0; c < n_classes; c++) ft_free(class_names[c]); ft_free(class_names); }
+        return ft_fail(FT_ENOMEM, "out of memory for an audio dataset");
+    }
+    ds->impl = m;
+    ds->free_impl = au_free_impl;
+    ds->get = au_get;
+    ds->n_classes = n_classes;
+    ds->class_names = class_names;
+    m->files = *files;
+    memset(files, 0, sizeof *files);
+    m->o = *o;
+    m->rate = o->audio.target_rate;
+    ds->n = m->files.n;
+    for (int k = 0; k < AU_SLOTS; k++) {
+        au_slot *sl = &m->slots[k];
+        sl->dec.plain = sl->res.plain = sl->work.plain = sl->feat.plain = true;
+    }
+    size_t wl = strlen(where);
+    snprintf(ds->name, sizeof ds->name, "%s:%s%s", kind, wl > 48 ? "..." : "", wl > 48 ? where + wl - 45 : where);
+    ft_status st = FT_OK;
+    if (pthread_mutex_init(&m->mu, NULL)) st = ft_fail(FT_ENOMEM, "cannot create a mutex");
+    else if (pthread_cond_init(&m->cv, NULL)) { pthread_mutex_destroy(&m->mu); st = ft_fail(FT_ENOMEM, "cannot create a condition variable"); }
+    else m->sync_ok = true;
+    for (int k = 0; k < AU_SLOTS; k++) m->free_stack[k] = AU_SLOTS - 1 - k;
+    m->n_free = AU_SLOTS;
+    if (!st) st = ft_features_new(&m->o.features, &m->feat);
+    if (!st && m->o.augment.noise_dir[0]) st = load_noise(m);
+    /* Decode everything once: errors name the file now rather than mid-epoch. */
+    if (!st) {
+        m->len = ft_calloc((size_t)(ds->n > 0 ? ds->n : 1), sizeof *m->len);
+        m->cache_off = ft_calloc((size_t)(ds->n > 0 ? ds->n : 1), sizeof *m->cache_off);
+        if (!m->len || !m->cache_off) st = ft_fail(FT_ENOMEM, "out of memory for an audio dataset");
+    }
+    uint8_t *file = NULL;
+    size_t fcap = 0;
+    au_buf dec = {0}, res = {0};
+    int64_t total = 0, cache_cap = 0;
+    ft_audio_counts *c = &m->counts;
+    c->files = ds->n;
+    c->sample_rate = m->rate;
+    for (int64_t i = 0; i < ds->n && !st; i++) {
+        const char *path = m->files.pool + m->files.off[i];
+        const float *x;
+        int64_t n;
+        ft_audio info;
+        int64_t full;
+        if ((st = load_clip(m, path, &file, &fcap, &dec, &res, &x, &n, &info, &full))) break;
+        c->resampled += info.file_rate != m->rate;
+        c->clipped += info.clipped > 0;
+        c->trimmed_samples += full - n;
+        m->len[i] = n;
+        if (n > m->max_len) m->max_len = n;
+        c->seconds += (double)n / m->rate;
+        if (m->o.cache) {
+            if (total + n > cache_cap) {
+                int64_t nc = cache_cap ? cache_cap * 2 : 1 << 16;
+                while (nc < total + n) nc *= 2;
+                float *nb = ft_realloc(m->cache, (size_t)nc * sizeof *nb);
+                if (!nb) { st = ft_fail(FT_ENOMEM, "out of memory caching %lld audio samples", (long long)nc); break; }
+                m->cache = nb;
+                cache_cap = nc;
+            }
+            memcpy(m->cache + total, x, (size_t)n * sizeof *x);
+            m->cache_off[i] = total;
+            total += n;
+        }
+    }
+    free(file);
+    au_buf_release(&dec);
+    au_buf_release(&res);
+    if (!st && ds->n == 0) st = ft_fail(FT_EFORMAT, "%s: no audio files", where);
+    if (!st) {
+        m->clip = o->clip_seconds > 0 ? (int64_t)floor(o->clip_seconds * m->rate + 0.5) : m->max_len;
+        if (m->clip < 1) st = ft_fail(FT_EINVAL, "%s: clip length %g s is less than one sample", where, o->clip_seconds);
+    }
+    if (!st) {
+        c->clip_samples = m->clip;
+        for (int64_t i = 0; i < ds->n; i++) {
+            c->cropped += m->len[i] > m->clip;
+            c->padded += m->len[i] < m->clip;
+        }
+        m->frames = ft_features_frames(m->feat, m->clip);
+        if (m->frames < 1 || (o->features.kind != FT_FEAT_WAVE && o->features.center && m->clip < 2))
+            st = ft_fail(FT_EINVAL, "%s: clips of %lld samples are too short for %s features (n_fft %d)", where,
+                         (long long)m->clip, ft_feature_kind_name(o->features.kind), ft_features_opts(m->feat)->n_fft);
+    }
+    if (st) { ft_dataset_free(ds); return st; }
+    ds->x_dtype = FT_F32;
+    if (o->features.kind == FT_FEAT_WAVE) {
+        ds->x_ndim = 1;
+        ds->x_shape[0] = m->clip;
+        ds->x_numel = m->clip;
+    } else {
+        int dim = ft_features_dim(m->feat);
+        ds->x_ndim = 2;
+        ds->x_shape[0] = o->features.time_major ? m->frames : dim;
+        ds->x_shape[1] = o->features.time_major ? dim : m->frames;
+        ds->x_numel = m->frames * dim;
+    }
+    const ft_audio_augment *a = &o->augment;
+    ds->augments = a->gain_db > 0 || a->speed > 0 || a->shift_ms > 0 || a->noise_prob > 0 ||
+                   (a->freq_masks > 0 && a->freq_mask_width > 0) || (a->time_masks > 0 && a->time_mask_width > 0);
+    *out = ds;
+    return FT_OK;
+}
+
+ft_status ft_dataset_audio_folder(const char *root, const ft_audio_dataset_opts *opts, ft_dataset **out) {
+    *out = NULL;
+    if (!root || !root[0]) return ft_fail(FT_EINVAL, "audio folder: no path");
+    ft_audio_dataset_opts o;
+    ft_status st = opts_check(opts, &o);
+    if (st) return st;
+    names top;
+    if ((st = list_dir(root, &top))) return st;
+    names cls = {0};
+    plist files = {0};
+    char *path = ft_malloc(8192);
+    if (!path) st = ft_fail(FT_ENOMEM, "out of memory scanning %s", root);
+    for (int k = 0; k < top.n && !st; k++) {
+        if (snprintf(path, 8192, "%s/%s", root, top.v[k]) >= 8192) { st = ft_fail(FT_EINVAL, "%s/%s: path too long", root, top.v[k]); break; }
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (cls.n == cls.cap) {
+                int nc = cls.cap ? cls.cap * 2 : 16;
+                char **nn = ft_realloc(cls.v, (size_t)nc * sizeof *nn);
+                if (!nn) { st = ft_fail(FT_ENOMEM, "out of memory scanning %s", root); break; }
+                cls.v = nn;
+                cls.cap = nc;
+            }
+            cls.v[cls.n++] = top.v[k];
+            top.v[k] = NULL;
+        }
+    }
+    if (!st && cls.n == 0) st = ft_fail(FT_EFORMAT, "%s: no class folders (expected <root>/<class>/<file>.wav)", root);
+    for (int c = 0; c < cls.n && !st; c++) {
+        int64_t before = files.n, skipped = 0;
+        snprintf(path, 8192, "%s/%s", root, cls.v[c]);
+        st = walk(path, c, 0, &files, &skipped);
+        if (!st && files.n == before)
+            st = ft_fail(FT_EFORMAT, "%s: class folder has no audio files (%lld other files)", path, (long long)skipped);
+    }
+    for (int k = 0; k < top.n; k++) ft_free(top.v[k]);
+    ft_free(top.v);
+    ft_free(path);
+    if (st) { names_free(&cls); plist_free(&files); return st; }
+    return build(&files, &o, "wav", root, cls.n, cls.v, out);
+}
+
+/* ---- manifest ---- */
+
+/* Split a CSV line in place: quoted fields may hold commas and "" for a quote. Returns
+ * the number of fields, -1 on an unterminated quote. */
+static int csv_split(char *line, char **f, int max) {
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t') p++;
+        char *start = p, *w = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p) return -1;
+                if (*p == '"') {
+                    if (p[1] == '"') { *w++ = '"'; p += 2; continue; }
+                    p++;
+                    break;
+                }
+                *w++ = *p++;
+            }
+            while (*p == ' ' || *p == '\t') p++;
+        } else {
+            while (*p && *p != ',') *w++ = *p++;
+            while (w > start && (w[-1] == ' ' || w[-1] == '\t')) w--;
+        }
+        bool more = *p == ',';
+        if (*p && !more) return -1;
+        *w = 0;
+        if (n < max) f[n] = start;
+        n++;
+        if (!more) break;
+        p++;
+    }
+    return n;
+}
+
+static bool all_digits(const char *s) {
+    if (!*s) return false;
+    for (; *s; s++) if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
+static bool header_path(const char *s) {
+    return !strcasecmp(s, "path") || !strcasecmp(s, "file") || !strcasecmp(s, "filename") || !strcasecmp(s, "audio") ||
+           !strcasecmp(s, "wav") || !strcasecmp(s, "audio_path");
+}
+
+static bool header_label(const char *s) {
+    return !strcasecmp(s, "label") || !strcasecmp(s, "class") || !strcasecmp(s, "target") || !strcasecmp(s, "y") ||
+           !strcasecmp(s, "category") || !strcasecmp(s, "word") || !strcasecmp(s, "keyword");
+}
+
+ft_status ft_dataset_audio_manifest(const char *mpath, const ft_audio_dataset_opts *opts, ft_dataset **out) {
+    *out = NULL;
+    if (!mpath || !mpath[0]) return ft_fail(FT_EINVAL, "audio manifest: no path");
+    ft_audio_dataset_opts o;
+    ft_status st = opts_check(opts, &o);
+    if (st) return st;
+    FILE *f = fopen(mpath, "rb");
+    if (!f) {
+        if (errno == ENOENT) return ft_fail(FT_ENOTFOUND, "%s: no such file", mpath);
+        return ft_fail(FT_EIO, "%s: cannot open: %s", mpath, strerror(errno));
+    }
+    char base[4096];
+    const char *slash = strrchr(mpath, '/');
+    if (slash) {
+        size_t bl = (size_t)(slash - mpath);
+        if (bl >= sizeof base) { fclose(f); return ft_fail(FT_EINVAL, "%s: path too long", mpath); }
+        memcpy(base, mpath, bl);
+        base[bl] = 0;
+        if (!bl) strcpy(base, "/");
+    } else {
+        strcpy(base, ".");
+    }
+    plist rows = {0};   /* path, label index into `labels` */
+    names labels = {0}; /* label text per row (n = rows.n) */
+    char *line = NULL, *full = ft_malloc(8192);
+    size_t lcap = 0;
+    ssize_t ll;
+    int64_t line_no = 0;
+    bool first = true;
+    int col_path = 0, col_label = 1;
+    if (!full) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
+    while (!st && (ll = getline(&line, &lcap, f)) >= 0) {
+        line_no++;
+        if ((size_t)ll != strlen(line)) { st = ft_fail(FT_EFORMAT, "%s:%lld: NUL byte in line", mpath, (long long)line_no); break; }
+        while (ll > 0 && (line[ll - 1] == '\n' || line[ll - 1] == '\r')) line[--ll] = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p || *p == '#') continue;
+        char *fields[64];
+        int nf = csv_split(p, fields, 64);
+        if (nf < 0) { st = ft_fail(FT_EFORMAT, "%s:%lld: unterminated quote", mpath, (long long)line_no); break; }
+        if (first && nf >= 1 && header_path(fields[0])) {
+            first = false;
+            col_path = -1; col_label = -1;
+            for (int k = 0; k < nf && k < 64; k++) {
+                if (col_path < 0 && header_path(fields[k])) col_path = k;
+                else if (col_label < 0 && header_label(fields[k])) col_label = k;
+            }
+            if (col_label < 0)
+                st = ft_fail(FT_EFORMAT, "%s:%lld: header has no label column (label, class, target, y, word)", mpath, (long long)line_no);
+            continue;
+        }
+        first = false;
+        int need = (col_path > col_label ? col_path : col_label) + 1;
+        if (nf < need || need > 64) { st = ft_fail(FT_EFORMAT, "%s:%lld: %d fields, expected path,label", mpath, (long long)line_no, nf); break; }
+        char *fp = fields[col_path], *fl = fields[col_label];
+        if (!fp[0]) { st = ft_fail(FT_EFORMAT, "%s:%lld: empty path", mpath, (long long)line_no); break; }
+        if (!fl[0]) { st = ft_fail(FT_EFORMAT, "%s:%lld: empty label", mpath, (long long)line_no); break; }
+        int r = fp[0] == '/' ? snprintf(full, 8192, "%s", fp) : snprintf(full, 8192, "%s/%s", base, fp);
+        if (r >= 8192) { st = ft_fail(FT_EINVAL, "%s:%lld: path too long", mpath, (long long)line_no); break; }
+        if ((st = plist_add(&rows, full, (int32_t)(line_no > INT32_MAX ? INT32_MAX : line_no)))) break;
+        if (labels.n == labels.cap) {
+            int nc = labels.cap ? labels.cap * 2 : 256;
+            char **nn = ft_realloc(labels.v, (size_t)nc * sizeof *nn);
+            if (!nn) { st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath); break; }
+            labels.v = nn;
+            labels.cap = nc;
+        }
+        if (!(labels.v[labels.n] = ft_strdup(fl))) { st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath); break; }
+        labels.n++;
+    }
+    free(line);
+    ft_free(full);
+    if (!st && ferror(f)) st = ft_fail(FT_EIO, "%s: read error", mpath);
+    fclose(f);
+    if (!st && rows.n == 0) st = ft_fail(FT_EFORMAT, "%s: no audio files listed", mpath);
+    bool numeric = true;
+    for (int k = 0; k < labels.n && numeric; k++)
+        numeric = all_digits(labels.v[k]) && strlen(labels.v[k]) <= 7 && atol(labels.v[k]) <= AU_MAX_LABEL;
+    char **cn = NULL;
+    int n_classes = 0;
+    if (!st && !numeric) {
+        char **all = ft_malloc((size_t)labels.n * sizeof *all);
+        if (!all) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
+        else {
+            memcpy(all, labels.v, (size_t)labels.n * sizeof *all);
+            qsort(all, (size_t)labels.n, sizeof *all, cmp_str);
+            int u = 0;
+            for (int k = 0; k < labels.n; k++) if (!u || strcmp(all[u - 1], all[k])) all[u++] = all[k];
+            cn = ft_calloc((size_t)u, sizeof *cn);
+            if (!cn) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
+            for (int k = 0; k < u && !st; k++) if (!(cn[k] = ft_strdup(all[k]))) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
+            n_classes = u;
+            ft_free(all);
+        }
+    }
+    for (int64_t k = 0; k < rows.n && !st; k++) {
+        int32_t lab;
+        if (numeric) {
+            lab = (int32_t)atol(labels.v[k]);
+            if (lab + 1 > n_classes) n_classes = lab + 1;
+        } else {
+            char *key = labels.v[k];
+            char **hit = bsearch(&key, cn, (size_t)n_classes, sizeof *cn, cmp_str);
+            lab = (int32_t)(hit - cn);
+        }
+        rows.label[k] = lab;
+    }
+    names_free(&labels);
+    if (st) {
+        if (cn) { for (int c = 0; c < n_classes; c++) ft_free(cn[c]); ft_free(cn); }
+        plist_free(&rows);
+        return st;
+    }
+    return build(&rows, &o, "wav-manifest", mpath, n_classes, cn, out);
+}
+
+/* ---- queries ---- */
+
+static au_impl *impl_of(const ft_dataset *ds) {
+    return ds && ds->free_impl == au_free_impl ? ds->impl : NULL;
+}
+
+ft_status ft_audio_dataset_counts(const ft_dataset *ds, ft_audio_counts *out) {
+    memset(out, 0, sizeof *out);
+    au_impl *m = impl_of(ds);
+    if (!m) return ft_fail(FT_EINVAL, "not an audio dataset");
+    *out = m->counts;
+    return FT_OK;
+}
+
+ft_status ft_audio_dataset_item(const ft_dataset *ds, int64_t i, const char **path, int64_t *samples) {
+    au_impl *m = impl_of(ds);
+    if (!m) return ft_fail(FT_EINVAL, "not an audio dataset");
+    if (i < 0 || i >= ds->n) return ft_fail(FT_EINVAL, "%s: example %lld out of range", ds->name, (long long)i);
+    if (path) *path = m->files.pool + m->files.off[i];
+    if (samples) *samples = m->len[i];
+    return FT_OK;
+}
+
+const ft_features *ft_audio_dataset_features(const ft_dataset *ds) {
+    au_impl *m = impl_of(ds);
+    return m ? m->feat : NULL;
+}
+
+ft_status ft_audio_dataset_stats(ft_dataset *ds, float *mean, float *std) {
+    au_impl *m = impl_of(ds);
+    if (!m) return ft_fail(FT_EINVAL, "not an audio dataset");
+    int dim = ft_features_dim(m->feat);
+    ft_feature_opts fo = *ft_features_opts(m->feat);
+    fo.norm = FT_NORM_NONE;
+    fo.global_mean = fo.global_std = NULL;
+    ft_features *raw = NULL;
+    ft_status st = ft_features_new(&fo, &raw);
+    if (st) return st;
+    double *s = ft_calloc((size_t)dim * 2, sizeof *s);
+    float *clip = ft_malloc((size_t)m->clip * sizeof *clip);
+    float *scr = ft_malloc(ft_features_scratch(raw, m->clip) * sizeof *scr);
+    int64_t T = ft_features_frames(raw, m->clip);
+    float *feat = ft_malloc((size_t)(T * dim) * sizeof *feat);
+    uint8_t *file = NULL;
+    size_t fcap = 0;
+    au_buf dec = {0}, res = {0};
+    if (!s || !clip || !scr || !feat) st = ft_fail(FT_ENOMEM, "out of memory for feature statistics");
+    for (int64_t i = 0; i < ds->n && !st; i++) {
+        const float *x;
+        int64_t n;
+        if (m->cache) { x = m->cache + m->cache_off[i]; n = m->len[i]; }
+        else {
+            ft_audio info;
+            if ((st = load_clip(m, m->files.pool + m->files.off[i], &file, &fcap, &dec, &res, &x, &n, &info, NULL))) break;
+        }
+        place(x, n, m->clip, m->o.pad, 0, clip);
+        if ((st = ft_features_compute(raw, clip, m->clip, scr, feat))) break;
+        for (int64_t t = 0; t < T; t++)
+            for (int d = 0; d < dim; d++) {
+                double v = fo.time_major ? feat[t * dim + d] : feat[(int64_t)d * T + t];
+                s[d] += v;
+                s[dim + d] += v * v;
+            }
+    }
+    if (!st) {
+        double N = (double)ds->n * T;
+        for (int d = 0; d < dim; d++) {
+            double mu = s[d] / N, var = s[dim + d] / N - mu * mu;
+            mean[d] = (float)mu;
+            std[d] = (float)sqrt(var > 1e-10 ? var : 1e-10);
+        }
+    }
+    free(file);
+    au_buf_release(&dec);
+    au_buf_release(&res);
+    ft_free(s); ft_free(clip); ft_free(scr); ft_free(feat);
+    ft_features_free(raw);
+    return st;
+}
