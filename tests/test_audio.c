@@ -309,6 +309,9 @@ static void test_features(void) {
     o.kind = FT_FEAT_MEL;
     o.sample_rate = 8000; o.n_fft = 256; o.win_length = 200; o.hop_length = 80; o.n_mels = 32; o.window = FT_WIN_POVEY;
     feat_case(fx, "x8", "mel_8k_povey", o, 1e-3, 1e-6);
+    o = ft_feature_opts_oww();
+    o.time_major = false;
+    feat_case(fx, "x16", "oww_mel", o, 0, 1e-4);
     ft_st_close(fx);
 
     /* normalisation: per utterance gives mean 0 / variance ~1 per dimension */

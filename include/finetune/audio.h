@@ -136,9 +136,17 @@ typedef struct {
     ft_feat_norm norm;      /* FT_NORM_NONE */
     const float *global_mean, *global_std; /* FT_NORM_GLOBAL: dim values each (copied) */
     bool time_major;        /* false: [dim, frames]; true: [frames, dim] */
+    float scale, bias;      /* x * scale + bias after the log / DCT, before normalisation
+                             * (defaults 1 and 0; openWakeWord's x / 10 + 2) */
 } ft_feature_opts;
 
 ft_feature_opts ft_feature_opts_default(void);
+/* openWakeWord's front end (melspectrogram.onnx, a torchlibrosa LogmelFilterBank, plus the
+ * x / 10 + 2 its Python code applies): 16 kHz, n_fft 512, win 400, hop 160, no centring,
+ * periodic Hann, power 2, 32 Slaney-scale mels with Slaney norm over 60..3800 Hz,
+ * 10 log10(max(mel, 1e-10)) floored at max - 80, then x / 10 + 2; time-major [frames, 32]
+ * as its embedding model reads it. Checked against the ONNX graph's output. */
+ft_feature_opts ft_feature_opts_oww(void);
 const char *ft_feature_kind_name(ft_feature_kind k); /* "wave", "spec", "mel", "logmel", "mfcc" */
 
 /* A feature extractor: FFTW plan (FFTW_ESTIMATE | FFTW_UNALIGNED, made once under a
@@ -229,10 +237,10 @@ ft_status ft_audio_dataset_stats(ft_dataset *ds, float *mean, float *std);
 /* Spec strings (ft_dataset_open_with dispatches these):
  *   "wav:<dir>[:key=value...]"            folder per class
  *   "wav-manifest:<file.csv>[:key=value...]"
- * keys: rate, clip (seconds), pad (center|start|end), trim (dB), features (wave|spec|mel|
- * logmel|mfcc), n_fft, win, hop, window (hann|hamming|povey|rect), center (0|1), power,
+ * keys: preset (oww: ft_feature_opts_oww, first), rate, clip (seconds), pad (center|start|end),
+ * trim (dB), features (wave|spec|mel|logmel|mfcc), n_fft, win, hop, window (hann|hamming|povey|rect), center (0|1), power,
  * n_mels, fmin, fmax, mel_scale (htk|slaney), mel_norm (none|slaney), log (db|offset|none),
- * log_offset, top_db, n_mfcc, norm (none|utt|utt-mean), layout (ft|tf), gain, speed, shift,
+ * log_offset, top_db, scale, bias, n_mfcc, norm (none|utt|utt-mean), layout (ft|tf), gain, speed, shift,
  * noise (probability), snr (lo,hi or one value), noise_dir, freq_masks, freq_width,
  * time_masks, time_width, resample (0|1), quality (best|medium|fast|linear|zoh).
  * `base` (may be NULL) gives defaults the spec overrides (e.g. a model's rate). */

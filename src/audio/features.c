@@ -47,6 +47,29 @@ ft_feature_opts ft_feature_opts_default(void) {
     o.top_db = 80.0f;
     o.n_mfcc = 40;
     o.norm = FT_NORM_NONE;
+    o.scale = 1.0f;
+    o.bias = 0.0f;
+    return o;
+}
+
+ft_feature_opts ft_feature_opts_oww(void) {
+    ft_feature_opts o = ft_feature_opts_default();
+    o.kind = FT_FEAT_LOGMEL;
+    o.sample_rate = 16000;
+    o.n_fft = 512;
+    o.win_length = 400;
+    o.hop_length = 160;
+    o.center = false;
+    o.n_mels = 32;
+    o.f_min = 60;
+    o.f_max = 3800;
+    o.mel_scale = FT_MEL_SLANEY;
+    o.mel_norm_slaney = true;
+    o.log = FT_LOG_DB;
+    o.top_db = 80;
+    o.scale = 0.1f;
+    o.bias = 2.0f;
+    o.time_major = true;
     return o;
 }
 
@@ -107,6 +130,9 @@ static ft_status check_opts(const ft_feature_opts *in, ft_feature_opts *o) {
     if (!isfinite(o->top_db)) return ft_fail(FT_EINVAL, "top_db %g is not finite", (double)o->top_db);
     if (o->kind == FT_FEAT_MFCC && (o->n_mfcc < 1 || o->n_mfcc > o->n_mels))
         return ft_fail(FT_EINVAL, "n_mfcc %d is not in [1, n_mels %d]", o->n_mfcc, o->n_mels);
+    if (!isfinite(o->scale) || o->scale == 0 || !isfinite(o->bias))
+        return ft_fail(FT_EINVAL, "feature scale %g / bias %g: scale must be finite and non-zero (start from "
+                       "ft_feature_opts_default())", (double)o->scale, (double)o->bias);
     if ((unsigned)o->norm > FT_NORM_GLOBAL) return ft_fail(FT_EINVAL, "feature norm %d is not one of FT_NORM_*", (int)o->norm);
     if (o->norm == FT_NORM_GLOBAL && (!o->global_mean || !o->global_std))
         return ft_fail(FT_EINVAL, "global feature normalisation needs global_mean and global_std");
@@ -332,6 +358,10 @@ ft_status ft_features_compute(const ft_features *f, const float *x, int64_t n, f
                 }
             feat = res;
         }
+    }
+    if ((o->kind == FT_FEAT_LOGMEL || o->kind == FT_FEAT_MFCC) && (o->scale != 1.0f || o->bias != 0.0f)) {
+        float *fw = (float *)feat;
+        for (int64_t k = 0; k < T * dim; k++) fw[k] = fw[k] * o->scale + o->bias;
     }
     /* Normalisation over time, per dimension (feat is [T][dim]; may be spec or mel). */
     if (o->norm != FT_NORM_NONE) {

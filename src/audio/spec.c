@@ -17,7 +17,7 @@ static const char *const keys[] = {
     "rate", "clip", "pad", "trim", "features", "n_fft", "win", "hop", "window", "center", "power", "n_mels", "fmin",
     "fmax", "mel_scale", "mel_norm", "log", "log_offset", "top_db", "n_mfcc", "norm", "layout", "gain", "speed",
     "shift", "noise", "snr", "noise_dir", "freq_masks", "freq_width", "time_masks", "time_width", "resample",
-    "quality", "cache",
+    "quality", "cache", "preset", "scale", "bias",
 };
 
 static int key_index(const char *k, size_t len) {
@@ -147,6 +147,14 @@ static ft_status apply(const char *spec, const char *k, const char *v, ft_audio_
         if (!v[0] || strlen(v) >= sizeof a->noise_dir) BAD("%s: noise_dir is empty or too long", spec);
         snprintf(a->noise_dir, sizeof a->noise_dir, "%s", v);
         if (a->noise_prob == 0) a->noise_prob = 0.5f;
+    } else if (!strcmp(k, "preset")) {
+        if (strcmp(v, "oww")) BAD("%s: preset=%s is not oww (openWakeWord's mel front end)", spec, v);
+        *f = ft_feature_opts_oww();
+        o->audio.target_rate = f->sample_rate;
+    } else if (!strcmp(k, "scale") || !strcmp(k, "bias")) {
+        if (!num(v, -1e6, 1e6, &d) || (k[0] == 's' && d == 0)) BAD("%s: %s=%s is not a number (scale: non-zero)", spec, k, v);
+        if (k[0] == 's') f->scale = (float)d;
+        else f->bias = (float)d;
     } else if (!strcmp(k, "quality")) {
         static const char *const n[] = {"best", "medium", "fast", "zoh", "linear"};
         if ((e = pick(v, n, 5)) < 0) BAD("%s: quality=%s is not best, medium, fast, zoh or linear", spec, v);
@@ -182,19 +190,24 @@ ft_status ft_audio_spec_parse(const char *spec, const ft_audio_dataset_opts *bas
     memcpy(path, arg, len);
     path[len] = 0;
     char kvbuf[1200];
-    const char *p = opt_start;
-    while (*p == ':') {
-        const char *q = strchr(p + 1, ':');
-        size_t l = q ? (size_t)(q - p - 1) : strlen(p + 1);
-        if (l >= sizeof kvbuf) return ft_fail(FT_EINVAL, "%s: option too long", spec);
-        memcpy(kvbuf, p + 1, l);
-        kvbuf[l] = 0;
-        char *eq = strchr(kvbuf, '=');
-        *eq = 0;
-        ft_status st = apply(spec, kvbuf, eq + 1, o);
-        if (st) return st;
-        if (!q) break;
-        p = q;
+    /* Pass 0 applies a preset, pass 1 everything else, so keys refine the preset. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = opt_start;
+        while (*p == ':') {
+            const char *q = strchr(p + 1, ':');
+            size_t l = q ? (size_t)(q - p - 1) : strlen(p + 1);
+            if (l >= sizeof kvbuf) return ft_fail(FT_EINVAL, "%s: option too long", spec);
+            memcpy(kvbuf, p + 1, l);
+            kvbuf[l] = 0;
+            char *eq = strchr(kvbuf, '=');
+            *eq = 0;
+            if ((pass == 0) == !strcmp(kvbuf, "preset")) {
+                ft_status st = apply(spec, kvbuf, eq + 1, o);
+                if (st) return st;
+            }
+            if (!q) break;
+            p = q;
+        }
     }
     return FT_OK;
 }

@@ -59,6 +59,31 @@ out["mfcc_logmels"] = T.MFCC(sample_rate=16000, n_mfcc=13, log_mels=True,
 out["mel_8k_povey"] = T.MelSpectrogram(sample_rate=8000, n_fft=256, win_length=200, hop_length=80, n_mels=32,
                                        window_fn=povey)(x8)
 
+# 8. openWakeWord's melspectrogram.onnx (../shared/models/openwakeword), evaluated node by
+# node in numpy: Conv(stride 160) with its real/imag STFT kernels, power, MatMul melW,
+# Clip(1e-10), 10 * ln(x) / ln(10), max - 80 floor; then openWakeWord's x / 10 + 2.
+# Stored as [32, T] like the others.
+OWW = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "models", "openwakeword",
+                   "melspectrogram.onnx")
+if os.path.exists(OWW):
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(OWW)
+    W = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in m.graph.initializer}
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in m.graph.node if n.op_type == "Constant"}
+    assert float(consts["onnx::Mul_26"]) == 10.0 and float(consts["onnx::Sub_33"]) == 80.0
+    x = x16.numpy().astype(np.float64)
+    nfr = 1 + (len(x) - 512) // 160
+    fr = np.stack([x[t * 160:t * 160 + 512] for t in range(nfr)])
+    re = fr @ W["0.stft.conv_real.weight"][:, 0, :].T
+    im = fr @ W["0.stft.conv_imag.weight"][:, 0, :].T
+    mel = (re ** 2 + im ** 2) @ W["1.melW"]
+    db = 10.0 * np.log(np.maximum(mel, 1e-10)) / float(consts["onnx::Div_28"])
+    db = np.maximum(db, db.max() - 80.0)
+    out["oww_mel"] = torch.tensor((db / 10.0 + 2.0).T.copy(), dtype=torch.float32)
+else:
+    print("skipping oww_mel:", OWW, "not found")
+
 path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "audio_features.safetensors")
 stio.save(path, {k: v.contiguous() for k, v in out.items()},
           {"torchaudio": torchaudio.__version__, "torch": torch.__version__})
