@@ -380,6 +380,8 @@ static void test_datasets(void) {
         ft_audio_counts c;
         CHECK_OK(ft_audio_dataset_counts(ds, &c));
         CHECK(c.resampled == 3 && c.cropped == 1 && c.padded == 3 && c.clip_samples == 8000);
+        CHECKF(strstr(ft_dataset_note(ds), "4 clips in 2 classes") && strstr(ft_dataset_note(ds), "(3 resampled)"),
+               "note: %s", ft_dataset_note(ds));
         const char *p;
         int64_t len;
         CHECK_OK(ft_audio_dataset_item(ds, 3, &p, &len));

@@ -25,6 +25,10 @@ ft_status au_decode(const uint8_t *buf, size_t len, const char *name, const ft_a
 /* Read a whole file into a plain-malloc'd growable byte buffer. */
 ft_status au_read_file(const char *path, uint8_t **buf, size_t *cap, size_t *len);
 
+/* One line about an audio dataset for the user, "" for other datasets (ft_dataset_note
+ * in src/data/image_folder.c forwards here). */
+const char *au_dataset_note(const ft_dataset *ds);
+
 /* splitmix64 and the per-example augmentation RNG (the image transforms' tf_rng). */
 uint64_t au_splitmix64(uint64_t x);
 void au_rng(ft_pcg32 *r, uint64_t seed, int64_t epoch, int64_t i);

@@ -105,6 +105,7 @@ typedef struct {
     int64_t *noise_off, *noise_len;
     int n_noise;
     ft_audio_counts counts;
+    char note[256];
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -570,6 +571,10 @@ static ft_status build(plist *files, const ft_audio_dataset_opts *o, const char 
         ds->x_shape[1] = o->features.time_major ? dim : m->frames;
         ds->x_numel = m->frames * dim;
     }
+    snprintf(m->note, sizeof m->note, "%lld clips in %d classes, %.1f s at %d Hz (%lld resampled), %.2f s each "
+             "(%lld padded, %lld cropped)%s", (long long)ds->n, n_classes, c->seconds, m->rate, (long long)c->resampled,
+             (double)m->clip / m->rate, (long long)c->padded, (long long)c->cropped,
+             c->clipped ? "; some files had float samples beyond [-1, 1] (clipped)" : "");
     const ft_audio_augment *a = &o->augment;
     ds->augments = a->gain_db > 0 || a->speed > 0 || a->shift_ms > 0 || a->noise_prob > 0 ||
                    (a->freq_masks > 0 && a->freq_mask_width > 0) || (a->time_masks > 0 && a->time_mask_width > 0);
@@ -810,6 +815,11 @@ ft_status ft_audio_dataset_item(const ft_dataset *ds, int64_t i, const char **pa
     if (path) *path = m->files.pool + m->files.off[i];
     if (samples) *samples = m->len[i];
     return FT_OK;
+}
+
+const char *au_dataset_note(const ft_dataset *ds) {
+    au_impl *m = impl_of(ds);
+    return m ? m->note : "";
 }
 
 const ft_features *ft_audio_dataset_features(const ft_dataset *ds) {

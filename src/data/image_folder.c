@@ -21,6 +21,7 @@
  * (the most recently returned slot is reused first). This plain malloc, and libjpeg's and
  * libpng's internal malloc/free during each decode, are outside ft_malloc's counters. */
 #include "data/transforms.h"
+#include "audio/audio_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -353,7 +354,7 @@ ft_status ft_image_dataset_counts(const ft_dataset *ds, ft_image_counts *out) {
 }
 
 const char *ft_dataset_note(const ft_dataset *ds) {
-    if (!ds || ds->free_impl != img_free) return "";
+    if (!ds || ds->free_impl != img_free) return au_dataset_note(ds);
     return ((const img_impl *)ds->impl)->note;
 }
 
