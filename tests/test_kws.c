@@ -260,6 +260,13 @@ static ft_model *tone_model(void) {
     return m;
 }
 
+/* Every other sample of a window: the model's input. */
+static ft_status decimate(void *user, const float *win, int64_t window, float *x) {
+    ++*(int *)user;
+    for (int64_t i = 0; i < window / 2; i++) x[i] = win[2 * i];
+    return FT_OK;
+}
+
 static void test_stream(void) {
     ft_model *m = tone_model();
     CHECK(m != NULL);
@@ -301,6 +308,17 @@ static void test_stream(void) {
         CHECKF(d[c].peak >= clips[c].t0 && d[c].peak <= clips[c].t1, "detection %d peak %g", c, d[c].peak);
     }
     ft_free(d);
+    /* A front end per window: the same recording at 16 kHz, windows twice as long, each
+     * decimated to the model's 8 kHz input, gives the same scores. */
+    float *rec16 = malloc((size_t)(2 * n) * sizeof *rec16), *sc16 = malloc((size_t)nw * 3 * sizeof *sc16);
+    for (int64_t i = 0; i < n; i++) rec16[2 * i] = rec16[2 * i + 1] = rec[i];
+    CHECK(ft_kws_stream_windows(2 * n, 2 * WIN, 2 * hop) == nw);
+    int calls = 0;
+    CHECK_OK(ft_kws_stream_scores_fn(m, rec16, 2 * n, 2 * WIN, 2 * hop, 7, decimate, &calls, sc16));
+    CHECK(calls == nw);
+    CHECK(t_close(sc16, sc, nw * 3, 1e-5, 1e-6, "16 kHz windows through a front end"));
+    free(rec16);
+    free(sc16);
     /* A window shorter than the model's input is zero-padded; a longer one is an error. */
     CHECK_OK(ft_kws_stream_scores(m, rec, RATE, WIN / 2, hop, 8, sc));
     CHECK_ERR(ft_kws_stream_scores(m, rec, n, WIN + 1, hop, 8, sc), FT_EINVAL);
@@ -356,6 +374,21 @@ static void test_dataset_scores(void) {
     ds.x_numel = WIN - 1;
     CHECK_ERR(ft_predict_dataset(m, &ds, 4, 0, again), FT_ESHAPE);
     CHECK(strstr(ft_errmsg(), "clips"));
+    /* The audio front end a model remembers. */
+    char *spec = ft_model_audio_spec(m);
+    CHECK(spec == NULL);
+    CHECK_OK(ft_model_set_audio_spec(m, "preset=oww:clip=0.782"));
+    spec = ft_model_audio_spec(m);
+    CHECK(spec && !strcmp(spec, "preset=oww:clip=0.782"));
+    ft_free(spec);
+    ft_model *m2 = NULL;
+    CHECK_OK(ft_model_replace_head(m, 4, 1, &m2)); /* a new head keeps it */
+    spec = m2 ? ft_model_audio_spec(m2) : NULL;
+    CHECK(spec && !strcmp(spec, "preset=oww:clip=0.782"));
+    ft_free(spec);
+    ft_model_free(m2);
+    CHECK_OK(ft_model_set_audio_spec(m, NULL));
+    CHECK(ft_model_audio_spec(m) == NULL);
     ft_model_free(m);
 }
 

@@ -80,6 +80,20 @@ int64_t ft_kws_stream_windows(int64_t n_samples, int64_t window, int64_t hop);
  * forward pass. samples are at the model's rate. */
 ft_status ft_kws_stream_scores(ft_model *m, const float *samples, int64_t n_samples, int64_t window, int64_t hop,
                                int64_t batch_size, float *scores);
+/* The same for a model whose input is computed from the window's samples (features, e.g.
+ * log-mels): transform(user, win, window, x) turns `window` samples (zero-padded at the end
+ * of the recording) into one model input x (the model's input numel). window may then be
+ * longer than the model's input. transform must not keep win or x. */
+typedef ft_status (*ft_kws_window_fn)(void *user, const float *win, int64_t window, float *x);
+ft_status ft_kws_stream_scores_fn(ft_model *m, const float *samples, int64_t n_samples, int64_t window, int64_t hop,
+                                  int64_t batch_size, ft_kws_window_fn transform, void *user, float *scores);
+
+/* The audio front end a model was trained with, as the options of a wav: dataset spec
+ * ("preset=oww:clip=0.782"), kept in its config as preprocess.audio so predict can turn a
+ * recording into the model's input the same way. NULL when the model has none (ft_free the
+ * result). set replaces it (NULL removes it). */
+char *ft_model_audio_spec(const ft_model *m);
+ft_status ft_model_set_audio_spec(ft_model *m, const char *spec_opts);
 
 typedef struct {
     int keyword;         /* class index */

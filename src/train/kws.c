@@ -255,12 +255,17 @@ int64_t ft_kws_stream_windows(int64_t n_samples, int64_t window, int64_t hop) {
 
 ft_status ft_kws_stream_scores(ft_model *m, const float *samples, int64_t n_samples, int64_t window, int64_t hop,
                                int64_t batch_size, float *scores) {
+    return ft_kws_stream_scores_fn(m, samples, n_samples, window, hop, batch_size, NULL, NULL, scores);
+}
+
+ft_status ft_kws_stream_scores_fn(ft_model *m, const float *samples, int64_t n_samples, int64_t window, int64_t hop,
+                                  int64_t batch_size, ft_kws_window_fn transform, void *user, float *scores) {
     int64_t input = 1;
     for (int d = 0; d < m->in_ndim; d++) input *= m->in_shape[d];
     if (m->in_dtype != FT_F32) return ft_fail(FT_ESHAPE, "streaming: the model takes integer inputs, not audio samples");
     if (window < 1 || hop < 1) return ft_fail(FT_EINVAL, "streaming: window %lld and hop %lld samples must be >= 1",
                                               (long long)window, (long long)hop);
-    if (window > input)
+    if (!transform && window > input)
         return ft_fail(FT_EINVAL, "streaming: a window of %lld samples is longer than the model's input of %lld samples",
                        (long long)window, (long long)input);
     if (n_samples < 1) return ft_fail(FT_EINVAL, "streaming: the recording has no samples");
@@ -268,18 +273,27 @@ ft_status ft_kws_stream_scores(ft_model *m, const float *samples, int64_t n_samp
     int64_t nw = ft_kws_stream_windows(n_samples, window, hop);
     if (batch_size > nw) batch_size = nw;
     float *x = ft_malloc((size_t)(batch_size * input) * sizeof *x);
-    if (!x) return ft_fail(FT_ENOMEM, "out of memory for %lld windows of %lld samples", (long long)batch_size, (long long)input);
+    float *win = transform ? ft_malloc((size_t)window * sizeof *win) : NULL;
+    if (!x || (transform && !win)) {
+        ft_free(x);
+        ft_free(win);
+        return ft_fail(FT_ENOMEM, "out of memory for %lld windows of %lld samples", (long long)batch_size, (long long)input);
+    }
     ft_status s = FT_OK;
     for (int64_t w0 = 0; w0 < nw && !s; w0 += batch_size) {
         int64_t nb = nw - w0 < batch_size ? nw - w0 : batch_size;
         memset(x, 0, (size_t)(nb * input) * sizeof *x);
-        for (int64_t b = 0; b < nb; b++) {
+        for (int64_t b = 0; b < nb && !s; b++) {
             int64_t start = (w0 + b) * hop, take = n_samples - start < window ? n_samples - start : window;
-            if (take > 0) memcpy(x + b * input, samples + start, (size_t)take * sizeof *x);
+            float *dst = transform ? win : x + b * input;
+            if (transform) memset(win, 0, (size_t)window * sizeof *win);
+            if (take > 0) memcpy(dst, samples + start, (size_t)take * sizeof *x);
+            if (transform) s = transform(user, win, window, x + b * input);
         }
-        s = ft_predict_batch(m, x, nb, scores + w0 * m->n_classes);
+        if (!s) s = ft_predict_batch(m, x, nb, scores + w0 * m->n_classes);
     }
     ft_free(x);
+    ft_free(win);
     return s;
 }
 
