@@ -76,5 +76,15 @@ ft_status cli_kws_evaluate(ft_model *m, ft_dataset *ds, ft_dataset *neg, int64_t
 struct json_t;
 struct json_t *cli_kws_json(const ft_kws_metrics *m, char **names);
 void cli_kws_print(const ft_kws_metrics *m, char **names);
+/* train on wav: data: keep the spec's options (and the clip length used) in the model. */
+ft_status cli_remember_audio(ft_model *m, const char *spec, const ft_dataset *ds);
+/* An audio file name (by extension: .wav, .flac, .ogg, ...). */
+bool cli_is_audio_path(const char *path);
+/* predict on recordings: top-k classes of each file through the model's audio front end
+ * (audio_opts overrides it). Returns the exit code. */
+int cli_predict_audio_files(ft_model *m, char **files, int n, const char *audio_opts, int k, bool json, bool stop);
+/* predict --stream: windows over one recording, merged detections with their times. */
+int cli_predict_stream(ft_model *m, const char *path, const char *audio_opts, double window_ms, double hop_ms,
+                       float threshold, const char *keywords, int max_gap, int64_t batch, bool json);
 
 #endif

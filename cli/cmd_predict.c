@@ -236,6 +236,9 @@ int cmd_predict(int argc, char **argv) {
     const char *on_error = "skip";
     int64_t k = 5, limit = 0, threads = 2;
     bool json = false, recursive = false;
+    const char *audio = NULL, *stream = NULL, *keywords = NULL;
+    double window_ms = 0, hop_ms = 100, threshold = 0.5;
+    int64_t merge_gap = 0, batch = 64;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]]); or give image files/folders instead", 0, 0, 0, NULL, "", false },
@@ -244,6 +247,14 @@ int cmd_predict(int argc, char **argv) {
         { "top-k", ARG_INT, &k, "K", "classes shown per example (at most the model's class count)", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "limit", ARG_INT, &limit, "N", "predict only the first N examples (0 = all)", ARG_MIN, 0, 0, NULL, NULL, false },
         { "json", ARG_BOOL, &json, NULL, "print one JSON object line per example (JSON Lines)", 0, 0, 0, NULL, "off", false },
+        { "audio", ARG_STRING, &audio, "OPTS", "recordings: the audio front end as wav: spec options (e.g. preset=oww:clip=0.782)", 0, 0, 0, NULL, "the model's (recorded by train)", false },
+        { "stream", ARG_STRING, &stream, "FILE", "slide a window over a long recording and print the times of detected keywords", 0, 0, 0, NULL, "off", false },
+        { "window-ms", ARG_FLOAT, &window_ms, "MS", "--stream: window length in milliseconds", ARG_MIN, 0, 0, NULL, "the model's clip", false },
+        { "hop-ms", ARG_FLOAT, &hop_ms, "MS", "--stream: hop between windows in milliseconds", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, NULL, false },
+        { "threshold", ARG_FLOAT, &threshold, "P", "--stream: a window detects the likeliest keyword when its probability is >= P", ARG_MIN | ARG_MAX, 0, 1, NULL, NULL, false },
+        { "keywords", ARG_STRING, &keywords, "LIST", "--stream: the classes that are keywords, comma-separated names or indices", 0, 0, 0, NULL, "all classes", false },
+        { "merge-gap", ARG_INT, &merge_gap, "N", "--stream: windows of one keyword separated by at most N windows without it merge into one detection", ARG_MIN | ARG_INT32, 0, 0, NULL, NULL, false },
+        { "batch", ARG_INT, &batch, "N", "--stream: windows per forward pass", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
     };
     args_ctx a = { "predict", "--model PATH (--data SPEC | IMAGE|FOLDER...) [options]",
@@ -262,8 +273,13 @@ int cmd_predict(int argc, char **argv) {
     }
     split_args(specs, n_specs, argc, argv, flags, &n_flags, pos, &n_pos);
     int rc = args_parse(&a, n_flags, flags, true);
-    if (rc == ARGS_OK && !data && n_pos == 0)
-        rc = args_usage_error(&a, "give --data SPEC or image files/folders to predict");
+    if (rc == ARGS_OK && stream && (data || n_pos > 0))
+        rc = args_usage_error(&a, "--stream FILE takes one recording; not with --data or other files");
+    else if (rc == ARGS_OK && !stream && (args_was_set(&a, "window-ms") || args_was_set(&a, "hop-ms") || args_was_set(&a, "threshold") ||
+                                          args_was_set(&a, "keywords") || args_was_set(&a, "merge-gap")))
+        rc = args_usage_error(&a, "--window-ms, --hop-ms, --threshold, --keywords and --merge-gap apply to --stream only");
+    else if (rc == ARGS_OK && !data && n_pos == 0 && !stream)
+        rc = args_usage_error(&a, "give --data SPEC, image or audio files/folders, or --stream FILE to predict");
     else if (rc == ARGS_OK && data && n_pos > 0)
         rc = args_usage_error(&a, "give either --data SPEC or image files, not both (unexpected '%s')", pos[0]);
     args_free(&a);
@@ -281,6 +297,15 @@ int cmd_predict(int argc, char **argv) {
     ft_status st;
     ft_set_num_threads((int)threads);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
+    if (stream) {
+        rc = cli_predict_stream(m, stream, audio, window_ms, hop_ms, (float)threshold, keywords, (int)merge_gap, batch, json);
+        goto done;
+    }
+    if (n_pos > 0 && (audio || cli_is_audio_path(pos[0]))) {
+        if (k > m->n_classes) k = m->n_classes;
+        rc = cli_predict_audio_files(m, pos, n_pos, audio, (int)k, json, !strcmp(on_error, "stop"));
+        goto done;
+    }
     if (n_pos > 0) {
         if (k > m->n_classes) k = m->n_classes;
         st = predict_files(m, pos, n_pos, recursive, !strcmp(on_error, "stop"), (int)k, json, &rc);

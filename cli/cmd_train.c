@@ -309,6 +309,7 @@ int cmd_train(int argc, char **argv) {
 head_done:
     if (base->class_names && base->n_classes == m->n_classes && ft_model_set_labels(m, (const char *const *)base->class_names, base->n_classes))
         fprintf(stderr, "finetune: note: class names not stored in the model: %s\n", ft_errmsg());
+    if (!task && ft_audio_spec(o.data) && (st = cli_remember_audio(m, o.data, base))) goto done;
     if ((st = select_trainable(m, o.train_globs, o.freeze_globs))) goto done;
 
     ft_run_config rcfg = rd;

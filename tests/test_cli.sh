@@ -164,6 +164,45 @@ out_has "1 epoch"; out_has "sgd"; out_has "4 classes"
 expect 0 train --model "$tmp/mlp.json" --data "csv:$tmp/d.csv" --val-split 0.1 --out "$tmp/run" \
   --epochs 4 --batch 16 --lr 0.02 "${common[@]}" --resume "$ckpt"
 
+# ---- audio: train on wav: clips records the front end; predict on recordings and --stream ----
+le() { local v=$1 n=$2 k; for ((k = 0; k < n; k++)); do printf "\\$(printf %03o $(( (v >> (8 * k)) & 255 )))"; done; }
+# tone FILE HZ SECONDS [SILENCE_BEFORE]: 16-bit PCM at 8 kHz
+tone() {
+  local n=$(awk -v s="$3" -v p="${4:-0}" 'BEGIN { print int((s + p) * 8000) }')
+  { printf RIFF; le $((36 + 2 * n)) 4; printf 'WAVEfmt '; le 16 4; le 1 2; le 1 2; le 8000 4; le 16000 4; le 2 2; le 16 2
+    printf data; le $((2 * n)) 4
+    LC_ALL=C awk -v f="$2" -v n="$n" -v p="${4:-0}" 'BEGIN { for (i = 0; i < n; i++) { t = i / 8000;
+      v = t < p ? 0 : int(12000 * sin(6.283185307 * f * t)); if (v < 0) v += 65536; printf "%c%c", v % 256, int(v / 256) } }'; } >"$1"
+}
+mkdir -p "$tmp/tones/lo" "$tmp/tones/hi"
+for k in 1 2 3 4; do tone "$tmp/tones/lo/$k.wav" 500 0.3; tone "$tmp/tones/hi/$k.wav" 1250 0.3; done
+tone "$tmp/long.wav" 1250 1.0 1.5
+cat >"$tmp/tone.json" <<'JSON'
+{"arch":"graph","input":{"shape":[1,1,4000]},
+ "params":[{"name":"conv.weight","shape":[4,1,1,64]},{"name":"head.weight","shape":[2,4]},{"name":"head.bias","shape":[2]}],
+ "nodes":[{"name":"conv","op":"conv2d","inputs":["input"],"params":["conv.weight"]},
+  {"name":"sq","op":"mul","inputs":["conv","conv"]},{"name":"energy","op":"global_avg_pool","inputs":["sq"]},
+  {"name":"head","op":"linear","inputs":["energy"],"params":["head.weight","head.bias"]}],
+ "output":"head","head":{"node":"head","params":["head.weight","head.bias"]}}
+JSON
+expect 0 train --model "$tmp/tone.json" --data "wav:$tmp/tones:rate=8000:clip=0.5:features=wave" --out "$tmp/arun" \
+  --epochs 2 --batch 4 "${common[@]}"
+expect 0 info --model "$tmp/arun/checkpoint.safetensors"
+out_has '"audio": "rate=8000:clip=0.5:features=wave:clip=0.5"'
+expect 0 predict --model "$tmp/arun/checkpoint.safetensors" "$tmp/tones/lo/1.wav" "$tmp/tones/hi/1.wav" --top-k 1
+out_has "lo/1.wav ->"; out_has "predicted 2 recordings"
+expect 0 predict --model "$tmp/arun/checkpoint.safetensors" --stream "$tmp/long.wav" --hop-ms 100 --threshold 0.5 --json
+n=$(grep -c '"keyword"' "$tmp/out"); [ "$n" -le 2 ] && ok || bad "predict --stream: $n detections of one tone"
+err_has "2.50 s at 8000 Hz, 21 windows of 500 ms every 100 ms"
+expect 0 predict --model "$tmp/arun/checkpoint.safetensors" --stream "$tmp/long.wav" --window-ms 300 --keywords hi
+out_has "windows of 300 ms"
+expect 2 predict --model "$tmp/arun/checkpoint.safetensors" "$tmp/long.wav" --hop-ms 100; err_has "--stream"
+expect 2 predict --model "$tmp/arun/checkpoint.safetensors" --stream "$tmp/long.wav" --data x; err_has "--stream"
+expect 1 predict --model "$tmp/arun/checkpoint.safetensors" --stream "$tmp/nope.wav"; err_has "nope.wav"
+expect 1 predict --model "$tmp/arun/checkpoint.safetensors" --stream "$tmp/long.wav" --audio rate=8000:clip=0.4:features=wave
+err_has "the model takes 4000"
+expect 1 predict --model "$ckpt" --stream "$tmp/long.wav"; err_has "preprocess.audio"
+
 # ---- images: eval --report (confusion PNG), predict on files and folders, bad inputs ----
 # Tiny one-colour 24-bit BMPs written here (no image tools needed): class "red" and
 # class "blue", 8x8 and one 5x3 (smaller than the model's 8x8 crop).

@@ -392,7 +392,71 @@ static void test_dataset_scores(void) {
     ft_model_free(m);
 }
 
+/* The audio front end outside a dataset: a 16 kHz WAV recording of the tones, resampled to
+ * the model's 8 kHz ("features=wave": the samples are the input), streamed and detected; a
+ * single clip predicted; and the errors. */
+static void test_audio_front_end(void) {
+    ft_model *m = tone_model();
+    if (!m) return;
+    char dir[] = "/tmp/ft_kwsa_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], clip_path[256];
+    snprintf(path, sizeof path, "%s/rec.wav", dir);
+    snprintf(clip_path, sizeof clip_path, "%s/b.wav", dir);
+    const int64_t n = 4 * 16000;
+    float *rec = calloc((size_t)n, sizeof *rec);
+    const struct { int kw; double t0, t1, f; } clips[3] = {{0, 0.5, 0.9, 500}, {1, 2.0, 2.4, 1250}, {0, 3.0, 3.4, 500}};
+    for (int c = 0; c < 3; c++)
+        for (int64_t i = (int64_t)(clips[c].t0 * 16000); i < (int64_t)(clips[c].t1 * 16000); i++)
+            rec[i] = 0.5f * (float)sin(2 * M_PI * clips[c].f * (double)i / 16000);
+    CHECK_OK(ft_audio_write_wav(path, rec, n, 16000, 16));
+    CHECK_OK(ft_audio_write_wav(clip_path, rec + 32000, 6400, 16000, 16)); /* 0.4 s of tone B */
+    ft_kws_audio *fe = NULL;
+    CHECK_ERR(ft_kws_audio_new(m, NULL, &fe), FT_EINVAL); /* the model records no front end */
+    CHECK(strstr(ft_errmsg(), "preprocess.audio"));
+    CHECK_ERR(ft_kws_audio_new(m, "rate=8000:clip=0.4:features=wave", &fe), FT_ESHAPE); /* 3200 != 4000 */
+    CHECK(strstr(ft_errmsg(), "3200") && strstr(ft_errmsg(), "4000"));
+    CHECK_OK(ft_model_set_audio_spec(m, "rate=8000:clip=0.5:features=wave"));
+    CHECK_OK(ft_kws_audio_new(m, NULL, &fe));
+    if (fe) {
+        CHECK(ft_kws_audio_rate(fe) == 8000 && ft_kws_audio_clip(fe) == 4000);
+        ft_audio au;
+        memset(&au, 0, sizeof au);
+        CHECK_OK(ft_kws_audio_load(fe, path, &au));
+        CHECK(au.sample_rate == 8000 && au.n == 32000 && au.file_rate == 16000);
+        int64_t hop = 400, nw = ft_kws_stream_windows(au.n, 4000, hop);
+        float *sc = malloc((size_t)nw * 3 * sizeof *sc);
+        CHECK_OK(ft_kws_audio_stream(m, fe, au.data, au.n, 4000, hop, 16, sc));
+        ft_kws_detect_opts o = {0.5, 0.05, 0.5f, (const int[]){0, 1}, 2, 0};
+        ft_kws_detection *d = NULL;
+        int64_t nd = 0;
+        CHECK_OK(ft_kws_detect(sc, nw, 3, &o, &d, &nd));
+        CHECKF(nd == 3, "%lld detections", (long long)nd);
+        for (int c = 0; c < 3 && nd == 3; c++)
+            CHECKF(d[c].keyword == clips[c].kw && d[c].peak >= clips[c].t0 && d[c].peak <= clips[c].t1, "detection %d: %d at %g",
+                   c, d[c].keyword, d[c].peak);
+        ft_free(d);
+        free(sc);
+        ft_audio_free(&au);
+        /* One clip, centred in the 0.5 s input: tone B. */
+        float x[WIN], p[3];
+        CHECK_OK(ft_kws_audio_load(fe, clip_path, &au));
+        CHECK_OK(ft_kws_audio_input(fe, au.data, au.n, true, x));
+        CHECK_OK(ft_predict_one(m, x, p));
+        CHECKF(p[1] > 0.99f, "p(B) %g", p[1]);
+        ft_audio_free(&au);
+        CHECK(ft_kws_audio_load(fe, "/nonexistent/x.wav", &au) != FT_OK && strstr(ft_errmsg(), "/nonexistent/x.wav"));
+        ft_kws_audio_free(fe);
+    }
+    free(rec);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    ft_model_free(m);
+}
+
 int main(void) {
+    test_audio_front_end();
     test_dataset_scores();
     test_metrics();
     test_report();

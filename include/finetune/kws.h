@@ -13,6 +13,7 @@
 #include "core.h"
 #include "model.h"
 #include "train.h"
+#include "audio.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +70,27 @@ ft_status ft_kws_det_svg_write(const char *path, const ft_kws_metrics *m, const 
 ft_status ft_predict_dataset(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, float *probs);
 /* Probabilities for n examples given back to back in x (n x the model's input numel). */
 ft_status ft_predict_batch(ft_model *m, const void *x, int64_t n, float *probs);
+
+/* ---------------- a keyword model's audio front end ----------------
+ * A recording becomes the model's input as the wav: dataset it was trained on makes an
+ * example: decoded and resampled to the dataset's rate (ft_kws_audio_load), optionally
+ * trimmed, placed into the clip around the pad anchor (centre: zeros on both sides, a long
+ * recording cropped around its middle), then the features. */
+typedef struct ft_kws_audio ft_kws_audio;
+/* opts: the wav: spec options ("preset=oww:clip=0.782"); NULL: the model's own
+ * (ft_model_audio_spec). They must give a clip length, and the features of a clip must have
+ * the model's input size. */
+ft_status ft_kws_audio_new(const ft_model *m, const char *opts, ft_kws_audio **out);
+void ft_kws_audio_free(ft_kws_audio *a);
+int ft_kws_audio_rate(const ft_kws_audio *a);      /* Hz */
+int64_t ft_kws_audio_clip(const ft_kws_audio *a);  /* samples per clip */
+ft_status ft_kws_audio_load(const ft_kws_audio *a, const char *path, ft_audio *out);
+/* One model input from n samples (trim: the dataset's silence trimming, for whole clips). */
+ft_status ft_kws_audio_input(ft_kws_audio *a, const float *x, int64_t n, bool trim, float *input);
+/* ft_kws_stream_scores through the front end: every window (window samples at the front
+ * end's rate, typically its clip) becomes one input. */
+ft_status ft_kws_audio_stream(ft_model *m, ft_kws_audio *a, const float *samples, int64_t n, int64_t window, int64_t hop,
+                              int64_t batch_size, float *scores);
 
 /* ---------------- streaming ----------------
  * A long recording is cut into windows: window w covers samples [w*hop, w*hop + window)
