@@ -439,6 +439,13 @@ static void test_datasets(void) {
         int32_t y;
         CHECK_OK(ds->get(ds, 1, NULL, x, &y));
         CHECK(y == 1);
+        /* the same file through ft_audio_dataset_example (predict) */
+        float *x2 = malloc(sizeof(float) * ds->x_numel);
+        CHECK_OK(ft_audio_dataset_example(ds, tpath("kws/yes/a.wav"), x2));
+        CHECK(memcmp(x, x2, sizeof(float) * ds->x_numel) == 0);
+        CHECK_ERR(ft_audio_dataset_example(ds, tpath("kws/yes/readme.txt"), x2), FT_EFORMAT);
+        CHECK(msg_has("readme.txt"));
+        free(x2);
         free(x);
         ft_dataset_free(ds);
     }
@@ -447,8 +454,15 @@ static void test_datasets(void) {
     mkdir(tpath("bad/x"), 0755);
     write_tone(tpath("bad/x/ok.wav"), 8000, 300, 0.3, 0.5, 16);
     CHECK_OK(ft_write_file_atomic(tpath("bad/x/broken.wav"), "RIFF....WAVEjunk", 16));
+    for (int k = 0; k < 20; k++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "bad/x/ok%02d.wav", k);
+        write_tone(tpath(nm), 8000, 300 + k, 0.3, 0.5, 16);
+    }
+    CHECK_OK(ft_write_file_atomic(tpath("bad/x/zbroken.wav"), "", 0));
     snprintf(spec, sizeof spec, "wav:%s", tpath("bad"));
-    CHECK(ft_dataset_open(spec, &ds) != FT_OK && msg_has("broken.wav"));
+    /* files are decoded in parallel; the first bad one in order is reported */
+    CHECK(ft_dataset_open(spec, &ds) != FT_OK && msg_has("broken.wav") && !strstr(ft_errmsg(), "zbroken"));
     snprintf(spec, sizeof spec, "wav:%s:rate=8000:resample=0", d);
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
     CHECK(msg_has("yes/a.wav") && msg_has("resampling is off"));

@@ -228,6 +228,10 @@ typedef struct {
 ft_status ft_audio_dataset_counts(const ft_dataset *ds, ft_audio_counts *out);
 /* Path of example i and the length in samples of its clip before padding/cropping. */
 ft_status ft_audio_dataset_item(const ft_dataset *ds, int64_t i, const char **path, int64_t *samples);
+/* The eval example of any audio file under ds's settings (decoding, resampling, trimming,
+ * clip length and pad anchor, features; no augmentation): what get() gives for a file of
+ * the data set. For predict. x has ds->x_numel floats. Allocates (ft_malloc) for the call. */
+ft_status ft_audio_dataset_example(const ft_dataset *ds, const char *path, float *x);
 /* The dataset's feature extractor (shared, immutable), NULL for other datasets. */
 const ft_features *ft_audio_dataset_features(const ft_dataset *ds);
 /* Per-dimension mean and std of the (unnormalised) eval features over the whole dataset

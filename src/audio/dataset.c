@@ -98,8 +98,7 @@ typedef struct {
     int64_t frames;         /* feature frames (clip for wave) */
     plist files;
     int64_t *len;           /* processed length of each clip */
-    float *cache;           /* concatenated clips (cache) */
-    int64_t *cache_off;
+    float **clips;          /* n processed clips (cache), ft_malloc'd each */
     int64_t max_len, max_file_len;
     float *noise;           /* concatenated noise clips */
     int64_t *noise_off, *noise_len;
@@ -132,8 +131,9 @@ static void au_free_impl(ft_dataset *ds) {
     ft_features_free(m->feat);
     plist_free(&m->files);
     ft_free(m->len);
-    ft_free(m->cache);
-    ft_free(m->cache_off);
+    if (m->clips)
+        for (int64_t i = 0; i < ds->n; i++) ft_free(m->clips[i]);
+    ft_free(m->clips);
     ft_free(m->noise);
     ft_free(m->noise_off);
     ft_free(m->noise_len);
@@ -296,8 +296,8 @@ static ft_status au_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, voi
     const float *x;
     int64_t n;
     ft_status st = FT_OK;
-    if (m->cache) {
-        x = m->cache + m->cache_off[i];
+    if (m->clips) {
+        x = m->clips[i];
         n = m->len[i];
     } else {
         ft_audio info;
@@ -499,49 +499,77 @@ static ft_status build(plist *files, const ft_audio_dataset_opts *o, const char 
     m->n_free = AU_SLOTS;
     if (!st) st = ft_features_new(&m->o.features, &m->feat);
     if (!st && m->o.augment.noise_dir[0]) st = load_noise(m);
-    /* Decode everything once: errors name the file now rather than mid-epoch. */
+    /* Decode everything once, in parallel over files (OpenMP; no BLAS here): errors name
+     * the file now rather than mid-epoch. The first failing file in index order is the one
+     * reported, whatever the thread count. */
+    uint8_t *flag = NULL; /* per file: resampled, clipped */
+    int64_t *full = NULL;
     if (!st) {
-        m->len = ft_calloc((size_t)(ds->n > 0 ? ds->n : 1), sizeof *m->len);
-        m->cache_off = ft_calloc((size_t)(ds->n > 0 ? ds->n : 1), sizeof *m->cache_off);
-        if (!m->len || !m->cache_off) st = ft_fail(FT_ENOMEM, "out of memory for an audio dataset");
+        size_t nn = (size_t)(ds->n > 0 ? ds->n : 1);
+        m->len = ft_calloc(nn, sizeof *m->len);
+        m->clips = m->o.cache ? ft_calloc(nn, sizeof *m->clips) : NULL;
+        flag = ft_calloc(nn, 1);
+        full = ft_calloc(nn, sizeof *full);
+        if (!m->len || (m->o.cache && !m->clips) || !flag || !full) st = ft_fail(FT_ENOMEM, "out of memory for an audio dataset");
     }
-    uint8_t *file = NULL;
-    size_t fcap = 0;
-    au_buf dec = {0}, res = {0};
-    int64_t total = 0, cache_cap = 0;
+    if (!st && ds->n > 0) {
+        int64_t bad_i = INT64_MAX;
+        ft_status bad_st = FT_OK;
+        char bad_msg[1024] = "";
+        int64_t n_files = ds->n;
+        #pragma omp parallel
+        {
+            uint8_t *file = NULL;
+            size_t fcap = 0;
+            au_buf dec = {0}, res = {0};
+            dec.plain = res.plain = true;
+            #pragma omp for schedule(dynamic, 4)
+            for (int64_t i = 0; i < n_files; i++) {
+                int64_t seen;
+                #pragma omp atomic read
+                seen = bad_i;
+                if (i > seen) continue;
+                const char *path = m->files.pool + m->files.off[i];
+                const float *x;
+                int64_t n = 0;
+                ft_audio info;
+                ft_status e = load_clip(m, path, &file, &fcap, &dec, &res, &x, &n, &info, &full[i]);
+                if (!e && m->clips) {
+                    m->clips[i] = ft_malloc((size_t)n * sizeof *x);
+                    if (!m->clips[i]) e = ft_fail(FT_ENOMEM, "%s: out of memory caching %lld samples", path, (long long)n);
+                    else memcpy(m->clips[i], x, (size_t)n * sizeof *x);
+                }
+                if (e) {
+                    #pragma omp critical(au_open_err)
+                    if (i < bad_i) {
+                        bad_st = e;
+                        snprintf(bad_msg, sizeof bad_msg, "%s", ft_errmsg());
+                        #pragma omp atomic write
+                        bad_i = i;
+                    }
+                    continue;
+                }
+                m->len[i] = n;
+                flag[i] = (uint8_t)((info.file_rate != m->rate) | (info.clipped > 0) << 1);
+            }
+            free(file);
+            au_buf_release(&dec);
+            au_buf_release(&res);
+        }
+        if (bad_st) st = ft_fail(bad_st, "%s", bad_msg);
+    }
     ft_audio_counts *c = &m->counts;
     c->files = ds->n;
     c->sample_rate = m->rate;
     for (int64_t i = 0; i < ds->n && !st; i++) {
-        const char *path = m->files.pool + m->files.off[i];
-        const float *x;
-        int64_t n;
-        ft_audio info;
-        int64_t full;
-        if ((st = load_clip(m, path, &file, &fcap, &dec, &res, &x, &n, &info, &full))) break;
-        c->resampled += info.file_rate != m->rate;
-        c->clipped += info.clipped > 0;
-        c->trimmed_samples += full - n;
-        m->len[i] = n;
-        if (n > m->max_len) m->max_len = n;
-        c->seconds += (double)n / m->rate;
-        if (m->o.cache) {
-            if (total + n > cache_cap) {
-                int64_t nc = cache_cap ? cache_cap * 2 : 1 << 16;
-                while (nc < total + n) nc *= 2;
-                float *nb = ft_realloc(m->cache, (size_t)nc * sizeof *nb);
-                if (!nb) { st = ft_fail(FT_ENOMEM, "out of memory caching %lld audio samples", (long long)nc); break; }
-                m->cache = nb;
-                cache_cap = nc;
-            }
-            memcpy(m->cache + total, x, (size_t)n * sizeof *x);
-            m->cache_off[i] = total;
-            total += n;
-        }
+        c->resampled += flag[i] & 1;
+        c->clipped += flag[i] >> 1;
+        c->trimmed_samples += full[i] - m->len[i];
+        c->seconds += (double)m->len[i] / m->rate;
+        if (m->len[i] > m->max_len) m->max_len = m->len[i];
     }
-    free(file);
-    au_buf_release(&dec);
-    au_buf_release(&res);
+    ft_free(flag);
+    ft_free(full);
     if (!st && ds->n == 0) st = ft_fail(FT_EFORMAT, "%s: no audio files", where);
     if (!st) {
         m->clip = o->clip_seconds > 0 ? (int64_t)floor(o->clip_seconds * m->rate + 0.5) : m->max_len;
@@ -817,6 +845,32 @@ ft_status ft_audio_dataset_item(const ft_dataset *ds, int64_t i, const char **pa
     return FT_OK;
 }
 
+ft_status ft_audio_dataset_example(const ft_dataset *ds, const char *path, float *xout) {
+    au_impl *m = impl_of(ds);
+    if (!m) return ft_fail(FT_EINVAL, "not an audio dataset");
+    uint8_t *file = NULL;
+    size_t fcap = 0;
+    au_buf dec = {0}, res = {0}, clip = {0}, scr = {0};
+    const float *x;
+    int64_t n;
+    ft_audio info;
+    ft_status st = load_clip(m, path, &file, &fcap, &dec, &res, &x, &n, &info, NULL);
+    bool wave = m->o.features.kind == FT_FEAT_WAVE;
+    if (!st && !wave) st = au_buf_reserve(&clip, m->clip, path);
+    if (!st && !wave) st = au_buf_reserve(&scr, (int64_t)ft_features_scratch(m->feat, m->clip), path);
+    if (!st) {
+        float *c = wave ? xout : clip.p;
+        place(x, n, m->clip, m->o.pad, 0, c);
+        if (!wave) st = ft_features_compute(m->feat, c, m->clip, scr.p, xout);
+    }
+    free(file);
+    au_buf_release(&dec);
+    au_buf_release(&res);
+    au_buf_release(&clip);
+    au_buf_release(&scr);
+    return st;
+}
+
 const char *au_dataset_note(const ft_dataset *ds) {
     au_impl *m = impl_of(ds);
     return m ? m->note : "";
@@ -849,7 +903,7 @@ ft_status ft_audio_dataset_stats(ft_dataset *ds, float *mean, float *std) {
     for (int64_t i = 0; i < ds->n && !st; i++) {
         const float *x;
         int64_t n;
-        if (m->cache) { x = m->cache + m->cache_off[i]; n = m->len[i]; }
+        if (m->clips) { x = m->clips[i]; n = m->len[i]; }
         else {
             ft_audio info;
             if ((st = load_clip(m, m->files.pool + m->files.off[i], &file, &fcap, &dec, &res, &x, &n, &info, NULL))) break;
