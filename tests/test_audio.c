@@ -6,7 +6,9 @@
 #include "finetune/audio.h"
 #include "finetune/io.h"
 
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -492,17 +494,16 @@ static void test_datasets(void) {
 }
 
 static void test_fsdd(void) {
-    const char *sh = t_shared("FSDD audio");
-    if (!sh) return;
-    char man[4096];
-    snprintf(man, sizeof man, "path,label\n");
-    for (int d = 0; d < 10; d++) {
-        char line[256];
-        snprintf(line, sizeof line, "%s/data/fsdd/recordings/%d_jackson_0.wav,%d\n", sh, d, d);
-        strcat(man, line);
-    }
+    const char *rel = t_shared("FSDD audio");
+    if (!rel) return;
+    char sh[PATH_MAX];
+    if (!realpath(rel, sh)) { CHECK(!"realpath of the shared folder"); return; } /* the manifest lives in tmpdir */
+    static char man[10 * (PATH_MAX + 64) + 16];
+    size_t ml = (size_t)snprintf(man, sizeof man, "path,label\n");
+    for (int d = 0; d < 10; d++)
+        ml += (size_t)snprintf(man + ml, sizeof man - ml, "%s/data/fsdd/recordings/%d_jackson_0.wav,%d\n", sh, d, d);
     CHECK_OK(ft_write_file_atomic(tpath("fsdd.csv"), man, strlen(man)));
-    char spec[600];
+    char spec[1024];
     snprintf(spec, sizeof spec, "wav-manifest:%s:rate=16000:clip=1:features=logmel:n_mels=32", tpath("fsdd.csv"));
     ft_dataset *ds;
     CHECK_OK(ft_dataset_open(spec, &ds));
@@ -512,7 +513,7 @@ static void test_fsdd(void) {
     CHECK(ds->n == 10 && ds->n_classes == 10 && c.resampled == 10 && c.sample_rate == 16000);
     ft_dataset_free(ds);
     ft_audio a;
-    char p[512];
+    char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/models/tflite-micro/yes_1000ms.wav", sh);
     CHECK_OK(ft_audio_load(p, NULL, &a));
     CHECK(a.n == 16000 && a.sample_rate == 16000);
