@@ -500,7 +500,8 @@ ft_status ox_fold(ox *x, const Onnx__NodeProto *nd, bool *done) {
     }
     if (!strcmp(op, "Flatten")) {
         *done = true;
-        int ax = ox_norm_axis(ox_attr_i(nd, "axis", 1), a->ndim + 1);
+        int64_t ax0 = ox_attr_i(nd, "axis", 1);
+        int ax = ax0 < 0 ? ox_norm_axis(ax0 + a->ndim, a->ndim + 1) : ox_norm_axis(ax0, a->ndim + 1); /* -r..r */
         if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
         int64_t sh[2] = {1, 1};
         for (int d = 0; d < a->ndim; d++) sh[d < ax ? 0 : 1] *= a->shape[d];

@@ -162,6 +162,20 @@ static ft_status map_binary(ox *x, const Onnx__NodeProto *nd, const char *op) {
         if (OP(m[k].onnx)) gop = m[k].gop;
     bool cmp = OP("Equal") || OP("Greater") || OP("GreaterOrEqual") || OP("Less") || OP("LessOrEqual") || OP("And") || OP("Or");
     bool done = false;
+    /* an integer constant against a float value: as float (Pow's integer exponents, the
+     * comparisons' integer constants); an integer result (Pow of an integer base) is not
+     * computed in float */
+    oval *ab[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        oval *c = ab[k], *o = ab[1 - k];
+        if (!c->is_const || c->f || !c->i || o->is_const) continue;
+        if (OP("Pow") && k == 0) return ox_unsupported(x, "an integer base (the result is an integer)");
+        for (int64_t i = 0; i < c->numel; i++)
+            if (c->i[i] > (1 << 24) || c->i[i] < -(1 << 24)) return ox_unsupported(x, "an integer constant too large for float32");
+        if (!(c->f = ft_malloc((size_t)(c->numel ? c->numel : 1) * sizeof(float)))) return ox_oom();
+        for (int64_t i = 0; i < c->numel; i++) c->f[i] = (float)c->i[i];
+        c->dt = OX_FLOAT;
+    }
     ft_status s;
     if (!cmp && !OP("PRelu")) {
         if ((s = scalar_form(x, nd, op, a, b, false, &done)) || done) return s;
@@ -539,7 +553,8 @@ static ft_status map_reshape_like(ox *x, const Onnx__NodeProto *nd, const char *
         if (!t->is_const) return ox_unsupported(x, "the shape depends on the data");
         if ((s = ox_reshape_shape(x, a, t, ox_attr_i(nd, "allowzero", 0) != 0, &n, sh))) return s;
     } else if (OP("Flatten")) {
-        int ax = ox_norm_axis(ox_attr_i(nd, "axis", 1), a->ndim + 1);
+        int64_t ax0 = ox_attr_i(nd, "axis", 1);
+        int ax = ax0 < 0 ? ox_norm_axis(ax0 + a->ndim, a->ndim + 1) : ox_norm_axis(ax0, a->ndim + 1); /* -r..r */
         if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
         sh[0] = sh[1] = 1;
         for (int d = 0; d < a->ndim; d++) sh[d < ax ? 0 : 1] *= a->shape[d];
