@@ -873,24 +873,109 @@ static ft_status map_softmax(ox *x, const Onnx__NodeProto *nd, bool logsm) {
     return set_dyn(x, nd, 0, ox_emit(x, "reshape", &sm, 1, NULL, 0, at, h), a->ndim, a->shape, OX_FLOAT);
 }
 
+/* LayerNormalization over dims axis.. : the input viewed as [..., D] (D = their product),
+ * layer_norm over the last dim with Scale/B flattened to [D], viewed back. The Mean and
+ * InvStdDev outputs are computed with mean / sub / mul / sqrt / reciprocal nodes. */
 static ft_status map_layernorm(ox *x, const Onnx__NodeProto *nd) {
     oval *a = ox_in(x, nd, 0), *w = ox_in(x, nd, 1), *b = ox_in(x, nd, 2);
     if (!a || !w) return ox_node_fail(x, FT_EFORMAT, "needs X and Scale");
-    for (size_t j = 1; j < nd->n_output; j++)
-        if (nd->output[j][0]) return ox_unsupported(x, "the Mean and InvStdDev outputs are not supported");
     int ax = ox_norm_axis(ox_attr_i(nd, "axis", -1), a->ndim);
-    if (ax != a->ndim - 1) return ox_unsupported(x, "normalization over more than the last dim");
-    if (!w->is_const || (b && !b->is_const)) return ox_unsupported(x, "a computed scale or bias");
-    if (w->numel != a->shape[a->ndim - 1] || (b && b->numel != w->numel)) return ox_node_fail(x, FT_ESHAPE, "scale/bias size");
+    if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
+    if (!w->is_const || (b && !b->is_const) || !w->f || (b && !b->f)) return ox_unsupported(x, "a computed scale or bias");
     if (ox_attr_i(nd, "stash_type", 1) != 1) return ox_unsupported(x, "stash_type other than float");
-    const char *pars[2], *in = lift(x, a);
-    int64_t n1 = w->numel;
-    if (!in) return FT_EUNSUPPORTED;
-    pars[0] = w->ndim == 1 ? ox_param(x, w, 0) : ox_declare(x, w->name, 1, &n1, w->f, w->orig != ORIG_CONST || x->o.promote_constants);
-    if (b) pars[1] = b->ndim == 1 ? ox_param(x, b, 0) : ox_declare(x, b->name, 1, &n1, b->f, b->orig != ORIG_CONST || x->o.promote_constants);
-    if (!pars[0] || (b && !pars[1])) return FT_EUNSUPPORTED;
-    return set_dyn(x, nd, 0, ox_emit(x, "layer_norm", &in, 1, pars, b ? 2 : 1, json_pack("{s:f}", "eps", (double)ox_attr_f(nd, "epsilon", 1e-5f)), hint(nd)),
-                   a->ndim, a->shape, OX_FLOAT);
+    float eps = ox_attr_f(nd, "epsilon", 1e-5f);
+    int64_t D = 1;
+    for (int d = ax; d < a->ndim; d++) D *= a->shape[d];
+    /* Scale and B broadcast against X[axis:]: expanded to [D] */
+    const oval *sb[2] = {w, b};
+    const char *pars[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        const oval *v = sb[k];
+        if (!v) continue;
+        int n;
+        int64_t sh[OX_MAX_DIMS];
+        ft_status s = ox_broadcast(x, a->ndim - ax, a->shape + ax, v->ndim, v->shape, &n, sh);
+        if (s) return s;
+        if (n != a->ndim - ax || ox_numel(n, sh) != D) return ox_node_fail(x, FT_ESHAPE, "%s does not broadcast to the normalized dims", k ? "B" : "Scale");
+        if (v->ndim == 1 && v->numel == D) pars[k] = ox_param(x, (oval *)v, 0);
+        else {
+            float *t = ft_malloc((size_t)D * sizeof(float));
+            if (!t) return ox_oom();
+            int64_t st[OX_MAX_DIMS], acc = 1;
+            for (int d = v->ndim - 1; d >= 0; d--) { st[d] = v->shape[d] == 1 ? 0 : acc; acc *= v->shape[d]; }
+            for (int64_t i = 0; i < D; i++) {
+                int64_t r = i, off = 0;
+                for (int d = n - 1; d >= 0; d--) {
+                    int vd = d - (n - v->ndim);
+                    if (vd >= 0) off += (r % sh[d]) * st[vd];
+                    r /= sh[d];
+                }
+                t[i] = v->f[off];
+            }
+            pars[k] = ox_declare(x, v->name, 1, &D, t, v->orig != ORIG_CONST || x->o.promote_constants);
+            ft_free(t);
+        }
+        if (!pars[k]) return FT_EUNSUPPORTED;
+    }
+    int64_t flat[OX_MAX_DIMS];
+    int nf = 0;
+    for (int d = 0; d < ax; d++) flat[nf++] = a->shape[d];
+    if (nf == 0) flat[nf++] = 1;
+    flat[nf++] = D;
+    char h[300];
+    snprintf(h, sizeof h, "%s.rows", hint(nd));
+    const char *rows = reshape_to(x, nd, a, nf, flat, h);
+    if (!rows) return FT_EINVAL;
+    snprintf(h, sizeof h, "%s.norm", hint(nd));
+    const char *ln = ox_emit(x, "layer_norm", &rows, 1, pars, b ? 2 : 1, json_pack("{s:f}", "eps", (double)eps), h);
+    if (!ln) return FT_EINVAL;
+    /* back to X's shape */
+    bool same = nf == a->ndim;
+    for (int d = 0; same && d < nf; d++) same = flat[d] == a->shape[d];
+    const char *y = ln;
+    if (!same) {
+        json_t *at = flat[0] == a->shape[0] && ax > 0 ? json_pack("{s:o}", "shape", ints_json(a->ndim - 1, a->shape + 1))
+                                                       : json_pack("{s:o, s:b}", "shape", ints_json(a->ndim, a->shape), "full", 1);
+        if (!(flat[0] == a->shape[0] && ax > 0)) x->fixed_batch = true;
+        y = ox_emit(x, "reshape", &ln, 1, NULL, 0, at, hint(nd));
+    } else y = emit1(x, nd, "identity", ln, NULL);
+    ft_status s = set_dyn(x, nd, 0, y, a->ndim, a->shape, OX_FLOAT);
+    if (s) return s;
+    bool want_mean = nd->n_output > 1 && nd->output[1][0], want_inv = nd->n_output > 2 && nd->output[2][0];
+    if (!want_mean && !want_inv) return FT_OK;
+    if ((s = need_op(x, "sqrt")) || (s = need_op(x, "reciprocal"))) return s;
+    /* statistics shape: X[:axis] + ones */
+    int64_t st_shape[OX_MAX_DIMS];
+    for (int d = 0; d < a->ndim; d++) st_shape[d] = d < ax ? a->shape[d] : 1;
+    json_t *back = ax > 0 ? json_pack("{s:o}", "shape", ints_json(a->ndim - 1, st_shape + 1))
+                          : json_pack("{s:o, s:b}", "shape", ints_json(a->ndim, st_shape), "full", 1);
+    snprintf(h, sizeof h, "%s.mean", hint(nd));
+    const char *mean = ox_emit(x, "mean", &rows, 1, NULL, 0, json_pack("{s:[i], s:b}", "dims", -1, "keepdim", 1), h);
+    const char *dv[2] = {rows, mean};
+    snprintf(h, sizeof h, "%s.dev", hint(nd));
+    const char *dev = mean ? ox_emit(x, "sub", dv, 2, NULL, 0, NULL, h) : NULL;
+    const char *sq[2] = {dev, dev};
+    snprintf(h, sizeof h, "%s.sq", hint(nd));
+    const char *sqr = dev ? ox_emit(x, "mul", sq, 2, NULL, 0, NULL, h) : NULL;
+    snprintf(h, sizeof h, "%s.var", hint(nd));
+    const char *var = sqr ? ox_emit(x, "mean", &sqr, 1, NULL, 0, json_pack("{s:[i], s:b}", "dims", -1, "keepdim", 1), h) : NULL;
+    snprintf(h, sizeof h, "%s.var_eps", hint(nd));
+    const char *ve = var ? ox_emit(x, "scale", &var, 1, NULL, 0, json_pack("{s:f}", "b", (double)eps), h) : NULL;
+    snprintf(h, sizeof h, "%s.std", hint(nd));
+    const char *sd = ve ? ox_emit(x, "sqrt", &ve, 1, NULL, 0, NULL, h) : NULL;
+    snprintf(h, sizeof h, "%s.inv_std", hint(nd));
+    const char *inv = sd ? ox_emit(x, "reciprocal", &sd, 1, NULL, 0, NULL, h) : NULL;
+    if (!inv) { json_decref(back); return FT_EINVAL; }
+    if (ax == 0) x->fixed_batch = true;
+    const char *outs[2] = {mean, inv};
+    for (int k = 0; k < 2 && !s; k++) {
+        if (!(k ? want_inv : want_mean)) continue;
+        snprintf(h, sizeof h, "%s", nd->output[k + 1]);
+        const char *r = ox_emit(x, "reshape", &outs[k], 1, NULL, 0, json_deep_copy(back), h);
+        s = set_dyn(x, nd, (size_t)k + 1, r, a->ndim, st_shape, OX_FLOAT);
+    }
+    json_decref(back);
+    return s;
 }
 
 static ft_status map_clip(ox *x, const Onnx__NodeProto *nd) {
