@@ -85,6 +85,6 @@ bool cli_is_audio_path(const char *path);
 int cli_predict_audio_files(ft_model *m, char **files, int n, const char *audio_opts, int k, bool json, bool stop);
 /* predict --stream: windows over one recording, merged detections with their times. */
 int cli_predict_stream(ft_model *m, const char *path, const char *audio_opts, double window_ms, double hop_ms,
-                       float threshold, const char *keywords, int max_gap, int64_t batch, bool json);
+                       float threshold, const char *keywords, int max_gap, int min_windows, int64_t batch, bool json);
 
 #endif

@@ -238,7 +238,7 @@ int cmd_predict(int argc, char **argv) {
     bool json = false, recursive = false;
     const char *audio = NULL, *stream = NULL, *keywords = NULL;
     double window_ms = 0, hop_ms = 100, threshold = 0.5;
-    int64_t merge_gap = 0, batch = 64;
+    int64_t merge_gap = 0, min_windows = 1, batch = 64;
     arg_spec specs[] = {
         { "model", ARG_STRING, &model, "PATH", "model directory or checkpoint", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "data", ARG_STRING, &data, "SPEC", "dataset spec (csv:<path>, idx:<images>,<labels>, fashion-mnist:<dir>[:train|test], mnist-json:<dir>[:offset:per_class], images:<dir>[:size[:resize]], manifest:<file>[:size[:resize]]); or give image files/folders instead", 0, 0, 0, NULL, "", false },
@@ -254,6 +254,7 @@ int cmd_predict(int argc, char **argv) {
         { "threshold", ARG_FLOAT, &threshold, "P", "--stream: a window detects the likeliest keyword when its probability is >= P", ARG_MIN | ARG_MAX, 0, 1, NULL, NULL, false },
         { "keywords", ARG_STRING, &keywords, "LIST", "--stream: the classes that are keywords, comma-separated names or indices", 0, 0, 0, NULL, "all classes", false },
         { "merge-gap", ARG_INT, &merge_gap, "N", "--stream: windows of one keyword separated by at most N windows without it merge into one detection", ARG_MIN | ARG_INT32, 0, 0, NULL, NULL, false },
+        { "min-windows", ARG_INT, &min_windows, "N", "--stream: report only detections that span at least N windows", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "batch", ARG_INT, &batch, "N", "--stream: windows per forward pass", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
     };
@@ -276,8 +277,8 @@ int cmd_predict(int argc, char **argv) {
     if (rc == ARGS_OK && stream && (data || n_pos > 0))
         rc = args_usage_error(&a, "--stream FILE takes one recording; not with --data or other files");
     else if (rc == ARGS_OK && !stream && (args_was_set(&a, "window-ms") || args_was_set(&a, "hop-ms") || args_was_set(&a, "threshold") ||
-                                          args_was_set(&a, "keywords") || args_was_set(&a, "merge-gap")))
-        rc = args_usage_error(&a, "--window-ms, --hop-ms, --threshold, --keywords and --merge-gap apply to --stream only");
+                                          args_was_set(&a, "keywords") || args_was_set(&a, "merge-gap") || args_was_set(&a, "min-windows")))
+        rc = args_usage_error(&a, "--window-ms, --hop-ms, --threshold, --keywords, --merge-gap and --min-windows apply to --stream only");
     else if (rc == ARGS_OK && !data && n_pos == 0 && !stream)
         rc = args_usage_error(&a, "give --data SPEC, image or audio files/folders, or --stream FILE to predict");
     else if (rc == ARGS_OK && data && n_pos > 0)
@@ -298,7 +299,7 @@ int cmd_predict(int argc, char **argv) {
     ft_set_num_threads((int)threads);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
     if (stream) {
-        rc = cli_predict_stream(m, stream, audio, window_ms, hop_ms, (float)threshold, keywords, (int)merge_gap, batch, json);
+        rc = cli_predict_stream(m, stream, audio, window_ms, hop_ms, (float)threshold, keywords, (int)merge_gap, (int)min_windows, batch, json);
         goto done;
     }
     if (n_pos > 0 && (audio || cli_is_audio_path(pos[0]))) {

@@ -213,7 +213,7 @@ out:
 }
 
 int cli_predict_stream(ft_model *m, const char *path, const char *audio_opts, double window_ms, double hop_ms,
-                       float threshold, const char *keywords, int max_gap, int64_t batch, bool json) {
+                       float threshold, const char *keywords, int max_gap, int min_windows, int64_t batch, bool json) {
     ft_kws_audio *fe = NULL;
     ft_audio au;
     memset(&au, 0, sizeof au);
@@ -238,7 +238,7 @@ int cli_predict_stream(ft_model *m, const char *path, const char *audio_opts, do
     int64_t nw = ft_kws_stream_windows(au.n, window, hop);
     if (!(scores = ft_malloc((size_t)(nw * m->n_classes) * sizeof *scores))) { st = ft_fail(FT_ENOMEM, "out of memory"); goto out; }
     if ((st = ft_kws_audio_stream(m, fe, au.data, au.n, window, hop, batch, scores))) goto out;
-    ft_kws_detect_opts o = {(double)window / rate, (double)hop / rate, threshold, kw, n_kw, max_gap};
+    ft_kws_detect_opts o = {(double)window / rate, (double)hop / rate, threshold, kw, n_kw, max_gap, min_windows};
     if ((st = ft_kws_detect(scores, nw, m->n_classes, &o, &det, &nd))) goto out;
     for (int64_t i = 0; i < nd; i++) {
         const ft_kws_detection *d = &det[i];

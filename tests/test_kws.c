@@ -180,7 +180,7 @@ static void test_detect(void) {
         0.3f, 0.3f, 0.4f,    /* 10: a one-window gap */
         0.1f, 0.8f, 0.1f,    /* 11 kw1 */
     };
-    ft_kws_detect_opts o = {1.0, 0.1, 0.5f, (const int[]){0, 1}, 2, 0};
+    ft_kws_detect_opts o = {1.0, 0.1, 0.5f, (const int[]){0, 1}, 2, 0, 0};
     ft_kws_detection *d = NULL;
     int64_t n = 0;
     CHECK_OK(ft_kws_detect(s, 12, 3, &o, &d, &n));
@@ -200,6 +200,12 @@ static void test_detect(void) {
     CHECKF(n == 4, "%lld detections", (long long)n);
     if (n == 4) CHECK(d[3].keyword == 1 && near(d[3].start, 0.9) && near(d[3].end, 2.1) && d[3].windows == 2 && near(d[3].peak, 1.4));
     ft_free(d);
+    /* min_windows 2 keeps only the detections of 2 windows or more: kw0 (3) and kw1 (9+11). */
+    o.min_windows = 2;
+    CHECK_OK(ft_kws_detect(s, 12, 3, &o, &d, &n));
+    CHECKF(n == 2 && d[0].keyword == 0 && d[0].windows == 3 && d[1].keyword == 1 && d[1].windows == 2, "%lld", (long long)n);
+    ft_free(d);
+    o.min_windows = 0;
     /* All classes keywords: window 0 (silence 0.8) detects class 2 too. */
     o.keywords = NULL;
     o.max_gap = 0;
@@ -294,7 +300,7 @@ static void test_stream(void) {
     CHECK_OK(ft_kws_stream_scores(m, rec, n, WIN, hop, 1, sc1));
     CHECK(t_close(sc1, sc, nw * 3, 1e-4, 1e-5, "batch 1 vs 16"));
     free(sc1);
-    ft_kws_detect_opts o = {(double)WIN / RATE, (double)hop / RATE, 0.5f, (const int[]){0, 1}, 2, 0};
+    ft_kws_detect_opts o = {(double)WIN / RATE, (double)hop / RATE, 0.5f, (const int[]){0, 1}, 2, 0, 0};
     ft_kws_detection *d = NULL;
     int64_t nd = 0;
     CHECK_OK(ft_kws_detect(sc, nw, 3, &o, &d, &nd));
@@ -427,7 +433,7 @@ static void test_audio_front_end(void) {
         int64_t hop = 400, nw = ft_kws_stream_windows(au.n, 4000, hop);
         float *sc = malloc((size_t)nw * 3 * sizeof *sc);
         CHECK_OK(ft_kws_audio_stream(m, fe, au.data, au.n, 4000, hop, 16, sc));
-        ft_kws_detect_opts o = {0.5, 0.05, 0.5f, (const int[]){0, 1}, 2, 0};
+        ft_kws_detect_opts o = {0.5, 0.05, 0.5f, (const int[]){0, 1}, 2, 0, 0};
         ft_kws_detection *d = NULL;
         int64_t nd = 0;
         CHECK_OK(ft_kws_detect(sc, nw, 3, &o, &d, &nd));

@@ -133,6 +133,8 @@ typedef struct {
     int n_keywords;
     int max_gap;             /* windows of the same keyword separated by at most this many windows
                               * without it merge into one detection (0: only consecutive ones) */
+    int min_windows;         /* drop detections of fewer windows (0 or 1: keep all): a word fills
+                              * several overlapping windows, a stray edge of one rarely does */
 } ft_kws_detect_opts;
 
 /* Detections from per-window scores (n_windows x n_classes), in time order. *out is

@@ -305,7 +305,8 @@ ft_status ft_kws_detect(const float *scores, int64_t n_windows, int n_classes, c
     if (!(o->threshold >= 0 && o->threshold <= 1))
         return ft_fail(FT_EINVAL, "keyword threshold %g is not in [0, 1] (it compares class probabilities)", o->threshold);
     if (!(o->hop_s > 0) || !(o->window_s > 0)) return ft_fail(FT_EINVAL, "detect: window and hop must be > 0 seconds");
-    if (o->max_gap < 0) return ft_fail(FT_EINVAL, "detect: max_gap %d < 0", o->max_gap);
+    if (o->max_gap < 0 || o->min_windows < 0)
+        return ft_fail(FT_EINVAL, "detect: max_gap %d and min_windows %d must be >= 0", o->max_gap, o->min_windows);
     int nk = o->keywords ? o->n_keywords : n_classes;
     for (int k = 0; o->keywords && k < nk; k++)
         if (o->keywords[k] < 0 || o->keywords[k] >= n_classes)
@@ -314,7 +315,7 @@ ft_status ft_kws_detect(const float *scores, int64_t n_windows, int n_classes, c
     int64_t n = 0, cap = 0, last = -1; /* last: window of the open detection's latest hit; -1: none open */
     ft_status s = FT_OK;
 #define CLOSE() do { \
-        if (last >= 0) { \
+        if (last >= 0 && cur.windows >= o->min_windows) { \
             if (n == cap) { \
                 int64_t nc = cap ? 2 * cap : 16; \
                 ft_kws_detection *ne = ft_realloc(ev, (size_t)nc * sizeof *ne); \
@@ -322,8 +323,8 @@ ft_status ft_kws_detect(const float *scores, int64_t n_windows, int n_classes, c
                 ev = ne; cap = nc; \
             } \
             ev[n++] = cur; \
-            last = -1; \
         } \
+        last = -1; \
     } while (0)
     for (int64_t w = 0; w < n_windows; w++) {
         const float *p = scores + w * n_classes;

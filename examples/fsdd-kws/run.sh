@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Spoken digits (Free Spoken Digit Dataset, ../shared/data/fsdd: 8 kHz {digit}_{speaker}_{index}.wav,
+# 5 speakers x 10 digits x 50 takes) with openWakeWord's pretrained speech-embedding network
+# (../shared/models/openwakeword/embedding_model.onnx, imported through ONNX).
+#
+# Front end: openWakeWord's log-mel (the wav: dataset's preset=oww: 16 kHz, 32 mels every 10 ms,
+# x/10+2, as melspectrogram.onnx computes it; the 8 kHz clips are resampled), on a 0.782 s clip
+# (12512 samples = 76 frames, the embedding network's input window; a clip is centred in it,
+# the 3% of clips that are longer are cropped around their middle). Three models, same data:
+#   probe     the pretrained embedding frozen (batch norm on its running statistics), a new
+#             linear head on its 96 values: the feature cache computes the embedding once
+#   finetune  the same, every layer trained (backbone at a tenth of the head's lr), on clips
+#             augmented with time shift (+-100 ms), gain (+-6 dB) and white noise (half of the
+#             clips, SNR 10-30 dB)
+#   scratch   the same network from random weights on the same log-mels
+# Conventional split: index 0-4 of each speaker and digit is the test set (250 clips), the rest
+# trains. Leave-one-speaker-out: train on four speakers, test on all 500 clips of the fifth;
+# mean and worst speaker for each model. Nothing is chosen on a test set: each run keeps its
+# best epoch on 10% held out of its training data (--val-split), and the learning rates and
+# epochs below were chosen on that held-out slice of the conventional training set (seed 42):
+# probe lr 3e-3 (held-out 97.3%); finetune 8 epochs without augmentation 98.7% (loss 0.095),
+# 10 epochs with it 99.1% (loss 0.045).
+# Measured (conventional split, seed 42, separate runs on a loaded 2-core machine): probe 95.6%,
+# finetune 97.6% with or without augmentation (244/250): short of the 99% the issue asks for.
+# Full runs take long here (fine-tuning ~1 min per epoch); leave-one-speaker-out is 15 runs.
+# Keyword spotting (fine-tuned model, conventional test set): per digit FRR/FAR at THRESHOLD
+# with the other digits, the tflite-micro noise and silence clips and generated noise and
+# silence as negatives (eval --kws; runs/fsdd-kws/kws/eval.html has the DET curves), and a
+# streaming check: eight test clips placed at known times in a 20 s recording of silence,
+# found with predict --stream (a detection must span 3 windows of 50 ms hop).
+# Ends with one JSON line.
+# Usage: examples/fsdd-kws/run.sh            (env: EPOCHS_FT, EPOCHS_PROBE, LOSO=0 to skip it, SEED)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+S=${FT_SHARED:-../shared}
+if [ ! -d "$S/data/fsdd/recordings" ] || [ ! -f "$S/models/openwakeword/embedding_model.onnx" ]; then
+  echo "SKIP fsdd-kws example: $S/data/fsdd or $S/models/openwakeword not found"; exit 0
+fi
+FT=${FT:-build/finetune}
+[ -x "$FT" ] || make -s all
+R=$(cd "$S/data/fsdd/recordings" && pwd)
+OUT=runs/fsdd-kws
+EPOCHS_PROBE=${EPOCHS_PROBE:-30}
+EPOCHS_FT=${EPOCHS_FT:-10}
+SEED=${SEED:-1}
+LOSO=${LOSO:-1}
+THRESHOLD=${THRESHOLD:-0.5}
+AUD="preset=oww:clip=0.782"
+AUG="shift=100:gain=6:noise=0.5:snr=10,30"   # training-time only
+mkdir -p "$OUT"
+start=$(date +%s)
+
+[ -f "$OUT/oww-embed/model.safetensors" ] ||
+  $FT convert --model "$S/models/openwakeword/embedding_model.onnx" --input-shape 1,76,32,1 --out "$OUT/oww-embed" >/dev/null
+
+# Manifests (path,label). $1: file, then an awk condition on digit d, speaker s, index i.
+manifest() {
+  ls "$R" | awk -v R="$R" 'BEGIN { print "path,label" } { split($0, a, /[_.]/); d = a[1]; s = a[2]; i = a[3] + 0 }
+    '"$2"' { print R "/" $0 "," d }' >"$1"
+}
+manifest "$OUT/train.csv" 'i >= 5'
+manifest "$OUT/test.csv" 'i < 5'
+SPEAKERS=$(ls "$R" | awk -F_ '{ print $2 }' | sort -u)
+
+common=(--val-split 0.1 --new-head 10 --batch 32 --progress none --seed "$SEED")
+# train_eval VARIANT TRAIN_CSV TEST_CSV RUN_DIR -> prints the test accuracy
+train_eval() {
+  local v=$1 tr=$2 te=$3 dir=$4 args
+  case $v in
+    probe)    args=(--model "$OUT/oww-embed" --frozen-bn --train head --epochs "$EPOCHS_PROBE" --lr 3e-3) ;;
+    finetune) args=(--model "$OUT/oww-embed" --frozen-bn --epochs "$EPOCHS_FT" --lr 3e-3 --backbone-lr 3e-4 --schedule cosine --warmup 20) ;;
+    scratch)  args=(--model "$OUT/oww-embed/config.json" --epochs "$EPOCHS_FT" --lr 3e-3 --schedule cosine --warmup 20) ;;
+  esac
+  local aud=$AUD
+  [ "$v" = probe ] || aud="$AUD:$AUG"   # the probe stays unaugmented, so the feature cache applies
+  $FT train "${args[@]}" "${common[@]}" --data "wav-manifest:$tr:$aud" --out "$dir" >"$dir.log" 2>&1 || { cat "$dir.log" >&2; return 1; }
+  $FT eval --model "$dir/best.safetensors" --data "wav-manifest:$te:$AUD" --json | sed 's/.*"accuracy":\([0-9.]*\).*/\1/'
+}
+
+declare -A acc
+for v in probe finetune scratch; do
+  t0=$(date +%s)
+  acc[$v]=$(train_eval $v "$OUT/train.csv" "$OUT/test.csv" "$OUT/$v")
+  echo "conventional split  $v: test accuracy ${acc[$v]}  ($(( $(date +%s) - t0 )) s)"
+done
+
+# ---- keyword spotting metrics: negatives = tflite-micro noise/silence + generated ----
+NEG="$OUT/negatives"
+mkdir -p "$NEG"
+cp "$S/models/tflite-micro/noise_1000ms.wav" "$S/models/tflite-micro/silence_1000ms.wav" "$NEG/"
+le() { local v=$1 n=$2 k; for ((k = 0; k < n; k++)); do printf "\\$(printf %03o $(( (v >> (8 * k)) & 255 )))"; done; }
+# gen_wav FILE SEED AMPLITUDE: 1 s of seeded white noise, 16-bit PCM at 16 kHz (amplitude 0: silence)
+gen_wav() {
+  { printf RIFF; le $((36 + 32000)) 4; printf 'WAVEfmt '; le 16 4; le 1 2; le 1 2; le 16000 4; le 32000 4; le 2 2; le 16 2
+    printf data; le 32000 4
+    LC_ALL=C awk -v s="$2" -v a="$3" 'BEGIN { srand(s); for (i = 0; i < 16000; i++) { v = int((rand() * 2 - 1) * a);
+      if (v < 0) v += 65536; printf "%c%c", v % 256, int(v / 256) } }'; } >"$1"
+}
+for k in $(seq 1 20); do gen_wav "$NEG/noise_$k.wav" "$k" $(( 30 * k * k )); done   # 30 .. 12000 of 32767
+for k in $(seq 1 10); do gen_wav "$NEG/silence_$k.wav" "$((100 + k))" $(( k - 1 )); done
+{ echo "path,label"; for f in "$NEG"/*.wav; do echo "$(cd "$(dirname "$f")" && pwd)/$(basename "$f"),0"; done; } >"$OUT/negatives.csv"
+$FT eval --model "$OUT/finetune/best.safetensors" --data "wav-manifest:$OUT/test.csv:$AUD" \
+  --negatives "wav-manifest:$OUT/negatives.csv:$AUD" --threshold "$THRESHOLD" --report "$OUT/kws" --json >"$OUT/kws.json" 2>/dev/null
+kws=$(sed 's/.*"kws":{"threshold":[0-9.e-]*,"n":[0-9]*,"n_none":[0-9]*,"mean_frr":\([0-9.e-]*\),"mean_far":\([0-9.e-]*\),"mean_eer":\([0-9.e-]*\).*/\1 \2 \3/' "$OUT/kws.json")
+read -r frr far eer <<<"$kws"
+echo "keyword spotting (finetune, threshold $THRESHOLD): mean FRR $frr, mean FAR $far, mean EER $eer; DET curves: $OUT/kws/eval.html"
+
+# ---- streaming: eight test clips at known times in 20 s of silence (8 kHz, like FSDD) ----
+rec="$OUT/stream.wav"
+clips=(); times=()
+for d in 0 1 2 3 4 5 6 7; do clips+=("$R/${d}_$(echo $SPEAKERS | cut -d' ' -f$(( d % 5 + 1 )))_$(( d % 5 )).wav"); times+=($(( 2 * d + 2 ))); done
+{
+  total=$(( 20 * 8000 * 2 ))
+  printf RIFF; le $((36 + total)) 4; printf 'WAVEfmt '; le 16 4; le 1 2; le 1 2; le 8000 4; le 16000 4; le 2 2; le 16 2
+  printf data; le $total 4
+  pos=0
+  for k in "${!clips[@]}"; do
+    at=$(( times[k] * 8000 * 2 )); n=$(( $(stat -c %s "${clips[k]}") - 44 ))
+    head -c $(( at - pos )) /dev/zero; tail -c +45 "${clips[k]}"; pos=$(( at + n ))
+  done
+  head -c $(( total - pos )) /dev/zero
+} >"$rec"
+$FT predict --model "$OUT/finetune/best.safetensors" --stream "$rec" --hop-ms 50 --threshold 0.9 --min-windows 3 --json >"$OUT/stream.jsonl" 2>/dev/null
+hits=0
+for k in "${!clips[@]}"; do
+  d=$(basename "${clips[k]}" | cut -d_ -f1); t=${times[k]}
+  awk -v d="$d" -v t="$t" -F'[:,]' '{ for (i = 1; i < NF; i++) { if ($i ~ /"keyword"/) kw = $(i+1); if ($i ~ /"peak"/) pk = $(i+1) } gsub(/"/, "", kw);
+    if (kw == d && pk >= t - 0.1 && pk <= t + 1.0) f = 1 } END { exit !f }' "$OUT/stream.jsonl" && hits=$((hits + 1))
+done
+ndet=$(wc -l <"$OUT/stream.jsonl")
+echo "streaming: $hits of 8 placed digits found at the right time; $ndet detections in all"
+
+# ---- leave one speaker out ----
+declare -A loso
+if [ "$LOSO" != 0 ]; then
+  for sp in $SPEAKERS; do
+    manifest "$OUT/loso-$sp-train.csv" "s != \"$sp\""
+    manifest "$OUT/loso-$sp-test.csv" "s == \"$sp\""
+    for v in probe finetune scratch; do
+      t0=$(date +%s)
+      a=$(train_eval $v "$OUT/loso-$sp-train.csv" "$OUT/loso-$sp-test.csv" "$OUT/loso-$sp-$v")
+      loso[$v]="${loso[$v]:-} $a"
+      echo "unseen speaker $sp  $v: accuracy $a  ($(( $(date +%s) - t0 )) s)"
+    done
+  done
+fi
+
+awk -v p="${acc[probe]}" -v f="${acc[finetune]}" -v s="${acc[scratch]}" -v lp="${loso[probe]:-}" -v lf="${loso[finetune]:-}" \
+    -v ls="${loso[scratch]:-}" -v frr="$frr" -v far="$far" -v eer="$eer" -v thr="$THRESHOLD" -v hits="$hits" -v ndet="$ndet" \
+    -v ep="$EPOCHS_PROBE" -v ef="$EPOCHS_FT" -v t="$(( $(date +%s) - start ))" '
+function mean(x,  a, n, i, m) { n = split(x, a, " "); for (i = 1; i <= n; i++) m += a[i]; return n ? m / n : -1 }
+function worst(x,  a, n, i, m) { n = split(x, a, " "); m = n ? a[1] : -1; for (i = 2; i <= n; i++) if (a[i] < m) m = a[i]; return m }
+BEGIN {
+  printf "{\"example\": \"fsdd-kws\", \"model\": \"openwakeword embedding_model.onnx\", \"epochs_probe\": %d, \"epochs_finetune\": %d, ", ep, ef;
+  printf "\"test_accuracy\": {\"probe\": %.4f, \"finetune\": %.4f, \"scratch\": %.4f}, ", p, f, s;
+  printf "\"loso_mean\": {\"probe\": %.4f, \"finetune\": %.4f, \"scratch\": %.4f}, ", mean(lp), mean(lf), mean(ls);
+  printf "\"loso_worst\": {\"probe\": %.4f, \"finetune\": %.4f, \"scratch\": %.4f}, ", worst(lp), worst(lf), worst(ls);
+  printf "\"kws\": {\"threshold\": %s, \"mean_frr\": %s, \"mean_far\": %s, \"mean_eer\": %s}, ", thr, frr, far, eer;
+  printf "\"stream\": {\"placed\": 8, \"found\": %d, \"detections\": %d}, \"seconds\": %d}\n", hits, ndet, t;
+}'
