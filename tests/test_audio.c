@@ -476,6 +476,50 @@ static void test_datasets(void) {
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
     CHECK(msg_has("unknown option 'bogus'"));
     CHECK_ERR(ft_dataset_open("wav:/nonexistent/dir", &ds), FT_ENOTFOUND);
+    /* white noise lands at the chosen SNR (signal power over the clip's own samples) */
+    snprintf(spec, sizeof spec, "wav:%s:rate=16000:clip=0.5:features=wave:noise=1:snr=10", d);
+    CHECK_OK(ft_dataset_open(spec, &ds));
+    if (ds) {
+        float *a = malloc(sizeof(float) * 8000), *b = malloc(sizeof(float) * 8000);
+        int32_t y;
+        int64_t len;
+        CHECK_OK(ft_audio_dataset_item(ds, 0, NULL, &len)); /* 4800 samples, centred */
+        ft_sample_ctx e0 = {3, 2, true};
+        CHECK_OK(ds->get(ds, 0, NULL, a, &y));
+        CHECK_OK(ds->get(ds, 0, &e0, b, &y));
+        double ps = 0, pn = 0;
+        for (int k = 0; k < 8000; k++) { ps += (double)a[k] * a[k]; pn += (double)(b[k] - a[k]) * (b[k] - a[k]); }
+        ps /= (double)len;
+        pn /= 8000;
+        double snr = 10 * log10(ps / pn);
+        CHECKF(fabs(snr - 10) < 0.01, "white noise at snr=10 measured %.4f dB", snr);
+        free(a); free(b);
+        ft_dataset_free(ds);
+    }
+    /* speed perturbation changes the duration by 1/factor, factor in [0.8, 1.2] */
+    snprintf(spec, sizeof spec, "wav:%s:rate=16000:clip=1:features=wave:pad=start:speed=0.2", d);
+    CHECK_OK(ft_dataset_open(spec, &ds));
+    if (ds) {
+        float *a = malloc(sizeof(float) * 16000);
+        int32_t y;
+        int64_t len;
+        CHECK_OK(ft_audio_dataset_item(ds, 1, NULL, &len)); /* 0.4 s: 6400 samples */
+        int64_t lo = 16000, hi = 0;
+        bool differs = false;
+        for (int e = 0; e < 8; e++) {
+            ft_sample_ctx ctx = {5, e, true};
+            CHECK_OK(ds->get(ds, 1, &ctx, a, &y));
+            int64_t last = 0;
+            for (int64_t k = 0; k < 16000; k++) if (fabsf(a[k]) > 1e-3f) last = k + 1;
+            if (last < lo) lo = last;
+            if (last > hi) hi = last;
+            differs |= last != len;
+        }
+        CHECKF(lo >= (int64_t)(len / 1.2) - 20 && hi <= (int64_t)(len / 0.8) + 20 && differs && hi > lo,
+               "speed-perturbed lengths in [%lld, %lld] for %lld samples", (long long)lo, (long long)hi, (long long)len);
+        free(a);
+        ft_dataset_free(ds);
+    }
     /* noise clips from a folder */
     mkdir(tpath("noise"), 0755);
     write_tone(tpath("noise/hum.wav"), 8000, 50, 1.0, 0.2, 16);
