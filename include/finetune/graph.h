@@ -53,6 +53,8 @@ typedef enum {
     FT_OP_ROPE,          /* rotary position embedding, rotate_half pairs */
     FT_OP_ATTENTION,     /* multi-head scaled-dot-product attention on [B,T,H*D] */
     FT_OP_CTC_LOSS,      /* connectionist temporal classification, batch-first log-probs */
+    FT_OP_LSTM, FT_OP_GRU, /* one direction of a recurrent layer, batch-first [N,T,*] */
+    FT_OP_RNN_FINAL,     /* final state per sequence of a recurrent output [N,T,W] -> [N,W] */
     FT_OP_COUNT
 } ft_op;
 
@@ -194,6 +196,32 @@ typedef enum { FT_REDUCE_MEAN = 0, FT_REDUCE_SUM = 1, FT_REDUCE_NONE = 2 } ft_re
  * infinite loss without zero_infinity gives NaN gradients, as torch. */
 ft_node *ft_ctc_loss(ft_graph *g, ft_node *log_probs, ft_node *targets, ft_node *input_lengths,
                      ft_node *target_lengths, int blank, ft_reduction reduction, bool zero_infinity);
+/* ---- recurrent ops (src/ops/rnn.c; batch-first, PyTorch gate layouts) ---- */
+typedef struct {
+    bool reverse;             /* run backwards in time: from each sequence's last valid step to t = 0 */
+    bool cell_output;         /* LSTM only: output [N,T,2H] = [h_t | c_t] per step (for ONNX Y_c) */
+    bool reset_before_linear; /* GRU only. false (PyTorch; ONNX linear_before_reset=1):
+                               *   n = tanh(W_in x + b_in + r * (W_hn h + b_hn));
+                               * true (ONNX's default linear_before_reset=0):
+                               *   n = tanh(W_in x + b_in + W_hn (r * h) + b_hn) */
+} ft_rnn_args;
+/* One direction of torch.nn.LSTM: x [N,T,I], w_ih [4H,I], w_hh [4H,H] (gate rows i,f,g,o),
+ * b_ih, b_hh [4H] or NULL, h0, c0 [N,H] or NULL (zeros), lengths I32 [N] or NULL (all T)
+ * -> h [N,T,H] (or [N,T,2H] with cell_output). With lengths, steps t >= lengths[n] output 0
+ * and leave the state alone; reverse starts at t = lengths[n]-1, as PyTorch's packed
+ * sequences. A length outside 1..T fails the forward with FT_EINVAL. a may be NULL. */
+ft_node *ft_lstm(ft_graph *g, ft_node *x, ft_node *w_ih, ft_node *w_hh, ft_node *b_ih, ft_node *b_hh, ft_node *h0,
+                 ft_node *c0, ft_node *lengths, const ft_rnn_args *a);
+/* One direction of torch.nn.GRU: gate rows r,z,n; w_ih [3H,I], w_hh [3H,H]; otherwise as ft_lstm.
+ * h' = (1 - z) * n + z * h. */
+ft_node *ft_gru(ft_graph *g, ft_node *x, ft_node *w_ih, ft_node *w_hh, ft_node *b_ih, ft_node *b_hh, ft_node *h0,
+                ft_node *lengths, const ft_rnn_args *a);
+/* Final state per sequence from a recurrent output y [N,T,W] (W a multiple of hidden): column
+ * block k (width hidden) comes from a reverse direction when bidirectional && k is odd, or
+ * when !bidirectional && reverse; a forward block is read at t = lengths[n]-1 (T-1 without
+ * lengths), a reverse block at t = 0. So [h_fwd | h_bwd] gives PyTorch's h_n of both
+ * directions side by side, and an LSTM's cell_output [h | c] gives h_n and c_n. -> [N,W]. */
+ft_node *ft_rnn_final(ft_graph *g, ft_node *y, ft_node *lengths, int hidden, bool bidirectional, bool reverse);
 
 /* ---- frozen features (feature caching) ----
  * In a graph not yet planned whose only varying input is `x` (its first dimension is the

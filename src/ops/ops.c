@@ -8,6 +8,8 @@ extern const ft_op_def ft_def_conv2d, ft_def_batch_norm, ft_def_max_pool2d, ft_d
 extern const ft_op_def ft_def_rms_norm, ft_def_rope, ft_def_attention;
 /* Speech ops (ctc.c). */
 extern const ft_op_def ft_def_ctc_loss;
+/* The recurrent ops (rnn.c). */
+extern const ft_op_def ft_def_lstm, ft_def_gru, ft_def_rnn_final;
 
 const ft_op_def ft_def_input = {.name = "input"};
 const ft_op_def ft_def_param = {.name = "param"};
@@ -53,8 +55,11 @@ const ft_op_def *const ft_op_table[FT_OP_COUNT] = {
     [FT_OP_ROPE] = &ft_def_rope,
     [FT_OP_ATTENTION] = &ft_def_attention,
     [FT_OP_CTC_LOSS] = &ft_def_ctc_loss,
+    [FT_OP_LSTM] = &ft_def_lstm,
+    [FT_OP_GRU] = &ft_def_gru,
+    [FT_OP_RNN_FINAL] = &ft_def_rnn_final,
 };
 
 /* Adding an op: extend the enum in graph.h, define ft_def_<op> next to its kernels, list
  * it here, and bump this count. */
-_Static_assert(FT_OP_COUNT == 40, "ft_op_table is out of date");
+_Static_assert(FT_OP_COUNT == 43, "ft_op_table is out of date");
