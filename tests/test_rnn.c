@@ -9,6 +9,8 @@
 #include "test.h"
 #include "ops/ops.h"
 
+#include "finetune/io.h"
+
 #include <jansson.h>
 
 /* ---------------- finite differences ---------------- */
@@ -201,11 +203,256 @@ static void test_errors(void) {
     CHECK_OK(ft_graph_forward(g));
     ft_graph_free(g);
     ft_params_free(ps);
+    /* graph config: operand count, hidden_size, attributes */
+    static const struct { const char *cfg, *needle; } bad[] = {
+        {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"params\":[{\"name\":\"r.weight_ih_l0\",\"shape\":[8,2]}],"
+         "\"nodes\":[{\"name\":\"r\",\"op\":\"lstm\",\"inputs\":[\"input\"],\"params\":[\"r.weight_ih_l0\"],\"attrs\":{\"hidden_size\":2}}]}",
+         "4 params"},
+        {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"params\":[{\"name\":\"a\",\"shape\":[8,2]},{\"name\":\"b\",\"shape\":[8,2]}],"
+         "\"nodes\":[{\"name\":\"r\",\"op\":\"lstm\",\"inputs\":[\"input\"],\"params\":[\"a\",\"b\"],\"attrs\":{\"hidden_size\":3,\"bias\":false}},"
+         "{\"name\":\"f\",\"op\":\"rnn_final\",\"inputs\":[\"r\"],\"attrs\":{\"hidden_size\":3}}]}",
+         "hidden_size=3"},
+        {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"nodes\":[{\"name\":\"f\",\"op\":\"rnn_final\",\"inputs\":[\"input\"]}]}",
+         "hidden_size"},
+        {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"nodes\":[{\"name\":\"f\",\"op\":\"gru\",\"inputs\":[\"input\"],"
+         "\"attrs\":{\"hidden_size\":2,\"bidirectional\":true,\"reverse\":true}}]}",
+         "reverse"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ft_model *m = NULL;
+        ft_status st = ft_model_from_config(bad[i].cfg, &m);
+        CHECKF(st != FT_OK && m == NULL && strstr(ft_errmsg(), bad[i].needle), "config %zu: %s (%s)", i, ft_status_name(st), ft_errmsg());
+        ft_model_free(m);
+    }
+}
+
+/* ---------------- PyTorch: 2-layer bidirectional nn.LSTM / nn.GRU ---------------- */
+
+static const char *FIX = "tests/fixtures/rnn.safetensors";
+
+static float *st_f32(const ft_safetensors *st, const char *cs, const char *what, int64_t *numel) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.%s", cs, what);
+    const ft_st_tensor *t = ft_st_find(st, name);
+    CHECKF(t != NULL, "fixture lacks %s", name);
+    if (!t) return NULL;
+    float *v = malloc((size_t)t->numel * 4);
+    ft_st_to_f32(t, v);
+    if (numel) *numel = t->numel;
+    return v;
+}
+
+static void cmp_param_grads(const ft_params *ps, const ft_safetensors *st, const char *cs, const char *kind, const char *label) {
+    char name[160];
+    for (int i = 0; i < ps->n; i++) {
+        const char *pn = ps->p[i].name + strlen(cs) + 1; /* "<case>.weight_ih_l0" -> "weight_ih_l0" */
+        snprintf(name, sizeof name, "%s.%s", kind, pn);
+        int64_t n = 0;
+        float *want = st_f32(st, cs, name, &n);
+        if (!want) continue;
+        CHECKF(n == ps->p[i].numel && t_close(ps->grad + ps->p[i].grad_offset, want, n, 2e-4, 2e-5, ps->p[i].name),
+               "%s %s: gradient of %s", cs, label, ps->p[i].name);
+        free(want);
+    }
+}
+
+/* Packed variable-length batch, built from the engine ops as graph_arch does, plus the final
+ * states of every layer and direction (rnn_final; LSTM with cell_output for c_n). */
+static void torch_packed(const ft_safetensors *st, const char *cs, json_t *meta, bool reference) {
+    bool lstm = !strcmp(json_string_value(json_object_get(meta, "kind")), "lstm");
+    int H = (int)json_integer_value(json_object_get(meta, "hidden_size"));
+    int L = (int)json_integer_value(json_object_get(meta, "num_layers"));
+    bool bias = json_is_true(json_object_get(meta, "bias"));
+    char name[160];
+    snprintf(name, sizeof name, "%s.x", cs);
+    const ft_st_tensor *xt = ft_st_find(st, name);
+    snprintf(name, sizeof name, "%s.lengths", cs);
+    const ft_st_tensor *lt = ft_st_find(st, name);
+    if (!xt || !lt) { CHECKF(0, "%s: fixture lacks x/lengths", cs); return; }
+    int64_t N = xt->shape[0], T = xt->shape[1];
+    ft_params *ps = ft_params_new();
+    const char *pn[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < (bias ? 4 : 2); j++) {
+                char key[160];
+                snprintf(key, sizeof key, "%s.%s_l%d%s", cs, pn[j], l, k ? "_reverse" : "");
+                const ft_st_tensor *t = ft_st_find(st, key);
+                CHECKF(t != NULL, "fixture lacks %s", key);
+                if (t) ft_params_add(ps, key, t->ndim, t->shape);
+            }
+    snprintf(name, sizeof name, "%s.x", cs);
+    int xi = ft_params_add(ps, name, 3, xt->shape);
+    ft_params_finalize(ps);
+    CHECK_OK(ft_params_load_st(ps, st, NULL, true));
+    ft_params_alloc_grads(ps);
+    ft_graph *g = ft_graph_new(ps);
+    int64_t ls[1] = {N};
+    ft_node *len = ft_input(g, "lengths", FT_I32, 1, ls), *x = ft_param_at(g, xi), *loss = NULL;
+    ft_node *fin[16] = {0}, *gfin[16] = {0};
+    int per = bias ? 4 : 2;
+    for (int l = 0; l < L; l++) {
+        ft_node *y[2];
+        for (int k = 0; k < 2; k++) {
+            int p0 = (l * 2 + k) * per;
+            ft_node *w[4] = {ft_param_at(g, p0), ft_param_at(g, p0 + 1), bias ? ft_param_at(g, p0 + 2) : NULL,
+                             bias ? ft_param_at(g, p0 + 3) : NULL};
+            ft_rnn_args a = {k == 1, lstm, false};
+            ft_node *o = lstm ? ft_lstm(g, x, w[0], w[1], w[2], w[3], NULL, NULL, len, &a) : ft_gru(g, x, w[0], w[1], w[2], w[3], NULL, len, &a);
+            fin[l * 2 + k] = ft_rnn_final(g, o, len, H, false, k == 1);
+            int64_t fs[2] = {N, lstm ? 2 * H : H};
+            gfin[l * 2 + k] = ft_input(g, "gfin", FT_F32, 2, fs);
+            ft_node *term = ft_sum(g, ft_mul(g, fin[l * 2 + k], gfin[l * 2 + k]), FT_ALL_DIMS, false);
+            loss = loss ? ft_add(g, loss, term) : term;
+            y[k] = lstm ? ft_slice(g, o, 2, 0, H) : o;
+        }
+        x = ft_concat(g, 2, y, 2);
+    }
+    int64_t os[3] = {N, T, 2 * (int64_t)H};
+    ft_node *gout = ft_input(g, "gout", FT_F32, 3, os);
+    loss = ft_add(g, loss, ft_sum(g, ft_mul(g, x, gout), FT_ALL_DIMS, false));
+    ft_node_keep(x);
+    for (int i = 0; i < 2 * L; i++) ft_node_keep(fin[i]);
+    ft_status s = ft_graph_plan(g, loss, true);
+    CHECKF(s == FT_OK, "%s: plan: %s", cs, ft_errmsg());
+    if (s == FT_OK) {
+        ft_graph_set_input(g, len, lt->data, lt->nbytes);
+        float *go = st_f32(st, cs, "gout", NULL), *gh = st_f32(st, cs, "gh", NULL), *gc = lstm ? st_f32(st, cs, "gc", NULL) : NULL;
+        float *hn = st_f32(st, cs, "h_n", NULL), *cn = lstm ? st_f32(st, cs, "c_n", NULL) : NULL;
+        ft_graph_set_input(g, gout, go, (size_t)(N * T * 2 * H) * 4);
+        int W = lstm ? 2 * H : H;
+        float *buf = malloc((size_t)(N * W) * 4), *want = malloc((size_t)(N * W) * 4);
+        for (int i = 0; i < 2 * L; i++) { /* [N, h | c] from [layers*dirs, N, H] */
+            for (int64_t b = 0; b < N; b++)
+                for (int j = 0; j < H; j++) {
+                    buf[b * W + j] = gh[((int64_t)i * N + b) * H + j];
+                    if (lstm) buf[b * W + H + j] = gc[((int64_t)i * N + b) * H + j];
+                }
+            ft_graph_set_input(g, gfin[i], buf, (size_t)(N * W) * 4);
+        }
+        ft_set_reference_kernels(reference);
+        ft_params_zero_grad(ps);
+        CHECK_OK(ft_graph_forward(g));
+        CHECK_OK(ft_graph_backward(g));
+        ft_set_reference_kernels(false);
+        const char *lab = reference ? "reference" : "fast";
+        float *out = st_f32(st, cs, "out", NULL);
+        CHECKF(t_close(x->val, out, N * T * 2 * H, 1e-4, 1e-5, cs), "%s %s: output", cs, lab);
+        for (int i = 0; i < 2 * L; i++) {
+            for (int64_t b = 0; b < N; b++)
+                for (int j = 0; j < H; j++) {
+                    want[b * W + j] = hn[((int64_t)i * N + b) * H + j];
+                    if (lstm) want[b * W + H + j] = cn[((int64_t)i * N + b) * H + j];
+                }
+            CHECKF(t_close(fin[i]->val, want, N * W, 1e-4, 1e-5, cs), "%s %s: final state of layer %d direction %d", cs, lab, i / 2, i % 2);
+        }
+        cmp_param_grads(ps, st, cs, "grad", lab);
+        free(out); free(go); free(gh); free(gc); free(hn); free(cn); free(buf); free(want);
+    }
+    ft_graph_free(g);
+    ft_params_free(ps);
+}
+
+/* The graph-config op at full length, loading the state_dict names <node>.weight_ih_l0 ... */
+static void torch_graph_config(const ft_safetensors *st, const char *cs, json_t *meta) {
+    const char *kind = json_string_value(json_object_get(meta, "kind"));
+    int H = (int)json_integer_value(json_object_get(meta, "hidden_size"));
+    int L = (int)json_integer_value(json_object_get(meta, "num_layers"));
+    int F = (int)json_integer_value(json_object_get(meta, "input_size"));
+    bool bias = json_is_true(json_object_get(meta, "bias"));
+    char name[160];
+    snprintf(name, sizeof name, "%s.x", cs);
+    const ft_st_tensor *xt = ft_st_find(st, name);
+    if (!xt) { CHECKF(0, "%s: no x", cs); return; }
+    int64_t N = xt->shape[0], T = xt->shape[1];
+    json_t *params = json_array(), *plist = json_array();
+    const char *pn[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    int G = (strcmp(kind, "lstm") ? 3 : 4) * H;
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < (bias ? 4 : 2); j++) {
+                snprintf(name, sizeof name, "%s.%s_l%d%s", cs, pn[j], l, k ? "_reverse" : "");
+                json_t *shape = j == 0 ? json_pack("[i,i]", G, l ? 2 * H : F) : j == 1 ? json_pack("[i,i]", G, H) : json_pack("[i]", G);
+                json_array_append_new(params, json_pack("{s:s,s:o}", "name", name, "shape", shape));
+                json_array_append_new(plist, json_string(name));
+            }
+    json_t *cfg = json_pack("{s:s, s:{s:[i,i]}, s:o, s:[{s:s,s:s,s:[s],s:o,s:{s:i,s:i,s:b,s:b,s:b}}, {s:s,s:s,s:[s],s:{s:i,s:b}}]}",
+                            "arch", "graph", "input", "shape", (int)T, F, "params", params,
+                            "nodes", "name", cs, "op", kind, "inputs", "input", "params", plist, "attrs", "hidden_size", H,
+                            "num_layers", L, "bidirectional", 1, "batch_first", 1, "bias", bias,
+                            "name", "final", "op", "rnn_final", "inputs", cs, "attrs", "hidden_size", H, "bidirectional", 1);
+    char *text = json_dumps(cfg, 0);
+    json_decref(cfg);
+    ft_model *m = NULL;
+    ft_status s = ft_model_from_config(text, &m);
+    CHECKF(s == FT_OK, "%s: graph config: %s", cs, ft_errmsg());
+    free(text);
+    if (s) return;
+    CHECK(m->n_classes == 2 * H);
+    CHECK_OK(ft_params_load_st(m->params, st, NULL, true));
+    ft_params_alloc_grads(m->params);
+    ft_graph *g = ft_graph_new(m->params);
+    ft_node *in = ft_input(g, "x", FT_F32, 3, xt->shape);
+    ft_node *logits = m->arch->build(m, g, in, true), *y = NULL;
+    for (int i = 0; i < ft_graph_node_count(g); i++)
+        if (!strcmp(ft_graph_node(g, i)->name, cs)) y = ft_graph_node(g, i);
+    CHECKF(logits && y && y->ndim == 3 && y->shape[2] == 2 * H, "%s: graph node '%s' [N,T,2H]", cs, cs);
+    int64_t os[3] = {N, T, 2 * (int64_t)H};
+    ft_node *gout = ft_input(g, "gout", FT_F32, 3, os);
+    ft_node *loss = ft_sum(g, ft_mul(g, y, gout), FT_ALL_DIMS, false);
+    ft_node_keep(y);
+    ft_node_keep(logits);
+    s = ft_graph_plan(g, loss, true);
+    CHECKF(s == FT_OK, "%s: plan %s", cs, ft_errmsg());
+    if (!s) {
+        float *go = st_f32(st, cs, "gout", NULL), *fout = st_f32(st, cs, "fout", NULL);
+        ft_graph_set_input(g, in, xt->data, xt->nbytes);
+        ft_graph_set_input(g, gout, go, (size_t)(N * T * 2 * H) * 4);
+        ft_params_zero_grad(m->params);
+        CHECK_OK(ft_graph_forward(g));
+        CHECK_OK(ft_graph_backward(g));
+        CHECKF(t_close(y->val, fout, N * T * 2 * H, 1e-4, 1e-5, cs), "%s graph config: output", cs);
+        /* logits = rnn_final: forward at t = T-1, reverse at t = 0 */
+        float *want = malloc((size_t)(N * 2 * H) * 4);
+        for (int64_t b = 0; b < N; b++)
+            for (int j = 0; j < H; j++) {
+                want[b * 2 * H + j] = fout[(b * T + T - 1) * 2 * H + j];
+                want[b * 2 * H + H + j] = fout[(b * T) * 2 * H + H + j];
+            }
+        CHECKF(t_close(logits->val, want, N * 2 * H, 1e-6, 1e-7, cs), "%s graph config: rnn_final", cs);
+        cmp_param_grads(m->params, st, cs, "fgrad", "graph config");
+        free(go); free(fout); free(want);
+    }
+    ft_graph_free(g);
+    ft_model_free(m);
+}
+
+static void test_torch(void) {
+    ft_safetensors *st = NULL;
+    ft_status s = ft_st_open(FIX, &st);
+    CHECKF(s == FT_OK, "%s: %s", FIX, ft_errmsg());
+    if (s) return;
+    const char *cases = ft_st_meta(st, "cases");
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", cases ? cases : "");
+    int n = 0;
+    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save), n++) {
+        json_t *meta = json_loads(ft_st_meta(st, c), 0, NULL);
+        CHECKF(meta != NULL, "%s: metadata", c);
+        if (!meta) continue;
+        torch_packed(st, c, meta, false);
+        torch_packed(st, c, meta, true);
+        torch_graph_config(st, c, meta);
+        json_decref(meta);
+    }
+    CHECK(n == 3);
+    ft_st_close(st);
 }
 
 int main(void) {
     ft_set_num_threads(2);
     test_gradients();
     test_errors();
+    test_torch();
     TEST_END();
 }

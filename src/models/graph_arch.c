@@ -43,6 +43,7 @@ typedef enum {
     G_SOFTMAX, G_LOG_SOFTMAX,
     G_RESHAPE, G_FLATTEN, G_PERMUTE, G_TRANSPOSE, G_CONCAT, G_MEAN, G_SUM,
     G_DROPOUT, G_LAYER_NORM, G_EMBEDDING, G_IDENTITY,
+    G_LSTM, G_GRU, G_RNN_FINAL,
     G_COUNT
 } gop;
 
@@ -86,6 +87,9 @@ static const struct {
     [G_LAYER_NORM] = {"layer_norm", 1, 3, "eps"},
     [G_EMBEDDING] = {"embedding", 2, 2, ""},
     [G_IDENTITY] = {"identity", 1, 1, ""},
+    [G_LSTM] = {"lstm", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,cell_output"},
+    [G_GRU] = {"gru", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,linear_before_reset"},
+    [G_RNN_FINAL] = {"rnn_final", 1, 2, "hidden_size,bidirectional,reverse"},
 };
 
 typedef struct {
@@ -100,6 +104,8 @@ typedef struct {
     float eps, momentum, p, value, a, b;
     int dim, dim1;
     int n_dims;                    /* reshape shape / permute dims / reduce dims (-1: all but batch) */
+    int hidden, layers;            /* lstm / gru / rnn_final */
+    bool bidir, batch_first, bias, reverse, cell_output, linear_before_reset;
     int64_t dims[FT_MAX_DIMS];
 } gnode;
 
@@ -340,6 +346,20 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
             goto out;
         if (nd->n_dims == 0) { s = NODE_FAIL(FT_EINVAL, nd, "'dims' is empty"); goto out; }
         break;
+    case G_LSTM:
+    case G_GRU:
+    case G_RNN_FINAL:
+        if (!json_object_get(attrs, "hidden_size")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'hidden_size'"); goto out; }
+        nd->layers = 1;
+        nd->batch_first = nd->bias = nd->linear_before_reset = true;
+        if ((s = attr_int(nd, attrs, "hidden_size", 1, 1 << 20, &nd->hidden)) || (s = attr_int(nd, attrs, "num_layers", 1, 64, &nd->layers)) ||
+            (s = attr_bool(nd, attrs, "bidirectional", &nd->bidir)) || (s = attr_bool(nd, attrs, "batch_first", &nd->batch_first)) ||
+            (s = attr_bool(nd, attrs, "bias", &nd->bias)) || (s = attr_float(nd, attrs, "dropout", 0.0f, 0.999f, &nd->p)) ||
+            (s = attr_bool(nd, attrs, "reverse", &nd->reverse)) || (s = attr_bool(nd, attrs, "cell_output", &nd->cell_output)) ||
+            (s = attr_bool(nd, attrs, "linear_before_reset", &nd->linear_before_reset)))
+            goto out;
+        if (nd->bidir && nd->reverse) { s = NODE_FAIL(FT_EINVAL, nd, "'reverse' is for one direction; bidirectional already runs both"); goto out; }
+        break;
     case G_DROPOUT:
         if ((s = attr_float(nd, attrs, "p", 0.0f, 0.999f, &nd->p))) goto out;
         break;
@@ -433,6 +453,14 @@ static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char
     }
     ft_status s = parse_attrs(nd, json_object_get(jn, "attrs"));
     if (s) return s;
+    if (nd->op == G_LSTM || nd->op == G_GRU) { /* per layer, per direction: weight_ih, weight_hh[, bias_ih, bias_hh] */
+        int want = nd->layers * (nd->bidir ? 2 : 1) * (nd->bias ? 4 : 2);
+        if (nd->n_in > 2 || nd->n_par != want)
+            return NODE_FAIL(FT_EINVAL, nd, "operands are x[, lengths] and %d params (num_layers=%d x %d directions x weight_ih, weight_hh%s), got %d inputs and %d params",
+                             want, nd->layers, nd->bidir ? 2 : 1, nd->bias ? ", bias_ih, bias_hh" : "", nd->n_in, nd->n_par);
+    }
+    if (nd->op == G_RNN_FINAL && nd->n_par)
+        return NODE_FAIL(FT_EINVAL, nd, "operands are y[, lengths]; it has no params");
     if (nd->op == G_BATCH_NORM) {
         int nops = nd->n_in + nd->n_par;
         bool ok = nd->n_in == 1 && (nd->affine ? (nops == 1 || nops == 3 || nops == 5) : (nops == 1 || nops == 3));
@@ -597,6 +625,42 @@ static ft_node *reduce_dims(ft_graph *g, const gnode *nd, ft_node *x) {
     return x;
 }
 
+/* torch.nn.LSTM / nn.GRU: layers of one or two directions (ft_lstm / ft_gru each), the
+ * directions' outputs concatenated, dropout between layers in training. v = x[, lengths],
+ * then per layer and direction (forward first) weight_ih, weight_hh[, bias_ih, bias_hh]:
+ * PyTorch's parameter order. With cell_output (LSTM), the last layer gives [h_dirs | c_dirs]. */
+static ft_node *rnn_stack(ft_graph *g, const gnode *nd, ft_node **v, int n) {
+    ft_node *x = v[0], *len = nd->n_in > 1 ? v[1] : NULL;
+    int dirs = nd->bidir ? 2 : 1, per = nd->bias ? 4 : 2;
+    ft_node **w = v + nd->n_in;
+    (void)n;
+    if (x->ndim != 3) return ft_graph_fail(g, FT_ESHAPE, "%s input must be 3-D ([batch, time, features] with batch_first)", gops[nd->op].name);
+    if (!nd->batch_first) x = ft_transpose(g, x, 0, 1);
+    for (int l = 0; l < nd->layers && x; l++) {
+        if (l > 0 && nd->p > 0) x = ft_dropout(g, x, nd->p);
+        bool cell = nd->op == G_LSTM && nd->cell_output && l == nd->layers - 1;
+        ft_node *y[2] = {NULL, NULL};
+        for (int k = 0; k < dirs; k++) {
+            ft_node **p = w + (l * dirs + k) * per;
+            ft_rnn_args a = {k == 1 || nd->reverse, cell, !nd->linear_before_reset};
+            ft_node *bi = nd->bias ? p[2] : NULL, *bh = nd->bias ? p[3] : NULL;
+            if (p[1]->ndim != 2 || p[1]->shape[1] != nd->hidden)
+                return ft_graph_fail(g, FT_ESHAPE, "weight_hh '%s' of layer %d does not have hidden_size=%d columns", p[1]->name, l, nd->hidden);
+            y[k] = nd->op == G_LSTM ? ft_lstm(g, x, p[0], p[1], bi, bh, NULL, NULL, len, &a) : ft_gru(g, x, p[0], p[1], bi, bh, NULL, len, &a);
+            if (!y[k]) return NULL;
+        }
+        if (cell && dirs == 2) { /* [h_f c_f], [h_b c_b] -> [h_f h_b c_f c_b] */
+            int64_t H = nd->hidden;
+            ft_node *parts[4] = {ft_slice(g, y[0], 2, 0, H), ft_slice(g, y[1], 2, 0, H), ft_slice(g, y[0], 2, H, 2 * H), ft_slice(g, y[1], 2, H, 2 * H)};
+            x = ft_concat(g, 4, parts, 2);
+        } else {
+            x = dirs == 2 ? ft_concat(g, 2, y, 2) : y[0];
+        }
+    }
+    if (x && !nd->batch_first) x = ft_transpose(g, x, 0, 1);
+    return x;
+}
+
 static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     ft_node *x = v[0];
     switch (nd->op) {
@@ -705,6 +769,9 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     case G_LAYER_NORM: return ft_layer_norm(g, x, n > 1 ? v[1] : NULL, n > 2 ? v[2] : NULL, nd->eps);
     case G_EMBEDDING: return ft_embedding(g, x, v[1]);
     case G_IDENTITY: return x;
+    case G_LSTM:
+    case G_GRU: return rnn_stack(g, nd, v, n);
+    case G_RNN_FINAL: return ft_rnn_final(g, x, n > 1 ? v[1] : NULL, nd->hidden, nd->bidir, nd->reverse);
     case G_COUNT: break;
     }
     return ft_graph_fail(g, FT_EINVAL, "internal: op %d", (int)nd->op);
