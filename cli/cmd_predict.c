@@ -130,11 +130,13 @@ static ft_status predict_files(ft_model *m, char **args, int n_args, bool recurs
     char **names = NULL;
     float *x = NULL, *probs = NULL;
     int *idx = NULL;
-    if (m->in_dtype != FT_F32 || m->in_ndim != 3 || m->in_shape[0] != 3) {
+    /* [H, W]: a sequence model reading a grayscale picture row by row (ft_image_rows) */
+    bool rows = m->in_dtype == FT_F32 && m->in_ndim == 2;
+    if (!rows && (m->in_dtype != FT_F32 || m->in_ndim != 3 || m->in_shape[0] != 3)) {
         char sh[96];
         cli_format_shape(sh, sizeof sh, m->in_ndim, m->in_shape);
         return ft_fail(FT_ESHAPE, "model %s takes %s %s inputs; predicting image files needs a model of images [3, H, W] "
-                       "(use --data SPEC)", m->arch ? m->arch->name : "?", cli_dtype_name(m->in_dtype), sh);
+                       "or of pixel rows [H, W] (use --data SPEC)", m->arch ? m->arch->name : "?", cli_dtype_name(m->in_dtype), sh);
     }
     for (int a = 0; a < n_args; a++) {
         struct stat sb;
@@ -156,7 +158,7 @@ static ft_status predict_files(ft_model *m, char **args, int n_args, bool recurs
     }
     ft_image_opts opts = ft_model_image_opts(m);
     opts.size = (int)m->in_shape[1];
-    if (m->in_shape[1] != m->in_shape[2]) {
+    if (!rows && m->in_shape[1] != m->in_shape[2]) {
         st = ft_fail(FT_ESHAPE, "model input [3, %lld, %lld] is not square; image files are centre-cropped to squares",
                      (long long)m->in_shape[1], (long long)m->in_shape[2]);
         goto done;
@@ -164,7 +166,7 @@ static ft_status predict_files(ft_model *m, char **args, int n_args, bool recurs
     if (opts.resize > 0 && opts.resize < opts.size) opts.resize = opts.size;
     int nc = m->n_classes;
     names = cli_class_names(NULL, m, nc);
-    x = ft_malloc((size_t)(3 * m->in_shape[1] * m->in_shape[2]) * sizeof *x);
+    x = ft_malloc((size_t)(rows ? m->in_shape[0] * m->in_shape[1] : 3 * m->in_shape[1] * m->in_shape[2]) * sizeof *x);
     probs = ft_malloc((size_t)nc * sizeof *probs);
     idx = ft_malloc((size_t)k * sizeof *idx);
     if (!names || !x || !probs || !idx) { st = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
@@ -172,7 +174,7 @@ static ft_status predict_files(ft_model *m, char **args, int n_args, bool recurs
     for (size_t i = 0; i < files.n; i++) {
         ft_image img = {0};
         st = ft_image_load(files.paths[i], &img);
-        if (!st) st = ft_image_transform(&img, &opts, NULL, 0, x);
+        if (!st) st = rows ? ft_image_rows(&img, files.paths[i], m->in_shape[0], m->in_shape[1], x) : ft_image_transform(&img, &opts, NULL, 0, x);
         ft_image_free(&img);
         if (st) {
             if (!strstr(ft_errmsg(), files.paths[i])) ft_fail_context(st, "%s", files.paths[i]);

@@ -92,6 +92,11 @@ ft_status ft_image_probe_memory(const void *data, size_t len, const char *name, 
 ft_status ft_image_decode_memory(const void *data, size_t len, const char *name, ft_image *out);
 ft_status ft_image_load(const char *path, ft_image *out);
 void ft_image_free(ft_image *img);  /* frees img->data and zeroes *img */
+/* The picture as a grayscale [rows, cols] matrix (the mean of R, G, B, in [0, 1]), for
+ * models that read an image row by row as a sequence (TFLite's MNIST LSTM: 28 time steps of
+ * 28 pixels). Never resized: a picture of another size fails with FT_ESHAPE naming both
+ * sizes (`name` labels the message). */
+ft_status ft_image_rows(const ft_image *img, const char *name, int64_t rows, int64_t cols, float *out);
 
 /* What an image dataset does with a file it cannot use. Either way, files without an
  * image extension are skipped and counted (they are not images, e.g. a stray .gif). */

@@ -609,7 +609,7 @@ static void permute4(const float *src, const int64_t s[4], const int perm[4], fl
  * Conversion to a "graph" config
  * ====================================================================================== */
 
-typedef enum { FILL_COPY, FILL_OHWI, FILL_DEPTHWISE, FILL_NHWC, FILL_BIAS } fill_kind;
+typedef enum { FILL_COPY, FILL_OHWI, FILL_DEPTHWISE, FILL_NHWC, FILL_BIAS, FILL_STACK, FILL_ZERO } fill_kind;
 
 typedef struct {
     char *param;        /* parameter name */
@@ -617,6 +617,7 @@ typedef struct {
     fill_kind kind;
     int64_t src_shape[4]; /* the source as 4-D (TFLite layout) for permutes */
     int in_tensor, w_tensor; /* bias: for the input_scale * weight_scale fallback */
+    int stack[4];       /* FILL_STACK: these tensors' values one after another (LSTM gates) */
 } fill;
 
 typedef struct {
@@ -1272,6 +1273,78 @@ static ft_status softmax_op(imp *im, const ft_tfl_op *op) {
     return set_output(im, op->outputs[0], name, false);
 }
 
+/* UNIDIRECTIONAL_SEQUENCE_LSTM (24 inputs: x; input-to-{input,forget,cell,output} weights
+ * 1-4; recurrent-to-* 5-8; peepholes 9-11; gate biases 12-15; projection 16-17; output and
+ * cell state 18-19; layer norms 20-23). The gate order i, f, c, o is PyTorch's i, f, g, o, so
+ * the tensors stack into weight_ih_l0 [4H, F], weight_hh_l0 [4H, H], bias_ih_l0 [4H] of one
+ * "lstm" node (bias_hh_l0 starts at zero). The states start at zero (TFLite's variable
+ * tensors, reset per inference). cell_clip / proj_clip are not applied (the converter writes
+ * cell_clip 10 for Keras layers, which never clip); they are kept in the node's source. */
+static ft_status seq_lstm(imp *im, const ft_tfl_op *op) {
+    const ft_tfl_model *tm = im->tm;
+    if (op->n_inputs < 20 || op->n_outputs < 1) return op_fail(im, FT_EFORMAT, "needs 20 to 24 inputs and an output");
+    const char *x;
+    ft_status s = act_input(im, op->inputs[0], &x);
+    if (s) return s;
+    int xt = op->inputs[0], ot = op->outputs[0];
+    const ft_tfl_tensor *X = &tm->tensors[xt];
+    if (X->ndim != 3) return op_fail(im, FT_EUNSUPPORTED, "input of %d dims (want [batch, time, features])", X->ndim);
+    if (op->opt.time_major) return op_fail(im, FT_EUNSUPPORTED, "time-major input is not supported");
+    if (op->opt.activation != FT_TFL_ACT_TANH) return op_fail(im, FT_EUNSUPPORTED, "cell activation %d is not supported (TANH is)", op->opt.activation);
+    static const struct { int at; const char *what; } absent[] = {{9, "peephole"}, {10, "peephole"}, {11, "peephole"}, {16, "projection"},
+                                                                  {17, "projection"}, {20, "layer-norm"}, {21, "layer-norm"}, {22, "layer-norm"}, {23, "layer-norm"}};
+    for (size_t k = 0; k < sizeof absent / sizeof absent[0]; k++)
+        if (absent[k].at < op->n_inputs && op->inputs[absent[k].at] >= 0)
+            return op_fail(im, FT_EUNSUPPORTED, "the %s LSTM variant (input %d) is not supported", absent[k].what, absent[k].at);
+    for (int k = 18; k < 20; k++) {
+        int t = op->inputs[k];
+        if (t < 0) continue;
+        const ft_tfl_tensor *S = &tm->tensors[im->tv[t].alias];
+        for (int64_t e = 0; S->data && S->type == FT_TFL_FLOAT32 && e < S->numel; e++)
+            if (((const float *)S->data)[e] != 0.0f) return op_fail(im, FT_EUNSUPPORTED, "a non-zero initial %s state is not supported", k == 18 ? "output" : "cell");
+    }
+    int64_t F = X->shape[2], H = -1;
+    for (int k = 1; k <= 15; k++) {
+        if (k >= 9 && k <= 11) continue;
+        int t = op->inputs[k];
+        if (t < 0) return op_fail(im, FT_EUNSUPPORTED, "input %d is missing (the CIFG variant without an input gate is not supported)", k);
+        if (!is_const(im, t)) return op_fail(im, FT_EUNSUPPORTED, "input %d ('%s') must be a constant", k, tname(im, t));
+        const ft_tfl_tensor *W = &tm->tensors[im->tv[t].alias];
+        if (H < 0) H = W->ndim == 2 ? W->shape[0] : -1;
+        bool ok = H > 0 && (k <= 4 ? W->ndim == 2 && W->shape[0] == H && W->shape[1] == F
+                                   : k <= 8 ? W->ndim == 2 && W->shape[0] == H && W->shape[1] == H : W->ndim == 1 && W->shape[0] == H);
+        if (!ok) return op_fail(im, FT_EFORMAT, "gate tensor %d ('%s') does not fit %lld cells and %lld input features", k, tname(im, t), (long long)H, (long long)F);
+    }
+    int64_t want[3] = {X->shape[0], X->shape[1], H};
+    if ((s = check_out_shape(im, ot, want, 3))) return s;
+    char name[256], p[4][300];
+    make_name(im, tname(im, ot), false, NULL, name, sizeof name);
+    static const char *const pn[4] = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
+    for (int k = 0; k < 4; k++) snprintf(p[k], sizeof p[k], "%s.%s", name, pn[k]);
+    int64_t sih[2] = {4 * H, F}, shh[2] = {4 * H, H}, sb[1] = {4 * H};
+    const int64_t *shapes[4] = {sih, shh, sb, sb};
+    int first[3] = {1, 5, 12};
+    for (int k = 0; k < 4; k++) {
+        if ((s = add_param(im, p[k], k < 2 ? 2 : 1, shapes[k], op->inputs[k < 3 ? first[k] : 12], k < 3 ? FILL_STACK : FILL_ZERO, NULL, -1, -1, false)))
+            return s;
+        for (int g = 0; k < 3 && g < 4; g++) im->fills[im->n_fills - 1].stack[g] = im->tv[op->inputs[first[k] + g]].alias;
+    }
+    json_t *nd = json_object(), *ins = json_array(), *ps = json_array();
+    if (!nd || !ins || !ps) { json_decref(nd); json_decref(ins); json_decref(ps); return oom(); }
+    json_array_append_new(ins, json_string(x));
+    for (int k = 0; k < 4; k++) json_array_append_new(ps, json_string(p[k]));
+    json_object_set_new(nd, "name", json_string(name));
+    json_object_set_new(nd, "op", json_string("lstm"));
+    json_object_set_new(nd, "inputs", ins);
+    json_object_set_new(nd, "params", ps);
+    json_object_set_new(nd, "attrs", json_pack("{s:I}", "hidden_size", (json_int_t)H));
+    json_object_set_new(nd, "source", json_pack("{s:i, s:f, s:f}", "operator", im->cur_op, "cell_clip", (double)op->opt.cell_clip,
+                                                "proj_clip", (double)op->opt.proj_clip));
+    if (json_array_append_new(im->nodes, nd)) return oom();
+    if ((s = smap_put(&im->used, name, 1))) return s;
+    return set_output(im, ot, name, false);
+}
+
 static ft_status convert_op(imp *im, int k) {
     const ft_tfl_op *op = &im->tm->ops[k];
     im->cur_op = k;
@@ -1296,6 +1369,7 @@ static ft_status convert_op(imp *im, int k) {
     case FT_TFL_PAD: case FT_TFL_PADV2: return pad_op(im, op);
     case FT_TFL_MEAN: return mean_op(im, op);
     case FT_TFL_SOFTMAX: return softmax_op(im, op);
+    case FT_TFL_UNIDIRECTIONAL_SEQUENCE_LSTM: return seq_lstm(im, op);
     case FT_TFL_QUANTIZE:
     case FT_TFL_DEQUANTIZE: { /* float graph: the value passes through; a constant stays a constant */
         if (op->n_inputs < 1 || op->n_outputs < 1 || op->inputs[0] < 0) return op_fail(im, FT_EFORMAT, "needs an input and an output");
@@ -1354,6 +1428,23 @@ static ft_status fill_params(imp *im, ft_model *m) {
         if (pi < 0) return ft_fail(FT_EINVAL, "internal: parameter '%s' missing", f->param);
         const ft_tfl_tensor *T = &tm->tensors[f->tensor];
         float *dst = ft_params_value(m->params, pi);
+        if (f->kind == FILL_ZERO) {
+            memset(dst, 0, (size_t)m->params->p[pi].numel * sizeof *dst);
+            continue;
+        }
+        if (f->kind == FILL_STACK) {
+            int64_t at = 0;
+            for (int k = 0; k < 4; k++) {
+                const ft_tfl_tensor *P = &tm->tensors[f->stack[k]];
+                if (at + P->numel > m->params->p[pi].numel) return ft_fail(FT_EINVAL, "internal: parameter '%s' size", f->param);
+                ft_status s = dequantize(im->label, P, NULL, 0, dst + at);
+                if (s) return ft_fail_context(s, "parameter '%s'", f->param);
+                at += P->numel;
+            }
+            for (int64_t k = 0; k < at; k++)
+                if (!isfinite(dst[k])) return ft_fail(FT_EFORMAT, "%s: parameter '%s' has a non-finite value", im->label, f->param);
+            continue;
+        }
         if (T->numel != m->params->p[pi].numel) return ft_fail(FT_EINVAL, "internal: parameter '%s' size", f->param);
         float *tmp = ft_malloc((size_t)(T->numel ? T->numel : 1) * sizeof(float)), *fb = NULL;
         if (!tmp) return oom();
