@@ -4,15 +4,18 @@
 #
 #   bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases "mlp-sgd ..."]
 #                [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--lm-warmup W] [--lm-steps N] [--lm-rounds R]
+#                [--rnn-warmup W] [--rnn-steps N] [--rnn-rounds R]
 #                [--variants "finetune_passive torch_passive"]
 #   bench/run.sh --report DIR    only print the tables from DIR/mlp_results.txt, DIR/overhead.txt,
-#                                DIR/cnn_results.txt and DIR/lm_results.txt (those that exist)
+#                                DIR/cnn_results.txt, DIR/lm_results.txt and DIR/rnn_results.txt (those that exist)
 #
 # Cases: mlp-sgd mlp-adamw mlp-frozen (bench/bench_mlp.c/.py; --warmup/--steps/--rounds) and
 # resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full (bench/bench_cnn.c/.py: batch 16,
 # 224x224; --cnn-warmup/--cnn-steps/--cnn-rounds, default 2/10/3) and bert-small bert-base gpt2
 # (bench/bench_lm.c/.py: Transformer training step with AdamW, tokens/s; --lm-warmup/--lm-steps/
-# --lm-rounds, default 1/5/2; not in the default set: name them with --cases). The GPT-2 124M
+# --lm-rounds, default 1/5/2; not in the default set: name them with --cases) and bilstm-ctc
+# (bench/bench_rnn.c/.py: 2-layer bidirectional LSTM 40 -> 256 over 100 frames, batch 32, linear +
+# CTC loss; --rnn-warmup/--rnn-steps/--rnn-rounds, default 1/5/2; name it with --cases). The GPT-2 124M
 # comparison with llm.c is bench/llmc.sh. All MLP and CNN cases by default; --cases picks.
 # The framework-overhead check runs when an MLP case is selected. --variants restricts the CNN
 # and Transformer runs to some of: finetune finetune_passive torch torch_passive torch_ompblas
@@ -182,6 +185,7 @@ overhead_table() {
 threads=2 warmup=3 steps=20 rounds=5 cases="mlp-sgd mlp-adamw mlp-frozen resnet18-full resnet18-layer4 resnet18-fc mobilenetv2-full"
 cnn_warmup=2 cnn_steps=10 cnn_rounds=3 variants="finetune finetune_passive torch torch_passive torch_ompblas"
 lm_warmup=1 lm_steps=5 lm_rounds=2
+rnn_warmup=1 rnn_steps=5 rnn_rounds=2
 while [ $# -gt 0 ]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
@@ -196,24 +200,29 @@ while [ $# -gt 0 ]; do
         --lm-warmup) lm_warmup=$2; shift 2 ;;
         --lm-steps) lm_steps=$2; shift 2 ;;
         --lm-rounds) lm_rounds=$2; shift 2 ;;
+        --rnn-warmup) rnn_warmup=$2; shift 2 ;;
+        --rnn-steps) rnn_steps=$2; shift 2 ;;
+        --rnn-rounds) rnn_rounds=$2; shift 2 ;;
         --report)
             [ ! -s "$2/mlp_results.txt" ] || { mlp_table "$2/mlp_results.txt"; echo; }
             [ ! -s "$2/cnn_results.txt" ] || { cnn_table "$2/cnn_results.txt"; echo; }
             [ ! -s "$2/lm_results.txt" ] || { cnn_table "$2/lm_results.txt" tok/s; echo; }
+            [ ! -s "$2/rnn_results.txt" ] || { cnn_table "$2/rnn_results.txt" seq/s; echo; }
             [ ! -s "$2/overhead.txt" ] || overhead_table "$2/overhead.txt"
             exit ;;
-        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST] [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--lm-warmup W] [--lm-steps N] [--lm-rounds R] [--variants LIST]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--threads T] [--warmup W] [--steps N] [--rounds R] [--cases LIST] [--cnn-warmup W] [--cnn-steps N] [--cnn-rounds R] [--lm-warmup W] [--lm-steps N] [--lm-rounds R] [--rnn-warmup W] [--rnn-steps N] [--rnn-rounds R] [--variants LIST]" >&2; exit 2 ;;
     esac
 done
 if [ "$steps" -lt 10 ] || [ "$warmup" -lt 1 ] || [ "$cnn_steps" -lt 10 ] || [ "$cnn_warmup" -lt 1 ]; then
     echo "bench/run.sh: the protocol needs --steps/--cnn-steps >= 10 and --warmup/--cnn-warmup >= 1" >&2; exit 2
 fi
-mlp_cases="" cnn_cases="" lm_cases=""
+mlp_cases="" cnn_cases="" lm_cases="" rnn_cases=""
 for c in $cases; do
     case $c in
         mlp-sgd|mlp-adamw|mlp-frozen) mlp_cases="$mlp_cases $c" ;;
         resnet18-full|resnet18-layer4|resnet18-fc|mobilenetv2-full) cnn_cases="$cnn_cases $c" ;;
         bert-small|bert-base|gpt2) lm_cases="$lm_cases $c" ;;
+        bilstm-ctc) rnn_cases="$rnn_cases $c" ;;
         *) echo "bench/run.sh: unknown case '$c'" >&2; exit 2 ;;
     esac
 done
@@ -225,6 +234,8 @@ CNN_BIN="$FT_BUILD/bench/bench_cnn"
 ft_build_bench bench/bench_cnn.c "$CNN_BIN"
 LM_BIN="$FT_BUILD/bench/bench_lm"
 ft_build_bench bench/bench_lm.c "$LM_BIN"
+RNN_BIN="$FT_BUILD/bench/bench_rnn"
+ft_build_bench bench/bench_rnn.c "$RNN_BIN"
 OUT="$FT_BUILD/bench/mlp_results.txt"
 CNN_OUT="$FT_BUILD/bench/cnn_results.txt"
 
@@ -390,5 +401,36 @@ cnn_table "$OUT" tok/s >"$LM_TABLE"
 echo
 cat "$LM_TABLE"
 echo "results: $OUT; table: $LM_TABLE"
+fi
+
+# ---- Recurrent training step (BiLSTM + linear + CTC, AdamW): rounds interleave cases and peers ----
+if [ -n "$rnn_cases" ]; then
+OUT="$FT_BUILD/bench/rnn_results.txt"
+: >"$OUT"
+echo
+echo "== Recurrent training step (2-layer bidirectional LSTM 40 -> 256, 100 frames, batch 32, linear + CTC loss; AdamW)"
+echo "protocol: $rnn_warmup warm-up steps, median of $rnn_steps timed steps, $rnn_rounds rounds"
+for r in $(seq 1 "$rnn_rounds"); do
+    for c in $rnn_cases; do
+        args=(--threads "$threads" --warmup "$rnn_warmup" --steps "$rnn_steps" "$c")
+        for v in $variants; do
+            case $v in
+                finetune) run_one "$r" finetune "$RNN_BIN" "${args[@]}" ;;
+                finetune_passive) run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$RNN_BIN" "${args[@]}" ;;
+                torch) [ $torch = 0 ] || run_one "$r" torch "$FT_PY" bench/bench_rnn.py "${args[@]}" ;;
+                torch_passive) [ $torch = 0 ] || run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_rnn.py "${args[@]}" ;;
+                torch_ompblas) [ $torch = 0 ] || [ $torch_omp = 0 ] ||
+                    run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_rnn.py "${args[@]}" ;;
+                *) echo "bench/run.sh: unknown variant '$v'" >&2; exit 2 ;;
+            esac
+        done
+    done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+RNN_TABLE="$FT_BUILD/bench/rnn_table.md"
+cnn_table "$OUT" seq/s >"$RNN_TABLE"
+echo
+cat "$RNN_TABLE"
+echo "results: $OUT; table: $RNN_TABLE"
 fi
 exit "$status"
