@@ -411,11 +411,12 @@ static void rnn_backward(ft_node *n) {
     }
 }
 
-/* Backward reads y (the previous h of every step), W_hh, h0/c0, lengths, and x for dW_ih. */
+/* Backward reads y (the previous h of every step), W_hh, h0/c0, lengths, and x for dW_ih. The
+ * reference backward recomputes the forward from x, so x is kept even with W_ih frozen (the
+ * only case where that costs memory). */
 static unsigned rnn_saves(const ft_node *n) {
     unsigned m = FT_SAVE_OUT;
-    for (int k = 1; k < n->n_in; k++) m |= 1u << k;
-    if (n->in[1]->requires_grad) m |= 1u;
+    for (int k = 0; k < n->n_in; k++) m |= 1u << k;
     return m;
 }
 
