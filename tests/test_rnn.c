@@ -136,6 +136,34 @@ static void check_variant(const variant *v) {
         }
     }
     CHECKF(bad == 0, "%s: %d gradient entries disagree with finite differences", v->name, bad);
+    /* a warmed-up step allocates nothing (per-step buffers are the node's scratch) */
+    uint64_t before = ft_alloc_count();
+    loss_of(&h);
+    CHECK_OK(ft_graph_backward(h.g));
+    CHECKF(ft_alloc_count() == before, "%s: a training step allocated %llu times", v->name, (unsigned long long)(ft_alloc_count() - before));
+    /* an eval plan (no saved states) computes the same output */
+    ft_graph *ge = ft_graph_new(h.ps);
+    int64_t N = v->N, ls[1] = {N};
+    ft_node *pe[P_MAX] = {0};
+    for (int i = 0, k = 0; i < P_MAX; i++) {
+        bool use = i < P_BIH || (i <= P_BHH && v->bias) || (i == P_H0 && v->h0) || (i == P_C0 && v->c0 && !v->gru);
+        if (use) pe[i] = ft_param_at(ge, k++);
+    }
+    ft_node *le = v->lengths ? ft_input(ge, "lengths", FT_I32, 1, ls) : NULL;
+    ft_rnn_args a = {v->rev, v->cell, v->rb};
+    ft_node *ye = v->gru ? ft_gru(ge, pe[P_X], pe[P_WIH], pe[P_WHH], pe[P_BIH], pe[P_BHH], pe[P_H0], le, &a)
+                         : ft_lstm(ge, pe[P_X], pe[P_WIH], pe[P_WHH], pe[P_BIH], pe[P_BHH], pe[P_H0], pe[P_C0], le, &a);
+    ft_node_keep(ye);
+    CHECK_OK(ft_graph_plan(ge, NULL, false));
+    if (le) ft_graph_set_input(ge, le, v->len, (size_t)N * 4);
+    CHECK_OK(ft_graph_forward(ge));
+    /* the training graph's first op node is this same op (its output is kept for backward) */
+    loss_of(&h);
+    ft_node *yt = NULL;
+    for (int i = 0; i < ft_graph_node_count(h.g) && !yt; i++)
+        if (ft_graph_node(h.g, i)->op == (v->gru ? FT_OP_GRU : FT_OP_LSTM)) yt = ft_graph_node(h.g, i);
+    CHECKF(yt && ye && yt->numel == ye->numel && t_close(ye->val, yt->val, ye->numel, 0, 0, v->name), "%s: eval plan output", v->name);
+    ft_graph_free(ge);
     free(fast_grad);
     free(fast_out);
     ft_graph_free(h.g);
