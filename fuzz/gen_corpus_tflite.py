@@ -345,6 +345,26 @@ def model_unsupported_lstm(rng):
     return m.build([t_in], [t_o])
 
 
+def model_lstm():
+    """UNIDIRECTIONAL_SEQUENCE_LSTM in its 24-input form (4 steps of 3 features, 2 cells; optional
+    peephole/projection/layer-norm inputs -1, zero state tensors), then RESHAPE to [1, 8]."""
+    g = np.random.default_rng(44)
+    m = Model()
+    t_in = m.tensor("seq", [1, 4, 3])
+    w = lambda name, shape: m.tensor(name, shape, F32, f32(g.uniform(-0.5, 0.5, shape)))
+    wi = [w("lstm/w_i%d" % k, [2, 3]) for k in range(4)]
+    wh = [w("lstm/w_h%d" % k, [2, 2]) for k in range(4)]
+    bs = [w("lstm/b%d" % k, [2]) for k in range(4)]
+    h0, c0 = m.tensor("lstm/h0", [1, 2]), m.tensor("lstm/c0", [1, 2])
+    t_o = m.tensor("lstm/out", [1, 4, 2])
+    m.op(LSTM, [t_in] + wi + wh + [-1, -1, -1] + bs + [-1, -1, h0, c0, -1, -1, -1, -1], [t_o], 71,
+         [(0, "i8", 4), (1, "f32", 10.0)])
+    t_shape = m.tensor("flat/shape", [2], I32, np.array([1, 8], np.int32).tobytes())
+    t_flat = m.tensor("flat", [1, 8])
+    m.op(RESHAPE, [t_o, t_shape], [t_flat], 17, [(0, "ints", [1, 8])])
+    return m.build([t_in], [t_flat])
+
+
 def model_repeated(n):
     """One RELU operator table referenced n times: n nodes that all want the name "y"."""
     m = Model()
@@ -367,7 +387,7 @@ def main():
     mixed, mx, my = model_mixed(rng)
     quant, qx, qy = model_quant(rng)
     files = {"valid_mixed.tflite": mixed, "valid_quant.tflite": quant, "unsupported_op.tflite": model_unsupported_lstm(rng),
-             "valid_repeated_ops.tflite": model_repeated(900)}
+             "valid_repeated_ops.tflite": model_repeated(900), "valid_lstm.tflite": model_lstm()}
 
     # corrupt variants of the mixed model
     b = bytearray(mixed)
