@@ -54,8 +54,12 @@ typedef struct {
     double macro_f1;            /* seq-cls: over classes; token-cls: over tags */
     ft_entity_metrics entities; /* token-cls: seqeval entity metrics (owned) */
     double perplexity;          /* lm: exp(mean token loss) */
-    double score;               /* what training keeps the best of: accuracy, entity F1 (token-cls)
-                                 * or -loss (lm) */
+    double score;               /* what training keeps the best of: accuracy, entity F1 (token-cls),
+                                 * -loss (lm) or 1 - WER (ctc) */
+    /* ctc (speech recognition): corpus word and character error rates of greedy decoding
+     * (speech.h); accuracy is the share of utterances transcribed exactly. */
+    double wer, cer;
+    int64_t word_edits, words, char_edits, chars;
 } ft_eval_result;
 void ft_eval_result_free(ft_eval_result *r);
 

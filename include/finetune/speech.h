@@ -4,6 +4,7 @@
 #define FINETUNE_SPEECH_H
 
 #include "core.h"
+#include "train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +40,31 @@ typedef struct {
 ft_status ft_asr_counts_add(ft_asr_counts *c, const char *reference, const char *hypothesis);
 double ft_asr_wer(const ft_asr_counts *c); /* 0 when there are no reference words */
 double ft_asr_cer(const ft_asr_counts *c);
+
+/* ---------------- CTC datasets (task "ctc", docs/speech.md) ----------------
+ * ft_dataset_ctc wraps a dataset whose examples are feature matrices (e.g. an audio manifest
+ * of log-mels) and whose labels name the transcripts: the inner class name of example i is
+ * its transcript (a dataset without class names: the label's decimal digits). Transcripts
+ * are normalised (whitespace runs -> one space, trimmed) and spelt in a character
+ * vocabulary: vocab[0] is the CTC blank ("<blank>"), every other entry one Unicode character
+ * (UTF-8). Example i of the wrapper is F32 [F + 1 + S]: the inner example's F values, then,
+ * as int32 bit patterns in the same 4-byte slots, the target length and S target ids (S =
+ * the longest transcript, padded with 0). ds->task = FT_TASK_CTC, n_classes = the vocabulary
+ * size, class_names = the vocabulary. */
+#define FT_CTC_BLANK_NAME "<blank>"
+
+/* The character vocabulary of a dataset's transcripts: "<blank>" then its characters in code
+ * point order (ft_malloc'd array of ft_malloc'd strings; free with ft_ctc_vocab_free). */
+ft_status ft_ctc_vocab_build(const ft_dataset *inner, char ***vocab, int *n_vocab);
+void ft_ctc_vocab_free(char **vocab, int n_vocab);
+/* vocab NULL: ft_ctc_vocab_build's. A transcript character outside vocab is an error naming
+ * the transcript. The wrapper owns `inner` (freed with it). */
+ft_status ft_dataset_ctc(ft_dataset *inner, const char *const *vocab, int n_vocab, ft_dataset **out);
+/* Values per example of the inner features (F) and the target capacity (S). */
+ft_status ft_ctc_dataset_layout(const ft_dataset *ds, int64_t *F, int64_t *S);
+/* Label ids -> text (vocab entries concatenated; ids out of range or the blank are skipped).
+ * Writes at most cap bytes including the terminating 0. */
+void ft_ctc_labels_to_text(const int32_t *ids, int64_t n, const char *const *vocab, int n_vocab, char *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -29,8 +29,9 @@ typedef enum {
     FT_TASK_SEQ_CLS,      /* text -> one class */
     FT_TASK_TOKEN_CLS,    /* words -> one tag each (NER) */
     FT_TASK_LM,           /* causal language modelling */
+    FT_TASK_CTC,          /* features -> a transcript, CTC loss (speech recognition; speech.h) */
 } ft_task;
-const char *ft_task_name(ft_task t); /* "classify", "seq-cls", "token-cls", "lm" */
+const char *ft_task_name(ft_task t); /* "classify", "seq-cls", "token-cls", "lm", "ctc" ("asr" parses too) */
 ft_status ft_task_parse(const char *name, ft_task *out);
 
 typedef struct {

@@ -19,14 +19,16 @@ const char *ft_task_name(ft_task t) {
     case FT_TASK_SEQ_CLS: return "seq-cls";
     case FT_TASK_TOKEN_CLS: return "token-cls";
     case FT_TASK_LM: return "lm";
+    case FT_TASK_CTC: return "ctc";
     }
     return "?";
 }
 
 ft_status ft_task_parse(const char *name, ft_task *out) {
-    for (int t = FT_TASK_CLASSIFY; t <= FT_TASK_LM; t++)
+    for (int t = FT_TASK_CLASSIFY; t <= FT_TASK_CTC; t++)
         if (name && !strcmp(name, ft_task_name((ft_task)t))) { *out = (ft_task)t; return FT_OK; }
-    return ft_fail(FT_EINVAL, "unknown task '%s' (seq-cls, token-cls, lm)", name ? name : "");
+    if (name && !strcmp(name, "asr")) { *out = FT_TASK_CTC; return FT_OK; }
+    return ft_fail(FT_EINVAL, "unknown task '%s' (seq-cls, token-cls, lm, ctc)", name ? name : "");
 }
 
 ft_task ft_text_spec_task(const char *spec) {

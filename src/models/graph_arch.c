@@ -851,7 +851,9 @@ static ft_status dry_run(ft_model *m, json_t *root) {
         goto done;
     }
     json_t *nc = json_object_get(root, "n_classes");
-    if (out->ndim != 2 && !json_object_get(root, "head") && !nc) {
+    /* "sequence_output": true (CTC models): per-frame logits [N, T, n_classes]. */
+    int cdim = json_is_true(json_object_get(root, "sequence_output")) ? 2 : 1;
+    if (cdim == 1 && out->ndim != 2 && !json_object_get(root, "head") && !nc) {
         /* a feature extractor (no head): any output shape; a new head flattens it first */
         ((gimpl *)c)->out_ndim = out->ndim;
         int64_t per = out->shape[0] ? out->numel / out->shape[0] : 0;
@@ -859,8 +861,15 @@ static ft_status dry_run(ft_model *m, json_t *root) {
         m->n_classes = (int)per;
         goto done;
     }
-    ((gimpl *)c)->out_ndim = out->ndim;
-    if (out->ndim != 2) {
+    ((gimpl *)c)->out_ndim = cdim == 2 ? 2 : out->ndim; /* a new head on per-frame outputs stays per frame */
+    if (cdim == 2 && out->ndim != 3) {
+        char sh[64];
+        ft_shape_str(out, sh, sizeof sh);
+        s = ft_fail(FT_ESHAPE, "graph config: output node '%s' gives %s; with \"sequence_output\" the model must return "
+                    "per-frame logits [N, T, n_classes]", c->nodes[c->output].name, sh);
+        goto done;
+    }
+    if (cdim == 1 && out->ndim != 2) {
         char sh[64];
         ft_shape_str(out, sh, sizeof sh);
         s = ft_fail(FT_ESHAPE, "graph config: output node '%s' gives %s; the model must return logits [N, n_classes] "
@@ -868,14 +877,15 @@ static ft_status dry_run(ft_model *m, json_t *root) {
         goto done;
     }
     if (nc) {
-        if (!small_int(nc, 1, 1000000) || json_integer_value(nc) != out->shape[1]) {
-            s = ft_fail(FT_EINVAL, "graph config: n_classes is %s but output node '%s' gives %lld values per example",
-                        json_is_integer(nc) ? "set" : "not an int", c->nodes[c->output].name, (long long)out->shape[1]);
+        if (!small_int(nc, 1, 1000000) || json_integer_value(nc) != out->shape[cdim]) {
+            s = ft_fail(FT_EINVAL, "graph config: n_classes is %s but output node '%s' gives %lld values per %s",
+                        json_is_integer(nc) ? "set" : "not an int", c->nodes[c->output].name, (long long)out->shape[cdim],
+                        cdim == 2 ? "frame" : "example");
             goto done;
         }
     }
-    if (out->shape[1] < 1 || out->shape[1] > 1000000) { s = ft_fail(FT_EINVAL, "graph config: output has %lld classes", (long long)out->shape[1]); goto done; }
-    m->n_classes = (int)out->shape[1];
+    if (out->shape[cdim] < 1 || out->shape[cdim] > 1000000) { s = ft_fail(FT_EINVAL, "graph config: output has %lld classes", (long long)out->shape[cdim]); goto done; }
+    m->n_classes = (int)out->shape[cdim];
 done:
     ft_graph_free(g);
     return s;

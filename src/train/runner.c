@@ -5,6 +5,7 @@
 #include "finetune/kws.h"
 #include "train/report.h"
 #include "train/text_task.h"
+#include "train/ctc_task.h"
 
 #include <errno.h>
 #include <math.h>
@@ -80,6 +81,7 @@ typedef struct {
     ft_node *x, *y, *logits, *loss;
     ft_node *front[FC_MAX];
     ft_text_graph text;
+    ft_ctc_graph ctc;
 } step_graph;
 
 typedef struct {
@@ -101,6 +103,12 @@ static ft_status build_step(ft_model *m, const ft_dataset *ds, int64_t n, bool t
     s->task = ds ? ds->task : 0;
     s->T = s->task ? ds->x_shape[1] : 0;
     if (!(s->g = ft_graph_new(m->params))) return ft_fail(FT_ENOMEM, "out of memory");
+    if (s->task == FT_TASK_CTC) {
+        ft_ctc_graph_build(m, s->g, n, ds->x_numel, training, &s->ctc);
+        s->logits = s->ctc.logits;
+        s->loss = s->ctc.loss;
+        return FT_OK;
+    }
     if (s->task) {
         ft_text_graph_build(m, s->g, s->task, n, s->T, training, smoothing, &s->text);
         s->logits = s->text.logits;
@@ -289,6 +297,7 @@ static void fc_gather(const feature_cache *fc, step_graph *sg, const ft_batch *b
 /* Feed one batch to sg: from the cache (G_HEAD) or the loader's x and y. */
 static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_batch *b, int64_t x_numel) {
     if (sg->mode == G_HEAD) { fc_gather(fc, sg, b); return FT_OK; }
+    if (sg->task == FT_TASK_CTC) return ft_ctc_graph_set(&sg->ctc, b->x, b->n);
     if (sg->task) { ft_text_graph_set(&sg->text, b->x, b->y, b->n); return FT_OK; }
     ft_status s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * x_numel) * 4);
     if (!s) s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4);
@@ -298,6 +307,7 @@ static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_ba
 static int fc_mode(const feature_cache *fc) { return fc && fc->on ? G_HEAD : G_PLAIN; }
 
 static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
+    if (ds->task == FT_TASK_CTC) return ft_ctc_check_data(m, ds);
     if (ds->task) return ft_text_check_data(m, ds);
     int64_t in_numel = 1;
     for (int d = 0; d < m->in_ndim; d++) in_numel *= m->in_shape[d];
@@ -340,6 +350,29 @@ static ft_status evaluate_text(ft_model *m, ft_dataset *ds, int64_t batch_size, 
     return s;
 }
 
+static ft_status evaluate_ctc(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
+    ft_ctc_eval *e = NULL;
+    ft_status s = ft_ctc_eval_new(m, ds, &e);
+    if (s) return s;
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    ft_loader *l = NULL;
+    if ((s = ft_loader_new(ds, &lc, &l))) { ft_ctc_eval_free(e); return s; }
+    graph_cache cache = {0};
+    s = ft_loader_start(l, 0, 0);
+    ft_batch *b;
+    while (!s && !(s = ft_loader_next(l, &b)) && b) {
+        step_graph *sg;
+        if ((s = cache_get(&cache, m, ds, b->n, false, 0.0f, G_PLAIN, NULL, &sg))) break;
+        if ((s = feed_batch(sg, NULL, b, ds->x_numel))) break;
+        if ((s = ft_graph_forward(sg->g))) break;
+        if ((s = ft_ctc_eval_add(e, &sg->ctc, b->x, b->n))) break;
+    }
+    cache_free(&cache);
+    ft_loader_free(l);
+    if (s) { ft_ctc_eval_free(e); return s; }
+    return ft_ctc_eval_finish(e, res);
+}
+
 /* Softmax of n rows of C logits into out. */
 static void softmax_rows(const float *z, int64_t n, int C, float *out) {
     for (int64_t i = 0; i < n; i++, z += C, out += C) {
@@ -356,6 +389,7 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
     memset(res, 0, sizeof *res);
     ft_status s = check_data(m, ds);
     if (s) return s;
+    if (ds->task == FT_TASK_CTC) return evaluate_ctc(m, ds, batch_size, workers, res);
     if (ds->task) return evaluate_text(m, ds, batch_size, workers, res);
     int C = m->n_classes;
     res->n_classes = C;
@@ -615,6 +649,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
             fprintf(mf, ", \"val_entity_precision\": %.6f, \"val_entity_recall\": %.6f, \"val_entity_f1\": %.6f",
                     ev.entities.precision, ev.entities.recall, ev.entities.f1);
         if (val && ev.task == FT_TASK_LM) fprintf(mf, ", \"val_perplexity\": %.6f", ev.perplexity);
+        if (val && ev.task == FT_TASK_CTC) fprintf(mf, ", \"val_wer\": %.6f, \"val_cer\": %.6f", ev.wer, ev.cer);
         fprintf(mf, "}\n");
         fflush(mf);
         /* Best = highest score (accuracy; text tasks: entity F1, 1/perplexity); at an equal score
@@ -631,6 +666,10 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
             if (val && ev.task == FT_TASK_TOKEN_CLS)
                 fprintf(stderr, "epoch %lld: train loss %.4f, val loss %.4f, val entity F1 %.2f%% (tag accuracy %.2f%%)%s\n",
                         (long long)epoch + 1, train_loss, ev.loss, 100 * ev.entities.f1, 100 * ev.accuracy, improved ? " (best)" : "");
+            else if (val && ev.task == FT_TASK_CTC)
+                fprintf(stderr, "epoch %lld: train loss %.4f, val loss %.4f, val WER %.2f%%, CER %.2f%% (exact %.2f%%)%s\n",
+                        (long long)epoch + 1, train_loss, ev.loss, 100 * ev.wer, 100 * ev.cer, 100 * ev.accuracy,
+                        improved ? " (best)" : "");
             else if (val && ev.task == FT_TASK_LM)
                 fprintf(stderr, "epoch %lld: train loss %.4f, val loss %.4f, val perplexity %.3f%s\n", (long long)epoch + 1,
                         train_loss, ev.loss, ev.perplexity, improved ? " (best)" : "");
