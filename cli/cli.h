@@ -87,4 +87,10 @@ int cli_predict_audio_files(ft_model *m, char **files, int n, const char *audio_
 int cli_predict_stream(ft_model *m, const char *path, const char *audio_opts, double window_ms, double hop_ms,
                        float threshold, const char *keywords, int max_gap, int min_windows, int64_t batch, bool json);
 
+/* CTC (speech recognition) data: "ctc:<spec>" or --task ctc|asr (ctc_cli.c). */
+bool cli_is_ctc(const char *task, const char *spec);
+char **cli_ctc_model_vocab(const ft_model *m); /* free with ft_model_labels_free(v, m->n_classes) */
+/* Opens spec (without its "ctc:") with the model's image options and wraps it as a CTC dataset
+ * in `vocab` (NULL: the data's own characters). */
+ft_status cli_open_ctc(const char *spec, const ft_model *m, const char *const *vocab, int n_vocab, ft_dataset **out);
 #endif

@@ -199,7 +199,7 @@ int cmd_eval(int argc, char **argv) {
         { "batch", ARG_INT, &batch, "N", "evaluation batch size", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "report", ARG_STRING, &report, "DIR", "also write DIR/eval.html and DIR/confusion.png (the confusion matrix as an image; e.g. the run directory)", 0, 0, 0, NULL, "none", false },
         { "json", ARG_BOOL, &json, NULL, "print one JSON object line on stdout (loss, accuracy, top5, n, per_class, confusion)", 0, 0, 0, NULL, "off", false },
-        { "task", ARG_STRING, &task_name, "seq-cls|token-cls|lm", "text task (default: from the data spec)", 0, 0, 0, "seq-cls|token-cls|lm", "from the data", false },
+        { "task", ARG_STRING, &task_name, "seq-cls|token-cls|lm|ctc|asr", "text task, or ctc (asr) for speech recognition (default: from the data spec)", 0, 0, 0, "seq-cls|token-cls|lm|ctc|asr", "from the data", false },
         { "tokenizer", ARG_STRING, &tokenizer, "PATH", "text: the model's tokenizer", 0, 0, 0, NULL, "the one train used", false },
         { "max-len", ARG_INT, &max_len, "N", "text: tokens per example (longer ones are truncated; lm: block length)", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
         { "kws", ARG_BOOL, &kws_flag, NULL, "keyword spotting: per keyword (one vs the rest) false-reject and false-accept rates at --threshold, EER and DET curves (--report: det.svg)", 0, 0, 0, NULL, "off", false },
@@ -231,10 +231,35 @@ int cmd_eval(int argc, char **argv) {
     ft_status st;
     ft_set_num_threads((int)threads);
     ft_task task = FT_TASK_CLASSIFY;
-    if (task_name && (st = ft_task_parse(task_name, &task))) goto done;
+    bool ctc = cli_is_ctc(task_name, data);
+    if (task_name && !ctc && (st = ft_task_parse(task_name, &task))) goto done;
     if (!task) task = ft_text_spec_task(data);
     if ((st = cli_load_model(model, false, 0, &m, NULL))) goto done;
     if (task && kws) { st = ft_fail(FT_EINVAL, "--kws is for clip classification, not the text task %s", ft_task_name(task)); goto done; }
+    if (ctc && kws) { st = ft_fail(FT_EINVAL, "--kws is for clip classification, not speech recognition (ctc)"); goto done; }
+    if (ctc) { /* speech recognition: the model's vocabulary is the fixed set */
+        if (!(labels = cli_ctc_model_vocab(m))) {
+            st = ft_fail(FT_EINVAL, "model %s has no CTC vocabulary (labels starting with \"%s\"): train it with ctc: data",
+                         model, FT_CTC_BLANK_NAME);
+            goto done;
+        }
+        if ((st = cli_open_ctc(data, m, (const char *const *)labels, m->n_classes, &ds))) goto done;
+        if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
+        if (json) {
+            printf("{\"loss\": %.9g, \"wer\": %.9g, \"cer\": %.9g, \"exact\": %.9g, \"n\": %lld, \"word_edits\": %lld, "
+                   "\"words\": %lld, \"char_edits\": %lld, \"chars\": %lld}\n",
+                   r.loss, r.wer, r.cer, r.accuracy, (long long)r.examples, (long long)r.word_edits, (long long)r.words,
+                   (long long)r.char_edits, (long long)r.chars);
+        } else {
+            printf("model:     %s\n", model);
+            printf("data:      %s (%lld utterances, task ctc)\n", data, (long long)r.examples);
+            printf("loss:      %.4f\n", r.loss);
+            printf("WER:       %.4f (%lld edits / %lld words)\n", r.wer, (long long)r.word_edits, (long long)r.words);
+            printf("CER:       %.4f (%lld edits / %lld characters)\n", r.cer, (long long)r.char_edits, (long long)r.chars);
+            printf("exact:     %.4f (%lld/%lld utterances)\n", r.accuracy, (long long)r.correct, (long long)r.examples);
+        }
+        goto done;
+    }
     if (task) { /* text: the model's labels are the fixed set (a label it never saw is an error) */
         char used[4096];
         if ((st = cli_find_tokenizer(tokenizer, model, m, &tok, used, sizeof used))) goto done;

@@ -186,7 +186,7 @@ int cmd_train(int argc, char **argv) {
         { "checkpoint-every", ARG_INT, &o.checkpoint_every, "N", "also checkpoint every N steps (0 = end of each epoch only)", ARG_MIN, 0, 0, NULL, NULL, false },
         { "resume", ARG_STRING, &o.resume, "PATH", "resume from a checkpoint (e.g. RUN/checkpoint.safetensors)", 0, 0, 0, NULL, "none", false },
         { "progress", ARG_STRING, &o.progress, "auto|bar|plain|none", "progress output on stderr (auto: bar on a terminal, else plain)", 0, 0, 0, "auto|bar|plain|none", NULL, false },
-        { "task", ARG_STRING, &o.task, "seq-cls|token-cls|lm", "text task (default: from the data spec seq-cls:/token-cls:/lm:; with a task, --data may be a bare file)", 0, 0, 0, "seq-cls|token-cls|lm", "from the data", false },
+        { "task", ARG_STRING, &o.task, "seq-cls|token-cls|lm|ctc|asr", "text task, or ctc (asr) for speech recognition (default: from the data spec seq-cls:/token-cls:/lm:/ctc:; with a task, --data may be a bare file, or for ctc any dataset spec)", 0, 0, 0, "seq-cls|token-cls|lm|ctc|asr", "from the data", false },
         { "tokenizer", ARG_STRING, &o.tokenizer, "PATH", "text: the model's tokenizer (tokenizer.bin/tok512.bin, tokenizer.json, vocab.txt, or a directory)", 0, 0, 0, NULL, "the model's own", false },
         { "max-len", ARG_INT, &o.max_len, "N", "text: tokens per example, special tokens included (longer ones are truncated; lm: the block length); capped at the model's positions", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
         { "bidirectional", ARG_BOOL, &o.bidirectional, NULL, "text, decoders: attend to both sides (no causal mask) in the classification head's model", 0, 0, 0, NULL, "off", false },
@@ -226,10 +226,18 @@ int cmd_train(int argc, char **argv) {
     ft_set_num_threads((int)o.threads);
     /* The run directory first: an unwritable --out fails before any expensive loading. */
     if ((st = ft_mkdirs(o.out))) goto done;
-    if (o.task && (st = ft_task_parse(o.task, &task))) goto done;
+    bool ctc = cli_is_ctc(o.task, o.data);
+    if (o.task && !ctc && (st = ft_task_parse(o.task, &task))) goto done;
     if (ft_text_spec_task(o.data) && !task) task = ft_text_spec_task(o.data);
     if ((st = cli_load_model(o.model, true, (uint64_t)o.seed, &m, &kind))) goto done;
-    if (task) { /* text: the model's tokenizer, labels from the training data, the same labels for --val */
+    if (ctc) { /* speech recognition: the model's vocabulary when it has one, else the data's */
+        char **vocab = cli_ctc_model_vocab(m);
+        int nv = vocab ? m->n_classes : 0;
+        st = cli_open_ctc(o.data, m, (const char *const *)vocab, nv, &base);
+        ft_model_labels_free(vocab, nv);
+        if (st) goto done;
+        if (o.val && (st = cli_open_ctc(o.val, m, (const char *const *)base->class_names, base->n_classes, &val))) goto done;
+    } else if (task) { /* text: the model's tokenizer, labels from the training data, the same labels for --val */
         if ((st = cli_find_tokenizer(o.tokenizer, o.model, m, &tok, tok_path, sizeof tok_path))) goto done;
         topts.tok = tok;
         topts.max_len = cli_text_max_len(m, o.max_len);
@@ -272,7 +280,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
 
-    if (!task && ((st = cli_check_input(m, train, o.data)) || (val && (st = cli_check_input(m, val, o.val ? o.val : o.data)))))
+    if (!task && !ctc && ((st = cli_check_input(m, train, o.data)) || (val && (st = cli_check_input(m, val, o.val ? o.val : o.data)))))
         goto done;
 
     if (task) { /* a head for the task: fresh unless the model already has this one */
@@ -370,6 +378,7 @@ head_done:
            res.final_train_loss);
     if (val && task == FT_TASK_TOKEN_CLS) printf("; best validation entity F1 %.2f%% (epoch %d)", 100 * res.best_val_accuracy, res.best_epoch);
     else if (val && task == FT_TASK_LM) printf("; best validation perplexity %.3f (epoch %d)", res.best_val_accuracy > 0 ? 1.0 / res.best_val_accuracy : 0.0, res.best_epoch);
+    else if (val && ctc) printf("; best validation WER %.2f%% (epoch %d)", 100 * (1 - res.best_val_accuracy), res.best_epoch);
     else if (val) printf("; best validation accuracy %.2f%% (epoch %d)", 100 * res.best_val_accuracy, res.best_epoch);
     printf("\nsaved:      %s/checkpoint.safetensors%s, metrics.jsonl, report.html\n", o.out,
            val ? ", best.safetensors" : "");

@@ -382,5 +382,30 @@ expect 0 train "${tt[@]}" --data "lm:$tmp/lm.txt" --max-len 8 --epochs 1 --out "
 expect 0 eval --model "$tmp/lm/checkpoint.safetensors" --data "lm:$tmp/lm.txt" --max-len 8 --json
 out_has '"perplexity"'
 
+# ---- speech recognition (CTC): a features CSV whose integer labels are digit transcripts ----
+awk 'BEGIN { srand(3); for (i = 0; i < 60; i++) { n = int(rand() * 90) + 10; s = "";
+  for (t = 0; t < 8; t++) for (d = 0; d < 11; d++) {
+    c = (t == 1 || t == 2) ? int(n / 10) : (t == 4 || t == 5) ? n % 10 : 10;
+    s = s sprintf("%.3f,", (d == c) ? 1 : 0) }
+  print s n } }' >"$tmp/ctc.csv"
+cat >"$tmp/ctc.json" <<'JSON'
+{"arch": "graph", "input": {"shape": [8, 11]}, "sequence_output": true,
+ "params": [{"name": "fc.weight", "shape": [3, 11]}, {"name": "fc.bias", "shape": [3]}],
+ "nodes": [{"name": "fc", "op": "linear", "inputs": ["input"], "params": ["fc.weight", "fc.bias"]}],
+ "head": {"node": "fc", "params": ["fc.weight", "fc.bias"]}}
+JSON
+expect 0 train --model "$tmp/ctc.json" --data "ctc:csv:$tmp/ctc.csv" --val "ctc:csv:$tmp/ctc.csv" --epochs 2 --lr 0.05 --batch 8 --out "$tmp/ctc"
+out_has "best validation WER"
+expect 0 eval --model "$tmp/ctc/checkpoint.safetensors" --data "csv:$tmp/ctc.csv" --task asr --json
+out_has '"wer"'; out_has '"cer"'
+cat >"$tmp/ctc_cls.json" <<'JSON'
+{"arch": "graph", "input": {"shape": [88]},
+ "params": [{"name": "fc.weight", "shape": [100, 88]}, {"name": "fc.bias", "shape": [100]}],
+ "nodes": [{"name": "fc", "op": "linear", "inputs": ["input"], "params": ["fc.weight", "fc.bias"]}]}
+JSON
+expect 0 train --model "$tmp/ctc_cls.json" --data "csv:$tmp/ctc.csv" --epochs 1 --out "$tmp/ctc_cls"
+expect 1 eval --model "$tmp/ctc_cls/checkpoint.safetensors" --data "ctc:csv:$tmp/ctc.csv"
+err_has "no CTC vocabulary"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,30 @@
+/* CLI helpers for the CTC (speech recognition) task: "ctc:<spec>" data, the vocabulary a
+ * trained model keeps in its labels, and the WER/CER lines. */
+#include "cli.h"
+
+#include <string.h>
+
+bool cli_is_ctc(const char *task, const char *spec) {
+    if (task && (!strcmp(task, "ctc") || !strcmp(task, "asr"))) return true;
+    return spec && !strncmp(spec, "ctc:", 4);
+}
+
+/* The model's CTC vocabulary: its labels when the first is the blank, else NULL. */
+char **cli_ctc_model_vocab(const ft_model *m) {
+    char **labels = ft_model_labels(m);
+    if (labels && m->n_classes >= 2 && !strcmp(labels[0], FT_CTC_BLANK_NAME)) return labels;
+    ft_model_labels_free(labels, m->n_classes);
+    return NULL;
+}
+
+ft_status cli_open_ctc(const char *spec, const ft_model *m, const char *const *vocab, int n_vocab, ft_dataset **out) {
+    *out = NULL;
+    const char *inner_spec = !strncmp(spec, "ctc:", 4) ? spec + 4 : spec;
+    ft_image_opts img = ft_model_image_opts(m);
+    ft_dataset *inner = NULL;
+    ft_status s = ft_dataset_open_with(inner_spec, &img, &inner);
+    if (s) return s;
+    s = ft_dataset_ctc(inner, vocab, n_vocab, out);
+    if (s) ft_dataset_free(inner);
+    return s;
+}
