@@ -5,6 +5,7 @@
 
 #include "core.h"
 #include "train.h"
+#include "model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,18 @@ void ft_ctc_vocab_free(char **vocab, int n_vocab);
 ft_status ft_dataset_ctc(ft_dataset *inner, const char *const *vocab, int n_vocab, ft_dataset **out);
 /* Values per example of the inner features (F) and the target capacity (S). */
 ft_status ft_ctc_dataset_layout(const ft_dataset *ds, int64_t *F, int64_t *S);
+/* A frozen front end over sliding windows (e.g. openWakeWord's speech embedding over 76 mel
+ * frames every 8): every example of `inner` is read as time-major frames [T, D] (D = the
+ * model's input size / window); the model runs on the windows of `window` frames starting
+ * every `hop` frames, and its outputs (E values per window, E = the model's output size) form
+ * the new example F32 [T', E], T' = (T - window) / hop + 1. Everything is computed once, at
+ * open, in batches of `batch` windows (eval plan: dropout off, batch norm on running
+ * statistics), and kept in memory; labels and class names are the inner ones. Augmentation
+ * of the inner dataset is not applied (the eval view is used). The wrapper owns `inner`; the
+ * model is only used during the call. */
+ft_status ft_dataset_frontend(ft_dataset *inner, ft_model *m, int64_t window, int64_t hop, int64_t batch,
+                              ft_dataset **out);
+
 /* Label ids -> text (vocab entries concatenated; ids out of range or the blank are skipped).
  * Writes at most cap bytes including the terminating 0. */
 void ft_ctc_labels_to_text(const int32_t *ids, int64_t n, const char *const *vocab, int n_vocab, char *out, size_t cap);
