@@ -188,7 +188,8 @@ static int print_text_task(const ft_eval_result *r, const ft_dataset *ds, bool j
 
 int cmd_eval(int argc, char **argv) {
     ft_run_config rd = ft_run_defaults();
-    const char *model = NULL, *data = NULL, *report = NULL, *task_name = NULL, *tokenizer = NULL;
+    const char *model = NULL, *data = NULL, *report = NULL, *task_name = NULL, *tokenizer = NULL, *frontend = NULL;
+    int64_t frontend_window = 76, frontend_hop = 8;
     int64_t batch = 256, threads = 2, workers = rd.workers, max_len = 128;
     bool json = false, kws_flag = false;
     double threshold = 0.5;
@@ -206,6 +207,9 @@ int cmd_eval(int argc, char **argv) {
         { "threshold", ARG_FLOAT, &threshold, "P", "keyword spotting: a clip is accepted for a keyword when its probability is >= P (implies --kws)", ARG_MIN | ARG_MAX, 0, 1, NULL, NULL, false },
         { "keywords", ARG_STRING, &keywords, "LIST", "keyword spotting: the classes that are keywords, comma-separated names or indices (implies --kws)", 0, 0, 0, NULL, "all classes", false },
         { "negatives", ARG_STRING, &negatives, "SPEC", "keyword spotting: extra clips without any keyword (noise, silence), a dataset spec whose labels are ignored (implies --kws)", 0, 0, 0, NULL, "none", false },
+        { "frontend", ARG_STRING, &frontend, "PATH", "ctc: the frozen front-end model the model was trained on (as train --frontend)", 0, 0, 0, NULL, "none", false },
+        { "frontend-window", ARG_INT, &frontend_window, "N", "ctc: frames per front-end window", ARG_MIN, 1, 0, NULL, NULL, false },
+        { "frontend-hop", ARG_INT, &frontend_hop, "N", "ctc: frames between front-end windows", ARG_MIN, 1, 0, NULL, NULL, false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
         { "workers", ARG_INT, &workers, "N", "data-loader threads (0 = load in the main thread)", ARG_MIN | ARG_MAX, 0, 256, NULL, NULL, false },
     };
@@ -243,7 +247,8 @@ int cmd_eval(int argc, char **argv) {
                          model, FT_CTC_BLANK_NAME);
             goto done;
         }
-        if ((st = cli_open_ctc(data, m, (const char *const *)labels, m->n_classes, &ds))) goto done;
+        cli_frontend fe = {frontend, frontend_window, frontend_hop};
+        if ((st = cli_open_ctc(data, m, &fe, (const char *const *)labels, m->n_classes, &ds))) goto done;
         if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
         if (json) {
             printf("{\"loss\": %.9g, \"wer\": %.9g, \"cer\": %.9g, \"exact\": %.9g, \"n\": %lld, \"word_edits\": %lld, "

@@ -9,8 +9,8 @@
 typedef struct {
     const char *model, *data, *val, *out, *config, *optimizer, *schedule;
     const char *train_globs, *freeze_globs, *resume, *progress;
-    const char *task, *tokenizer;
-    int64_t max_len;
+    const char *task, *tokenizer, *frontend;
+    int64_t max_len, frontend_window, frontend_hop;
     bool bidirectional;
     double val_split, lr, momentum, weight_decay, gamma, min_lr_ratio, clip, label_smoothing;
     double head_lr_scale, backbone_lr;
@@ -140,6 +140,8 @@ int cmd_train(int argc, char **argv) {
     o.max_steps = rd.max_steps;
     o.checkpoint_every = rd.checkpoint_every;
     o.max_len = 128;
+    o.frontend_window = 76;
+    o.frontend_hop = 8;
 
     /* Defaults that depend on the optimizer come from the library, so the help can't lie. */
     char lr_def[96], wd_def[96];
@@ -190,6 +192,9 @@ int cmd_train(int argc, char **argv) {
         { "tokenizer", ARG_STRING, &o.tokenizer, "PATH", "text: the model's tokenizer (tokenizer.bin/tok512.bin, tokenizer.json, vocab.txt, or a directory)", 0, 0, 0, NULL, "the model's own", false },
         { "max-len", ARG_INT, &o.max_len, "N", "text: tokens per example, special tokens included (longer ones are truncated; lm: the block length); capped at the model's positions", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
         { "bidirectional", ARG_BOOL, &o.bidirectional, NULL, "text, decoders: attend to both sides (no causal mask) in the classification head's model", 0, 0, 0, NULL, "off", false },
+        { "frontend", ARG_STRING, &o.frontend, "PATH", "ctc: a frozen front-end model run over sliding windows of each example's frames, once at open (e.g. openWakeWord's speech embedding)", 0, 0, 0, NULL, "none", false },
+        { "frontend-window", ARG_INT, &o.frontend_window, "N", "ctc: frames per front-end window", ARG_MIN, 1, 0, NULL, NULL, false },
+        { "frontend-hop", ARG_INT, &o.frontend_hop, "N", "ctc: frames between front-end windows", ARG_MIN, 1, 0, NULL, NULL, false },
         { "config", ARG_STRING, &o.config, "FILE", "JSON file of flag values ({\"epochs\": 3, \"lr\": 0.01}); flags override it", ARG_NO_CONFIG, 0, 0, NULL, "none", false },
     };
     args_ctx a = { "train", "--model PATH --data SPEC --out DIR [options]",
@@ -233,10 +238,11 @@ int cmd_train(int argc, char **argv) {
     if (ctc) { /* speech recognition: the model's vocabulary when it has one, else the data's */
         char **vocab = cli_ctc_model_vocab(m);
         int nv = vocab ? m->n_classes : 0;
-        st = cli_open_ctc(o.data, m, (const char *const *)vocab, nv, &base);
+        cli_frontend fe = {o.frontend, o.frontend_window, o.frontend_hop};
+        st = cli_open_ctc(o.data, m, &fe, (const char *const *)vocab, nv, &base);
         ft_model_labels_free(vocab, nv);
         if (st) goto done;
-        if (o.val && (st = cli_open_ctc(o.val, m, (const char *const *)base->class_names, base->n_classes, &val))) goto done;
+        if (o.val && (st = cli_open_ctc(o.val, m, &fe, (const char *const *)base->class_names, base->n_classes, &val))) goto done;
     } else if (task) { /* text: the model's tokenizer, labels from the training data, the same labels for --val */
         if ((st = cli_find_tokenizer(o.tokenizer, o.model, m, &tok, tok_path, sizeof tok_path))) goto done;
         topts.tok = tok;

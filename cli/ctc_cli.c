@@ -17,13 +17,23 @@ char **cli_ctc_model_vocab(const ft_model *m) {
     return NULL;
 }
 
-ft_status cli_open_ctc(const char *spec, const ft_model *m, const char *const *vocab, int n_vocab, ft_dataset **out) {
+ft_status cli_open_ctc(const char *spec, const ft_model *m, const cli_frontend *fe, const char *const *vocab, int n_vocab,
+                       ft_dataset **out) {
     *out = NULL;
     const char *inner_spec = !strncmp(spec, "ctc:", 4) ? spec + 4 : spec;
     ft_image_opts img = ft_model_image_opts(m);
     ft_dataset *inner = NULL;
     ft_status s = ft_dataset_open_with(inner_spec, &img, &inner);
     if (s) return s;
+    if (fe && fe->path) { /* a frozen front end over sliding windows, computed once */
+        ft_model *fm = NULL;
+        ft_dataset *w = NULL;
+        if ((s = cli_load_model(fe->path, false, 0, &fm, NULL))) { ft_dataset_free(inner); return s; }
+        s = ft_dataset_frontend(inner, fm, fe->window, fe->hop, 256, &w);
+        ft_model_free(fm);
+        if (s) { ft_dataset_free(inner); return ft_fail_context(s, "--frontend %s", fe->path); }
+        inner = w;
+    }
     s = ft_dataset_ctc(inner, vocab, n_vocab, out);
     if (s) ft_dataset_free(inner);
     return s;
