@@ -233,10 +233,27 @@ static int split_args(arg_spec *specs, int n_specs, int argc, char **argv, char 
     return 0;
 }
 
+/* ctc: "index<TAB>transcript<TAB>reference" lines, or JSON Lines. */
+static ft_status print_transcript(void *user, int64_t i, const char *hyp, const char *ref) {
+    printf("%lld\t%s\t%s\n", (long long)i, hyp, ref);
+    return FT_OK;
+}
+static ft_status print_transcript_json(void *user, int64_t i, const char *hyp, const char *ref) {
+    json_t *o = json_pack("{s:I, s:s, s:s}", "index", (json_int_t)i, "transcript", hyp, "reference", ref);
+    char *t = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!t) return ft_fail(FT_ENOMEM, "out of memory writing JSON");
+    printf("%s\n", t);
+    free(t);
+    return FT_OK;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *data = NULL;
     const char *on_error = "skip";
-    int64_t k = 5, limit = 0, threads = 2;
+    int64_t k = 5, limit = 0, threads = 2, beam = 1, frontend_window = 76, frontend_hop = 8;
+    double bonus = 0;
+    const char *task_name = NULL, *frontend = NULL;
     bool json = false, recursive = false;
     const char *audio = NULL, *stream = NULL, *keywords = NULL;
     double window_ms = 0, hop_ms = 100, threshold = 0.5;
@@ -258,6 +275,12 @@ int cmd_predict(int argc, char **argv) {
         { "merge-gap", ARG_INT, &merge_gap, "N", "--stream: windows of one keyword separated by at most N windows without it merge into one detection", ARG_MIN | ARG_INT32, 0, 0, NULL, NULL, false },
         { "min-windows", ARG_INT, &min_windows, "N", "--stream: report only detections that span at least N windows", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "batch", ARG_INT, &batch, "N", "--stream: windows per forward pass", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "task", ARG_STRING, &task_name, "ctc|asr", "speech recognition: transcribe each example of ctc:/--data (default: from the data spec)", 0, 0, 0, "ctc|asr", "from the data", false },
+        { "beam", ARG_INT, &beam, "N", "ctc: prefix beam search of width N (1 = greedy decoding)", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "bonus", ARG_FLOAT, &bonus, "X", "ctc, beam search: log-score bonus per output character (insertion bonus)", 0, 0, 0, NULL, NULL, false },
+        { "frontend", ARG_STRING, &frontend, "PATH", "ctc: the frozen front-end model the model was trained on (as train --frontend)", 0, 0, 0, NULL, "none", false },
+        { "frontend-window", ARG_INT, &frontend_window, "N", "ctc: frames per front-end window", ARG_MIN, 1, 0, NULL, NULL, false },
+        { "frontend-hop", ARG_INT, &frontend_hop, "N", "ctc: frames between front-end windows", ARG_MIN, 1, 0, NULL, NULL, false },
         { "threads", ARG_INT, &threads, "N", "compute threads (OpenMP + BLAS)", ARG_MIN | ARG_MAX, 1, 1024, NULL, NULL, false },
     };
     args_ctx a = { "predict", "--model PATH (--data SPEC | IMAGE|FOLDER...) [options]",
@@ -312,6 +335,20 @@ int cmd_predict(int argc, char **argv) {
     if (n_pos > 0) {
         if (k > m->n_classes) k = m->n_classes;
         st = predict_files(m, pos, n_pos, recursive, !strcmp(on_error, "stop"), (int)k, json, &rc);
+        goto done;
+    }
+    if (cli_is_ctc(task_name, data)) { /* speech recognition: one transcript per example */
+        char **vocab = cli_ctc_model_vocab(m);
+        if (!vocab) {
+            st = ft_fail(FT_EINVAL, "model %s has no CTC vocabulary (labels starting with \"%s\"): train it with ctc: data",
+                         model, FT_CTC_BLANK_NAME);
+            goto done;
+        }
+        cli_frontend fe = {frontend, frontend_window, frontend_hop};
+        st = cli_open_ctc(data, m, &fe, (const char *const *)vocab, m->n_classes, &ds);
+        ft_model_labels_free(vocab, m->n_classes);
+        if (st) goto done;
+        st = ft_ctc_transcribe(m, ds, limit, 32, (int)beam, (float)bonus, json ? print_transcript_json : print_transcript, NULL);
         goto done;
     }
     ft_image_opts img = ft_model_image_opts(m);

@@ -398,6 +398,9 @@ expect 0 train --model "$tmp/ctc.json" --data "ctc:csv:$tmp/ctc.csv" --val "ctc:
 out_has "best validation WER"
 expect 0 eval --model "$tmp/ctc/checkpoint.safetensors" --data "csv:$tmp/ctc.csv" --task asr --json
 out_has '"wer"'; out_has '"cer"'
+expect 0 predict --model "$tmp/ctc/checkpoint.safetensors" --data "ctc:csv:$tmp/ctc.csv" --limit 3 --beam 4 --json
+out_has '"transcript"'; out_has '"reference"'
+expect 0 predict --model "$tmp/ctc/checkpoint.safetensors" --data "csv:$tmp/ctc.csv" --task asr --limit 2
 cat >"$tmp/ctc_cls.json" <<'JSON'
 {"arch": "graph", "input": {"shape": [88]},
  "params": [{"name": "fc.weight", "shape": [100, 88]}, {"name": "fc.bias", "shape": [100]}],

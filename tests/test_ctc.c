@@ -360,6 +360,13 @@ static ft_dataset *syn_dataset(int64_t n, const char *extra) {
     return ds;
 }
 
+/* counts examples (x1000) and exact transcripts */
+static ft_status count_exact(void *user, int64_t i, const char *hyp, const char *ref) {
+    int *c = user;
+    *c += 1000 + (strcmp(hyp, ref) == 0);
+    return FT_OK;
+}
+
 static void check_ctc_task(void) {
     /* vocabulary: blank, then the characters in code point order */
     char **voc = NULL;
@@ -433,7 +440,11 @@ static void check_ctc_task(void) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         CHECK(system(cmd) == 0);
-        /* a model whose output is not per-frame is refused */
+        /* transcription, greedy and beam search: every utterance right after training */
+        int counts[2] = {0, 0};
+        CHECK_OK(ft_ctc_transcribe(m, val, 0, 5, 1, 0.0f, count_exact, &counts[0]));
+        CHECK_OK(ft_ctc_transcribe(m, val, 10, 4, 8, 0.0f, count_exact, &counts[1]));
+        CHECKF(counts[0] == 16 * 1000 + 16 && counts[1] == 10 * 1000 + 10, "transcribe: %d %d", counts[0], counts[1]);
         ft_model_free(m);
     }
     ft_dataset_free(train);

@@ -75,6 +75,15 @@ ft_status ft_ctc_dataset_layout(const ft_dataset *ds, int64_t *F, int64_t *S);
 ft_status ft_dataset_frontend(ft_dataset *inner, ft_model *m, int64_t window, int64_t hop, int64_t batch,
                               ft_dataset **out);
 
+/* Transcribes the first n examples of a CTC dataset (n <= 0: all) with model m (per-frame
+ * logits [N, T, C], C = the vocabulary): greedy decoding when beam <= 1, else prefix beam
+ * search of that width with the insertion bonus. Calls cb(user, i, hypothesis, reference)
+ * for each example in order (the reference is the example's transcript); a non-zero status
+ * from cb stops and is returned. */
+struct ft_model;
+ft_status ft_ctc_transcribe(struct ft_model *m, ft_dataset *ds, int64_t n, int64_t batch, int beam, float bonus,
+                            ft_status (*cb)(void *user, int64_t i, const char *hyp, const char *ref), void *user);
+
 /* Label ids -> text (vocab entries concatenated; ids out of range or the blank are skipped).
  * Writes at most cap bytes including the terminating 0. */
 void ft_ctc_labels_to_text(const int32_t *ids, int64_t n, const char *const *vocab, int n_vocab, char *out, size_t cap);

@@ -5,6 +5,7 @@
 #include "finetune/speech.h"
 #include "ops/ops.h"
 
+#include <math.h>
 #include <string.h>
 
 static int64_t model_in_numel(const ft_model *m) {
@@ -141,4 +142,65 @@ void ft_ctc_eval_free(ft_ctc_eval *e) {
     ft_free(e->ref);
     ft_free(e->hyp);
     ft_free(e);
+}
+
+ft_status ft_ctc_transcribe(ft_model *m, ft_dataset *ds, int64_t n, int64_t batch, int beam, float bonus,
+                            ft_status (*cb)(void *user, int64_t i, const char *hyp, const char *ref), void *user) {
+    ft_status s = ft_ctc_check_data(m, ds);
+    if (s) return s;
+    if (n <= 0 || n > ds->n) n = ds->n;
+    if (batch < 1) batch = 1;
+    if (batch > n) batch = n;
+    const char *const *vocab = (const char *const *)ds->class_names;
+    int nv = ds->n_classes;
+    ft_graph *g = ft_graph_new(m->params);
+    if (!g) return ft_fail(FT_ENOMEM, "out of memory");
+    ft_ctc_graph cg;
+    ft_ctc_graph_build(m, g, batch, ds->x_numel, false, &cg);
+    if ((s = ft_graph_plan(g, cg.loss, false))) { ft_graph_free(g); return s; }
+    float *x = ft_calloc((size_t)(batch * ds->x_numel), 4);
+    int32_t *ids = ft_malloc((size_t)(cg.T > 0 ? cg.T : 1) * sizeof *ids);
+    size_t cap = (size_t)(cg.S + cg.T + 8) * 8;
+    char *hyp = ft_malloc(cap), *ref = ft_malloc(cap);
+    if (!x || !ids || !hyp || !ref) s = ft_fail(FT_ENOMEM, "out of memory");
+    for (int64_t i0 = 0; !s && i0 < n; i0 += batch) {
+        int64_t k = n - i0 < batch ? n - i0 : batch;
+        for (int64_t j = 0; !s && j < k; j++) s = ds->get(ds, i0 + j, NULL, x + j * ds->x_numel, NULL);
+        if (s) break;
+        for (int64_t j = k; j < batch; j++) memcpy(x + j * ds->x_numel, x, (size_t)ds->x_numel * 4); /* pad the last batch */
+        if ((s = ft_ctc_graph_set(&cg, x, batch)) || (s = ft_graph_forward(g))) break;
+        for (int64_t j = 0; !s && j < k; j++) {
+            const float *lp = cg.logits->val + j * cg.T * cg.C;
+            int64_t len;
+            if (beam > 1) {
+                /* beam search wants log-probabilities: log_softmax each frame into a copy */
+                float *row = ft_malloc((size_t)(cg.T * cg.C) * 4);
+                if (!row) { s = ft_fail(FT_ENOMEM, "out of memory"); break; }
+                for (int64_t t = 0; t < cg.T; t++) {
+                    const float *z = lp + t * cg.C;
+                    float mx = z[0];
+                    for (int64_t c = 1; c < cg.C; c++) mx = z[c] > mx ? z[c] : mx;
+                    double se = 0;
+                    for (int64_t c = 0; c < cg.C; c++) se += exp((double)(z[c] - mx));
+                    float ls = mx + (float)log(se);
+                    for (int64_t c = 0; c < cg.C; c++) row[t * cg.C + c] = z[c] - ls;
+                }
+                s = ft_ctc_beam_search(row, cg.T, cg.C, 0, beam, bonus, ids, &len, NULL);
+                ft_free(row);
+                if (s) break;
+            } else {
+                len = ft_ctc_greedy(lp, cg.T, cg.C, 0, ids);
+            }
+            const int32_t *tr = (const int32_t *)(const void *)(x + j * ds->x_numel + cg.F);
+            ft_ctc_labels_to_text(ids, len, vocab, nv, hyp, cap);
+            ft_ctc_labels_to_text(tr + 1, tr[0], vocab, nv, ref, cap);
+            s = cb(user, i0 + j, hyp, ref);
+        }
+    }
+    ft_free(x);
+    ft_free(ids);
+    ft_free(hyp);
+    ft_free(ref);
+    ft_graph_free(g);
+    return s;
 }
