@@ -19,7 +19,7 @@ S=${FT_SHARED:-../shared}
 if [ ! -d "$S/data/fsdd/recordings" ]; then echo "SKIP fsdd-asr example: $S/data/fsdd not found"; exit 0; fi
 FT=${FT:-build/finetune}
 [ -x "$FT" ] || make -s all
-N_TRAIN=${N_TRAIN:-2000}; N_TEST=${N_TEST:-500}; EPOCHS=${EPOCHS:-15}; LR=${LR:-3e-3}; BATCH=${BATCH:-32}; SEED=${SEED:-1}
+N_TRAIN=${N_TRAIN:-2000}; N_TEST=${N_TEST:-500}; EPOCHS=${EPOCHS:-30}; LR=${LR:-1e-2}; BATCH=${BATCH:-16}; SEED=${SEED:-1}
 OUT=runs/fsdd-asr
 D=$OUT/data
 mkdir -p "$OUT"
@@ -28,7 +28,7 @@ if [ ! -f "$D/test.csv" ] || [ "$(($(wc -l <"$D/train.csv") - 1))" != "$N_TRAIN"
   python3 examples/fsdd-asr/make_data.py "$S/data/fsdd/recordings" "$D" --train "$N_TRAIN" --test "$N_TEST" --seed "$SEED" --max-seconds 4.9
 fi
 # 4.98 s at 16 kHz with a 320-sample hop (centred frames): 250 frames of 40 log-mels.
-FEAT="rate=16000:clip=4.98:pad=start:features=logmel:n_fft=640:hop=320:n_mels=40:fmax=4000:norm=utt:layout=tf"
+FEAT="rate=16000:clip=4.98:pad=start:features=logmel:n_fft=640:hop=320:n_mels=40:fmax=4000:top_db=80:norm=utt:layout=tf"
 # openWakeWord: 4.98 s -> 495 mel frames of 32 -> 53 embeddings of 96 (76-frame windows, hop 8).
 OWW=$S/models/openwakeword/embedding_model.onnx
 FEAT_OWW="rate=16000:clip=4.98:pad=start:preset=oww"
