@@ -22,7 +22,7 @@ static const command commands[] = {
     { "eval",    cmd_eval,    "loss, accuracy, per-class metrics and confusion matrix on a dataset" },
     { "predict", cmd_predict, "top-k class probabilities for each example of a dataset" },
     { "info",    cmd_info,    "architecture, parameters (names, shapes, trainable) and config" },
-    { "export",  cmd_export,  "write a model directory: config.json + model.safetensors" },
+    { "export",  cmd_export,  "write a model directory (config.json + model.safetensors) or an ONNX file" },
     { "convert", cmd_convert, "import a TFLite, TF.js or llama2.c model into a model directory" },
     { "generate", cmd_generate, "generate tokens from a decoder language model (KV cache, greedy/top-k/top-p)" },
 };

@@ -14,4 +14,5 @@
 #include "finetune/speech.h"
 #include "finetune/kws.h"
 #include "finetune/audio.h"
+#include "finetune/export.h"
 #endif

@@ -78,6 +78,9 @@ expect 2 eval --model x --data y --batch -3;  err_has "--batch"; err_one_line
 expect 2 predict --model x --data y --top-k 0; err_has "--top-k"
 expect 2 info;                                err_has "--model"
 expect 2 export --model x;                    err_has "--out"
+expect 2 export --model x --out y --format tflite; err_has "--format"; err_one_line
+expect 2 export --model x --out y --batch 2;  err_has "--format onnx"; err_one_line
+expect 2 export --model x --out y --format onnx --opset 9; err_has "--opset"
 echo '{"epochs": 2, "bogus_key": 1}' >"$tmp/cfg.json"
 expect 2 train "${base[@]}" --config "$tmp/cfg.json"; err_has "bogus_key"
 echo '{"lr": "fast"}' >"$tmp/cfg.json"
@@ -145,6 +148,9 @@ out_has "mlp"; out_has "head.weight"; out_has "trainable"; out_has "in_features"
 expect 0 info --model "$tmp/mlp.json" --freeze 'layers.*'
 out_has "no"
 
+expect 0 export --model "$ckpt" --format onnx --out "$tmp/mlp.onnx"
+file_exists "$tmp/mlp.onnx"; out_has "ONNX, dynamic batch"
+expect 1 export --model "$ckpt" --format onnx --out "$tmp/no/such/dir/m.onnx"; err_has "m.onnx"
 expect 0 export --model "$ckpt" --out "$tmp/exp"
 file_exists "$tmp/exp/config.json"
 file_exists "$tmp/exp/model.safetensors"

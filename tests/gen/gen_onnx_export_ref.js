@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+/* ONNX Runtime's outputs on models that finetune exported to ONNX (src/export/onnx_export.c),
+ * for tests/test_onnx_export.c: the C test computes the same models with finetune and
+ * compares, so CI checks the exporter's numbers against ONNX Runtime without installing it.
+ *
+ *   make                      (build/finetune is used to export)
+ *   (mkdir -p /tmp/ort && cd /tmp/ort && npm init -y >/dev/null && npm install --ignore-scripts onnxruntime-node)
+ *   scripts/fetch-nsfwjs.sh
+ *   NODE_PATH=/tmp/ort/node_modules node tests/gen/gen_onnx_export_ref.js [../shared]
+ *
+ * For each case (configs in tests/fixtures/onnx_export/<case>.json; the last two cases are
+ * imported models exported as they are: Coral's MobileNetV2 TFLite from ../shared and nsfwjs's
+ * MobileNetV2 TF.js from data-cache, skipped when absent, steps 1-2 skipped):
+ *   1. finetune export --model <case>.json --seed <seed> --out DIR      (seeded PyTorch-style init)
+ *   2. every 1-D parameter in DIR/model.safetensors is moved, so batch/layer norms are not the
+ *      identity: with u = hashU01(j, fnv1a32(name)) for element j,
+ *        *running_var -> 0.5 + u;  *running_mean -> 0.4 (u - 0.5);  others v -> v + 0.4 (u - 0.5)
+ *      (computed in double, rounded to float32; the C test does the same)
+ *   3. finetune export --model DIR --format onnx [--batch 2] [--seq-len 8] --out <case>.onnx
+ *   4. ONNX Runtime (all graph optimizations off) on a batch of 2:
+ *        images/features: x[i] = 2 hashU01(i, 40 + k) - 1 (k = the case's index below), float32
+ *        text (T = 8, vocab 99): input_ids[i] = floor(99 hashU01(i, 61)) as int32,
+ *                                attention_mask row 0 all ones, row 1 ones then 3 zeros (padding)
+ * Writes tests/fixtures/onnx_export_ref.safetensors: "<case>.out" (ONNX Runtime's output) per
+ * case; metadata "cases" (JSON: name, seed, batch: "dynamic"|2, text, input shape, output name,
+ * the exported file's size and node count) and "onnxruntime" (version). Deterministic. */
+"use strict";
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { execFileSync } = require("child_process");
+const ort = require("onnxruntime-node");
+const stio = require("./stio.js");
+
+const root = path.resolve(__dirname, "../..");
+const bin = path.join(root, "build/finetune");
+const cfgDir = path.join(root, "tests/fixtures/onnx_export");
+const outFile = path.join(root, "tests/fixtures/onnx_export_ref.safetensors");
+const shared = path.resolve(root, process.argv[2] || "../shared");
+
+/* k = index (input hash seed 40 + k); seed = init seed */
+const CASES = [
+  { name: "mlp", seed: 1, input: [12] },
+  { name: "resnet18", seed: 2, input: [3, 40, 40] },
+  { name: "mobilenet_v2", seed: 3, input: [3, 40, 40], batch: 2 },
+  { name: "ops_graph", seed: 4, input: [3, 12, 12] },
+  { name: "bert_seqcls", seed: 5, text: true },
+  { name: "gpt2_seqcls", seed: 6, text: true },
+  { name: "llama_lm", seed: 7, text: true },
+  /* imported models with their real weights (no perturbation); skipped when absent */
+  { name: "tflite_mobilenet_v2", import: "shared:models/coral-mobilenet/mobilenet_v2_1.0_224_quant.tflite", input: [3, 224, 224] },
+  { name: "tfjs_nsfwjs_mobilenet_v2", import: "repo:data-cache/nsfwjs/mobilenet_v2", input: [3, 224, 224] },
+];
+const T = 8, VOCAB = 99, B = 2;
+
+function fnv1a32(s) {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(s, "utf8")) { h ^= c; h = Math.imul(h, 0x01000193) >>> 0; }
+  return h >>> 0;
+}
+
+function perturb(file) {
+  const { tensors, meta } = stio.load(file);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.shape.length !== 1 || t.dtype !== "F32") continue;
+    const seed = fnv1a32(name);
+    const v = Float32Array.from(t.data);
+    for (let j = 0; j < v.length; j++) {
+      const u = stio.hashU01(j, seed);
+      if (name.endsWith("running_var")) v[j] = 0.5 + u;
+      else if (name.endsWith("running_mean")) v[j] = 0.4 * (u - 0.5);
+      else v[j] = v[j] + 0.4 * (u - 0.5);
+    }
+    t.data = v;
+  }
+  stio.save(file, tensors, meta);
+}
+
+function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }); }
+
+(async () => {
+  if (!fs.existsSync(bin)) throw new Error(bin + " is missing: run make first");
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ft-onnx-export-"));
+  const out = {}, cases = [];
+  try {
+    for (const [k, c] of CASES.entries()) {
+      let dir = path.join(tmp, c.name);
+      const onnx = path.join(tmp, c.name + ".onnx");
+      if (c.import) {
+        const [where, rel] = c.import.split(/:(.*)/s);
+        dir = path.join(where === "shared" ? shared : root, rel);
+        if (!fs.existsSync(dir)) { console.log(`${c.name}: ${dir} is absent, skipped`); continue; }
+      } else {
+        run(["export", "--model", path.join(cfgDir, c.name + ".json"), "--seed", String(c.seed), "--out", dir]);
+        perturb(path.join(dir, "model.safetensors"));
+      }
+      const args = ["export", "--model", dir, "--format", "onnx", "--out", onnx];
+      if (c.batch) args.push("--batch", String(c.batch));
+      if (c.text) args.push("--seq-len", String(T));
+      run(args);
+      const s = await ort.InferenceSession.create(onnx, { graphOptimizationLevel: "disabled", intraOpNumThreads: 1 });
+      const feeds = {};
+      let shape;
+      if (c.text) {
+        shape = [B, T];
+        const ids = Int32Array.from({ length: B * T }, (_, i) => Math.floor(VOCAB * stio.hashU01(i, 61)));
+        const mask = Float32Array.from({ length: B * T }, (_, i) => (i >= T && i % T >= T - 3 ? 0 : 1));
+        feeds.input_ids = new ort.Tensor("int32", ids, shape);
+        feeds.attention_mask = new ort.Tensor("float32", mask, shape);
+      } else {
+        shape = [B, ...c.input];
+        const n = shape.reduce((a, b) => a * b, 1);
+        feeds[s.inputNames[0]] = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => 2 * stio.hashU01(i, 40 + k) - 1), shape);
+      }
+      const r = await s.run(feeds);
+      const y = r[s.outputNames[0]];
+      out[c.name + ".out"] = { dtype: "F32", shape: y.dims.slice(), data: Float32Array.from(y.data) };
+      const bytes = fs.statSync(onnx).size;
+      cases.push({ name: c.name, index: k, seed: c.seed || 0, import: c.import || "", batch: c.batch || "dynamic", text: !!c.text, input: shape,
+                   inputs: s.inputNames, output: s.outputNames[0], onnx_bytes: bytes });
+      let mx = 0;
+      for (const v of y.data) mx = Math.max(mx, Math.abs(v));
+      console.log(`${c.name}: inputs ${s.inputNames.join(",")} -> ${s.outputNames[0]} [${y.dims}], max |y| ${mx.toPrecision(4)}, ${bytes} bytes`);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const version = require(require.resolve("onnxruntime-node/package.json")).version;
+  stio.save(outFile, out, { cases: JSON.stringify(cases), onnxruntime: version });
+  console.log(`wrote ${path.relative(root, outFile)} (${fs.statSync(outFile).size} bytes, onnxruntime-node ${version})`);
+})().catch((e) => { console.error("gen_onnx_export_ref: " + (e.stderr || "") + (e.stack || e)); process.exit(1); });

@@ -1,0 +1,334 @@
+/* ONNX export (src/export/onnx_export.c) against ONNX Runtime.
+ *
+ * tests/gen/gen_onnx_export_ref.js exported nine models with `finetune export --format onnx`
+ * (an MLP, ResNet-18, MobileNetV2 with a fixed batch, a graph config using every graph op,
+ * BERT and GPT-2 sequence classifiers with padding masks, a Llama LM with grouped-query
+ * attention and RoPE; Coral's MobileNetV2 TFLite and nsfwjs's MobileNetV2 TF.js as imported,
+ * skipped when ../shared or data-cache/nsfwjs is absent), ran ONNX Runtime on them and stored
+ * its outputs. Here the same
+ * models (same config, seed and parameter perturbation) are computed by finetune and must
+ * agree, and the library's export of each is parsed back with protobuf-c and checked
+ * (opset, inputs with the batch dim, initializers byte-identical to the parameters).
+ * Also: bad options, an unwritable path, a full disk and out-of-memory leave no file. */
+#include "test.h"
+#include "models/models.h"
+#include "onnx.pb-c.h"
+
+#include <jansson.h>
+#include <unistd.h>
+
+#define FIX "tests/fixtures/onnx_export_ref.safetensors"
+#define CFG_DIR "tests/fixtures/onnx_export"
+
+static char tmpdir[256];
+
+/* lowbias32; mirrored by tests/gen/stio.js (hashU01). */
+static uint32_t hash_u32(uint32_t x) {
+    x ^= x >> 16; x *= 0x7feb352du;
+    x ^= x >> 15; x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+static float hash_u01(uint32_t i, uint32_t seed) { return (float)(hash_u32(i + seed * 0x9e3779b9u) >> 8) / 16777216.0f; }
+static uint32_t fnv1a32(const char *s) {
+    uint32_t h = 0x811c9dc5u;
+    for (; *s; s++) { h ^= (uint8_t)*s; h *= 0x01000193u; }
+    return h;
+}
+static bool ends_with(const char *s, const char *t) { size_t a = strlen(s), b = strlen(t); return a >= b && !strcmp(s + a - b, t); }
+
+/* The generator's step 2: move every 1-D parameter (so norms are not the identity). */
+static void perturb(ft_model *m) {
+    for (int i = 0; i < m->params->n; i++) {
+        const ft_param_info *p = &m->params->p[i];
+        if (p->ndim != 1) continue;
+        float *v = ft_params_value(m->params, i);
+        uint32_t seed = fnv1a32(p->name);
+        for (int64_t j = 0; j < p->numel; j++) {
+            double u = hash_u01((uint32_t)j, seed);
+            if (ends_with(p->name, "running_var")) v[j] = (float)(0.5 + u);
+            else if (ends_with(p->name, "running_mean")) v[j] = (float)(0.4 * (u - 0.5));
+            else v[j] = (float)((double)v[j] + 0.4 * (u - 0.5));
+        }
+    }
+}
+
+static ft_model *load_case(const char *name, uint64_t seed) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.json", CFG_DIR, name);
+    uint8_t *txt = NULL;
+    size_t n = 0;
+    ft_model *m = NULL;
+    if (ft_read_file(path, 1 << 20, &txt, &n)) { fprintf(stderr, "%s\n", ft_errmsg()); return NULL; }
+    char *s = ft_malloc(n + 1);
+    memcpy(s, txt, n);
+    s[n] = 0;
+    ft_free(txt);
+    if (ft_model_from_config(s, &m)) fprintf(stderr, "%s: %s\n", path, ft_errmsg());
+    ft_free(s);
+    if (m) { ft_model_init(m, seed); perturb(m); }
+    return m;
+}
+
+#define B 2
+#define T 8
+#define VOCAB 99
+
+/* finetune's own forward on the generator's inputs; returns the output (ft_malloc'd). */
+static float *forward(ft_model *m, int k, bool text, int64_t *numel) {
+    ft_graph *g = ft_graph_new(m->params);
+    ft_node *out, *in[2] = {NULL, NULL};
+    if (text) {
+        int64_t sh[2] = {B, T};
+        in[0] = ft_input(g, "ids", FT_I32, 2, sh);
+        in[1] = ft_input(g, "mask", FT_F32, 2, sh);
+        ft_task task = ft_model_text_head(m);
+        out = ft_text_forward(m, g, task == FT_TASK_CLASSIFY ? FT_TASK_LM : task, in[0], in[1], false);
+    } else {
+        int64_t sh[FT_MAX_DIMS] = {B};
+        for (int d = 0; d < m->in_ndim; d++) sh[d + 1] = m->in_shape[d];
+        in[0] = ft_input(g, "x", FT_F32, m->in_ndim + 1, sh);
+        out = m->arch->build(m, g, in[0], false);
+    }
+    ft_node_keep(out);
+    float *y = NULL;
+    ft_status s = ft_graph_plan(g, NULL, false);
+    if (!s) {
+        if (text) {
+            int32_t ids[B * T];
+            float mask[B * T];
+            for (int i = 0; i < B * T; i++) {
+                ids[i] = (int32_t)floor((double)hash_u01((uint32_t)i, 61) * VOCAB);
+                mask[i] = (i >= T && i % T >= T - 3) ? 0.0f : 1.0f;
+            }
+            s = ft_graph_set_input(g, in[0], ids, sizeof ids);
+            if (!s) s = ft_graph_set_input(g, in[1], mask, sizeof mask);
+        } else {
+            int64_t n = in[0]->numel;
+            float *x = ft_malloc((size_t)n * sizeof *x);
+            for (int64_t i = 0; i < n; i++) x[i] = 2 * hash_u01((uint32_t)i, (uint32_t)(40 + k)) - 1;
+            s = ft_graph_set_input(g, in[0], x, (size_t)n * sizeof *x);
+            ft_free(x);
+        }
+    }
+    if (!s) s = ft_graph_forward(g);
+    if (!s) {
+        *numel = out->numel;
+        y = ft_malloc((size_t)out->numel * sizeof *y);
+        memcpy(y, out->val, (size_t)out->numel * sizeof *y);
+    } else {
+        fprintf(stderr, "forward: %s\n", ft_errmsg());
+    }
+    ft_graph_free(g);
+    return y;
+}
+
+/* Parse the exported file back and check it against the model. */
+static void check_file(const char *path, const ft_model *m, json_t *c) {
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    CHECK_OK(ft_read_file(path, (size_t)1 << 31, &buf, &n));
+    if (!buf) return;
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, n, buf);
+    CHECKF(mp != NULL, "%s does not parse as an ONNX ModelProto", path);
+    if (!mp) { ft_free(buf); return; }
+    bool text = json_is_true(json_object_get(c, "text"));
+    CHECK(mp->has_ir_version && mp->ir_version == 8);
+    CHECK(mp->n_opset_import == 1 && !strcmp(mp->opset_import[0]->domain, ""));
+    /* 17 where a layer norm needs LayerNormalization, 13 otherwise */
+    const char *name = json_string_value(json_object_get(c, "name"));
+    bool ln = !strcmp(name, "ops_graph") || !strcmp(name, "bert_seqcls") || !strcmp(name, "gpt2_seqcls");
+    CHECKF(mp->opset_import[0]->version == (ln ? 17 : 13), "%s: opset %lld", name, (long long)mp->opset_import[0]->version);
+    CHECK(!strcmp(mp->producer_name, "finetune"));
+    Onnx__GraphProto *g = mp->graph;
+    json_t *ins = json_object_get(c, "inputs");
+    CHECKF(g->n_input == json_array_size(ins), "%zu inputs", g->n_input);
+    bool dynamic = json_is_string(json_object_get(c, "batch"));
+    for (size_t i = 0; i < g->n_input && i < json_array_size(ins); i++) {
+        CHECK(!strcmp(g->input[i]->name, json_string_value(json_array_get(ins, i))));
+        Onnx__TensorShapeProto *sh = g->input[i]->type->tensor_type->shape;
+        CHECK(sh->n_dim >= 2);
+        if (dynamic) CHECK(sh->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && !strcmp(sh->dim[0]->dim_param, "N"));
+        else CHECK(sh->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && sh->dim[0]->dim_value == B);
+        CHECK(g->input[i]->type->tensor_type->elem_type == (text && i == 0 ? 6 : 1));
+    }
+    CHECK(g->n_output == 1 && !strcmp(g->output[0]->name, json_string_value(json_object_get(c, "output"))));
+    /* every initializer is a parameter, float32 raw_data, byte-identical; every trainable
+     * parameter of the model that the forward uses is there (all of them, for these models) */
+    int matched = 0;
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        Onnx__TensorProto *t = g->initializer[i];
+        int k = ft_params_find(m->params, t->name);
+        CHECKF(k >= 0, "initializer '%s' is not a parameter", t->name);
+        if (k < 0) continue;
+        const ft_param_info *p = &m->params->p[k];
+        bool same = t->data_type == 1 && t->has_raw_data && t->raw_data.len == (size_t)p->numel * 4 && t->n_dims == (size_t)p->ndim &&
+                    !memcmp(t->raw_data.data, m->params->data + p->offset, t->raw_data.len);
+        for (size_t d = 0; same && d < t->n_dims; d++) same = t->dims[d] == p->shape[d];
+        CHECKF(same, "initializer '%s' differs from the parameter", t->name);
+        matched++;
+    }
+    int used = 0; /* torchvision's num_batches_tracked is saved but never read */
+    for (int k = 0; k < m->params->n; k++) used += !ends_with(m->params->p[k].name, "num_batches_tracked");
+    CHECKF(matched == used, "%s: %d of %d parameters are initializers", name, matched, used);
+    /* eval mode: no Dropout node; every node input is defined before its use (topological order) */
+    for (size_t i = 0; i < g->n_node; i++) {
+        Onnx__NodeProto *nd = g->node[i];
+        CHECKF(strcmp(nd->op_type, "Dropout") != 0, "%s: a Dropout node", name);
+        for (size_t j = 0; j < nd->n_input; j++) {
+            const char *in = nd->input[j];
+            bool found = !in[0];
+            for (size_t k = 0; !found && k < g->n_input; k++) found = !strcmp(g->input[k]->name, in);
+            for (size_t k = 0; !found && k < g->n_initializer; k++) found = !strcmp(g->initializer[k]->name, in);
+            for (size_t k = 0; !found && k < i; k++)
+                for (size_t o = 0; !found && o < g->node[k]->n_output; o++) found = !strcmp(g->node[k]->output[o], in);
+            CHECKF(found, "%s: node %zu (%s) reads '%s' before it is defined", name, i, nd->op_type, in);
+        }
+    }
+    onnx__model_proto__free_unpacked(mp, NULL);
+    ft_free(buf);
+}
+
+static void test_against_ort(void) {
+    ft_safetensors *st = NULL;
+    CHECK_OK(ft_st_open(FIX, &st));
+    if (!st) return;
+    json_t *cases = json_loads(ft_st_meta(st, "cases") ? ft_st_meta(st, "cases") : "", 0, NULL);
+    CHECKF(json_array_size(cases) == 9, "fixture cases: %zu", json_array_size(cases));
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        json_t *c = json_array_get(cases, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        int k = (int)json_integer_value(json_object_get(c, "index"));
+        bool text = json_is_true(json_object_get(c, "text"));
+        const char *imp = json_string_value(json_object_get(c, "import"));
+        ft_model *m = NULL;
+        if (imp && imp[0]) { /* an imported model with its real weights: "shared:<path>" or "repo:<path>" */
+            const char *base = !strncmp(imp, "shared:", 7) ? t_shared(name) : ".";
+            if (!base) continue;
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", base, strchr(imp, ':') + 1);
+            if (access(path, R_OK) != 0) {
+                printf("SKIP %s: %s is absent (scripts/fetch-nsfwjs.sh fetches nsfwjs)\n", name, path);
+                continue;
+            }
+            CHECK_OK(ft_model_load(path, &m));
+        } else {
+            m = load_case(name, (uint64_t)json_integer_value(json_object_get(c, "seed")));
+        }
+        CHECKF(m != NULL, "%s", name);
+        if (!m) continue;
+        char key[128];
+        snprintf(key, sizeof key, "%s.out", name);
+        const ft_st_tensor *ref = ft_st_find(st, key);
+        int64_t numel = 0;
+        float *y = forward(m, k, text, &numel);
+        CHECKF(ref && y && ref->numel == numel, "%s: output size", name);
+        if (ref && y && ref->numel == numel) {
+            float *r = ft_malloc((size_t)numel * sizeof *r);
+            CHECK_OK(ft_st_to_f32(ref, r));
+            double worst = 0;
+            for (int64_t j = 0; j < numel; j++) worst = fmax(worst, fabs((double)y[j] - r[j]));
+            CHECKF(t_close(y, r, (long)numel, 1e-4, 2e-5, name), "%s: finetune vs ONNX Runtime", name);
+            printf("%-14s finetune vs ONNX Runtime: max |diff| %.2e over %lld outputs\n", name, worst, (long long)numel);
+            ft_free(r);
+        }
+        ft_free(y);
+        /* the library's own export of the same model */
+        ft_onnx_export_opts o = ft_onnx_export_defaults();
+        json_t *b = json_object_get(c, "batch");
+        if (json_is_integer(b)) o.batch = (int)json_integer_value(b);
+        if (text) o.seq_len = T;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.onnx", tmpdir, name);
+        CHECK_OK(ft_model_export_onnx(m, path, &o));
+        check_file(path, m, c);
+        unlink(path);
+        ft_model_free(m);
+    }
+    json_decref(cases);
+    ft_st_close(st);
+}
+
+static bool exists(const char *p) { return access(p, F_OK) == 0; }
+
+static void test_errors(void) {
+    ft_model *m = load_case("mlp", 1);
+    if (!m) { CHECK(0); return; }
+    char path[512];
+    snprintf(path, sizeof path, "%s/e.onnx", tmpdir);
+    ft_onnx_export_opts o = ft_onnx_export_defaults();
+    o.batch = -1;
+    CHECK_ERR(ft_model_export_onnx(m, path, &o), FT_EINVAL);
+    o = ft_onnx_export_defaults();
+    o.opset = 12;
+    CHECK_ERR(ft_model_export_onnx(m, path, &o), FT_EINVAL);
+    CHECK(strstr(ft_errmsg(), "opset 12") != NULL);
+    CHECK(!exists(path));
+    /* a missing directory: an error naming the path, nothing written */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/m.onnx", tmpdir);
+    CHECK(ft_model_export_onnx(m, bad, NULL) != FT_OK);
+    CHECK(strstr(ft_errmsg(), "m.onnx") != NULL);
+    /* a full disk: the write fails, and neither the file nor a temporary is left */
+    ft_io_fail_write_after(0);
+    CHECK_ERR(ft_model_export_onnx(m, path, NULL), FT_EIO);
+    ft_io_fail_write_after(-1);
+    CHECK(!exists(path));
+    /* an earlier file survives a failed export intact */
+    CHECK_OK(ft_model_export_onnx(m, path, NULL));
+    uint8_t *before = NULL, *after = NULL;
+    size_t nb = 0, na = 0;
+    CHECK_OK(ft_read_file(path, 1 << 20, &before, &nb));
+    ft_io_fail_write_after(0);
+    CHECK(ft_model_export_onnx(m, path, NULL) != FT_OK);
+    ft_io_fail_write_after(-1);
+    CHECK_OK(ft_read_file(path, 1 << 20, &after, &na));
+    CHECK(before && after && na == nb && !memcmp(before, after, nb));
+    ft_free(before);
+    ft_free(after);
+    /* every allocation failure is reported, leaks nothing (ASan) and writes nothing new */
+    unlink(path);
+    int failures = 0;
+    for (int64_t k = 0; k < 100000; k++) {
+        ft_alloc_fail_after(k);
+        ft_status s = ft_model_export_onnx(m, path, NULL);
+        ft_alloc_fail_after(-1);
+        if (s == FT_OK) break;
+        CHECKF(s == FT_ENOMEM, "allocation %lld: %s (%s)", (long long)k, ft_status_name(s), ft_errmsg());
+        CHECK(!exists(path));
+        failures++;
+    }
+    CHECK(failures > 5);
+    CHECK(exists(path));
+    unlink(path);
+    ft_model_free(m);
+
+    /* the deterministic output: two exports are byte-identical */
+    m = load_case("ops_graph", 4);
+    if (m) {
+        char p2[512];
+        snprintf(p2, sizeof p2, "%s/e2.onnx", tmpdir);
+        CHECK_OK(ft_model_export_onnx(m, path, NULL));
+        CHECK_OK(ft_model_export_onnx(m, p2, NULL));
+        uint8_t *a = NULL, *b = NULL;
+        size_t la = 0, lb = 0;
+        CHECK_OK(ft_read_file(path, 1 << 24, &a, &la));
+        CHECK_OK(ft_read_file(p2, 1 << 24, &b, &lb));
+        CHECK(a && b && la == lb && !memcmp(a, b, la));
+        ft_free(a);
+        ft_free(b);
+        unlink(p2);
+        unlink(path);
+        ft_model_free(m);
+    }
+}
+
+int main(void) {
+    /* tmpfs when there is one: the atomic writes fsync, 45 MB for ResNet-18 */
+    snprintf(tmpdir, sizeof tmpdir, "%s/ft_onnx_export_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    test_against_ort();
+    test_errors();
+    rmdir(tmpdir);
+    TEST_END();
+}
