@@ -359,7 +359,8 @@ static void emit_node(ex *e, ft_node *n) {
             if (start != 0 || end != n->in[0]->shape[d]) { unsupported(e, n, "slices the batch dim; export with a fixed batch (--batch N)"); return; }
             end = INT64_MAX;
         }
-        op(e, "Slice", y, x, const_i64(e, y, 1, &start), const_i64(e, y, 1, &end), const_i64(e, y, 1, &axis));
+        const char *cs = const_i64(e, y, 1, &start), *ce = const_i64(e, y, 1, &end), *ca = const_i64(e, y, 1, &axis);
+        op(e, "Slice", y, x, cs, ce, ca);
         return;
     }
     case FT_OP_CONCAT: {
@@ -468,10 +469,15 @@ static void emit_node(ex *e, ft_node *n) {
         pads[nd - 1] = n->iarg[1];
         pads[2 * nd - 2] = n->iarg[2];
         pads[2 * nd - 1] = n->iarg[3];
-        op(e, "Pad", y, x, const_i64(e, y, 2 * nd, pads), const_f(e, y, n->farg[0]), NULL);
+        const char *cp = const_i64(e, y, 2 * nd, pads), *cv = const_f(e, y, n->farg[0]);
+        op(e, "Pad", y, x, cp, cv, NULL);
         return;
     }
-    case FT_OP_RELU6: op(e, "Clip", y, x, const_f(e, y, 0.0f), const_f(e, y, 6.0f), NULL); return;
+    case FT_OP_RELU6: {
+        const char *lo = const_f(e, y, 0.0f), *hi = const_f(e, y, 6.0f);
+        op(e, "Clip", y, x, lo, hi, NULL);
+        return;
+    }
     case FT_OP_HARDSIGMOID: {
         o = op(e, "HardSigmoid", y, x, NULL, NULL, NULL);
         attr_f(e, o, "alpha", 1.0f / 6.0f);
@@ -521,8 +527,9 @@ static void emit_node(ex *e, ft_node *n) {
                    *rot = tmp(e, y, "rot"), *xc = tmp(e, y, "xcos"), *rs = tmp(e, y, "rotsin"), *sum = tmp(e, y, "sum");
         op(e, "Reshape", x4, x, const_i64(e, y, 4, s4), NULL, NULL);
         const char *axis = const_i64(e, y, 1, &ax);
-        op(e, "Slice", a, x4, const_i64(e, y, 1, &z), const_i64(e, y, 1, &hh), axis);
-        op(e, "Slice", b, x4, const_i64(e, y, 1, &hh), const_i64(e, y, 1, &dd), axis);
+        const char *c0 = const_i64(e, y, 1, &z), *c1 = const_i64(e, y, 1, &hh), *c2 = const_i64(e, y, 1, &dd);
+        op(e, "Slice", a, x4, c0, c1, axis);
+        op(e, "Slice", b, x4, c1, c2, axis);
         op(e, "Neg", nb, b, NULL, NULL, NULL);
         Onnx__NodeProto *c = op(e, "Concat", rot, nb, NULL, NULL, NULL);
         if (!c) return;
@@ -606,6 +613,18 @@ static void assign_names(ex *e, int count) {
         ft_node *n = ft_graph_node(e->g, i);
         if (!e->need[i]) continue;
         const char *base = n->op == FT_OP_PARAM ? e->ps->p[n->param].name : n->name;
+        char own[256];
+        if (!base[0]) { /* native builders leave nodes unnamed: a layer is named after its weight's module */
+            for (int k = 0; k < n->n_in && !base[0]; k++) {
+                if (n->in[k]->op != FT_OP_PARAM) continue;
+                const char *pn = e->ps->p[n->in[k]->param].name, *dot = strrchr(pn, '.');
+                if (dot && dot > pn && (size_t)(dot - pn) < sizeof own) {
+                    memcpy(own, pn, (size_t)(dot - pn));
+                    own[dot - pn] = 0;
+                    base = own;
+                }
+            }
+        }
         char *s;
         if (n->op == FT_OP_PARAM || n->op == FT_OP_INPUT) s = ex_printf(e, "%s", base);
         else if (!base[0]) s = ex_printf(e, "%s_%d", ft_op_name(n->op), i);
