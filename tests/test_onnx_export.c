@@ -1,9 +1,10 @@
 /* ONNX export (src/export/onnx_export.c) against ONNX Runtime.
  *
- * tests/gen/gen_onnx_export_ref.js exported nine models with `finetune export --format onnx`
+ * tests/gen/gen_onnx_export_ref.js exported ten models with `finetune export --format onnx`
  * (an MLP, ResNet-18, MobileNetV2 with a fixed batch, a graph config using every graph op,
  * BERT and GPT-2 sequence classifiers with padding masks, a Llama LM with grouped-query
- * attention and RoPE; Coral's MobileNetV2 TFLite and nsfwjs's MobileNetV2 TF.js as imported,
+ * attention and RoPE; the MLP fine-tuned by `finetune train` (trained here with ft_train);
+ * Coral's MobileNetV2 TFLite and nsfwjs's MobileNetV2 TF.js as imported,
  * skipped when ../shared or data-cache/nsfwjs is absent), ran ONNX Runtime on them and stored
  * its outputs. Here the same
  * models (same config, seed and parameter perturbation) are computed by finetune and must
@@ -53,7 +54,59 @@ static void perturb(ft_model *m) {
     }
 }
 
-static ft_model *load_case(const char *name, uint64_t seed) {
+static ft_model *load_config(const char *name, uint64_t seed, bool move);
+static ft_model *load_case(const char *name, uint64_t seed) { return load_config(name, seed, true); }
+
+/* The generator's "mlp_finetuned": the same CSV, trained as `finetune train --epochs 3
+ * --batch 16 --optimizer sgd --lr 0.1 --threads 1 --workers 0 --seed 1` trains it. */
+static ft_model *finetuned(const char *config, uint64_t seed) {
+    ft_model *m = load_config(config, seed, false);
+    if (!m) return NULL;
+    char csv[512], run[512];
+    snprintf(csv, sizeof csv, "%s/train.csv", tmpdir);
+    snprintf(run, sizeof run, "%s/run", tmpdir);
+    FILE *f = fopen(csv, "w");
+    if (!f) { ft_model_free(m); return NULL; }
+    for (int r = 0; r < 64; r++) {
+        double v[12];
+        int best = 0;
+        for (int j = 0; j < 12; j++) v[j] = (floor(2001.0 * hash_u01((uint32_t)(12 * r + j), 90)) - 1000) / 1000;
+        for (int j = 1; j < 5; j++) if (v[j] > v[best]) best = j;
+        for (int j = 0; j < 12; j++) fprintf(f, "%.3f,", v[j]);
+        fprintf(f, "%d\n", best);
+    }
+    fclose(f);
+    ft_dataset *ds = NULL;
+    char spec[600];
+    snprintf(spec, sizeof spec, "csv:%s", csv);
+    CHECK_OK(ft_dataset_open(spec, &ds));
+    ft_run_config c = ft_run_defaults();
+    c.out_dir = run;
+    c.epochs = 3;
+    c.batch_size = 16;
+    c.optim = ft_optim_defaults(FT_OPT_SGD);
+    c.optim.lr = 0.1f;
+    c.seed = seed;
+    c.workers = 0;
+    c.progress = -1;
+    ft_run_result res;
+    memset(&res, 0, sizeof res);
+    ft_set_num_threads(1);
+    if (ds) CHECK_OK(ft_train(m, ds, NULL, &c, &res));
+    ft_set_num_threads(2);
+    ft_model *init = load_config(config, seed, false); /* training moved the weights */
+    CHECK(init && init->params->total == m->params->total && memcmp(init->params->data, m->params->data, m->params->total * 4) != 0);
+    ft_model_free(init);
+    ft_dataset_free(ds);
+    unlink(csv);
+    char p[700];
+    const char *files[] = {"checkpoint.safetensors", "metrics.jsonl", "report.html", "best.safetensors"};
+    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", run, files[i]); unlink(p); }
+    rmdir(run);
+    return m;
+}
+
+static ft_model *load_config(const char *name, uint64_t seed, bool move) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.json", CFG_DIR, name);
     uint8_t *txt = NULL;
@@ -66,7 +119,7 @@ static ft_model *load_case(const char *name, uint64_t seed) {
     ft_free(txt);
     if (ft_model_from_config(s, &m)) fprintf(stderr, "%s: %s\n", path, ft_errmsg());
     ft_free(s);
-    if (m) { ft_model_init(m, seed); perturb(m); }
+    if (m) { ft_model_init(m, seed); if (move) perturb(m); }
     return m;
 }
 
@@ -194,7 +247,7 @@ static void test_against_ort(void) {
     CHECK_OK(ft_st_open(FIX, &st));
     if (!st) return;
     json_t *cases = json_loads(ft_st_meta(st, "cases") ? ft_st_meta(st, "cases") : "", 0, NULL);
-    CHECKF(json_array_size(cases) == 9, "fixture cases: %zu", json_array_size(cases));
+    CHECKF(json_array_size(cases) == 10, "fixture cases: %zu", json_array_size(cases));
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
         const char *name = json_string_value(json_object_get(c, "name"));
@@ -212,8 +265,10 @@ static void test_against_ort(void) {
                 continue;
             }
             CHECK_OK(ft_model_load(path, &m));
+        } else if (json_is_true(json_object_get(c, "train"))) {
+            m = finetuned(json_string_value(json_object_get(c, "config")), (uint64_t)json_integer_value(json_object_get(c, "seed")));
         } else {
-            m = load_case(name, (uint64_t)json_integer_value(json_object_get(c, "seed")));
+            m = load_case(json_string_value(json_object_get(c, "config")), (uint64_t)json_integer_value(json_object_get(c, "seed")));
         }
         CHECKF(m != NULL, "%s", name);
         if (!m) continue;

@@ -21,6 +21,12 @@
  *        images/features: x[i] = 2 hashU01(i, 40 + k) - 1 (k = the case's index below), float32
  *        text (T = 8, vocab 99): input_ids[i] = floor(99 hashU01(i, 61)) as int32,
  *                                attention_mask row 0 all ones, row 1 ones then 3 zeros (padding)
+ * "mlp_finetuned" is the MLP config (seed 1) fine-tuned instead of perturbed:
+ *   finetune train --model mlp.json --seed 1 --data csv:train.csv --epochs 3 --batch 16
+ *                  --optimizer sgd --lr 0.1 --threads 1 --workers 0 --progress none --out RUN
+ * on 64 rows of 12 features (k - 1000) / 1000 with k = floor(2001 hashU01(12 r + j, 90)),
+ * written "%.3f", label = the argmax of the first 5 features; then RUN/checkpoint.safetensors
+ * is exported to ONNX (the C test trains the same way with ft_train).
  * Writes tests/fixtures/onnx_export_ref.safetensors: "<case>.out" (ONNX Runtime's output) per
  * case; metadata "cases" (JSON: name, seed, batch: "dynamic"|2, text, input shape, output name,
  * the exported file's size and node count) and "onnxruntime" (version). Deterministic. */
@@ -47,6 +53,8 @@ const CASES = [
   { name: "bert_seqcls", seed: 5, text: true },
   { name: "gpt2_seqcls", seed: 6, text: true },
   { name: "llama_lm", seed: 7, text: true },
+  /* fine-tuned by `finetune train` (below), then exported */
+  { name: "mlp", seed: 1, input: [12], train: true, key: "mlp_finetuned" },
   /* imported models with their real weights (no perturbation); skipped when absent */
   { name: "tflite_mobilenet_v2", import: "shared:models/coral-mobilenet/mobilenet_v2_1.0_224_quant.tflite", input: [3, 224, 224] },
   { name: "tfjs_nsfwjs_mobilenet_v2", import: "repo:data-cache/nsfwjs/mobilenet_v2", input: [3, 224, 224] },
@@ -85,11 +93,25 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
   try {
     for (const [k, c] of CASES.entries()) {
       let dir = path.join(tmp, c.name);
-      const onnx = path.join(tmp, c.name + ".onnx");
+      const onnx = path.join(tmp, (c.key || c.name) + ".onnx");
       if (c.import) {
         const [where, rel] = c.import.split(/:(.*)/s);
         dir = path.join(where === "shared" ? shared : root, rel);
         if (!fs.existsSync(dir)) { console.log(`${c.name}: ${dir} is absent, skipped`); continue; }
+      } else if (c.train) {
+        const rows = [];
+        for (let r = 0; r < 64; r++) {
+          const v = [];
+          for (let j = 0; j < 12; j++) v.push((Math.floor(2001 * stio.hashU01(12 * r + j, 90)) - 1000) / 1000);
+          let best = 0;
+          for (let j = 1; j < 5; j++) if (v[j] > v[best]) best = j;
+          rows.push(v.map((x) => x.toFixed(3)).join(",") + "," + best);
+        }
+        fs.writeFileSync(path.join(tmp, "train.csv"), rows.join("\n") + "\n");
+        run(["train", "--model", path.join(cfgDir, c.name + ".json"), "--seed", String(c.seed), "--data", "csv:" + path.join(tmp, "train.csv"),
+             "--epochs", "3", "--batch", "16", "--optimizer", "sgd", "--lr", "0.1", "--threads", "1", "--workers", "0",
+             "--progress", "none", "--out", path.join(tmp, "run")]);
+        dir = path.join(tmp, "run/checkpoint.safetensors");
       } else {
         run(["export", "--model", path.join(cfgDir, c.name + ".json"), "--seed", String(c.seed), "--out", dir]);
         perturb(path.join(dir, "model.safetensors"));
@@ -114,13 +136,14 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
       }
       const r = await s.run(feeds);
       const y = r[s.outputNames[0]];
-      out[c.name + ".out"] = { dtype: "F32", shape: y.dims.slice(), data: Float32Array.from(y.data) };
+      const key = c.key || c.name;
+      out[key + ".out"] = { dtype: "F32", shape: y.dims.slice(), data: Float32Array.from(y.data) };
       const bytes = fs.statSync(onnx).size;
-      cases.push({ name: c.name, index: k, seed: c.seed || 0, import: c.import || "", batch: c.batch || "dynamic", text: !!c.text, input: shape,
+      cases.push({ name: key, config: c.name, train: !!c.train, index: k, seed: c.seed || 0, import: c.import || "", batch: c.batch || "dynamic", text: !!c.text, input: shape,
                    inputs: s.inputNames, output: s.outputNames[0], onnx_bytes: bytes });
       let mx = 0;
       for (const v of y.data) mx = Math.max(mx, Math.abs(v));
-      console.log(`${c.name}: inputs ${s.inputNames.join(",")} -> ${s.outputNames[0]} [${y.dims}], max |y| ${mx.toPrecision(4)}, ${bytes} bytes`);
+      console.log(`${key}: inputs ${s.inputNames.join(",")} -> ${s.outputNames[0]} [${y.dims}], max |y| ${mx.toPrecision(4)}, ${bytes} bytes`);
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
