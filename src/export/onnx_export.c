@@ -164,7 +164,7 @@ static Onnx__TensorProto *tensor(ex *e, const char *name, int dtype, int ndim, c
     int64_t *d = ex_alloc(e, (size_t)(ndim ? ndim : 1) * sizeof *d);
     if (!t || !d) return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    if (ndim) memcpy(d, dims, (size_t)ndim * sizeof *d);
     t->dims = d;
     t->n_dims = (size_t)ndim;
     t->has_data_type = 1;
