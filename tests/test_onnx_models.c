@@ -1,0 +1,475 @@
+/* Real pretrained ONNX models imported by ft_import_onnx, against ONNX Runtime.
+ *
+ * References: tests/fixtures/onnx_models_ref.safetensors, written by
+ * tests/gen/gen_onnx_models_ref.js (ONNX Runtime on the same inputs; its header documents
+ * every tensor). Models: openWakeWord's mel front end, speech-embedding CNN and four
+ * wake-word heads (../shared/models/openwakeword), Silero VAD v4 and the PaddleOCR direction
+ * classifier (data-cache/onnx, scripts/fetch-onnx-models.sh). Each part skips with a message
+ * when its files are absent.
+ *
+ * Then fine-tuning an imported model with the controls native models have: a cut at a named
+ * tensor plus a new head, --train/--freeze globs on the initializer names, a few SGD steps
+ * (only the selected parameters move), and the fine-tuned model exported to ONNX
+ * (ft_model_export_onnx) and imported again gives finetune's outputs. */
+#include "test.h"
+#include "onnx.pb-c.h"
+
+#include <sndfile.h>
+#include <unistd.h>
+
+#define FIX "tests/fixtures/onnx_models_ref.safetensors"
+#define CACHE "data-cache/onnx"
+
+static ft_safetensors *ref;
+static char tmpdir[256];
+static const char *CLIPS[4] = {"yes", "no", "silence", "noise"};
+
+static float *ref_f32(const char *name, int64_t *numel) {
+    const ft_st_tensor *t = ft_st_find(ref, name);
+    if (!t) { fprintf(stderr, "fixture has no %s\n", name); return NULL; }
+    float *v = ft_malloc((size_t)t->numel * sizeof *v);
+    if (ft_st_to_f32(t, v)) { ft_free(v); return NULL; }
+    if (numel) *numel = t->numel;
+    return v;
+}
+
+/* Forward of a model on one float input of the model's shape times n; out gets the
+ * (first) output's values. Returns the output's numel, -1 on failure. */
+static int64_t run(ft_model *m, const float *x, int64_t n, float *out, int64_t cap) {
+    ft_graph *g = ft_graph_new(m->params);
+    int64_t shape[FT_MAX_DIMS] = {n}, per = 1;
+    for (int d = 0; d < m->in_ndim; d++) { shape[d + 1] = m->in_shape[d]; per *= m->in_shape[d]; }
+    ft_node *in = ft_input(g, "x", m->in_dtype, m->in_ndim + 1, shape);
+    ft_node *y = m->arch->build(m, g, in, false);
+    ft_node_keep(y);
+    int64_t got = -1;
+    ft_status s = ft_graph_plan(g, NULL, false);
+    if (!s) s = ft_graph_set_input(g, in, x, (size_t)(n * per) * sizeof *x);
+    if (!s) s = ft_graph_forward(g);
+    if (!s && y->numel <= cap) { memcpy(out, y->val, (size_t)y->numel * sizeof *out); got = y->numel; }
+    if (s) fprintf(stderr, "forward: %s\n", ft_errmsg());
+    ft_graph_free(g);
+    return got;
+}
+
+static double max_diff(const float *a, const float *b, int64_t n) {
+    double w = 0;
+    for (int64_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - b[i]));
+    return w;
+}
+
+/* An op the importer does not map yet (FT_EUNSUPPORTED, which names it) is a known gap:
+ * reported as one "GAP" line and counted, not a failure; any other error fails. */
+static int gaps;
+static bool gap_or_fail(ft_status s, const char *path) {
+    if (s == FT_EUNSUPPORTED) { printf("GAP %s\n", ft_errmsg()); gaps++; return true; }
+    CHECKF(s == FT_OK, "import %s: %s", path, ft_errmsg());
+    return s != FT_OK;
+}
+
+/* Import with an input shape (n dims, batch first); NULL and a message on failure. */
+static ft_model *import(const char *path, int n, const int64_t *shape, bool promote) {
+    ft_onnx_opts o = ft_onnx_defaults();
+    o.input_ndim = n;
+    for (int i = 0; i < n; i++) o.input_shape[i] = shape[i];
+    if (n) o.batch = shape[0];
+    o.promote_constants = promote;
+    ft_model *m = NULL;
+    ft_status s = ft_import_onnx(path, &o, &m);
+    return gap_or_fail(s, path) ? NULL : m;
+}
+
+static bool wav16k(const char *path, float *x, int n, float scale) {
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *f = sf_open(path, SFM_READ, &info);
+    if (!f) return false;
+    short buf[16000];
+    bool ok = info.samplerate == 16000 && info.channels == 1 && n <= 16000 && sf_readf_short(f, buf, n) == n;
+    sf_close(f);
+    for (int i = 0; ok && i < n; i++) x[i] = buf[i] * scale;
+    return ok;
+}
+
+/* ---------------- openWakeWord ---------------- */
+static void test_oww(const char *shared) {
+    char path[1024], wav[1024];
+    /* the mel front end on each clip (raw int16 values) */
+    snprintf(path, sizeof path, "%s/models/openwakeword/melspectrogram.onnx", shared);
+    int64_t s1[2] = {1, 16000};
+    ft_model *m = import(path, 2, s1, false);
+    int64_t n_mel = 0;
+    float *mel = ref_f32("oww.mel", &n_mel), *y = ft_malloc(16000 * sizeof *y), *x = ft_malloc(16000 * sizeof *x);
+    for (int c = 0; m && mel && c < 4; c++) {
+        snprintf(wav, sizeof wav, "%s/models/tflite-micro/%s_1000ms.wav", shared, CLIPS[c]);
+        CHECKF(wav16k(wav, x, 16000, 1.0f), "%s", wav);
+        int64_t k = run(m, x, 1, y, 16000);
+        CHECKF(k == n_mel / 4, "mel %s: %lld values, ONNX Runtime %lld", CLIPS[c], (long long)k, (long long)(n_mel / 4));
+        if (k != n_mel / 4) break;
+        const float *r = mel + c * k;
+        CHECKF(t_close(y, r, (long)k, 1e-4, 2e-3, "mel"), "melspectrogram %s", CLIPS[c]);
+        printf("melspectrogram %-8s max |diff| %.2e (values up to %.1f)\n", CLIPS[c], max_diff(y, r, k), 60.0);
+    }
+    ft_model_free(m);
+    ft_free(x);
+    ft_free(y);
+    ft_free(mel);
+
+    /* the embedding CNN on 12 windows */
+    snprintf(path, sizeof path, "%s/models/openwakeword/embedding_model.onnx", shared);
+    int64_t s2[4] = {12, 76, 32, 1};
+    m = import(path, 4, s2, false);
+    int64_t n_emb = 0;
+    float *ein = ref_f32("oww.emb_input", NULL), *emb = ref_f32("oww.emb", &n_emb);
+    if (m && ein && emb) {
+        float *e = ft_malloc((size_t)n_emb * sizeof *e);
+        int64_t k = run(m, ein, 12, e, n_emb);
+        CHECKF(k == n_emb, "embedding: %lld values", (long long)k);
+        if (k == n_emb) {
+            CHECKF(t_close(e, emb, (long)k, 1e-4, 1e-3, "embedding"), "embedding_model");
+            printf("embedding_model  max |diff| %.2e over %lld values\n", max_diff(e, emb, k), (long long)k);
+        }
+        ft_free(e);
+    }
+    ft_model_free(m);
+    ft_free(ein);
+    ft_free(emb);
+
+    /* the wake-word heads on [1, 16, 96] (hey_mycroft: one batch of 4) */
+    float *hin = ref_f32("oww.head_input", NULL);
+    const char *heads[4] = {"alexa_v0.1", "hey_jarvis_v0.1", "hey_marvin_v0.1", "hey_mycroft_v0.1"};
+    for (int h = 0; hin && h < 4; h++) {
+        bool batch4 = h == 3;
+        snprintf(path, sizeof path, "%s/models/openwakeword/%s.onnx", shared, heads[h]);
+        int64_t s3[3] = {batch4 ? 4 : 1, 16, 96};
+        m = import(path, 3, s3, false);
+        if (!m) continue;
+        char key[64];
+        snprintf(key, sizeof key, "oww.%s", heads[h]);
+        float *r = ref_f32(key, NULL), got[4] = {0};
+        bool ran = m != NULL;
+        if (m && batch4) ran = run(m, hin, 4, got, 4) == 4;
+        for (int i = 0; m && !batch4 && i < 4 && ran; i++) ran = run(m, hin + i * 1536, 1, got + i, 1) == 1;
+        CHECKF(ran, "%s ran", heads[h]);
+        if (ran && r) {
+            CHECKF(t_close(got, r, 4, 1e-3, 1e-6, heads[h]), "%s", heads[h]);
+            printf("%-16s %.4g %.4g %.4g %.4g (ONNX Runtime %.4g %.4g %.4g %.4g)\n", heads[h], got[0], got[1], got[2], got[3],
+                   r[0], r[1], r[2], r[3]);
+        }
+        ft_free(r);
+        ft_model_free(m);
+    }
+    ft_free(hin);
+}
+
+/* ---------------- Silero VAD ---------------- */
+/* A serialized TensorProto (what ft_onnx_opts binds graph inputs to). */
+static uint8_t *tensor_pb(int dtype, int ndim, const int64_t *dims, const void *data, size_t bytes, size_t *len) {
+    Onnx__TensorProto t;
+    onnx__tensor_proto__init(&t);
+    t.n_dims = (size_t)ndim;
+    t.dims = (int64_t *)dims;
+    t.has_data_type = 1;
+    t.data_type = dtype;
+    t.has_raw_data = 1;
+    t.raw_data.len = bytes;
+    t.raw_data.data = (uint8_t *)data;
+    *len = onnx__tensor_proto__get_packed_size(&t);
+    uint8_t *b = ft_malloc(*len ? *len : 1);
+    onnx__tensor_proto__pack(&t, b);
+    return b;
+}
+
+static void test_silero(void) {
+    const char *path = CACHE "/silero_vad.onnx";
+    const char *shared = getenv("FT_SHARED") ? getenv("FT_SHARED") : "../shared";
+    if (access(path, R_OK) != 0) { printf("SKIP Silero VAD: %s is absent (scripts/fetch-onnx-models.sh)\n", path); return; }
+    float *prob = ref_f32("vad.prob", NULL), *hn = ref_f32("vad.hn", NULL), *cn = ref_f32("vad.cn", NULL);
+    if (!prob || !hn || !cn) { CHECK(0); goto out; }
+    /* each clip: steps 0, 1 and 6, the state h, c bound to ONNX Runtime's state after the step before */
+    const int steps[3] = {0, 1, 6};
+    double worst = 0;
+    for (int c = 0; c < 4; c++) {
+        char wav[1024];
+        snprintf(wav, sizeof wav, "%s/models/tflite-micro/%s_1000ms.wav", shared, CLIPS[c]);
+        float audio[16000];
+        if (!wav16k(wav, audio, 16000, 1.0f / 32768)) { printf("SKIP Silero VAD: %s unreadable\n", wav); goto out; }
+        for (int si = 0; si < 3; si++) {
+            int k = steps[si];
+            float zeros[128] = {0};
+            const float *h = k ? hn + (c * 10 + k - 1) * 128 : zeros, *cc = k ? cn + (c * 10 + k - 1) * 128 : zeros;
+            int64_t sd[3] = {2, 1, 64};
+            int64_t sr = 16000;
+            size_t lens[3];
+            uint8_t *pbs[3] = {tensor_pb(7, 0, NULL, &sr, sizeof sr, &lens[0]), tensor_pb(1, 3, sd, h, 512, &lens[1]),
+                               tensor_pb(1, 3, sd, cc, 512, &lens[2])};
+            const char *names[3] = {"sr", "h", "c"};
+            ft_onnx_opts o = ft_onnx_defaults();
+            o.input = "input";
+            o.input_ndim = 2;
+            o.input_shape[0] = 1;
+            o.input_shape[1] = 1536;
+            o.n_bind = 3;
+            o.bind_names = names;
+            o.bind_data = (const uint8_t *const *)pbs;
+            o.bind_sizes = lens;
+            ft_model *m = NULL;
+            ft_status s = ft_import_onnx(path, &o, &m);
+            bool stop = gap_or_fail(s, path);
+            float out[4] = {0};
+            int64_t n = m ? run(m, audio + k * 1536, 1, out, 4) : -1;
+            if (m) CHECKF(n >= 1, "silero %s step %d ran", CLIPS[c], k);
+            if (n >= 1) {
+                float r = prob[c * 10 + k];
+                CHECKF(fabs(out[0] - r) <= 1e-4 + 1e-3 * fabs(r), "silero %s step %d: %g vs ONNX Runtime %g", CLIPS[c], k, out[0], r);
+                worst = fmax(worst, fabs(out[0] - r));
+            }
+            ft_model_free(m);
+            for (int i = 0; i < 3; i++) ft_free(pbs[i]);
+            if (stop) goto out;
+        }
+    }
+    printf("silero_vad       P(speech) max |diff| %.2e over 12 steps (each clip: steps 0, 1, 6)\n", worst);
+out:
+    ft_free(prob);
+    ft_free(hn);
+    ft_free(cn);
+}
+
+/* ---------------- PaddleOCR direction classifier ---------------- */
+static void test_ocr(void) {
+    const char *path = CACHE "/ch_ppocr_mobile_v2.0_cls_infer.onnx";
+    if (access(path, R_OK) != 0) { printf("SKIP PaddleOCR cls: %s is absent (scripts/fetch-onnx-models.sh)\n", path); return; }
+    const ft_st_tensor *img = ft_st_find(ref, "ocr.image");
+    float *p = ref_f32("ocr.prob", NULL);
+    CHECK(img && img->dtype == FT_ST_U8 && img->numel == 4 * 48 * 192 && p);
+    if (!img || !p) { ft_free(p); return; }
+    float *x = ft_malloc(4 * 3 * 48 * 192 * sizeof *x);
+    for (int n = 0; n < 4; n++)
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 48 * 192; i++) x[(n * 3 + c) * 48 * 192 + i] = ((float)img->data[n * 48 * 192 + i] / 255.0f - 0.5f) / 0.5f;
+    for (int promote = 0; promote < 2; promote++) {
+        int64_t s[4] = {4, 3, 48, 192};
+        ft_model *m = import(path, 4, s, promote);
+        if (!m) continue;
+        float y[8] = {0};
+        int64_t k = m ? run(m, x, 4, y, 8) : -1;
+        CHECKF(k == 8, "ocr: %lld outputs", (long long)k);
+        if (k == 8) {
+            CHECKF(t_close(y, p, 8, 1e-3, 1e-4, "ocr"), "PaddleOCR cls (promote_constants %d)", promote);
+            printf("ppocr cls (%s) P(0 deg) %.4f %.4f %.4f %.4f, max |diff| %.2e\n", promote ? "Constants trainable" : "Constants fixed",
+                   y[0], y[2], y[4], y[6], max_diff(y, p, 8));
+        }
+        if (m && promote) {
+            /* promoted Constants are parameters, so there is something to train */
+            CHECKF(ft_params_count(m->params, true) > 100000, "%lld trainable", (long long)ft_params_count(m->params, true));
+        }
+        ft_model_free(m);
+    }
+    ft_free(x);
+    ft_free(p);
+}
+
+/* ---------------- fine-tune -> export -> import round trips (no download needed) ---------------- */
+static ft_model *from_config_file(const char *name, uint64_t seed) {
+    char path[512];
+    snprintf(path, sizeof path, "tests/fixtures/onnx_export/%s.json", name);
+    uint8_t *txt = NULL;
+    size_t n = 0;
+    ft_model *m = NULL;
+    if (ft_read_file(path, 1 << 20, &txt, &n)) return NULL;
+    char *cfg = ft_malloc(n + 1);
+    memcpy(cfg, txt, n);
+    cfg[n] = 0;
+    ft_free(txt);
+    if (!ft_model_from_config(cfg, &m)) ft_model_init(m, seed);
+    ft_free(cfg);
+    return m;
+}
+
+static void hashed(float *x, int64_t n, uint32_t seed) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t h = (uint32_t)i + seed * 0x9e3779b9u;
+        h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
+        x[i] = 2.0f * (float)(h >> 8) / 16777216.0f - 1.0f;
+    }
+}
+
+static int64_t per_example(const ft_model *m) {
+    int64_t per = 1;
+    for (int d = 0; d < m->in_ndim; d++) per *= m->in_shape[d];
+    return per;
+}
+
+/* `steps` SGD steps of cross-entropy on a fixed hashed batch of 4 (labels i % K); returns the
+ * first and last loss. */
+static bool sgd(ft_model *m, int steps, float lr, float *loss0, float *loss1) {
+    const int64_t n = 4;
+    int64_t shape[FT_MAX_DIMS] = {n};
+    for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
+    if (ft_params_alloc_grads(m->params)) return false;
+    ft_graph *g = ft_graph_new(m->params);
+    ft_node *x = ft_input(g, "x", FT_F32, m->in_ndim + 1, shape);
+    ft_node *y = ft_input(g, "y", FT_I32, 1, shape);
+    ft_node *lg = m->arch->build(m, g, x, true);
+    ft_node *loss = ft_cross_entropy(g, lg, y, -100, 0.0f);
+    bool ok = ft_graph_plan(g, loss, true) == FT_OK;
+    float *xv = ft_malloc((size_t)(n * per_example(m)) * sizeof *xv);
+    hashed(xv, n * per_example(m), 77);
+    int32_t yv[4];
+    for (int i = 0; i < 4; i++) yv[i] = i % (int)lg->shape[1];
+    ok = ok && !ft_graph_set_input(g, x, xv, (size_t)(n * per_example(m)) * sizeof *xv) && !ft_graph_set_input(g, y, yv, sizeof yv);
+    for (int s = 0; ok && s < steps; s++) {
+        ft_params_zero_grad(m->params);
+        ok = !ft_graph_forward(g) && !ft_graph_backward(g);
+        if (s == 0) *loss0 = loss->val[0];
+        *loss1 = loss->val[0];
+        for (int i = 0; ok && i < m->params->n; i++) {
+            float *gr = ft_params_grad(m->params, i), *v = ft_params_value(m->params, i);
+            if (gr) for (int64_t j = 0; j < m->params->p[i].numel; j++) v[j] -= lr * gr[j];
+        }
+    }
+    if (!ok) fprintf(stderr, "sgd: %s\n", ft_errmsg());
+    ft_free(xv);
+    ft_graph_free(g);
+    return ok;
+}
+
+/* Export m, import the file again, and compare the two forwards on a hashed batch of 3. */
+static void export_reimport(ft_model *m, const char *what) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/rt.onnx", tmpdir);
+    CHECK_OK(ft_model_export_onnx(m, path, NULL));
+    ft_model *r = NULL;
+    ft_onnx_opts o = ft_onnx_defaults();
+    o.batch = 3;
+    ft_status s = ft_import_onnx(path, &o, &r);
+    if (gap_or_fail(s, what)) { unlink(path); return; }
+    int64_t per = per_example(m), cap = 3 * 4096;
+    float *x = ft_malloc((size_t)(3 * per) * sizeof *x), *a = ft_malloc((size_t)cap * sizeof *a), *b = ft_malloc((size_t)cap * sizeof *b);
+    hashed(x, 3 * per, 5);
+    int64_t na = run(m, x, 3, a, cap), nb = run(r, x, 3, b, cap);
+    CHECKF(na > 0 && na == nb, "%s: %lld vs %lld outputs", what, (long long)na, (long long)nb);
+    if (na > 0 && na == nb) {
+        CHECKF(t_close(b, a, (long)na, 1e-4, 1e-5, what), "%s: re-imported export vs finetune", what);
+        printf("%-40s exported, re-imported: max |diff| %.2e\n", what, max_diff(a, b, na));
+    }
+    /* the parameters keep their names and values */
+    int same = 0, total = 0;
+    for (int i = 0; i < m->params->n; i++) {
+        if (m->params->p[i].is_buffer) continue;
+        total++;
+        int k = ft_params_find(r->params, m->params->p[i].name);
+        if (k >= 0 && r->params->p[k].numel == m->params->p[i].numel &&
+            !memcmp(ft_params_value(r->params, k), ft_params_value(m->params, i), (size_t)m->params->p[i].numel * 4))
+            same++;
+    }
+    CHECKF(same == total, "%s: %d of %d parameters came back under their names", what, same, total);
+    ft_free(x);
+    ft_free(a);
+    ft_free(b);
+    ft_model_free(r);
+    unlink(path);
+}
+
+static float *copy_param(ft_model *m, const char *name, int *idx) {
+    *idx = ft_params_find(m->params, name);
+    CHECKF(*idx >= 0, "no parameter %s", name);
+    if (*idx < 0) return NULL;
+    size_t bytes = (size_t)m->params->p[*idx].numel * 4;
+    float *c = ft_malloc(bytes);
+    memcpy(c, ft_params_value(m->params, *idx), bytes);
+    return c;
+}
+static bool param_same(ft_model *m, int idx, const float *c) {
+    return c && idx >= 0 && !memcmp(c, ft_params_value(m->params, idx), (size_t)m->params->p[idx].numel * 4);
+}
+
+/* An imported model (the export of a native one) fine-tuned like a native one: globs on the
+ * initializer names, then a cut at a named tensor with a new head; each result exported and
+ * imported again. */
+static void finetune_imported(const char *name, uint64_t seed, const char *train, const char *freeze, const char *moved,
+                              const char *frozen, const char *still, const char *cut) {
+    ft_model *m = from_config_file(name, seed);
+    char path[512], what[128];
+    snprintf(path, sizeof path, "%s/%s.onnx", tmpdir, name);
+    CHECK(m && !ft_model_export_onnx(m, path, NULL));
+    ft_model_free(m);
+    m = NULL;
+    ft_onnx_opts o = ft_onnx_defaults();
+    snprintf(what, sizeof what, "%s (imported)", name);
+    if (gap_or_fail(ft_import_onnx(path, &o, &m), what)) { unlink(path); return; }
+    CHECK_OK(ft_model_select_trainable(m, train, freeze));
+    int i1, i2, i3;
+    float *p1 = copy_param(m, moved, &i1), *p2 = copy_param(m, frozen, &i2), *p3 = copy_param(m, still, &i3);
+    float l0 = 0, l1 = 0;
+    CHECK(sgd(m, 6, 0.1f, &l0, &l1));
+    CHECKF(l1 < l0, "%s --train '%s' --freeze '%s': loss %g -> %g", what, train, freeze, l0, l1);
+    CHECKF(p1 && !param_same(m, i1, p1), "%s trained", moved);
+    CHECKF(param_same(m, i2, p2), "%s frozen", frozen);
+    CHECKF(param_same(m, i3, p3), "%s not selected", still);
+    printf("%s --train '%s' --freeze '%s': loss %.4f -> %.4f over 6 SGD steps\n", what, train, freeze, l0, l1);
+    snprintf(what, sizeof what, "%s (imported, fine-tuned)", name);
+    export_reimport(m, what);
+    ft_free(p1);
+    ft_free(p2);
+    ft_free(p3);
+    ft_model_free(m);
+    m = NULL;
+
+    o = ft_onnx_defaults();
+    o.cut = cut;
+    snprintf(what, sizeof what, "%s cut at '%s'", name, cut);
+    if (!gap_or_fail(ft_import_onnx(path, &o, &m), what)) {
+        ft_model *h = NULL;
+        CHECK_OK(ft_model_replace_head(m, 3, 9, &h));
+        if (h) {
+            CHECKF(h->n_classes == 3, "%d classes", h->n_classes);
+            CHECK_OK(ft_model_select_trainable(h, "head", NULL));
+            CHECK(sgd(h, 6, 0.2f, &l0, &l1));
+            CHECKF(l1 < l0, "%s + new head: loss %g -> %g", what, l0, l1);
+            printf("%s + new 3-class head, --train head: loss %.4f -> %.4f\n", what, l0, l1);
+            snprintf(what, sizeof what, "%s cut at '%s' + new head", name, cut);
+            export_reimport(h, what);
+            ft_model_free(h);
+        }
+        ft_model_free(m);
+    }
+    unlink(path);
+}
+
+static void test_roundtrip(void) {
+    /* native models through ONNX and back */
+    const char *names[3] = {"mlp", "ops_graph", "mobilenet_v2"};
+    for (int i = 0; i < 3; i++) {
+        ft_model *m = from_config_file(names[i], 11 + (uint64_t)i);
+        CHECKF(m != NULL, "%s", names[i]);
+        if (!m) continue;
+        char what[64];
+        snprintf(what, sizeof what, "%s (native)", names[i]);
+        export_reimport(m, what);
+        ft_model_free(m);
+    }
+    finetune_imported("mobilenet_v2", 3, "features.18.*,classifier.*", "features.18.1.*", "classifier.1.weight",
+                      "features.18.1.weight", "features.0.0.weight", "features.18.1");
+    finetune_imported("ops_graph", 4, "fc.*,head.*", "fc.bias", "fc.weight", "fc.bias", "c1.weight", "ln");
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "%s/ft_onnx_models_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    test_roundtrip();
+    CHECK_OK(ft_st_open(FIX, &ref));
+    if (ref) {
+        const char *shared = t_shared("openWakeWord and Silero VAD (the clips)");
+        if (shared) {
+            test_oww(shared);
+            test_silero();
+        }
+        test_ocr();
+        ft_st_close(ref);
+    }
+    if (gaps) printf("%d real-model import(s) hit an op the importer does not map yet (GAP lines above)\n", gaps);
+    rmdir(tmpdir);
+    TEST_END();
+}
