@@ -198,6 +198,90 @@ static ft_node *b_attn_empty_row(ft_graph *g, ctx *c) { /* Tq > Tk, causal: row 
     return ft_attention(g, c->p[0], c->p[1], c->p[2], NULL, &a);
 }
 
+/* ONNX math ops. Positive operands come from exp() so log/sqrt/pow stay differentiable. */
+static ft_node *b_exp(ft_graph *g, ctx *c) { return ft_exp(g, c->p[0]); }
+static ft_node *b_log(ft_graph *g, ctx *c) { return ft_log(g, ft_exp(g, c->p[0])); }
+static ft_node *b_log_direct(ft_graph *g, ctx *c) { return ft_log(g, ft_abs(g, c->p[0])); }
+static ft_node *b_sqrt(ft_graph *g, ctx *c) { return ft_sqrt(g, ft_exp(g, c->p[0])); }
+static ft_node *b_abs(ft_graph *g, ctx *c) { return ft_abs(g, c->p[0]); }
+static ft_node *b_neg(ft_graph *g, ctx *c) { return ft_neg(g, c->p[0]); }
+static ft_node *b_erf(ft_graph *g, ctx *c) { return ft_erf(g, c->p[0]); }
+static ft_node *b_reciprocal(ft_graph *g, ctx *c) { return ft_reciprocal(g, c->p[0]); }
+static ft_node *b_leaky_relu(ft_graph *g, ctx *c) { return ft_leaky_relu(g, c->p[0], 0.2f); }
+static ft_node *b_clip(ft_graph *g, ctx *c) { return ft_clip(g, c->p[0], -0.6f, 0.45f); }
+static ft_node *b_clip_lo(ft_graph *g, ctx *c) { return ft_clip(g, c->p[0], -0.6f, INFINITY); }
+static ft_node *b_pow2(ft_graph *g, ctx *c) { return ft_pow_scalar(g, c->p[0], 2.0f); }
+static ft_node *b_pow3(ft_graph *g, ctx *c) { return ft_pow_scalar(g, c->p[0], 3.0f); }
+static ft_node *b_pow_half(ft_graph *g, ctx *c) { return ft_pow_scalar(g, ft_exp(g, c->p[0]), 0.5f); }
+static ft_node *b_pow_neg(ft_graph *g, ctx *c) { return ft_pow_scalar(g, ft_exp(g, c->p[0]), -1.5f); }
+static ft_node *b_pow(ft_graph *g, ctx *c) { return ft_pow(g, ft_exp(g, c->p[0]), c->p[1]); }
+static ft_node *b_maximum(ft_graph *g, ctx *c) { return ft_maximum(g, c->p[0], c->p[1]); }
+static ft_node *b_minimum(ft_graph *g, ctx *c) { return ft_minimum(g, c->p[0], c->p[1]); }
+static ft_node *b_prelu(ft_graph *g, ctx *c) { return ft_prelu(g, c->p[0], c->p[1]); }
+static ft_node *b_where_gt(ft_graph *g, ctx *c) { return ft_where(g, ft_greater(g, c->p[0], c->p[1]), c->p[0], c->p[2]); }
+static ft_node *b_mask_le(ft_graph *g, ctx *c) { return ft_mul(g, c->p[0], ft_less_equal(g, c->p[0], c->p[1])); }
+static ft_node *b_mask_eq(ft_graph *g, ctx *c) { /* equal of a value with itself: all ones */
+    return ft_mul(g, c->p[1], ft_add(g, ft_equal(g, c->p[0], c->p[0]), ft_greater_equal(g, c->p[0], c->p[0])));
+}
+static ft_node *b_mask_lt(ft_graph *g, ctx *c) { return ft_mul(g, c->p[0], ft_less(g, c->p[1], c->p[0])); }
+static ft_node *b_reduce_max12(ft_graph *g, ctx *c) { int d[2] = {1, 2}; return ft_reduce_max(g, c->p[0], 2, d, false); }
+static ft_node *b_reduce_min02(ft_graph *g, ctx *c) { int d[2] = {0, -1}; return ft_reduce_min(g, c->p[0], 2, d, true); }
+static ft_node *b_reduce_max_all(ft_graph *g, ctx *c) { return ft_reduce_max(g, c->p[0], 0, NULL, false); }
+static ft_node *b_reduce_min1(ft_graph *g, ctx *c) { int d[1] = {1}; return ft_reduce_min(g, c->p[0], 1, d, true); }
+static ft_node *b_softmax0(ft_graph *g, ctx *c) { return ft_softmax_dim(g, c->p[0], 0); }
+static ft_node *b_softmax1(ft_graph *g, ctx *c) { return ft_softmax_dim(g, c->p[0], 1); }
+static ft_node *b_log_softmax1(ft_graph *g, ctx *c) { return ft_log_softmax_dim(g, c->p[0], -2); }
+
+/* Forward values at the edges, where torch fixes a convention (ties, 0, boundaries), and
+ * the pruning of comparisons: nothing upstream of one gets a gradient. */
+static void check_math_edges(void) {
+    ft_params *ps = ft_params_new();
+    int64_t sh[1] = {6};
+    ft_params_add(ps, "a", 1, sh);
+    ft_params_add(ps, "b", 1, sh);
+    ft_params_add(ps, "c", 1, sh);
+    ft_params_finalize(ps);
+    const float cv[6] = {0, 4, 1, 1, 1, 1};
+    memcpy(ft_params_value(ps, 2), cv, sizeof cv);
+    const float av[6] = {-1, 0, 1, 2, 2, -3}, bv[6] = {-1, 0.5f, 1, 3, 1, 4};
+    memcpy(ft_params_value(ps, 0), av, sizeof av);
+    memcpy(ft_params_value(ps, 1), bv, sizeof bv);
+    ft_params_alloc_grads(ps);
+    for (int ref = 0; ref < 2; ref++) {
+        ft_graph *g = ft_graph_new(ps);
+        ft_node *a = ft_param(g, "a"), *b = ft_param(g, "b");
+        ft_node *mx = ft_maximum(g, a, b), *ab = ft_abs(g, a), *sq = ft_sqrt(g, ft_param(g, "c")), *cl = ft_clip(g, a, -1, 1);
+        ft_node *ge = ft_greater_equal(g, a, b), *wh = ft_where(g, ge, a, b);
+        ft_node *terms[5] = {mx, ab, sq, cl, wh};
+        ft_node *loss = NULL;
+        for (int i = 0; i < 5; i++) {
+            ft_node *t = ft_sum(g, terms[i], FT_ALL_DIMS, false);
+            loss = loss ? ft_add(g, loss, t) : t;
+        }
+        ft_node_keep(ge);
+        CHECK_OK(ft_graph_plan(g, loss, true));
+        CHECK(!ge->requires_grad);
+        ft_set_reference_kernels(ref);
+        ft_params_zero_grad(ps);
+        CHECK_OK(ft_graph_forward(g));
+        CHECK_OK(ft_graph_backward(g));
+        ft_set_reference_kernels(false);
+        const float want_ge[6] = {1, 0, 1, 0, 1, 0};
+        CHECK(t_close(ge->val, want_ge, 6, 0, 0, "greater_equal"));
+        const float *ga = ft_params_grad(ps, 0), *gb = ft_params_grad(ps, 1);
+        const float *gc = ft_params_grad(ps, 2);
+        /* d/da: max (ties 0.5) + abs (0 at 0) + clip (1 on [-1, 1], boundaries included) + where (a >= b) */
+        CHECKF(ga[0] == 0.5f + -1 + 1 + 1, "grad a[0] = %g", ga[0]);
+        CHECKF(ga[1] == 0 + 0 + 1 + 0, "grad a[1] = %g", ga[1]);
+        CHECKF(ga[2] == 0.5f + 1 + 1 + 1, "grad a[2] = %g", ga[2]);
+        CHECKF(ga[4] == 1 + 1 + 0 + 1, "grad a[4] = %g", ga[4]);
+        CHECKF(isinf(gc[0]) && gc[0] > 0 && gc[1] == 0.25f, "sqrt' at 0 and 4: %g %g (want inf 0.25)", gc[0], gc[1]);
+        CHECKF(gb[0] == 0.5f && gb[2] == 0.5f && gb[3] == 2 && gb[4] == 0, "grad b = %g %g %g %g", gb[0], gb[2], gb[3], gb[4]);
+        ft_graph_free(g);
+    }
+    ft_params_free(ps);
+}
+
 /* Attention memory: an eval plan keeps no [B,H,Tq,Tk] probabilities (per-thread rows of
  * scratch only); a training plan keeps exactly one float per (b, h, i, j). */
 static void check_attention_memory(void) {
@@ -285,6 +369,41 @@ int main(void) {
     C("attention_gqa_causal_mask", b_attn_gqa_causal_mask, false, {2, 3, 12}, {2, 5, 4}, {2, 5, 4});
     C("attention_gqa2_causal", b_attn_gqa2_causal, false, {1, 6, 16}, {1, 6, 8}, {1, 6, 8});
     C("attention_empty_row", b_attn_empty_row, false, {1, 3, 4}, {1, 2, 4}, {1, 2, 4});
+    C("exp", b_exp, false, {4, 6});
+    C("log", b_log, false, {4, 6});
+    C("log_direct", b_log_direct, true, {4, 6});
+    C("sqrt", b_sqrt, false, {4, 6});
+    C("abs", b_abs, true, {4, 6});
+    C("neg", b_neg, false, {4, 6});
+    C("erf", b_erf, false, {4, 6});
+    C("reciprocal", b_reciprocal, true, {4, 6});
+    C("leaky_relu", b_leaky_relu, true, {4, 6});
+    C("clip", b_clip, true, {4, 6});
+    C("clip_lo", b_clip_lo, true, {4, 6});
+    C("pow2", b_pow2, false, {4, 6});
+    C("pow3", b_pow3, false, {4, 6});
+    C("pow_half", b_pow_half, false, {4, 6});
+    C("pow_neg", b_pow_neg, false, {4, 6});
+    C("pow_bcast", b_pow, false, {2, 3, 4}, {3, 1});
+    C("pow_same", b_pow, false, {3, 4}, {3, 4});
+    C("maximum_bcast", b_maximum, false, {2, 3, 4}, {4});
+    C("minimum_bcast_mid", b_minimum, false, {2, 3, 4}, {2, 1, 4});
+    C("maximum_bcast_both", b_maximum, false, {3, 1}, {1, 4});
+    C("prelu_channel", b_prelu, true, {2, 3, 4, 2}, {3, 1, 1});
+    C("prelu_vector", b_prelu, true, {5, 3}, {3});
+    C("prelu_scalar", b_prelu, true, {5, 3}, {1});
+    C("where_gt", b_where_gt, false, {2, 3, 4}, {4}, {3, 1});
+    C("mask_less_equal", b_mask_le, true, {2, 3, 4}, {3, 1});
+    C("mask_equal", b_mask_eq, false, {3, 4}, {3, 4});
+    C("mask_less", b_mask_lt, true, {2, 5}, {5});
+    C("reduce_max12", b_reduce_max12, false, {2, 3, 4});
+    C("reduce_min02_keep", b_reduce_min02, false, {2, 3, 4});
+    C("reduce_max_all", b_reduce_max_all, false, {2, 3, 4});
+    C("reduce_min1_keep", b_reduce_min1, false, {2, 5, 3, 2});
+    C("softmax_dim0", b_softmax0, false, {3, 2, 5});
+    C("softmax_dim1", b_softmax1, false, {3, 4, 5});
+    C("log_softmax_dim1", b_log_softmax1, false, {2, 4, 3});
+    check_math_edges();
     check_attention_memory();
     /* every op in the table has a definition */
     for (int i = 0; i < FT_OP_COUNT; i++) CHECKF(ft_op_table[i] && ft_op_table[i]->name, "op %d missing", i);

@@ -1,6 +1,7 @@
 /* Every op against PyTorch: tests/fixtures/ops.safetensors (tests/gen/gen_ops.py) and
  * transformer_ops.safetensors (tests/gen/gen_transformer_ops.py) hold
- * inputs, outputs and input gradients of d sum(out * gout). Both the fast and the
+ * inputs, outputs and input gradients of d sum(out * gout); math_ops.safetensors
+ * (tests/gen/gen_math_ops.py) the ONNX math ops at torch's gradient conventions. Both the fast and the
  * reference kernels must match. */
 #include "test.h"
 
@@ -23,8 +24,9 @@ static ft_node *build(ft_graph *g, const char *op, json_t *args, ft_node **in, i
     if (!strcmp(op, "silu")) return ft_silu(g, in[0]);
     if (!strcmp(op, "sigmoid")) return ft_sigmoid(g, in[0]);
     if (!strcmp(op, "tanh")) return ft_tanh(g, in[0]);
-    if (!strcmp(op, "softmax")) return ft_softmax(g, in[0]);
-    if (!strcmp(op, "log_softmax")) return ft_log_softmax(g, in[0]);
+    if (!strcmp(op, "softmax")) return json_object_get(args, "dim") ? ft_softmax_dim(g, in[0], I("dim")) : ft_softmax(g, in[0]);
+    if (!strcmp(op, "log_softmax"))
+        return json_object_get(args, "dim") ? ft_log_softmax_dim(g, in[0], I("dim")) : ft_log_softmax(g, in[0]);
     if (!strcmp(op, "cross_entropy")) return ft_cross_entropy(g, in[0], in[1], I("ignore_index"), F("label_smoothing"));
     if (!strcmp(op, "mse")) return ft_mse(g, in[0], in[1]);
     if (!strcmp(op, "reshape")) {
@@ -49,6 +51,30 @@ static ft_node *build(ft_graph *g, const char *op, json_t *args, ft_node **in, i
     if (!strcmp(op, "attention")) {
         ft_attention_args at = {I("n_head"), I("n_kv_head"), B("causal"), F("scale")};
         return ft_attention(g, in[0], in[1], in[2], B("mask") ? in[3] : NULL, &at);
+    }
+    /* ONNX math ops (tests/gen/gen_math_ops.py) */
+    static const struct { const char *name; ft_node *(*fn)(ft_graph *, ft_node *); } un[] = {
+        {"exp", ft_exp}, {"log", ft_log}, {"sqrt", ft_sqrt}, {"abs", ft_abs}, {"neg", ft_neg}, {"erf", ft_erf},
+        {"reciprocal", ft_reciprocal}};
+    for (size_t i = 0; i < sizeof un / sizeof un[0]; i++)
+        if (!strcmp(op, un[i].name)) return un[i].fn(g, in[0]);
+    static const struct { const char *name; ft_node *(*fn)(ft_graph *, ft_node *, ft_node *); } bin[] = {
+        {"pow", ft_pow}, {"maximum", ft_maximum}, {"minimum", ft_minimum}, {"prelu", ft_prelu}, {"equal", ft_equal},
+        {"greater", ft_greater}, {"greater_equal", ft_greater_equal}, {"less", ft_less}, {"less_equal", ft_less_equal}};
+    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++)
+        if (!strcmp(op, bin[i].name)) return bin[i].fn(g, in[0], in[1]);
+    if (!strcmp(op, "leaky_relu")) return ft_leaky_relu(g, in[0], F("alpha"));
+    if (!strcmp(op, "pow_scalar")) return ft_pow_scalar(g, in[0], F("exponent"));
+    if (!strcmp(op, "where")) return ft_where(g, in[0], in[1], in[2]);
+    if (!strcmp(op, "clip")) {
+        json_t *lo = json_object_get(args, "min"), *hi = json_object_get(args, "max");
+        return ft_clip(g, in[0], json_is_number(lo) ? F("min") : -INFINITY, json_is_number(hi) ? F("max") : INFINITY);
+    }
+    if (!strcmp(op, "reduce_max") || !strcmp(op, "reduce_min")) {
+        a = json_object_get(args, "dims");
+        int dims[FT_MAX_DIMS], nd = (int)json_array_size(a);
+        for (int i = 0; i < nd && i < FT_MAX_DIMS; i++) dims[i] = (int)json_integer_value(json_array_get(a, (size_t)i));
+        return (!strcmp(op, "reduce_max") ? ft_reduce_max : ft_reduce_min)(g, in[0], nd, dims, B("keepdim"));
     }
     fprintf(stderr, "case %s: unknown op %s\n", cname, op);
     return NULL;
@@ -84,12 +110,13 @@ static void run_case(const ft_safetensors *st, const char *cname, bool reference
     for (int k = 0; k < n_in; k++)
         in[k] = pidx[k] >= 0 ? ft_param_at(g, pidx[k]) : ft_input(g, "ids", FT_I32, t[k]->ndim, t[k]->shape);
     ft_node *out = build(g, op, json_object_get(meta, "args"), in, n_in, cname);
+    bool no_grad = json_is_true(json_object_get(meta, "no_grad")); /* comparisons: forward only */
     snprintf(name, sizeof name, "%s.gout", cname);
     const ft_st_tensor *gt = ft_st_find(st, name);
     ft_node *gout = out ? ft_input(g, "gout", FT_F32, out->ndim, out->shape) : NULL;
     ft_node *loss = ft_sum(g, ft_mul(g, out, gout), FT_ALL_DIMS, false);
     ft_node_keep(out);
-    ft_status s = ft_graph_plan(g, loss, true);
+    ft_status s = ft_graph_plan(g, no_grad ? NULL : loss, !no_grad);
     CHECKF(s == FT_OK, "%s: plan: %s", cname, ft_errmsg());
     if (s == FT_OK) {
         for (int k = 0; k < n_in; k++)
@@ -100,7 +127,7 @@ static void run_case(const ft_safetensors *st, const char *cname, bool reference
         free(gv);
         ft_set_reference_kernels(reference);
         CHECK_OK(ft_graph_forward(g));
-        CHECK_OK(ft_graph_backward(g));
+        if (!no_grad) CHECK_OK(ft_graph_backward(g));
         ft_set_reference_kernels(false);
         snprintf(name, sizeof name, "%s.out", cname);
         const ft_st_tensor *ot = ft_st_find(st, name);
@@ -110,9 +137,10 @@ static void run_case(const ft_safetensors *st, const char *cname, bool reference
                reference ? "reference" : "fast");
         free(ref);
         for (int k = 0; k < n_in; k++) {
-            if (pidx[k] < 0) continue;
+            if (pidx[k] < 0 || no_grad) continue;
             snprintf(name, sizeof name, "%s.grad%d", cname, k);
             const ft_st_tensor *rt = ft_st_find(st, name);
+            if (!rt) continue; /* no gradient in torch (where's condition) */
             float *rg = malloc((size_t)rt->numel * 4);
             ft_st_to_f32(rt, rg);
             CHECKF(t_close(ft_params_grad(ps, pidx[k]), rg, rt->numel, 1e-4, 1e-5, name), "%s (%s kernels)", name,
@@ -148,5 +176,6 @@ int main(void) {
     ft_set_num_threads(2);
     CHECK(run_file("tests/fixtures/ops.safetensors") >= 30);             /* tests/gen/gen_ops.py */
     CHECK(run_file("tests/fixtures/transformer_ops.safetensors") >= 9);  /* tests/gen/gen_transformer_ops.py */
+    CHECK(run_file("tests/fixtures/math_ops.safetensors") >= 58);        /* tests/gen/gen_math_ops.py */
     TEST_END();
 }

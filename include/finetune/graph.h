@@ -35,7 +35,7 @@ typedef enum {
     FT_OP_ADD, FT_OP_SUB, FT_OP_MUL, FT_OP_DIV, /* broadcasting */
     FT_OP_SCALE,     /* y = a * x + b, scalars */
     FT_OP_RELU, FT_OP_GELU, FT_OP_SILU, FT_OP_SIGMOID, FT_OP_TANH,
-    FT_OP_SOFTMAX, FT_OP_LOG_SOFTMAX, /* over the last dim */
+    FT_OP_SOFTMAX, FT_OP_LOG_SOFTMAX, /* over one dim (the last unless ft_softmax_dim) */
     FT_OP_CROSS_ENTROPY, /* logits [N,C], targets I32 [N] -> scalar */
     FT_OP_MSE,           /* mean((a-b)^2) -> scalar */
     FT_OP_RESHAPE, FT_OP_TRANSPOSE, FT_OP_SLICE, FT_OP_CONCAT,
@@ -55,6 +55,12 @@ typedef enum {
     FT_OP_CTC_LOSS,      /* connectionist temporal classification, batch-first log-probs */
     FT_OP_LSTM, FT_OP_GRU, /* one direction of a recurrent layer, batch-first [N,T,*] */
     FT_OP_RNN_FINAL,     /* final state per sequence of a recurrent output [N,T,W] -> [N,W] */
+    /* ONNX math (elementwise.c, reduce.c): unary, broadcasting binary, comparisons (no gradient) */
+    FT_OP_EXP, FT_OP_LOG, FT_OP_SQRT, FT_OP_ABS, FT_OP_NEG, FT_OP_ERF, FT_OP_RECIPROCAL,
+    FT_OP_LEAKY_RELU, FT_OP_CLIP, FT_OP_POW_SCALAR,
+    FT_OP_POW, FT_OP_MAXIMUM, FT_OP_MINIMUM, FT_OP_PRELU,
+    FT_OP_EQUAL, FT_OP_GREATER, FT_OP_GREATER_EQUAL, FT_OP_LESS, FT_OP_LESS_EQUAL,
+    FT_OP_WHERE, FT_OP_REDUCE_MAX, FT_OP_REDUCE_MIN,
     FT_OP_COUNT
 } ft_op;
 
@@ -222,6 +228,44 @@ ft_node *ft_gru(ft_graph *g, ft_node *x, ft_node *w_ih, ft_node *w_hh, ft_node *
  * lengths), a reverse block at t = 0. So [h_fwd | h_bwd] gives PyTorch's h_n of both
  * directions side by side, and an LSTM's cell_output [h | c] gives h_n and c_n. -> [N,W]. */
 ft_node *ft_rnn_final(ft_graph *g, ft_node *y, ft_node *lengths, int hidden, bool bidirectional, bool reverse);
+/* ---- ONNX math ops (PyTorch's values and gradient conventions) ---- */
+ft_node *ft_exp(ft_graph *g, ft_node *x);
+ft_node *ft_log(ft_graph *g, ft_node *x);        /* d/dx = 1/x (inf at 0) */
+ft_node *ft_sqrt(ft_graph *g, ft_node *x);       /* d/dx = 1/(2 sqrt x): inf at 0, as torch */
+ft_node *ft_abs(ft_graph *g, ft_node *x);        /* d/dx = sign(x), 0 at 0 */
+ft_node *ft_neg(ft_graph *g, ft_node *x);
+ft_node *ft_erf(ft_graph *g, ft_node *x);
+ft_node *ft_reciprocal(ft_graph *g, ft_node *x); /* 1/x */
+ft_node *ft_leaky_relu(ft_graph *g, ft_node *x, float alpha); /* x > 0 ? x : alpha*x; slope alpha at 0 */
+/* min(max(x, lo), hi); -INFINITY / INFINITY for no bound. The gradient passes where
+ * lo <= x <= hi (boundaries included, as torch.clamp). */
+ft_node *ft_clip(ft_graph *g, ft_node *x, float lo, float hi);
+/* x ** exponent (a scalar). d/dx = exponent * x^(exponent-1), 0 when exponent == 0 (torch). */
+ft_node *ft_pow_scalar(ft_graph *g, ft_node *x, float exponent);
+/* Broadcasting (NumPy rules, as ft_add) binary ops with torch's gradients:
+ * pow: d/da = b a^(b-1) (0 where b == 0), d/db = a^b log a (0 where a == 0 and b >= 0);
+ * maximum/minimum: the gradient goes to the larger (smaller) operand, half to each on ties. */
+ft_node *ft_pow(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_maximum(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_minimum(ft_graph *g, ft_node *a, ft_node *b);
+/* ONNX PRelu: x > 0 ? x : slope * x, slope broadcast to x's shape (unidirectional: the
+ * output has x's shape; typically slope [C] against [N,C] or [C,1,1] against NCHW). */
+ft_node *ft_prelu(ft_graph *g, ft_node *x, ft_node *slope);
+/* Comparisons: broadcasting, float 1.0 / 0.0 out, no gradient (the planner prunes them). */
+ft_node *ft_equal(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_greater(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_greater_equal(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_less(ft_graph *g, ft_node *a, ft_node *b);
+ft_node *ft_less_equal(ft_graph *g, ft_node *a, ft_node *b);
+/* cond != 0 ? a : b, broadcasting over all three; cond (float) gets no gradient. */
+ft_node *ft_where(ft_graph *g, ft_node *cond, ft_node *a, ft_node *b);
+/* Max / min over a set of dims (n_dims == 0: all), as torch.amax/amin: the gradient is
+ * split evenly among the elements equal to the result. */
+ft_node *ft_reduce_max(ft_graph *g, ft_node *x, int n_dims, const int *dims, bool keepdim);
+ft_node *ft_reduce_min(ft_graph *g, ft_node *x, int n_dims, const int *dims, bool keepdim);
+/* softmax / log-softmax over any dim (negative counts from the end); ft_softmax is dim -1. */
+ft_node *ft_softmax_dim(ft_graph *g, ft_node *x, int dim);
+ft_node *ft_log_softmax_dim(ft_graph *g, ft_node *x, int dim);
 
 /* ---- frozen features (feature caching) ----
  * In a graph not yet planned whose only varying input is `x` (its first dimension is the

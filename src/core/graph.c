@@ -239,7 +239,7 @@ ft_status ft_graph_plan(ft_graph *g, ft_node *loss, bool training) {
                 goto done;
             }
             n->grad = n->requires_grad ? ft_params_grad(g->params, n->param) : NULL;
-        } else if (n->op != FT_OP_INPUT) {
+        } else if (n->op != FT_OP_INPUT && !ft_op_no_grad(n->op)) {
             for (int k = 0; k < n->n_in; k++) n->requires_grad |= n->in[k]->requires_grad;
         }
     }
@@ -424,6 +424,8 @@ static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool tra
     const ft_node *x = n->in[0];
     switch (n->op) {
     case FT_OP_ADD: case FT_OP_SUB: case FT_OP_MUL: case FT_OP_DIV:
+    case FT_OP_POW: case FT_OP_MAXIMUM: case FT_OP_MINIMUM: case FT_OP_PRELU: case FT_OP_WHERE:
+    case FT_OP_EQUAL: case FT_OP_GREATER: case FT_OP_GREATER_EQUAL: case FT_OP_LESS: case FT_OP_LESS_EQUAL:
         /* A frozen operand must carry the batch in dim 0 of the result; a constant one
          * must not vary along it (else example j would meet row j of the constant). */
         for (int k = 0; k < n->n_in; k++) {
@@ -434,10 +436,16 @@ static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool tra
         return true;
     case FT_OP_SCALE: case FT_OP_RELU: case FT_OP_GELU: case FT_OP_SILU: case FT_OP_SIGMOID: case FT_OP_TANH:
     case FT_OP_RELU6: case FT_OP_HARDSWISH: case FT_OP_HARDSIGMOID:
+    case FT_OP_EXP: case FT_OP_LOG: case FT_OP_SQRT: case FT_OP_ABS: case FT_OP_NEG: case FT_OP_ERF:
+    case FT_OP_RECIPROCAL: case FT_OP_LEAKY_RELU: case FT_OP_CLIP: case FT_OP_POW_SCALAR:
         return st[x->id] == FZ_FROZEN;
+    case FT_OP_REDUCE_MAX: case FT_OP_REDUCE_MIN: /* iarg[0]: the reduced dims, which must not hold the batch */
+        return st[x->id] == FZ_FROZEN && !(n->iarg[0] & 1);
     case FT_OP_SOFTMAX: case FT_OP_LOG_SOFTMAX: case FT_OP_LINEAR: case FT_OP_LAYER_NORM:
-        /* Over the last dim, which must not be the batch; weights are constants. */
+        /* Over the last dim (softmax: iarg[0] dims before it), which must not be the batch;
+         * weights are constants. */
         if (st[x->id] != FZ_FROZEN || x->ndim < 2) return false;
+        if ((n->op == FT_OP_SOFTMAX || n->op == FT_OP_LOG_SOFTMAX) && n->iarg[0] >= x->ndim - 1) return false;
         for (int k = 1; k < n->n_in; k++) if (st[n->in[k]->id] != FZ_CONST) return false;
         return true;
     case FT_OP_EMBEDDING:

@@ -10,6 +10,11 @@ extern const ft_op_def ft_def_rms_norm, ft_def_rope, ft_def_attention;
 extern const ft_op_def ft_def_ctc_loss;
 /* The recurrent ops (rnn.c). */
 extern const ft_op_def ft_def_lstm, ft_def_gru, ft_def_rnn_final;
+/* ONNX math ops (elementwise.c, reduce.c). */
+extern const ft_op_def ft_def_exp, ft_def_log, ft_def_sqrt, ft_def_abs, ft_def_neg, ft_def_erf, ft_def_reciprocal,
+    ft_def_leaky_relu, ft_def_clip, ft_def_pow_scalar, ft_def_pow, ft_def_maximum, ft_def_minimum, ft_def_prelu,
+    ft_def_equal, ft_def_greater, ft_def_greater_equal, ft_def_less, ft_def_less_equal, ft_def_where,
+    ft_def_reduce_max, ft_def_reduce_min;
 
 const ft_op_def ft_def_input = {.name = "input"};
 const ft_op_def ft_def_param = {.name = "param"};
@@ -58,8 +63,30 @@ const ft_op_def *const ft_op_table[FT_OP_COUNT] = {
     [FT_OP_LSTM] = &ft_def_lstm,
     [FT_OP_GRU] = &ft_def_gru,
     [FT_OP_RNN_FINAL] = &ft_def_rnn_final,
+    [FT_OP_EXP] = &ft_def_exp,
+    [FT_OP_LOG] = &ft_def_log,
+    [FT_OP_SQRT] = &ft_def_sqrt,
+    [FT_OP_ABS] = &ft_def_abs,
+    [FT_OP_NEG] = &ft_def_neg,
+    [FT_OP_ERF] = &ft_def_erf,
+    [FT_OP_RECIPROCAL] = &ft_def_reciprocal,
+    [FT_OP_LEAKY_RELU] = &ft_def_leaky_relu,
+    [FT_OP_CLIP] = &ft_def_clip,
+    [FT_OP_POW_SCALAR] = &ft_def_pow_scalar,
+    [FT_OP_POW] = &ft_def_pow,
+    [FT_OP_MAXIMUM] = &ft_def_maximum,
+    [FT_OP_MINIMUM] = &ft_def_minimum,
+    [FT_OP_PRELU] = &ft_def_prelu,
+    [FT_OP_EQUAL] = &ft_def_equal,
+    [FT_OP_GREATER] = &ft_def_greater,
+    [FT_OP_GREATER_EQUAL] = &ft_def_greater_equal,
+    [FT_OP_LESS] = &ft_def_less,
+    [FT_OP_LESS_EQUAL] = &ft_def_less_equal,
+    [FT_OP_WHERE] = &ft_def_where,
+    [FT_OP_REDUCE_MAX] = &ft_def_reduce_max,
+    [FT_OP_REDUCE_MIN] = &ft_def_reduce_min,
 };
 
 /* Adding an op: extend the enum in graph.h, define ft_def_<op> next to its kernels, list
  * it here, and bump this count. */
-_Static_assert(FT_OP_COUNT == 43, "ft_op_table is out of date");
+_Static_assert(FT_OP_COUNT == 65, "ft_op_table is out of date");

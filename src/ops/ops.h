@@ -29,6 +29,13 @@ typedef struct {
     int64_t (*aux_numel)(const ft_node *n);
 } ft_op_def;
 
+/* Ops whose output carries no gradient (comparisons): the planner never marks them as
+ * requiring one, so nothing upstream back-propagates through them. */
+static inline bool ft_op_no_grad(ft_op op) {
+    return op == FT_OP_EQUAL || op == FT_OP_GREATER || op == FT_OP_GREATER_EQUAL || op == FT_OP_LESS ||
+           op == FT_OP_LESS_EQUAL;
+}
+
 extern const ft_op_def *const ft_op_table[FT_OP_COUNT];
 
 /* Defined in each op file, collected into ft_op_table in ops.c. */

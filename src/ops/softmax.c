@@ -1,16 +1,34 @@
-/* softmax / log-softmax over the last dim, cross-entropy and MSE losses. */
+/* softmax / log-softmax over any dim (the last dim has its own contiguous fast path),
+ * cross-entropy and MSE losses. */
 #include "ops/ops.h"
 
 #include <math.h>
 #include <string.h>
 
-static ft_node *rowwise(ft_graph *g, ft_op op, ft_node *x) {
+/* iarg[0] = how far the softmax dim is from the last (0 = the last dim), so a node made
+ * with zeroed arguments means the last dim. */
+static ft_node *rowwise(ft_graph *g, ft_op op, ft_node *x, int dim) {
     if (!ft_graph_ok(g, 1, &x)) return NULL;
     if (x->ndim < 1) return ft_graph_fail(g, FT_ESHAPE, "%s: needs at least 1 dim", ft_op_name(op));
-    return ft_node_new(g, op, 1, &x, x->ndim, x->shape);
+    int d = ft_norm_dim(dim, x->ndim);
+    if (d < 0) return ft_graph_fail(g, FT_ESHAPE, "%s: dim %d out of range for %d dims", ft_op_name(op), dim, x->ndim);
+    ft_node *n = ft_node_new(g, op, 1, &x, x->ndim, x->shape);
+    if (n) n->iarg[0] = x->ndim - 1 - d;
+    return n;
 }
-ft_node *ft_softmax(ft_graph *g, ft_node *x) { return rowwise(g, FT_OP_SOFTMAX, x); }
-ft_node *ft_log_softmax(ft_graph *g, ft_node *x) { return rowwise(g, FT_OP_LOG_SOFTMAX, x); }
+ft_node *ft_softmax(ft_graph *g, ft_node *x) { return rowwise(g, FT_OP_SOFTMAX, x, -1); }
+ft_node *ft_log_softmax(ft_graph *g, ft_node *x) { return rowwise(g, FT_OP_LOG_SOFTMAX, x, -1); }
+ft_node *ft_softmax_dim(ft_graph *g, ft_node *x, int dim) { return rowwise(g, FT_OP_SOFTMAX, x, dim); }
+ft_node *ft_log_softmax_dim(ft_graph *g, ft_node *x, int dim) { return rowwise(g, FT_OP_LOG_SOFTMAX, x, dim); }
+
+/* The softmax dim as [outer, C, inner]: a row is C values inner apart. */
+static void sm_dims(const ft_node *n, int64_t *outer, int64_t *C, int64_t *inner) {
+    int d = n->ndim - 1 - n->iarg[0];
+    *C = n->shape[d];
+    *inner = 1;
+    for (int i = d + 1; i < n->ndim; i++) *inner *= n->shape[i];
+    *outer = (*C && *inner) ? n->numel / (*C * *inner) : 0;
+}
 
 /* y = x - max - log(sum(exp(x - max))) for log; exp of that for softmax. */
 static void softmax_row(const float *x, float *y, int64_t C, bool log_out) {
@@ -25,59 +43,95 @@ static void softmax_row(const float *x, float *y, int64_t C, bool log_out) {
         for (int64_t c = 0; c < C; c++) y[c] = expf(x[c] - mx - ls);
 }
 
+/* The same over a strided row (a dim other than the last). */
+static void softmax_col(const float *x, float *y, int64_t C, int64_t st, bool log_out) {
+    float mx = x[0];
+    for (int64_t c = 1; c < C; c++) mx = x[c * st] > mx ? x[c * st] : mx;
+    float s = 0.0f;
+    for (int64_t c = 0; c < C; c++) s += expf(x[c * st] - mx);
+    float ls = logf(s);
+    for (int64_t c = 0; c < C; c++) y[c * st] = log_out ? x[c * st] - mx - ls : expf(x[c * st] - mx - ls);
+}
+
 static ft_status softmax_forward(ft_node *n) {
-    int64_t C = n->shape[n->ndim - 1], R = C ? n->numel / C : 0;
+    int64_t outer, C, inner;
+    sm_dims(n, &outer, &C, &inner);
     bool lg = n->op == FT_OP_LOG_SOFTMAX;
-    #pragma omp parallel for if (n->numel > FT_PAR_MIN)
-    for (int64_t r = 0; r < R; r++) softmax_row(n->in[0]->val + r * C, n->val + r * C, C, lg);
+    const float *x = n->in[0]->val;
+    if (inner == 1) {
+        #pragma omp parallel for if (n->numel > FT_PAR_MIN)
+        for (int64_t r = 0; r < outer; r++) softmax_row(x + r * C, n->val + r * C, C, lg);
+        return FT_OK;
+    }
+    #pragma omp parallel for collapse(2) if (n->numel > FT_PAR_MIN)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) softmax_col(x + o * C * inner + i, n->val + o * C * inner + i, C, inner, lg);
     return FT_OK;
 }
 
-static void softmax_backward(ft_node *n) {
-    int64_t C = n->shape[n->ndim - 1], R = C ? n->numel / C : 0;
-    bool lg = n->op == FT_OP_LOG_SOFTMAX;
-    #pragma omp parallel for if (n->numel > FT_PAR_MIN)
-    for (int64_t r = 0; r < R; r++) {
-        const float *y = n->val + r * C, *gy = n->grad + r * C;
-        float *gx = n->in[0]->grad + r * C;
-        float s = 0.0f;
-        if (lg) { /* dx = dy - softmax * sum(dy) */
-            for (int64_t c = 0; c < C; c++) s += gy[c];
-            for (int64_t c = 0; c < C; c++) gx[c] += gy[c] - expf(y[c]) * s;
-        } else {  /* dx = y * (dy - sum(dy * y)) */
-            for (int64_t c = 0; c < C; c++) s += gy[c] * y[c];
-            for (int64_t c = 0; c < C; c++) gx[c] += y[c] * (gy[c] - s);
-        }
+/* dx for one row of C values st apart (inlined with st = 1 for the last dim). */
+static inline void softmax_back_row(const float *y, const float *gy, float *gx, int64_t C, int64_t st, bool lg) {
+    float s = 0.0f;
+    if (lg) { /* dx = dy - softmax * sum(dy) */
+        for (int64_t c = 0; c < C; c++) s += gy[c * st];
+        for (int64_t c = 0; c < C; c++) gx[c * st] += gy[c * st] - expf(y[c * st]) * s;
+    } else {  /* dx = y * (dy - sum(dy * y)) */
+        for (int64_t c = 0; c < C; c++) s += gy[c * st] * y[c * st];
+        for (int64_t c = 0; c < C; c++) gx[c * st] += y[c * st] * (gy[c * st] - s);
     }
 }
 
+static void softmax_backward(ft_node *n) {
+    int64_t outer, C, inner;
+    sm_dims(n, &outer, &C, &inner);
+    bool lg = n->op == FT_OP_LOG_SOFTMAX;
+    const float *y = n->val, *gy = n->grad;
+    float *gx = n->in[0]->grad;
+    if (inner == 1) {
+        #pragma omp parallel for if (n->numel > FT_PAR_MIN)
+        for (int64_t r = 0; r < outer; r++) softmax_back_row(y + r * C, gy + r * C, gx + r * C, C, 1, lg);
+        return;
+    }
+    #pragma omp parallel for collapse(2) if (n->numel > FT_PAR_MIN)
+    for (int64_t r = 0; r < outer; r++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = r * C * inner + i;
+            softmax_back_row(y + base, gy + base, gx + base, C, inner, lg);
+        }
+}
+
 static ft_status softmax_forward_ref(ft_node *n) {
-    int64_t C = n->shape[n->ndim - 1], R = C ? n->numel / C : 0;
-    for (int64_t r = 0; r < R; r++) {
-        const float *x = n->in[0]->val + r * C;
+    int64_t outer, C, inner;
+    sm_dims(n, &outer, &C, &inner);
+    for (int64_t r = 0; r < outer * inner; r++) {
+        int64_t base = (r / inner) * C * inner + r % inner;
+        const float *x = n->in[0]->val + base;
         double mx = -INFINITY, s = 0;
-        for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
-        for (int64_t c = 0; c < C; c++) s += exp(x[c] - mx);
+        for (int64_t c = 0; c < C; c++) mx = x[c * inner] > mx ? x[c * inner] : mx;
+        for (int64_t c = 0; c < C; c++) s += exp(x[c * inner] - mx);
         for (int64_t c = 0; c < C; c++)
-            n->val[r * C + c] = (float)(n->op == FT_OP_LOG_SOFTMAX ? x[c] - mx - log(s) : exp(x[c] - mx) / s);
+            n->val[base + c * inner] =
+                (float)(n->op == FT_OP_LOG_SOFTMAX ? x[c * inner] - mx - log(s) : exp(x[c * inner] - mx) / s);
     }
     return FT_OK;
 }
 
 static void softmax_backward_ref(ft_node *n) {
-    int64_t C = n->shape[n->ndim - 1], R = C ? n->numel / C : 0;
-    for (int64_t r = 0; r < R; r++)
+    int64_t outer, C, inner;
+    sm_dims(n, &outer, &C, &inner);
+    for (int64_t r = 0; r < outer * inner; r++) {
+        int64_t base = (r / inner) * C * inner + r % inner;
         for (int64_t i = 0; i < C; i++) {
             double acc = 0; /* full Jacobian-vector product */
             for (int64_t j = 0; j < C; j++) {
-                double yi = n->val[r * C + i], yj = n->val[r * C + j], J;
+                double yi = n->val[base + i * inner], yj = n->val[base + j * inner], J;
                 if (n->op == FT_OP_LOG_SOFTMAX) J = (i == j) - exp(yi);           /* d y_j / d x_i */
                 else J = yj * ((i == j) - yi);
-                (void)yj;
-                acc += J * n->grad[r * C + j];
+                acc += J * n->grad[base + j * inner];
             }
-            n->in[0]->grad[r * C + i] += (float)acc;
+            n->in[0]->grad[base + i * inner] += (float)acc;
         }
+    }
 }
 
 static unsigned save_out(const ft_node *n) { return FT_SAVE_OUT; }
