@@ -234,6 +234,84 @@ static void test_all_ops(void) {
     }
 }
 
+/* The ONNX math ops: each config runs on x [2 examples, 2, 3] in (-1, 1) and its output
+ * is compared with the value computed here. */
+static int run_math(const char *params, const char *nodes, const float *x, float *y) {
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg, "{\"arch\":\"graph\",\"input\":{\"shape\":[2,3]},\"params\":[%s],\"nodes\":[%s,"
+             "{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"o\"]}]}", params, nodes);
+    ft_model *m = NULL;
+    ft_status s = from_json(cfg, &m);
+    CHECKF(s == FT_OK, "%s: %s", nodes, ft_errmsg());
+    if (s) return 0;
+    float *sl = ft_params_find(m->params, "slope") >= 0 ? ft_params_value(m->params, ft_params_find(m->params, "slope")) : NULL;
+    if (sl) { sl[0] = 0.5f; sl[1] = -2.0f; }
+    int64_t n = 0;
+    CHECK_OK(forward(m, x, 2, y, &n));
+    ft_model_free(m);
+    return (int)n;
+}
+
+static void test_math_ops(void) {
+    float x[12], y[12], want[12];
+    fill_input(x, 12, 5);
+    x[3] = 0; /* abs, leaky_relu, prelu, comparisons at 0 */
+    static const struct { const char *nodes; int kind; } cases[] = {
+        {"{\"name\":\"o\",\"op\":\"exp\",\"inputs\":[\"input\"]}", 0},
+        {"{\"name\":\"e\",\"op\":\"exp\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"log\",\"inputs\":[\"e\"]}", 1},
+        {"{\"name\":\"e\",\"op\":\"exp\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"sqrt\",\"inputs\":[\"e\"]}", 2},
+        {"{\"name\":\"o\",\"op\":\"abs\",\"inputs\":[\"input\"]}", 3},
+        {"{\"name\":\"o\",\"op\":\"neg\",\"inputs\":[\"input\"]}", 4},
+        {"{\"name\":\"o\",\"op\":\"erf\",\"inputs\":[\"input\"]}", 5},
+        {"{\"name\":\"e\",\"op\":\"exp\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"reciprocal\",\"inputs\":[\"e\"]}", 6},
+        {"{\"name\":\"o\",\"op\":\"pow\",\"inputs\":[\"input\"],\"attrs\":{\"exponent\":2}}", 7},
+        {"{\"name\":\"e\",\"op\":\"exp\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"pow\",\"inputs\":[\"e\",\"input\"]}", 8},
+        {"{\"name\":\"o\",\"op\":\"leaky_relu\",\"inputs\":[\"input\"],\"attrs\":{\"alpha\":0.1}}", 9},
+        {"{\"name\":\"o\",\"op\":\"leaky_relu\",\"inputs\":[\"input\"]}", 10},
+        {"{\"name\":\"o\",\"op\":\"prelu\",\"inputs\":[\"input\"],\"params\":[\"slope\"]}", 11},
+        {"{\"name\":\"o\",\"op\":\"clip\",\"inputs\":[\"input\"],\"attrs\":{\"min\":-0.5,\"max\":0.25}}", 12},
+        {"{\"name\":\"o\",\"op\":\"clip\",\"inputs\":[\"input\"],\"attrs\":{\"max\":0.25}}", 13},
+        {"{\"name\":\"n\",\"op\":\"neg\",\"inputs\":[\"input\"]},{\"name\":\"h\",\"op\":\"scale\",\"inputs\":[\"input\"],\"attrs\":{\"a\":0.5}},"
+         "{\"name\":\"o\",\"op\":\"max\",\"inputs\":[\"input\",\"n\",\"h\"]}", 3},
+        {"{\"name\":\"n\",\"op\":\"neg\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"min\",\"inputs\":[\"input\",\"n\"]}", 14},
+        {"{\"name\":\"n\",\"op\":\"neg\",\"inputs\":[\"input\"]},{\"name\":\"c\",\"op\":\"greater_or_equal\",\"inputs\":[\"input\",\"n\"]},"
+         "{\"name\":\"o\",\"op\":\"where\",\"inputs\":[\"c\",\"input\",\"n\"]}", 3},
+        {"{\"name\":\"o\",\"op\":\"equal\",\"inputs\":[\"input\",\"input\"]}", 15},
+        {"{\"name\":\"n\",\"op\":\"neg\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"greater\",\"inputs\":[\"input\",\"n\"]}", 16},
+        {"{\"name\":\"n\",\"op\":\"neg\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"less\",\"inputs\":[\"input\",\"n\"]}", 17},
+        {"{\"name\":\"n\",\"op\":\"neg\",\"inputs\":[\"input\"]},{\"name\":\"o\",\"op\":\"less_or_equal\",\"inputs\":[\"input\",\"n\"]}", 18},
+        {"{\"name\":\"o\",\"op\":\"softmax\",\"inputs\":[\"input\"],\"attrs\":{\"dim\":1}}", 19},
+        {"{\"name\":\"o\",\"op\":\"log_softmax\",\"inputs\":[\"input\"],\"attrs\":{\"dim\":-2}}", 20},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int k = cases[c].kind;
+        int n = run_math(k == 11 ? "{\"name\":\"slope\",\"shape\":[2,1]}" : "", cases[c].nodes, x, y);
+        CHECKF(n == 12, "%s: %d outputs", cases[c].nodes, n);
+        if (n != 12) continue;
+        for (int i = 0; i < 12; i++) {
+            double v = x[i], col = 0;
+            for (int r = 0; r < 2; r++) col += exp(x[(i / 6) * 6 + r * 3 + i % 3]);
+            double w[] = {exp(v), v, exp(v / 2), fabs(v), -v, erf(v), exp(-v), v * v, exp(v * v), v > 0 ? v : 0.1 * v,
+                          v > 0 ? v : 0.01 * v, v > 0 ? v : ((i % 6) < 3 ? 0.5 : -2.0) * v, v < -0.5 ? -0.5 : v > 0.25 ? 0.25 : v,
+                          v > 0.25 ? 0.25 : v, -fabs(v), 1, v > -v, v < -v, v <= -v, exp(v) / col, v - log(col)};
+            want[i] = (float)w[k];
+        }
+        CHECKF(t_close(y, want, 12, 2e-6, 2e-6, cases[c].nodes), "math op %s", cases[c].nodes);
+    }
+    /* reduce_max (default: all but the batch, keepdim) and reduce_min over the last dim */
+    int n = run_math("", "{\"name\":\"o\",\"op\":\"reduce_max\",\"inputs\":[\"input\"],\"attrs\":{\"keepdim\":true}}", x, y);
+    CHECK(n == 2);
+    for (int e = 0; e < 2 && n == 2; e++) {
+        float m = x[e * 6];
+        for (int i = 1; i < 6; i++) m = fmaxf(m, x[e * 6 + i]);
+        CHECKF(y[e] == m, "reduce_max[%d] %g vs %g", e, y[e], m);
+    }
+    n = run_math("", "{\"name\":\"o\",\"op\":\"reduce_min\",\"inputs\":[\"input\"],\"attrs\":{\"dims\":[-1]}}", x, y);
+    CHECK(n == 4);
+    for (int r = 0; r < 4 && n == 4; r++)
+        CHECKF(y[r] == fminf(fminf(x[r * 3], x[r * 3 + 1]), x[r * 3 + 2]), "reduce_min[%d]", r);
+}
+
 static void expect_fail(const char *cfg, ft_status want, const char *const *needles) {
     ft_model *m = NULL;
     ft_status s = ft_model_from_config(cfg, &m);
@@ -278,8 +356,15 @@ static void test_errors(void) {
     FAIL("{\"arch\":\"graph\",\"nodes\":[]}", FT_EINVAL, "input");
     FAIL(HDR "\"nodes\":[]}", FT_EINVAL, "nodes");
     FAIL("{\"arch\":\"graph\",\"input\":{\"shape\":[3,0]},\"nodes\":[]}", FT_EINVAL, "input.shape[1]");
-    FAIL(HDR "\"nodes\":[{\"name\":\"s\",\"op\":\"softmax\",\"inputs\":[\"input\"],\"attrs\":{\"dim\":1}},{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"s\"]}]}",
-         FT_EUNSUPPORTED, "'s'", "last dim");
+    FAIL(HDR "\"nodes\":[{\"name\":\"s\",\"op\":\"softmax\",\"inputs\":[\"input\"],\"attrs\":{\"dim\":5}},{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"s\"]}]}",
+         FT_ESHAPE, "'s'", "dim 5");
+    FAIL(HDR "\"nodes\":[{\"name\":\"p\",\"op\":\"pow\",\"inputs\":[\"input\"]}]}", FT_EINVAL, "'p'", "exponent");
+    FAIL(HDR "\"nodes\":[{\"name\":\"p\",\"op\":\"pow\",\"inputs\":[\"input\",\"input\"],\"attrs\":{\"exponent\":2}}]}", FT_EINVAL, "'p'", "exponent");
+    FAIL(HDR "\"params\":[{\"name\":\"s\",\"shape\":[2,1,1,1]}],\"nodes\":[{\"name\":\"p\",\"op\":\"prelu\",\"inputs\":[\"input\"],\"params\":[\"s\"]}]}",
+         FT_ESHAPE, "'p'", "slope");
+    FAIL(HDR "\"nodes\":[{\"name\":\"c\",\"op\":\"clip\",\"inputs\":[\"input\"],\"attrs\":{\"min\":\"a\"}}]}", FT_EINVAL, "'c'", "'min'");
+    FAIL(HDR "\"nodes\":[{\"name\":\"r\",\"op\":\"reduce_max\",\"inputs\":[\"input\"],\"attrs\":{\"dims\":[1,1]}}]}", FT_ESHAPE, "'r'", "twice");
+    FAIL(HDR "\"nodes\":[{\"name\":\"w\",\"op\":\"where\",\"inputs\":[\"input\",\"input\"]}]}", FT_EINVAL, "'w'", "3 operands");
     FAIL(HDR "\"nodes\":[{\"name\":\"p\",\"op\":\"permute\",\"inputs\":[\"input\"],\"attrs\":{\"dims\":[0,1,1,2]}}]}", FT_EINVAL, "'p'", "permutation");
     FAIL(HDR "\"params\":[{\"name\":\"g\",\"shape\":[3]}],\"nodes\":[{\"name\":\"b\",\"op\":\"batch_norm\",\"inputs\":[\"input\"],\"params\":[\"g\"]}]}",
          FT_EINVAL, "'b'", "running_mean");
@@ -421,6 +506,7 @@ int main(void) {
     test_import_forms();
     test_same_as_by_hand();
     test_all_ops();
+    test_math_ops();
     test_errors();
     test_heads();
     test_preprocess();

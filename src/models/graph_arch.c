@@ -28,6 +28,7 @@
 #include "ops/ops.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ typedef enum {
     G_RESHAPE, G_FLATTEN, G_PERMUTE, G_TRANSPOSE, G_CONCAT, G_MEAN, G_SUM,
     G_DROPOUT, G_LAYER_NORM, G_EMBEDDING, G_IDENTITY,
     G_LSTM, G_GRU, G_RNN_FINAL,
+    G_EXP, G_LOG, G_SQRT, G_ABS, G_NEG, G_ERF, G_RECIPROCAL, G_POW, G_LEAKY_RELU, G_PRELU, G_CLIP,
+    G_MAX, G_MIN, G_WHERE, G_EQUAL, G_GREATER, G_GREATER_EQUAL, G_LESS, G_LESS_EQUAL, G_REDUCE_MAX, G_REDUCE_MIN,
     G_COUNT
 } gop;
 
@@ -90,6 +93,27 @@ static const struct {
     [G_LSTM] = {"lstm", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,cell_output"},
     [G_GRU] = {"gru", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,linear_before_reset"},
     [G_RNN_FINAL] = {"rnn_final", 1, 2, "hidden_size,bidirectional,reverse"},
+    [G_EXP] = {"exp", 1, 1, ""},
+    [G_LOG] = {"log", 1, 1, ""},
+    [G_SQRT] = {"sqrt", 1, 1, ""},
+    [G_ABS] = {"abs", 1, 1, ""},
+    [G_NEG] = {"neg", 1, 1, ""},
+    [G_ERF] = {"erf", 1, 1, ""},
+    [G_RECIPROCAL] = {"reciprocal", 1, 1, ""},
+    [G_POW] = {"pow", 1, 2, "exponent"},
+    [G_LEAKY_RELU] = {"leaky_relu", 1, 1, "alpha"},
+    [G_PRELU] = {"prelu", 2, 2, ""},
+    [G_CLIP] = {"clip", 1, 1, "min,max"},
+    [G_MAX] = {"max", 2, G_MAX_OPERANDS, ""},
+    [G_MIN] = {"min", 2, G_MAX_OPERANDS, ""},
+    [G_WHERE] = {"where", 3, 3, ""},
+    [G_EQUAL] = {"equal", 2, 2, ""},
+    [G_GREATER] = {"greater", 2, 2, ""},
+    [G_GREATER_EQUAL] = {"greater_or_equal", 2, 2, ""},
+    [G_LESS] = {"less", 2, 2, ""},
+    [G_LESS_EQUAL] = {"less_or_equal", 2, 2, ""},
+    [G_REDUCE_MAX] = {"reduce_max", 1, 1, "dims,keepdim"},
+    [G_REDUCE_MIN] = {"reduce_min", 1, 1, "dims,keepdim"},
 };
 
 typedef struct {
@@ -107,6 +131,7 @@ typedef struct {
     int hidden, layers;            /* lstm / gru / rnn_final */
     bool bidir, batch_first, bias, reverse, cell_output, linear_before_reset;
     int64_t dims[FT_MAX_DIMS];
+    float alpha, exponent, lo, hi; /* leaky_relu, pow, clip */
 } gnode;
 
 typedef struct {
@@ -340,6 +365,8 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
     }
     case G_MEAN:
     case G_SUM:
+    case G_REDUCE_MAX:
+    case G_REDUCE_MIN:
         nd->n_dims = -1;
         if ((s = attr_dims(nd, attrs, "dims", -FT_MAX_DIMS, FT_MAX_DIMS - 1, &nd->n_dims, nd->dims)) ||
             (s = attr_bool(nd, attrs, "keepdim", &nd->keepdim)))
@@ -363,6 +390,25 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
     case G_DROPOUT:
         if ((s = attr_float(nd, attrs, "p", 0.0f, 0.999f, &nd->p))) goto out;
         break;
+    case G_LEAKY_RELU:
+        nd->alpha = 0.01f;
+        s = attr_float(nd, attrs, "alpha", -3.4e38f, 3.4e38f, &nd->alpha);
+        break;
+    case G_CLIP:
+        nd->lo = -INFINITY;
+        nd->hi = INFINITY;
+        if ((s = attr_float(nd, attrs, "min", -INFINITY, INFINITY, &nd->lo)) || (s = attr_float(nd, attrs, "max", -INFINITY, INFINITY, &nd->hi)))
+            goto out;
+        break;
+    case G_POW: {
+        bool has = json_object_get(attrs, "exponent") != NULL;
+        if (has != (nd->n_in + nd->n_par == 1)) {
+            s = NODE_FAIL(FT_EINVAL, nd, "takes x with attribute 'exponent', or two operands (base, exponent) without it");
+            goto out;
+        }
+        s = attr_float(nd, attrs, "exponent", -3.4e38f, 3.4e38f, &nd->exponent);
+        break;
+    }
     default:
         break;
     }
@@ -414,7 +460,7 @@ static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char
     int o = 0;
     while (o < G_COUNT && (!op || strcmp(gops[o].name, op))) o++;
     if (o == G_COUNT) {
-        char known[600];
+        char known[2000];
         size_t len = 0;
         known[0] = 0;
         for (int j = 0; j < G_COUNT && len < sizeof known; j++)
@@ -707,11 +753,8 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     case G_TANH: return ft_tanh(g, x);
     case G_GELU: return ft_gelu(g, x, nd->tanh_approx);
     case G_SILU: return ft_silu(g, x);
-    case G_SOFTMAX:
-    case G_LOG_SOFTMAX:
-        if (ft_norm_dim(nd->dim, x->ndim) != x->ndim - 1)
-            return ft_graph_fail(g, FT_EUNSUPPORTED, "softmax over dim %d: only the last dim is supported", nd->dim);
-        return nd->op == G_SOFTMAX ? ft_softmax(g, x) : ft_log_softmax(g, x);
+    case G_SOFTMAX: return ft_softmax_dim(g, x, nd->dim);
+    case G_LOG_SOFTMAX: return ft_log_softmax_dim(g, x, nd->dim);
     case G_RESHAPE: {
         if (nd->full) return ft_reshape(g, x, nd->n_dims, nd->dims); /* the shape includes the batch dim */
         int64_t s[FT_MAX_DIMS] = {x->shape[0]};
@@ -772,6 +815,37 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     case G_LSTM:
     case G_GRU: return rnn_stack(g, nd, v, n);
     case G_RNN_FINAL: return ft_rnn_final(g, x, n > 1 ? v[1] : NULL, nd->hidden, nd->bidir, nd->reverse);
+    case G_EXP: return ft_exp(g, x);
+    case G_LOG: return ft_log(g, x);
+    case G_SQRT: return ft_sqrt(g, x);
+    case G_ABS: return ft_abs(g, x);
+    case G_NEG: return ft_neg(g, x);
+    case G_ERF: return ft_erf(g, x);
+    case G_RECIPROCAL: return ft_reciprocal(g, x);
+    case G_POW: return n == 1 ? ft_pow_scalar(g, x, nd->exponent) : ft_pow(g, x, v[1]);
+    case G_LEAKY_RELU: return ft_leaky_relu(g, x, nd->alpha);
+    case G_PRELU: return ft_prelu(g, x, v[1]);
+    case G_CLIP: return ft_clip(g, x, nd->lo, nd->hi);
+    case G_MAX:
+    case G_MIN: /* several operands: folded left to right */
+        for (int i = 1; i < n && x; i++) x = nd->op == G_MAX ? ft_maximum(g, x, v[i]) : ft_minimum(g, x, v[i]);
+        return x;
+    case G_WHERE: return ft_where(g, x, v[1], v[2]);
+    case G_EQUAL: return ft_equal(g, x, v[1]);
+    case G_GREATER: return ft_greater(g, x, v[1]);
+    case G_GREATER_EQUAL: return ft_greater_equal(g, x, v[1]);
+    case G_LESS: return ft_less(g, x, v[1]);
+    case G_LESS_EQUAL: return ft_less_equal(g, x, v[1]);
+    case G_REDUCE_MAX:
+    case G_REDUCE_MIN: {
+        int dims[FT_MAX_DIMS], k = 0;
+        if (nd->n_dims < 0) /* all but the batch dim */
+            for (int d = 1; d < x->ndim; d++) dims[k++] = d;
+        else
+            for (int i = 0; i < nd->n_dims; i++) dims[k++] = (int)nd->dims[i];
+        if (!k) return x; /* a 1-dim input has nothing but the batch */
+        return nd->op == G_REDUCE_MAX ? ft_reduce_max(g, x, k, dims, nd->keepdim) : ft_reduce_min(g, x, k, dims, nd->keepdim);
+    }
     case G_COUNT: break;
     }
     return ft_graph_fail(g, FT_EINVAL, "internal: op %d", (int)nd->op);
