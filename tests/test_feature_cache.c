@@ -51,6 +51,43 @@ static void small_free(small_net *s) {
     ft_params_free(s->ps);
 }
 
+/* The ONNX math ops keep examples apart, except reductions or softmaxes over the batch. */
+static void test_frontier_math(void) {
+    for (int variant = 0; variant < 3; variant++) {
+        ft_params *ps = ft_params_new();
+        int64_t c[1] = {5}, hw[2] = {3, 2}, hb[1] = {3};
+        ft_params_add_buffer(ps, "floor", 1, c);
+        ft_params_add(ps, "head.weight", 2, hw);
+        ft_params_add(ps, "head.bias", 1, hb);
+        CHECK_OK(ft_params_finalize(ps));
+        CHECK_OK(ft_params_alloc_grads(ps));
+        ft_graph *g = ft_graph_new(ps);
+        int64_t xs[3] = {4, 2, 5}, ys[1] = {4};
+        ft_node *x = ft_input(g, "x", FT_F32, 3, xs), *y = ft_input(g, "y", FT_I32, 1, ys);
+        ft_node *h = ft_clip(g, ft_pow_scalar(g, ft_abs(g, x), 0.5f), 0.0f, 2.0f);
+        h = ft_maximum(g, h, ft_param(g, "floor"));
+        h = ft_where(g, ft_greater(g, h, ft_neg(g, h)), h, ft_exp(g, h));
+        ft_node *sm = ft_softmax_dim(g, h, variant == 2 ? 0 : 1);
+        int d = 2, db[2] = {0, 2};
+        ft_node *r = ft_reduce_max(g, sm, 1, &d, false); /* [4, 2] */
+        if (variant == 1) { /* times a max over the batch, [1, 2]: that one is not frozen */
+            int64_t s12[2] = {1, 2};
+            r = ft_mul(g, r, ft_reshape(g, ft_reduce_max(g, sm, 2, db, true), 2, s12));
+        }
+        ft_node *z = ft_linear(g, r, ft_param(g, "head.weight"), ft_param(g, "head.bias"));
+        ft_node *loss = ft_cross_entropy(g, z, y, -100, 0.0f);
+        ft_node *fr[4];
+        int n = ft_graph_frozen_frontier(g, x, loss, true, fr, 4);
+        if (variant == 1) /* the per-example max (read by mul) and the softmax (read by the batch max) */
+            CHECKF(n == 2 && fr[0] == sm && fr[1] == r->in[0], "math frontier, batch max: %d nodes", n);
+        else
+            CHECKF(n == 1 && fr[0] == (variant == 0 ? r : h), "math frontier, variant %d: %d nodes, first %s", variant, n,
+                   n > 0 ? ft_op_name(fr[0]->op) : "-");
+        ft_graph_free(g);
+        ft_params_free(ps);
+    }
+}
+
 static void test_frontier(void) {
     small_net s;
     ft_node *fr[4];
@@ -276,6 +313,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_fcache_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_frontier();
+    test_frontier_math();
     test_runner();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
