@@ -61,6 +61,7 @@ typedef enum {
     FT_OP_POW, FT_OP_MAXIMUM, FT_OP_MINIMUM, FT_OP_PRELU,
     FT_OP_EQUAL, FT_OP_GREATER, FT_OP_GREATER_EQUAL, FT_OP_LESS, FT_OP_LESS_EQUAL,
     FT_OP_WHERE, FT_OP_REDUCE_MAX, FT_OP_REDUCE_MIN,
+    FT_OP_GATHER, FT_OP_EXPAND, FT_OP_PAD, FT_OP_PERMUTE, /* N-d data movement, ONNX semantics */
     FT_OP_COUNT
 } ft_op;
 
@@ -88,6 +89,9 @@ typedef struct ft_node {
     int64_t scratch_numel;          /* floats of temporary workspace the kernels need (set by the builder) */
     float *scratch;                 /* planned workspace, shared by all nodes: valid only inside this
                                      * node's own forward/backward call */
+    int64_t *ilist;                 /* op-owned int list (gather indices, N-d pad amounts), freed
+                                     * with the graph; NULL for most ops */
+    int64_t ilist_n;
 } ft_node;
 
 /* ---- building ---- */
@@ -165,6 +169,28 @@ ft_node *ft_pad2d(ft_graph *g, ft_node *x, const int pad[4], float value);
 ft_node *ft_relu6(ft_graph *g, ft_node *x);       /* min(max(x, 0), 6) */
 ft_node *ft_hardswish(ft_graph *g, ft_node *x);   /* x * relu6(x + 3) / 6 */
 ft_node *ft_hardsigmoid(ft_graph *g, ft_node *x); /* relu6(x + 3) / 6 */
+
+/* ---- N-d data movement with ONNX semantics (int32 tensors are moved too; no gradient) ---- */
+/* ONNX Gather with constant indices along axis: the result is
+ * x.shape[:axis] + idx_shape + x.shape[axis+1:] (idx_ndim 0: one scalar index drops the
+ * axis). Indices may be negative (from the end). Backward scatter-adds: repeated indices
+ * accumulate. */
+ft_node *ft_gather(ft_graph *g, ft_node *x, int axis, int idx_ndim, const int64_t *idx_shape, const int64_t *indices);
+/* ONNX Expand: x broadcast (NumPy rules) against shape[ndim]; the result has
+ * max(ndim, x->ndim) dims. A 1 in shape keeps x's dim. Backward sum-reduces. */
+ft_node *ft_expand(ft_graph *g, ft_node *x, int ndim, const int64_t *shape);
+/* ONNX Slice of one dim: start/end count from the end when negative and are clamped
+ * (step > 0: to [0, D]; step < 0: start to [0, D-1], end to [-1, D-1]; so INT64_MAX /
+ * INT64_MIN mean "to the end"); step != 0, negative walks backwards. Step 1 is ft_slice. */
+ft_node *ft_slice_step(ft_graph *g, ft_node *x, int dim, int64_t start, int64_t end, int64_t step);
+typedef enum { FT_PADDING_CONSTANT = 0, FT_PADDING_REFLECT, FT_PADDING_EDGE } ft_padding_mode;
+/* ONNX Pad over every dim: pads = [begin_0 .. begin_{n-1}, end_0 .. end_{n-1}] for
+ * n = x->ndim. A negative pad crops first; the cropped tensor is then padded with the
+ * constant, its mirror image without the edge (reflect: pad < cropped size) or its edge
+ * value. Backward adds every output position into the input it copies. */
+ft_node *ft_pad(ft_graph *g, ft_node *x, const int64_t *pads, ft_padding_mode mode, float value);
+/* General permutation: result dim i is x's dim perm[i] (torch.permute, ONNX Transpose). */
+ft_node *ft_permute(ft_graph *g, ft_node *x, const int *perm);
 
 /* ---- Transformer ops ([B,T,C] activations; heads are column blocks of C) ---- */
 /* HF LlamaRMSNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight (weight may be NULL). */

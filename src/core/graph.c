@@ -38,7 +38,10 @@ ft_graph *ft_graph_new(ft_params *params) {
 
 void ft_graph_free(ft_graph *g) {
     if (!g) return;
-    for (int i = 0; i < g->n; i++) ft_free(g->nodes[i]);
+    for (int i = 0; i < g->n; i++) {
+        ft_free(g->nodes[i]->ilist);
+        ft_free(g->nodes[i]);
+    }
     ft_free(g->nodes);
     ft_free_aligned(g->arena);
     ft_free(g->bwd);
@@ -456,6 +459,14 @@ static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool tra
         return st[x->id] == FZ_FROZEN && n->iarg[0] != 0 && n->iarg[1] != 0;
     case FT_OP_SLICE:
         return st[x->id] == FZ_FROZEN && n->iarg[0] != 0;
+    case FT_OP_GATHER:
+        return st[x->id] == FZ_FROZEN && n->iarg[0] != 0;
+    case FT_OP_PERMUTE:
+        return st[x->id] == FZ_FROZEN && n->iarg[0] == 0;
+    case FT_OP_EXPAND: /* x keeps its batch dim in dim 0 (checked above: same N, same rank) */
+        return st[x->id] == FZ_FROZEN && x->ndim == n->ndim;
+    case FT_OP_PAD: /* nothing added to or cropped from the batch dim */
+        return st[x->id] == FZ_FROZEN && x->ndim >= 1 && n->ilist[0] == 0 && n->ilist[x->ndim] == 0;
     case FT_OP_CONCAT:
         for (int k = 0; k < n->n_in; k++) if (st[n->in[k]->id] != FZ_FROZEN) return false;
         return n->iarg[0] != 0;

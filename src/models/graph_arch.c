@@ -47,6 +47,7 @@ typedef enum {
     G_LSTM, G_GRU, G_RNN_FINAL,
     G_EXP, G_LOG, G_SQRT, G_ABS, G_NEG, G_ERF, G_RECIPROCAL, G_POW, G_LEAKY_RELU, G_PRELU, G_CLIP,
     G_MAX, G_MIN, G_WHERE, G_EQUAL, G_GREATER, G_GREATER_EQUAL, G_LESS, G_LESS_EQUAL, G_REDUCE_MAX, G_REDUCE_MIN,
+    G_GATHER, G_EXPAND, G_SLICE,
     G_COUNT
 } gop;
 
@@ -63,7 +64,7 @@ static const struct {
     [G_MAX_POOL2D] = {"max_pool2d", 1, 1, "kernel,stride,pad,ceil_mode"},
     [G_AVG_POOL2D] = {"avg_pool2d", 1, 1, "kernel,stride,pad,ceil_mode,count_include_pad"},
     [G_GLOBAL_AVG_POOL] = {"global_avg_pool", 1, 1, "keepdim"},
-    [G_PAD] = {"pad", 1, 1, "pad,value"},
+    [G_PAD] = {"pad", 1, 1, "pad,pads,mode,value"},
     [G_ADD] = {"add", 2, 2, ""},
     [G_SUB] = {"sub", 2, 2, ""},
     [G_MUL] = {"mul", 2, 2, ""},
@@ -114,6 +115,9 @@ static const struct {
     [G_LESS_EQUAL] = {"less_or_equal", 2, 2, ""},
     [G_REDUCE_MAX] = {"reduce_max", 1, 1, "dims,keepdim"},
     [G_REDUCE_MIN] = {"reduce_min", 1, 1, "dims,keepdim"},
+    [G_GATHER] = {"gather", 1, 1, "axis,indices,indices_shape"},
+    [G_EXPAND] = {"expand", 1, 1, "shape"},
+    [G_SLICE] = {"slice", 1, 1, "dim,start,end,step"},
 };
 
 typedef struct {
@@ -132,6 +136,11 @@ typedef struct {
     bool bidir, batch_first, bias, reverse, cell_output, linear_before_reset;
     int64_t dims[FT_MAX_DIMS];
     float alpha, exponent, lo, hi; /* leaky_relu, pow, clip */
+    int64_t *ilist;                /* gather indices; N-d pads ("pads") */
+    int64_t n_ilist;
+    int64_t start, end, step;      /* slice */
+    int mode;                      /* pad: ft_padding_mode */
+    bool nd_pad;                   /* pad given as "pads" or with a "mode": ft_pad over every dim */
 } gnode;
 
 typedef struct {
@@ -152,6 +161,7 @@ static void gimpl_free(gimpl *c) {
         ft_free(c->nodes[i].name);
         ft_free(c->nodes[i].in);
         ft_free(c->nodes[i].par);
+        ft_free(c->nodes[i].ilist);
     }
     ft_free(c->nodes);
     ft_free(c->outputs);
@@ -258,6 +268,30 @@ static ft_status attr_dims(const gnode *nd, json_t *attrs, const char *key, int6
     return FT_OK;
 }
 
+/* Any int64 (slice bounds: ONNX writes INT64_MAX for "to the end"). */
+static ft_status attr_i64(const gnode *nd, json_t *attrs, const char *key, int64_t *out) {
+    json_t *v = json_object_get(attrs, key);
+    if (!v) return FT_OK;
+    if (!json_is_integer(v)) return NODE_FAIL(FT_EINVAL, nd, "attribute '%s' must be an int", key);
+    *out = json_integer_value(v);
+    return FT_OK;
+}
+
+/* A list of ints in [lo, hi] of any length up to max, into a new nd->ilist. */
+static ft_status attr_ilist(gnode *nd, json_t *attrs, const char *key, int64_t lo, int64_t hi, size_t max) {
+    json_t *v = json_object_get(attrs, key);
+    size_t len = json_is_array(v) ? json_array_size(v) : 0;
+    bool ok = json_is_array(v) && len <= max;
+    for (size_t i = 0; ok && i < len; i++) ok = small_int(json_array_get(v, i), lo, hi);
+    if (!ok)
+        return NODE_FAIL(FT_EINVAL, nd, "attribute '%s' must be a list of at most %zu ints in [%lld, %lld]", key, max,
+                         (long long)lo, (long long)hi);
+    if (!(nd->ilist = ft_malloc((len ? len : 1) * sizeof *nd->ilist))) return ft_fail(FT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < len; i++) nd->ilist[i] = json_integer_value(json_array_get(v, i));
+    nd->n_ilist = (int64_t)len;
+    return FT_OK;
+}
+
 static ft_status parse_attrs(gnode *nd, json_t *attrs) {
     if (!attrs) attrs = json_object(); /* defaults below still apply */
     else json_incref(attrs);
@@ -299,9 +333,61 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
     case G_GLOBAL_AVG_POOL:
         s = attr_bool(nd, attrs, "keepdim", &nd->keepdim);
         break;
-    case G_PAD:
+    case G_PAD: {
+        json_t *mode = json_object_get(attrs, "mode");
+        const char *ms = json_string_value(mode);
+        if (mode && (!ms || (strcmp(ms, "constant") && strcmp(ms, "reflect") && strcmp(ms, "edge")))) {
+            s = NODE_FAIL(FT_EINVAL, nd, "attribute 'mode' must be \"constant\", \"reflect\" or \"edge\"");
+            goto out;
+        }
+        nd->mode = !ms || !strcmp(ms, "constant") ? FT_PADDING_CONSTANT : !strcmp(ms, "reflect") ? FT_PADDING_REFLECT : FT_PADDING_EDGE;
+        if (json_object_get(attrs, "pad") && json_object_get(attrs, "pads")) {
+            s = NODE_FAIL(FT_EINVAL, nd, "give 'pad' (the last two dims) or 'pads' (every dim), not both");
+            goto out;
+        }
         if ((s = attr_ints(nd, attrs, "pad", 4, 0, 1 << 20, nd->pad)) || (s = attr_float(nd, attrs, "value", -3.4e38f, 3.4e38f, &nd->value)))
             goto out;
+        nd->nd_pad = json_object_get(attrs, "pads") || nd->mode != FT_PADDING_CONSTANT;
+        if (json_object_get(attrs, "pads")) {
+            if ((s = attr_ilist(nd, attrs, "pads", -(1 << 30), 1 << 30, 2 * FT_MAX_DIMS))) goto out;
+            if (nd->n_ilist % 2) { s = NODE_FAIL(FT_EINVAL, nd, "'pads' needs an even count: all begins, then all ends"); goto out; }
+        }
+        break;
+    }
+    case G_GATHER: {
+        if (!json_object_get(attrs, "indices")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'indices'"); goto out; }
+        nd->dim = 0;
+        if ((s = attr_int(nd, attrs, "axis", -FT_MAX_DIMS, FT_MAX_DIMS - 1, &nd->dim)) ||
+            (s = attr_ilist(nd, attrs, "indices", -((int64_t)1 << 40), (int64_t)1 << 40, (size_t)1 << 24)))
+            goto out;
+        nd->n_dims = 1;
+        nd->dims[0] = nd->n_ilist;
+        if (json_object_get(attrs, "indices_shape")) {
+            json_t *is = json_object_get(attrs, "indices_shape");
+            if (json_is_array(is) && !json_array_size(is)) nd->n_dims = 0; /* a scalar index */
+            else if ((s = attr_dims(nd, attrs, "indices_shape", 0, (int64_t)1 << 30, &nd->n_dims, nd->dims))) goto out;
+        }
+        int64_t k = 1;
+        for (int i = 0; i < nd->n_dims; i++) k *= nd->dims[i];
+        if (k != nd->n_ilist) {
+            s = NODE_FAIL(FT_EINVAL, nd, "'indices_shape' holds %lld indices but 'indices' lists %lld", (long long)k, (long long)nd->n_ilist);
+            goto out;
+        }
+        break;
+    }
+    case G_EXPAND:
+        if (!json_object_get(attrs, "shape")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'shape' (with the batch dim)"); goto out; }
+        s = attr_dims(nd, attrs, "shape", 0, (int64_t)1 << 40, &nd->n_dims, nd->dims);
+        break;
+    case G_SLICE:
+        if (!json_object_get(attrs, "dim")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'dim'"); goto out; }
+        nd->start = 0;
+        nd->end = INT64_MAX;
+        nd->step = 1;
+        if ((s = attr_int(nd, attrs, "dim", -FT_MAX_DIMS, FT_MAX_DIMS - 1, &nd->dim)) || (s = attr_i64(nd, attrs, "start", &nd->start)) ||
+            (s = attr_i64(nd, attrs, "end", &nd->end)) || (s = attr_i64(nd, attrs, "step", &nd->step)))
+            goto out;
+        if (nd->step == 0) { s = NODE_FAIL(FT_EINVAL, nd, "'step' must not be 0"); goto out; }
         break;
     case G_BATCH_NORM:
         if ((s = attr_float(nd, attrs, "eps", 0.0f, 1.0f, &nd->eps)) || (s = attr_float(nd, attrs, "momentum", 0.0f, 1.0f, &nd->momentum)) ||
@@ -739,7 +825,21 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
         return nd->op == G_MAX_POOL2D ? ft_max_pool2d(g, x, &a) : ft_avg_pool2d(g, x, &a);
     }
     case G_GLOBAL_AVG_POOL: return ft_global_avg_pool(g, x, nd->keepdim);
-    case G_PAD: return ft_pad2d(g, x, nd->pad, nd->value);
+    case G_PAD: {
+        if (!nd->nd_pad) return ft_pad2d(g, x, nd->pad, nd->value);
+        int64_t pads[2 * FT_MAX_DIMS] = {0};
+        int r = x->ndim;
+        if (nd->ilist) { /* "pads": every dim, batch included */
+            if (nd->n_ilist != 2 * r)
+                return ft_graph_fail(g, FT_ESHAPE, "'pads' has %lld entries for a %d-dim input (want %d)", (long long)nd->n_ilist, r, 2 * r);
+            memcpy(pads, nd->ilist, (size_t)(2 * r) * sizeof *pads);
+        } else { /* "pad" [top, left, bottom, right] of the last two dims, with a mode */
+            if (r < 2) return ft_graph_fail(g, FT_ESHAPE, "'pad' needs an input of at least 2 dims");
+            pads[r - 2] = nd->pad[0]; pads[r - 1] = nd->pad[1];
+            pads[2 * r - 2] = nd->pad[2]; pads[2 * r - 1] = nd->pad[3];
+        }
+        return ft_pad(g, x, pads, (ft_padding_mode)nd->mode, nd->value);
+    }
     case G_ADD: return ft_add(g, x, v[1]);
     case G_SUB: return ft_sub(g, x, v[1]);
     case G_MUL: return ft_mul(g, x, v[1]);
@@ -781,16 +881,13 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     }
     case G_PERMUTE: {
         if (nd->n_dims != x->ndim) return ft_graph_fail(g, FT_ESHAPE, "permute dims has %d entries for a %d-dim input", nd->n_dims, x->ndim);
-        int cur[FT_MAX_DIMS];
-        for (int i = 0; i < x->ndim; i++) cur[i] = i;
-        for (int p = 0; p < nd->n_dims && x; p++) {
-            int j = p;
-            while (cur[j] != nd->dims[p]) j++;
-            if (j == p) continue;
-            x = ft_transpose(g, x, p, j);
-            int t = cur[p]; cur[p] = cur[j]; cur[j] = t;
+        int perm[FT_MAX_DIMS];
+        bool moved = false;
+        for (int i = 0; i < x->ndim; i++) {
+            perm[i] = (int)nd->dims[i];
+            moved |= perm[i] != i;
         }
-        return x;
+        return moved ? ft_permute(g, x, perm) : x;
     }
     case G_TRANSPOSE: return ft_transpose(g, x, nd->dim, nd->dim1);
     case G_CONCAT: {
@@ -846,6 +943,9 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
         if (!k) return x; /* a 1-dim input has nothing but the batch */
         return nd->op == G_REDUCE_MAX ? ft_reduce_max(g, x, k, dims, nd->keepdim) : ft_reduce_min(g, x, k, dims, nd->keepdim);
     }
+    case G_GATHER: return ft_gather(g, x, nd->dim, nd->n_dims, nd->dims, nd->ilist);
+    case G_EXPAND: return ft_expand(g, x, nd->n_dims, nd->dims);
+    case G_SLICE: return ft_slice_step(g, x, nd->dim, nd->start, nd->end, nd->step);
     case G_COUNT: break;
     }
     return ft_graph_fail(g, FT_EINVAL, "internal: op %d", (int)nd->op);

@@ -15,6 +15,8 @@ extern const ft_op_def ft_def_exp, ft_def_log, ft_def_sqrt, ft_def_abs, ft_def_n
     ft_def_leaky_relu, ft_def_clip, ft_def_pow_scalar, ft_def_pow, ft_def_maximum, ft_def_minimum, ft_def_prelu,
     ft_def_equal, ft_def_greater, ft_def_greater_equal, ft_def_less, ft_def_less_equal, ft_def_where,
     ft_def_reduce_max, ft_def_reduce_min;
+/* N-d data movement with ONNX semantics (layout.c). */
+extern const ft_op_def ft_def_gather, ft_def_expand, ft_def_pad, ft_def_permute;
 
 const ft_op_def ft_def_input = {.name = "input"};
 const ft_op_def ft_def_param = {.name = "param"};
@@ -85,8 +87,12 @@ const ft_op_def *const ft_op_table[FT_OP_COUNT] = {
     [FT_OP_WHERE] = &ft_def_where,
     [FT_OP_REDUCE_MAX] = &ft_def_reduce_max,
     [FT_OP_REDUCE_MIN] = &ft_def_reduce_min,
+    [FT_OP_GATHER] = &ft_def_gather,
+    [FT_OP_EXPAND] = &ft_def_expand,
+    [FT_OP_PAD] = &ft_def_pad,
+    [FT_OP_PERMUTE] = &ft_def_permute,
 };
 
 /* Adding an op: extend the enum in graph.h, define ft_def_<op> next to its kernels, list
  * it here, and bump this count. */
-_Static_assert(FT_OP_COUNT == 65, "ft_op_table is out of date");
+_Static_assert(FT_OP_COUNT == 69, "ft_op_table is out of date");

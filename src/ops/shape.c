@@ -1,4 +1,4 @@
-/* Data movement: reshape, transpose, slice, concat. Values are copied (no aliasing), so
+/* Data movement: reshape, transpose, slice (with ONNX steps), concat. Values are copied (no aliasing), so
  * the memory planner can treat every node alike. */
 #include "ops/ops.h"
 
@@ -119,7 +119,18 @@ static void transpose_backward_ref(ft_node *n) {
 const ft_op_def ft_def_transpose = {"transpose", transpose_forward, transpose_backward, transpose_forward_ref,
                                     transpose_backward_ref, save_none, NULL};
 
-/* ---------------- slice ---------------- x[..., start:end, ...] along dim. */
+/* ---------------- slice ---------------- x[..., start:end:step, ...] along dim.
+ * iarg[0] = dim, iarg[1] = start, iarg[2] = step (0 from older builders means 1). Step 1
+ * copies contiguous blocks; other steps gather inner blocks one at a time. */
+static ft_node *slice_node(ft_graph *g, ft_node *x, int d, int64_t start, int64_t len, int64_t step) {
+    int64_t s[FT_MAX_DIMS];
+    memcpy(s, x->shape, sizeof s);
+    s[d] = len;
+    ft_node *n = ft_node_new(g, FT_OP_SLICE, 1, &x, x->ndim, s);
+    if (n) { n->iarg[0] = d; n->iarg[1] = (int32_t)start; n->iarg[2] = (int32_t)step; n->dtype = x->dtype; }
+    return n;
+}
+
 ft_node *ft_slice(ft_graph *g, ft_node *x, int dim, int64_t start, int64_t end) {
     if (!ft_graph_ok(g, 1, &x)) return NULL;
     int d = ft_norm_dim(dim, x->ndim);
@@ -129,12 +140,33 @@ ft_node *ft_slice(ft_graph *g, ft_node *x, int dim, int64_t start, int64_t end) 
     if (start < 0 || end > x->shape[d] || start > end)
         return ft_graph_fail(g, FT_ESHAPE, "slice: [%lld:%lld] outside dim %d of size %lld", (long long)start,
                              (long long)end, d, (long long)x->shape[d]);
-    int64_t s[FT_MAX_DIMS];
-    memcpy(s, x->shape, sizeof s);
-    s[d] = end - start;
-    ft_node *n = ft_node_new(g, FT_OP_SLICE, 1, &x, x->ndim, s);
-    if (n) { n->iarg[0] = d; n->iarg[1] = (int32_t)start; n->dtype = x->dtype; }
-    return n;
+    return slice_node(g, x, d, start, end - start, 1);
+}
+
+/* ONNX Slice semantics for one axis. */
+ft_node *ft_slice_step(ft_graph *g, ft_node *x, int dim, int64_t start, int64_t end, int64_t step) {
+    if (!ft_graph_ok(g, 1, &x)) return NULL;
+    int d = ft_norm_dim(dim, x->ndim);
+    if (d < 0) return ft_graph_fail(g, FT_ESHAPE, "slice: dim %d out of range", dim);
+    if (step == 0) return ft_graph_fail(g, FT_EINVAL, "slice: step 0");
+    int64_t D = x->shape[d], len;
+    if (D > INT32_MAX) return ft_graph_fail(g, FT_ESHAPE, "slice: dim %d of size %lld is too large", d, (long long)D);
+    if (start < 0) start += D;
+    if (end < 0) end += D;
+    if (step > 0) {
+        start = start < 0 ? 0 : start > D ? D : start;
+        end = end < 0 ? 0 : end > D ? D : end;
+        len = end > start ? (end - start - 1) / step + 1 : 0;
+    } else {
+        start = start < 0 ? 0 : start > D - 1 ? D - 1 : start;
+        end = end < -1 ? -1 : end > D - 1 ? D - 1 : end;
+        len = start > end ? (start - end - 1) / -step + 1 : 0;
+    }
+    if (len <= 1) step = 1;                  /* one element (or none): nothing to stride */
+    if (step > D) step = D;                  /* only fits int32 when it no longer matters */
+    if (step < -D) step = -D;
+    if (len == 0) start = 0;
+    return slice_node(g, x, d, start, len, step);
 }
 
 /* [outer, D, inner] view of x along dim. */
@@ -144,27 +176,62 @@ static void split3(const ft_node *x, int d, int64_t *outer, int64_t *inner) {
     for (int i = d + 1; i < x->ndim; i++) *inner *= x->shape[i];
 }
 
+static inline int64_t slice_step(const ft_node *n) { return n->iarg[2] ? n->iarg[2] : 1; }
+
 static ft_status slice_forward(ft_node *n) {
     const ft_node *x = n->in[0];
     int d = n->iarg[0];
-    int64_t outer, inner, start = n->iarg[1], len = n->shape[d], D = x->shape[d];
+    int64_t outer, inner, start = n->iarg[1], len = n->shape[d], D = x->shape[d], step = slice_step(n);
     split3(x, d, &outer, &inner);
+    if (step == 1) {
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(n->val + o * len * inner, x->val + (o * D + start) * inner, (size_t)(len * inner) * 4);
+        return FT_OK;
+    }
+    #pragma omp parallel for collapse(2) if (n->numel > FT_PAR_MIN)
     for (int64_t o = 0; o < outer; o++)
-        memcpy(n->val + o * len * inner, x->val + (o * D + start) * inner, (size_t)(len * inner) * 4);
+        for (int64_t k = 0; k < len; k++)
+            memcpy(n->val + (o * len + k) * inner, x->val + (o * D + start + k * step) * inner, (size_t)inner * 4);
     return FT_OK;
 }
 static void slice_backward(ft_node *n) {
     ft_node *x = n->in[0];
     int d = n->iarg[0];
-    int64_t outer, inner, start = n->iarg[1], len = n->shape[d], D = x->shape[d];
+    int64_t outer, inner, start = n->iarg[1], len = n->shape[d], D = x->shape[d], step = slice_step(n);
     split3(x, d, &outer, &inner);
-    for (int64_t o = 0; o < outer; o++) {
-        float *gx = x->grad + (o * D + start) * inner;
-        const float *gy = n->grad + o * len * inner;
-        for (int64_t i = 0; i < len * inner; i++) gx[i] += gy[i];
+    if (step == 1) {
+        for (int64_t o = 0; o < outer; o++) {
+            float *gx = x->grad + (o * D + start) * inner;
+            const float *gy = n->grad + o * len * inner;
+            for (int64_t i = 0; i < len * inner; i++) gx[i] += gy[i];
+        }
+        return;
     }
+    #pragma omp parallel for collapse(2) if (n->numel > FT_PAR_MIN)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < len; k++) {
+            float *gx = x->grad + (o * D + start + k * step) * inner;
+            const float *gy = n->grad + (o * len + k) * inner;
+            for (int64_t i = 0; i < inner; i++) gx[i] += gy[i];
+        }
 }
-const ft_op_def ft_def_slice = {"slice", slice_forward, slice_backward, NULL, NULL, save_none, NULL};
+/* Reference: each output element decoded on its own. */
+static int64_t slice_ref_src(const ft_node *n, int64_t e) {
+    const ft_node *x = n->in[0];
+    int d = n->iarg[0];
+    int64_t outer, inner, len = n->shape[d];
+    split3(x, d, &outer, &inner);
+    int64_t i = e % inner, k = (e / inner) % len, o = e / (inner * len);
+    return (o * x->shape[d] + n->iarg[1] + k * slice_step(n)) * inner + i;
+}
+static ft_status slice_forward_ref(ft_node *n) {
+    for (int64_t e = 0; e < n->numel; e++) n->val[e] = n->in[0]->val[slice_ref_src(n, e)];
+    return FT_OK;
+}
+static void slice_backward_ref(ft_node *n) {
+    for (int64_t e = 0; e < n->numel; e++) n->in[0]->grad[slice_ref_src(n, e)] += n->grad[e];
+}
+const ft_op_def ft_def_slice = {"slice", slice_forward, slice_backward, slice_forward_ref, slice_backward_ref, save_none, NULL};
 
 /* ---------------- concat ---------------- along dim, up to FT_MAX_INPUTS tensors. */
 ft_node *ft_concat(ft_graph *g, int n_in, ft_node **xs, int dim) {
