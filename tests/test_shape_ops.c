@@ -1,5 +1,5 @@
 /* The structural ops (gather, expand, slice with steps, N-d pad, permute) and the
- * convolution variants (conv_transpose2d, conv1d, 1-D pools):
+ * convolution variants (conv_transpose2d, conv1d and the 1-D pools on the 2-D kernels):
  *  1. finite-difference gradient checks, each also comparing fast and reference kernels
  *     forward and backward (small cases, and cases large enough for the OpenMP paths);
  *  2. every case of tests/fixtures/shape_ops.safetensors (tests/gen/gen_shape_ops.py)
@@ -165,6 +165,35 @@ static ft_node *b_perm(ft_graph *g, ft_node **in) { const int p[4] = {0, 3, 1, 2
 static ft_node *b_perm_last_fixed(ft_graph *g, ft_node **in) { const int p[4] = {2, 0, 1, 3}; return ft_permute(g, in[0], p); }
 static ft_node *b_perm_big(ft_graph *g, ft_node **in) { const int p[4] = {0, 2, 3, 1}; return ft_permute(g, in[0], p); }
 
+static ft_conv_transpose2d_args ctargs(int sh, int sw, int pt, int pl, int pb, int pr, int oh, int ow, int dh, int dw, int g) {
+    ft_conv_transpose2d_args a = {.stride = {sh, sw}, .pad = {pt, pl, pb, pr}, .output_padding = {oh, ow},
+                                  .dilation = {dh, dw}, .groups = g};
+    return a;
+}
+#define CT_B(fname, bias, ...) \
+    static ft_node *fname(ft_graph *g, ft_node **in) { \
+        ft_conv_transpose2d_args a = ctargs(__VA_ARGS__); \
+        return ft_conv_transpose2d(g, in[0], in[1], bias ? in[2] : NULL, &a); }
+CT_B(b_ct, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1)
+CT_B(b_ct_s2, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+CT_B(b_ct_rect, 0, 2, 3, 0, 2, 1, 0, 1, 2, 1, 2, 2)
+CT_B(b_ct_dil_op, 1, 1, 2, 2, 0, 0, 1, 1, 1, 2, 1, 1) /* output_padding below the dilation */
+static ft_node *b_c1(ft_graph *g, ft_node **in) {
+    ft_conv1d_args a = {.stride = 2, .pad = {1, 2}, .dilation = 1, .groups = 1};
+    return ft_conv1d(g, in[0], in[1], in[2], &a);
+}
+static ft_node *b_c1_dw(ft_graph *g, ft_node **in) {
+    ft_conv1d_args a = {.stride = 1, .pad = {2, 2}, .dilation = 2, .groups = 4};
+    return ft_conv1d(g, in[0], in[1], NULL, &a);
+}
+static ft_node *b_mp1(ft_graph *g, ft_node **in) {
+    ft_pool1d_args a = {.kernel = 3, .stride = 2, .pad = {1, 1}, .ceil_mode = true};
+    return ft_max_pool1d(g, in[0], &a);
+}
+static ft_node *b_ap1(ft_graph *g, ft_node **in) {
+    ft_pool1d_args a = {.kernel = 4, .stride = 0, .pad = {1, 2}, .count_include_pad = false};
+    return ft_avg_pool1d(g, in[0], &a);
+}
 static void fd_cases(void) {
     const double T = 2e-2;
 #define FD(name, build, ...) do { const tspec ts[] = {__VA_ARGS__}; \
@@ -186,6 +215,20 @@ static void fd_cases(void) {
     FD("pad_reflect_crop", b_pad_reflect_crop, {{2, 7}, 'p'});
     FD("permute", b_perm, {{2, 3, 4, 5}, 'p'});
     FD("permute_last_fixed", b_perm_last_fixed, {{2, 3, 4, 5}, 'p'});
+    FD("conv_transpose", b_ct, {{2, 3, 4, 4}, 'p'}, {{3, 2, 3, 3}, 'p'}, {{2}, 'p'});
+    FD("conv_transpose_s2_outpad", b_ct_s2, {{2, 3, 3, 4}, 'p'}, {{3, 2, 3, 3}, 'p'}, {{2}, 'p'});
+    FD("conv_transpose_rect_groups", b_ct_rect, {{2, 4, 3, 3}, 'p'}, {{4, 1, 2, 3}, 'p'});
+    FD("conv_transpose_dil_outpad", b_ct_dil_op, {{1, 2, 4, 3}, 'p'}, {{2, 3, 3, 2}, 'p'}, {{3}, 'p'});
+    FD("conv_transpose_input_x", b_ct, {{2, 3, 4, 4}, 'i'}, {{3, 2, 3, 3}, 'p'}, {{2}, 'f'});
+    FD("conv_transpose_frozen_w", b_ct, {{2, 3, 4, 4}, 'p'}, {{3, 2, 3, 3}, 'f'}, {{2}, 'p'});
+    FD("conv1d", b_c1, {{2, 3, 11}, 'p'}, {{4, 3, 3}, 'p'}, {{4}, 'p'});
+    FD("conv1d_depthwise_dil", b_c1_dw, {{2, 4, 9}, 'p'}, {{4, 1, 3}, 'p'});
+    FD("avg_pool1d", b_ap1, {{2, 3, 10}, 'p'});
+    FD("max_pool1d", b_mp1, {{2, 3, 10}, 'p'}); /* random values: no near-ties at this size */
+    PAR("par_conv_transpose", b_ct_s2, {{8, 16, 16, 16}, 'p'}, {{16, 8, 3, 3}, 'p'}, {{8}, 'p'});
+    PAR("par_conv_transpose_nb1", b_ct, {{2, 8, 40, 40}, 'p'}, {{8, 6, 3, 3}, 'p'}, {{6}, 'p'});
+    PAR("par_conv1d", b_c1, {{4, 16, 3000}, 'p'}, {{8, 16, 3}, 'p'}, {{8}, 'p'});
+    PAR("par_max_pool1d", b_mp1, {{8, 16, 1000}, 'p'});
     PAR("par_gather", b_gather_big, {{64, 24, 32}, 'p'});
     PAR("par_gather_axis0", b_gather0, {{4, 20000}, 'p'});
     PAR("par_expand", b_expand_big, {{8, 1, 32, 64}, 'p'});
@@ -234,7 +277,31 @@ static ft_node *build_case(ft_graph *g, const char *op, json_t *args, ft_node **
         for (int i = 0; i < nd; i++) perm[i] = (int)p[i];
         return ft_permute(g, in[0], perm);
     }
-    (void)n_in;
+    int64_t v4[4];
+#define A2(k, out) do { L(k, v4); out[0] = (int)v4[0]; out[1] = (int)v4[1]; } while (0)
+    if (!strcmp(op, "conv_transpose2d")) {
+        ft_conv_transpose2d_args a = ft_conv_transpose2d_defaults();
+        A2("stride", a.stride);
+        A2("output_padding", a.output_padding);
+        A2("dilation", a.dilation);
+        L("pad", v4);
+        for (int i = 0; i < 4; i++) a.pad[i] = (int)v4[i];
+        a.groups = (int)I("groups");
+        return ft_conv_transpose2d(g, in[0], in[1], n_in > 2 ? in[2] : NULL, &a);
+    }
+    if (!strcmp(op, "conv1d")) {
+        ft_conv1d_args a = {.stride = (int)I("stride"), .dilation = (int)I("dilation"), .groups = (int)I("groups")};
+        A2("pad", a.pad);
+        return ft_conv1d(g, in[0], in[1], n_in > 2 ? in[2] : NULL, &a);
+    }
+    if (!strcmp(op, "max_pool1d") || !strcmp(op, "avg_pool1d")) {
+        ft_pool1d_args a = {.kernel = (int)I("kernel"), .stride = (int)I("stride"),
+                            .ceil_mode = json_is_true(json_object_get(args, "ceil_mode")),
+                            .count_include_pad = json_is_true(json_object_get(args, "count_include_pad"))};
+        A2("pad", a.pad);
+        return (op[0] == 'm' ? ft_max_pool1d : ft_avg_pool1d)(g, in[0], &a);
+    }
+#undef A2
     return NULL;
 #undef I
 #undef L
@@ -323,7 +390,7 @@ static void torch_cases(void) {
         n++;
     }
     printf("%d PyTorch structural op cases checked (fast and reference kernels)\n", n);
-    CHECK(n >= 25);
+    CHECK(n >= 38);
     ft_st_close(st);
 }
 
@@ -447,6 +514,56 @@ static void graph_config(void) {
     }
 }
 
+/* conv1d, the 1-D pools and conv_transpose2d through a config equal the same builders by hand. */
+static void graph_config_conv(void) {
+    const char *cfg =
+        "{\"arch\":\"graph\",\"input\":{\"shape\":[2,12]},"
+        "\"params\":[{\"name\":\"c.weight\",\"shape\":[4,2,3]},{\"name\":\"c.bias\",\"shape\":[4]},"
+        "{\"name\":\"t.weight\",\"shape\":[1,2,3,2]},{\"name\":\"t.bias\",\"shape\":[2]}],"
+        "\"nodes\":["
+        "{\"name\":\"c\",\"op\":\"conv1d\",\"inputs\":[\"input\"],\"params\":[\"c.weight\",\"c.bias\"],\"attrs\":{\"stride\":1,\"pad\":[1,2],\"dilation\":2}},"
+        "{\"name\":\"mp\",\"op\":\"max_pool1d\",\"inputs\":[\"c\"],\"attrs\":{\"kernel\":2,\"ceil_mode\":true}},"
+        "{\"name\":\"ap\",\"op\":\"avg_pool1d\",\"inputs\":[\"mp\"],\"attrs\":{\"kernel\":3,\"stride\":1,\"pad\":1,\"count_include_pad\":false}},"
+        "{\"name\":\"r\",\"op\":\"reshape\",\"inputs\":[\"ap\"],\"attrs\":{\"shape\":[1,4,6]}},"
+        "{\"name\":\"t\",\"op\":\"conv_transpose2d\",\"inputs\":[\"r\"],\"params\":[\"t.weight\",\"t.bias\"],"
+        "\"attrs\":{\"stride\":[2,1],\"pad\":[0,1,1,0],\"output_padding\":[1,0]}},"
+        "{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"t\"]}]}";
+    ft_model *m = NULL;
+    CHECK_OK(ft_model_from_config(cfg, &m));
+    if (!m) return;
+    ft_model_init(m, 5);
+    /* c [N,4,11] (12 + 3 padded, dilated kernel 5), mp (ceil) [N,4,6], ap [N,4,6]; t on
+     * [N,1,4,6]: H = (4-1)*2 - 1 + 3 + 1 = 9, W = (6-1) - 1 + 2 = 6, 2 channels */
+    CHECKF(m->n_classes == 2 * 9 * 6, "n_classes %d", m->n_classes);
+    for (int byhand = 0; byhand < 2; byhand++) {
+        static float ref[2 * 108];
+        ft_graph *g = ft_graph_new(m->params);
+        int64_t shape[3] = {2, 2, 12};
+        ft_node *in = ft_input(g, "x", FT_F32, 3, shape), *y;
+        if (!byhand) y = m->arch->build(m, g, in, false);
+        else {
+            ft_conv1d_args ca = {.stride = 1, .pad = {1, 2}, .dilation = 2, .groups = 1};
+            ft_pool1d_args mp = {.kernel = 2, .ceil_mode = true}, ap = {.kernel = 3, .stride = 1, .pad = {1, 1}};
+            ft_conv_transpose2d_args ta = ctargs(2, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1);
+            y = ft_conv1d(g, in, ft_param(g, "c.weight"), ft_param(g, "c.bias"), &ca);
+            y = ft_avg_pool1d(g, ft_max_pool1d(g, y, &mp), &ap);
+            const int64_t rs[4] = {2, 1, 4, 6};
+            y = ft_conv_transpose2d(g, ft_reshape(g, y, 4, rs), ft_param(g, "t.weight"), ft_param(g, "t.bias"), &ta);
+        }
+        ft_node_keep(y);
+        CHECK_OK(ft_graph_plan(g, NULL, false));
+        float x[48];
+        for (int i = 0; i < 48; i++) x[i] = sinf((float)i * 0.7f);
+        ft_graph_set_input(g, in, x, sizeof x);
+        CHECK_OK(ft_graph_forward(g));
+        CHECK(y->numel == 2 * 108);
+        if (!byhand) memcpy(ref, y->val, sizeof ref);
+        else CHECK(t_close(y->val, ref, 2 * 108, 0, 0, "config vs builders"));
+        ft_graph_free(g);
+    }
+    ft_model_free(m);
+}
+
 /* ---------------- builder errors ---------------- */
 
 static void builder_errors(void) {
@@ -487,6 +604,7 @@ int main(void) {
     torch_cases();
     int32_moves();
     graph_config();
+    graph_config_conv();
     builder_errors();
     TEST_END();
 }

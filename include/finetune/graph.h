@@ -62,6 +62,7 @@ typedef enum {
     FT_OP_EQUAL, FT_OP_GREATER, FT_OP_GREATER_EQUAL, FT_OP_LESS, FT_OP_LESS_EQUAL,
     FT_OP_WHERE, FT_OP_REDUCE_MAX, FT_OP_REDUCE_MIN,
     FT_OP_GATHER, FT_OP_EXPAND, FT_OP_PAD, FT_OP_PERMUTE, /* N-d data movement, ONNX semantics */
+    FT_OP_CONV_TRANSPOSE2D, /* the adjoint of conv2d: x [N,Cin,H,W], w [Cin, Cout/groups, kh, kw] */
     FT_OP_COUNT
 } ft_op;
 
@@ -169,6 +170,32 @@ ft_node *ft_pad2d(ft_graph *g, ft_node *x, const int pad[4], float value);
 ft_node *ft_relu6(ft_graph *g, ft_node *x);       /* min(max(x, 0), 6) */
 ft_node *ft_hardswish(ft_graph *g, ft_node *x);   /* x * relu6(x + 3) / 6 */
 ft_node *ft_hardsigmoid(ft_graph *g, ft_node *x); /* relu6(x + 3) / 6 */
+
+/* Transposed convolution (PyTorch ConvTranspose2d / ONNX ConvTranspose): x [N,Cin,H,W],
+ * w [Cin, Cout/groups, kh, kw], b [Cout] or NULL -> [N,Cout,Ho,Wo] with
+ * Ho = (H-1)*stride_h - pad_top - pad_bottom + dilation_h*(kh-1) + output_padding_h + 1.
+ * It is the adjoint (input gradient) of the conv2d with the same weight and arguments, and
+ * runs on the same sgemm + col2im (backward: im2col + sgemm). output_padding[i] must be
+ * below stride[i] or dilation[i]. */
+typedef struct {
+    int stride[2], pad[4], output_padding[2], dilation[2]; /* pad: top, left, bottom, right */
+    int groups;
+} ft_conv_transpose2d_args;
+ft_conv_transpose2d_args ft_conv_transpose2d_defaults(void);
+ft_node *ft_conv_transpose2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv_transpose2d_args *a);
+/* 1-D convolution and pooling over the last dim of [N,C,L]: the 2-D kernels with H = 1,
+ * on the same buffers (no reshape copies). x [N,C,L], w [O, C/groups, k], b [O] or NULL. */
+typedef struct {
+    int stride, pad[2], dilation, groups; /* pad: left, right */
+} ft_conv1d_args;
+ft_node *ft_conv1d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv1d_args *a);
+typedef struct {
+    int kernel, stride; /* stride 0 = the kernel size */
+    int pad[2];         /* left, right; each below the kernel */
+    bool ceil_mode, count_include_pad;
+} ft_pool1d_args;
+ft_node *ft_max_pool1d(ft_graph *g, ft_node *x, const ft_pool1d_args *a); /* x [..., L] */
+ft_node *ft_avg_pool1d(ft_graph *g, ft_node *x, const ft_pool1d_args *a);
 
 /* ---- N-d data movement with ONNX semantics (int32 tensors are moved too; no gradient) ---- */
 /* ONNX Gather with constant indices along axis: the result is

@@ -476,6 +476,7 @@ static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool tra
         return st[x->id] == FZ_FROZEN && !(training && n->farg[0] > 0);
     case FT_OP_CONV2D: case FT_OP_BATCH_NORM:
     case FT_OP_MAX_POOL2D: case FT_OP_AVG_POOL2D: case FT_OP_GLOBAL_AVG_POOL: case FT_OP_PAD2D:
+    case FT_OP_CONV_TRANSPOSE2D:
         if (st[x->id] != FZ_FROZEN || x->ndim < 3) return false;
         for (int k = 1; k < n->n_in; k++) if (st[n->in[k]->id] != FZ_CONST) return false;
         /* Batch statistics are not frozen (and update the running ones). Running statistics

@@ -48,6 +48,7 @@ typedef enum {
     G_EXP, G_LOG, G_SQRT, G_ABS, G_NEG, G_ERF, G_RECIPROCAL, G_POW, G_LEAKY_RELU, G_PRELU, G_CLIP,
     G_MAX, G_MIN, G_WHERE, G_EQUAL, G_GREATER, G_GREATER_EQUAL, G_LESS, G_LESS_EQUAL, G_REDUCE_MAX, G_REDUCE_MIN,
     G_GATHER, G_EXPAND, G_SLICE,
+    G_CONV_TRANSPOSE2D, G_CONV1D, G_MAX_POOL1D, G_AVG_POOL1D,
     G_COUNT
 } gop;
 
@@ -118,6 +119,10 @@ static const struct {
     [G_GATHER] = {"gather", 1, 1, "axis,indices,indices_shape"},
     [G_EXPAND] = {"expand", 1, 1, "shape"},
     [G_SLICE] = {"slice", 1, 1, "dim,start,end,step"},
+    [G_CONV_TRANSPOSE2D] = {"conv_transpose2d", 2, 3, "stride,pad,output_padding,dilation,groups"},
+    [G_CONV1D] = {"conv1d", 2, 3, "stride,pad,dilation,groups"},
+    [G_MAX_POOL1D] = {"max_pool1d", 1, 1, "kernel,stride,pad,ceil_mode"},
+    [G_AVG_POOL1D] = {"avg_pool1d", 1, 1, "kernel,stride,pad,ceil_mode,count_include_pad"},
 };
 
 typedef struct {
@@ -141,6 +146,7 @@ typedef struct {
     int64_t start, end, step;      /* slice */
     int mode;                      /* pad: ft_padding_mode */
     bool nd_pad;                   /* pad given as "pads" or with a "mode": ft_pad over every dim */
+    int output_padding[2];         /* conv_transpose2d */
 } gnode;
 
 typedef struct {
@@ -354,6 +360,26 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
         }
         break;
     }
+    case G_CONV_TRANSPOSE2D:
+        if ((s = attr_ints(nd, attrs, "stride", 2, 1, 4096, nd->stride)) || (s = attr_ints(nd, attrs, "pad", 4, 0, 1 << 20, nd->pad)) ||
+            (s = attr_ints(nd, attrs, "output_padding", 2, 0, 4096, nd->output_padding)) ||
+            (s = attr_ints(nd, attrs, "dilation", 2, 1, 4096, nd->dilation)) || (s = attr_int(nd, attrs, "groups", 1, 1 << 24, &nd->groups)))
+            goto out;
+        break;
+    case G_CONV1D: /* stride, dilation: ints; pad: an int or [left, right] */
+        if ((s = attr_int(nd, attrs, "stride", 1, 4096, &nd->stride[1])) || (s = attr_ints(nd, attrs, "pad", 2, 0, 1 << 20, nd->pad)) ||
+            (s = attr_int(nd, attrs, "dilation", 1, 4096, &nd->dilation[1])) || (s = attr_int(nd, attrs, "groups", 1, 1 << 24, &nd->groups)))
+            goto out;
+        break;
+    case G_MAX_POOL1D:
+    case G_AVG_POOL1D:
+        if (!json_object_get(attrs, "kernel")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'kernel'"); goto out; }
+        nd->stride[1] = 0; /* 0 = the kernel size */
+        if ((s = attr_int(nd, attrs, "kernel", 1, 1 << 20, &nd->kernel[1])) || (s = attr_int(nd, attrs, "stride", 0, 4096, &nd->stride[1])) ||
+            (s = attr_ints(nd, attrs, "pad", 2, 0, 1 << 20, nd->pad)) || (s = attr_bool(nd, attrs, "ceil_mode", &nd->ceil_mode)) ||
+            (s = attr_bool(nd, attrs, "count_include_pad", &nd->count_include_pad)))
+            goto out;
+        break;
     case G_GATHER: {
         if (!json_object_get(attrs, "indices")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'indices'"); goto out; }
         nd->dim = 0;
@@ -946,6 +972,25 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     case G_GATHER: return ft_gather(g, x, nd->dim, nd->n_dims, nd->dims, nd->ilist);
     case G_EXPAND: return ft_expand(g, x, nd->n_dims, nd->dims);
     case G_SLICE: return ft_slice_step(g, x, nd->dim, nd->start, nd->end, nd->step);
+    case G_CONV_TRANSPOSE2D: {
+        ft_conv_transpose2d_args a = ft_conv_transpose2d_defaults();
+        memcpy(a.stride, nd->stride, sizeof a.stride);
+        memcpy(a.pad, nd->pad, sizeof a.pad);
+        memcpy(a.output_padding, nd->output_padding, sizeof a.output_padding);
+        memcpy(a.dilation, nd->dilation, sizeof a.dilation);
+        a.groups = nd->groups;
+        return ft_conv_transpose2d(g, x, v[1], n > 2 ? v[2] : NULL, &a);
+    }
+    case G_CONV1D: {
+        ft_conv1d_args a = {.stride = nd->stride[1], .pad = {nd->pad[0], nd->pad[1]}, .dilation = nd->dilation[1], .groups = nd->groups};
+        return ft_conv1d(g, x, v[1], n > 2 ? v[2] : NULL, &a);
+    }
+    case G_MAX_POOL1D:
+    case G_AVG_POOL1D: {
+        ft_pool1d_args a = {.kernel = nd->kernel[1], .stride = nd->stride[1], .pad = {nd->pad[0], nd->pad[1]},
+                            .ceil_mode = nd->ceil_mode, .count_include_pad = nd->count_include_pad};
+        return nd->op == G_MAX_POOL1D ? ft_max_pool1d(g, x, &a) : ft_avg_pool1d(g, x, &a);
+    }
     case G_COUNT: break;
     }
     return ft_graph_fail(g, FT_EINVAL, "internal: op %d", (int)nd->op);

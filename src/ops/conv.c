@@ -66,9 +66,10 @@ static int64_t conv_chunk(const conv_dims *d) {
 static conv_dims conv_get(const ft_node *n) {
     const ft_node *x = n->in[0], *w = n->in[1];
     conv_dims d;
-    d.N = x->shape[0]; d.C = x->shape[1]; d.H = x->shape[2]; d.W = x->shape[3];
-    d.O = w->shape[0]; d.kh = w->shape[2]; d.kw = w->shape[3];
-    d.Ho = n->shape[2]; d.Wo = n->shape[3]; d.HW = d.Ho * d.Wo;
+    bool one = x->ndim == 3; /* conv1d: [N,C,L] is [N,C,1,L] on the same buffer */
+    d.N = x->shape[0]; d.C = x->shape[1]; d.H = one ? 1 : x->shape[2]; d.W = x->shape[x->ndim - 1];
+    d.O = w->shape[0]; d.kh = one ? 1 : w->shape[2]; d.kw = w->shape[w->ndim - 1];
+    d.Ho = one ? 1 : n->shape[2]; d.Wo = n->shape[n->ndim - 1]; d.HW = d.Ho * d.Wo;
     d.pt = n->iarg[0]; d.pl = n->iarg[1]; d.pb = n->iarg[2]; d.pr = n->iarg[3];
     d.sh = n->iarg[4] >> 16; d.sw = n->iarg[4] & 0xffff;
     d.dh = n->iarg[5] >> 16; d.dw = n->iarg[5] & 0xffff;
@@ -88,45 +89,51 @@ static conv_dims conv_get(const ft_node *n) {
 
 static int64_t conv_scratch(const conv_dims *d);
 
-ft_node *ft_conv2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv2d_args *a) {
+/* conv2d, or conv1d (one_d: x [N,C,L], w [O,C/G,k] taken as H = kh = 1; the node keeps the
+ * 3-D shapes and conv_get reads them so, on the same buffers). */
+static ft_node *conv_build(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv2d_args *a, bool one_d) {
     ft_node *in[3] = {x, w, b};
-    if (!ft_graph_ok(g, b ? 3 : 2, in)) return NULL;
-    ft_conv2d_args def = ft_conv2d_defaults();
-    if (!a) a = &def;
+    const char *op = one_d ? "conv1d" : "conv2d";
     char sx[64], sw[64];
     ft_shape_str(x, sx, sizeof sx);
     ft_shape_str(w, sw, sizeof sw);
     if (x->dtype != FT_F32 || w->dtype != FT_F32 || (b && b->dtype != FT_F32))
-        return ft_graph_fail(g, FT_EINVAL, "conv2d '%s': operands must be float32", w->name);
-    if (x->ndim != 4 || w->ndim != 4)
+        return ft_graph_fail(g, FT_EINVAL, "%s '%s': operands must be float32", op, w->name);
+    if (!one_d && (x->ndim != 4 || w->ndim != 4))
         return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': input %s and weight %s must be 4-D (NCHW, OIHW)", w->name, sx, sw);
+    if (one_d && (x->ndim != 3 || w->ndim != 3))
+        return ft_graph_fail(g, FT_ESHAPE, "conv1d '%s': input %s and weight %s must be 3-D ([N,C,L], [O,C/groups,k])", w->name, sx, sw);
+    /* xs, ws: the 4-D view (conv1d: H = kh = 1) */
+    int64_t xs[4] = {x->shape[0], x->shape[1], one_d ? 1 : x->shape[2], x->shape[x->ndim - 1]};
+    int64_t ws[4] = {w->shape[0], w->shape[1], one_d ? 1 : w->shape[2], w->shape[w->ndim - 1]};
     int G = a->groups;
-    if (G < 1 || x->shape[1] % G || w->shape[0] % G || w->shape[1] * G != x->shape[1])
-        return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': input %s, weight %s and groups=%d do not fit", w->name, sx,
+    if (G < 1 || xs[1] % G || ws[0] % G || ws[1] * G != xs[1])
+        return ft_graph_fail(g, FT_ESHAPE, "%s '%s': input %s, weight %s and groups=%d do not fit", op, w->name, sx,
                              sw, G);
     for (int i = 0; i < 2; i++)
         if (a->stride[i] < 1 || a->stride[i] > CONV_MAX_ARG || a->dilation[i] < 1 || a->dilation[i] > CONV_MAX_ARG)
-            return ft_graph_fail(g, FT_EINVAL, "conv2d '%s': stride %dx%d / dilation %dx%d out of range [1, %d]",
-                                 w->name, a->stride[0], a->stride[1], a->dilation[0], a->dilation[1], CONV_MAX_ARG);
+            return ft_graph_fail(g, FT_EINVAL, "%s '%s': stride %dx%d / dilation %dx%d out of range [1, %d]",
+                                 op, w->name, a->stride[0], a->stride[1], a->dilation[0], a->dilation[1], CONV_MAX_ARG);
     for (int i = 0; i < 4; i++)
-        if (a->pad[i] < 0) return ft_graph_fail(g, FT_EINVAL, "conv2d '%s': negative padding", w->name);
-    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
-        return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': bias '%s' must have shape [%lld]", w->name, b->name,
-                             (long long)w->shape[0]);
+        if (a->pad[i] < 0) return ft_graph_fail(g, FT_EINVAL, "%s '%s': negative padding", op, w->name);
+    if (b && (b->ndim != 1 || b->shape[0] != ws[0]))
+        return ft_graph_fail(g, FT_ESHAPE, "%s '%s': bias '%s' must have shape [%lld]", op, w->name, b->name,
+                             (long long)ws[0]);
     /* Sizes from model files: keep every product below, and each sgemm dimension, in range. */
     const int64_t lim = CONV_MAX_DIM;
     for (int i = 1; i < 4; i++)
-        if (x->shape[i] < 1 || x->shape[i] > lim || w->shape[i] < 1 || w->shape[i] > lim)
-            return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': input %s / weight %s: dimensions must be in [1, %lld]",
-                                 w->name, sx, sw, (long long)lim);
-    if (w->shape[0] < 1 || w->shape[0] > lim || x->shape[0] > lim)
-        return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': weight %s / batch out of range", w->name, sw);
-    int64_t eh = (int64_t)a->dilation[0] * (w->shape[2] - 1) + 1, ew = (int64_t)a->dilation[1] * (w->shape[3] - 1) + 1;
-    int64_t hp = x->shape[2] + a->pad[0] + a->pad[2], wp = x->shape[3] + a->pad[1] + a->pad[3];
-    if (w->shape[2] < 1 || w->shape[3] < 1 || hp < eh || wp < ew)
-        return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': kernel %s larger than the padded input %s", w->name, sw, sx);
-    int64_t shape[4] = {x->shape[0], w->shape[0], (hp - eh) / a->stride[0] + 1, (wp - ew) / a->stride[1] + 1};
-    ft_node *n = ft_node_new(g, FT_OP_CONV2D, b ? 3 : 2, in, 4, shape);
+        if (xs[i] < 1 || xs[i] > lim || ws[i] < 1 || ws[i] > lim)
+            return ft_graph_fail(g, FT_ESHAPE, "%s '%s': input %s / weight %s: dimensions must be in [1, %lld]",
+                                 op, w->name, sx, sw, (long long)lim);
+    if (ws[0] < 1 || ws[0] > lim || xs[0] > lim)
+        return ft_graph_fail(g, FT_ESHAPE, "%s '%s': weight %s / batch out of range", op, w->name, sw);
+    int64_t eh = (int64_t)a->dilation[0] * (ws[2] - 1) + 1, ew = (int64_t)a->dilation[1] * (ws[3] - 1) + 1;
+    int64_t hp = xs[2] + a->pad[0] + a->pad[2], wp = xs[3] + a->pad[1] + a->pad[3];
+    if (ws[2] < 1 || ws[3] < 1 || hp < eh || wp < ew)
+        return ft_graph_fail(g, FT_ESHAPE, "%s '%s': kernel %s larger than the padded input %s", op, w->name, sw, sx);
+    int64_t shape[4] = {xs[0], ws[0], (hp - eh) / a->stride[0] + 1, (wp - ew) / a->stride[1] + 1};
+    if (one_d) shape[2] = shape[3];
+    ft_node *n = ft_node_new(g, FT_OP_CONV2D, b ? 3 : 2, in, one_d ? 3 : 4, shape);
     if (!n) return NULL;
     for (int i = 0; i < 4; i++) n->iarg[i] = a->pad[i];
     n->iarg[4] = a->stride[0] << 16 | a->stride[1];
@@ -135,9 +142,30 @@ ft_node *ft_conv2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_con
     n->iarg[7] = b != NULL;
     conv_dims d = conv_get(n);
     if (d.Kg * d.Og > INT32_MAX || d.Kg * d.nb * d.HW > INT32_MAX || d.C * d.kh * d.kw * d.nb * d.HW > ((int64_t)1 << 40))
-        return ft_graph_fail(g, FT_ESHAPE, "conv2d '%s': input %s with weight %s is too large", w->name, sx, sw);
+        return ft_graph_fail(g, FT_ESHAPE, "%s '%s': input %s with weight %s is too large", op, w->name, sx, sw);
     n->scratch_numel = conv_scratch(&d);
     return n;
+}
+
+ft_node *ft_conv2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv2d_args *a) {
+    ft_node *in[3] = {x, w, b};
+    if (!ft_graph_ok(g, b ? 3 : 2, in)) return NULL;
+    ft_conv2d_args def = ft_conv2d_defaults();
+    return conv_build(g, x, w, b, a ? a : &def, false);
+}
+
+ft_node *ft_conv1d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv1d_args *a) {
+    ft_node *in[3] = {x, w, b};
+    if (!ft_graph_ok(g, b ? 3 : 2, in)) return NULL;
+    ft_conv2d_args c = ft_conv2d_defaults();
+    if (a) {
+        c.stride[1] = a->stride;
+        c.dilation[1] = a->dilation;
+        c.pad[1] = a->pad[0];
+        c.pad[3] = a->pad[1];
+        c.groups = a->groups;
+    }
+    return conv_build(g, x, w, b, &c, true);
 }
 
 /* Output columns [wo0, wo1) whose input column wo*s + off lies in [0, W). */
@@ -989,3 +1017,258 @@ static void conv_backward_ref(ft_node *n) {
 
 const ft_op_def ft_def_conv2d = {"conv2d", conv_forward, conv_backward, conv_forward_ref, conv_backward_ref,
                                  conv_saves, NULL};
+
+/* ---------------- conv_transpose2d ----------------
+ * y = conv_transpose(x; w) is the input gradient of the conv2d whose input is y's plane,
+ * whose output is x's plane, with the same weight (Cin = the conv's O, Cout = its C), so it
+ * runs on the same pieces in the conv's terms (ct_get: C = Cout, H x W = y's plane,
+ * O = Cin, Ho x Wo = x's plane):
+ *   forward  dcol_g [Kg, cols] = W_g^T x_g, then y = bias + col2im(dcol)
+ *   dX       col = im2col(dy), dx_g [Og, cols] += W_g col_g      (the conv's forward)
+ *   dW       dW_g [Og, Kg] += x_g col_g^T                        (the conv's dW, roles swapped)
+ * A chunk of nb images goes through sgemm at once when planes are small; x (and dx) are
+ * then gathered to / scattered from [Cin, nb*H*W] in the scratch after the columns.
+ * output_padding only enlarges y: those rows and columns get the bias alone. */
+
+ft_conv_transpose2d_args ft_conv_transpose2d_defaults(void) {
+    return (ft_conv_transpose2d_args){.stride = {1, 1}, .dilation = {1, 1}, .groups = 1};
+}
+
+static conv_dims ct_get(const ft_node *n) {
+    const ft_node *x = n->in[0], *w = n->in[1];
+    conv_dims d;
+    memset(&d, 0, sizeof d);
+    d.N = x->shape[0]; d.O = x->shape[1]; d.Ho = x->shape[2]; d.Wo = x->shape[3]; d.HW = d.Ho * d.Wo;
+    d.C = n->shape[1]; d.H = n->shape[2]; d.W = n->shape[3];
+    d.kh = w->shape[2]; d.kw = w->shape[3];
+    d.pt = n->iarg[0]; d.pl = n->iarg[1]; d.pb = n->iarg[2]; d.pr = n->iarg[3];
+    d.sh = n->iarg[4] >> 16; d.sw = n->iarg[4] & 0xffff;
+    d.dh = n->iarg[5] >> 16; d.dw = n->iarg[5] & 0xffff;
+    d.G = n->iarg[6]; d.bias = n->iarg[7];
+    d.Cg = d.C / d.G; d.Og = d.O / d.G; d.Kg = d.Cg * d.kh * d.kw;
+    d.nb = conv_chunk(&d);
+    d.nbw = 1;
+    return d;
+}
+
+ft_node *ft_conv_transpose2d(ft_graph *g, ft_node *x, ft_node *w, ft_node *b, const ft_conv_transpose2d_args *a) {
+    ft_node *in[3] = {x, w, b};
+    if (!ft_graph_ok(g, b ? 3 : 2, in)) return NULL;
+    ft_conv_transpose2d_args def = ft_conv_transpose2d_defaults();
+    if (!a) a = &def;
+    char sx[64], sw[64];
+    ft_shape_str(x, sx, sizeof sx);
+    ft_shape_str(w, sw, sizeof sw);
+    if (x->dtype != FT_F32 || w->dtype != FT_F32 || (b && b->dtype != FT_F32))
+        return ft_graph_fail(g, FT_EINVAL, "conv_transpose2d '%s': operands must be float32", w->name);
+    if (x->ndim != 4 || w->ndim != 4)
+        return ft_graph_fail(g, FT_ESHAPE, "conv_transpose2d '%s': input %s and weight %s must be 4-D ([N,Cin,H,W], [Cin,Cout/groups,kh,kw])",
+                             w->name, sx, sw);
+    int G = a->groups;
+    if (G < 1 || x->shape[1] % G || w->shape[0] != x->shape[1])
+        return ft_graph_fail(g, FT_ESHAPE, "conv_transpose2d '%s': input %s, weight %s and groups=%d do not fit", w->name, sx, sw, G);
+    for (int i = 0; i < 2; i++) {
+        if (a->stride[i] < 1 || a->stride[i] > CONV_MAX_ARG || a->dilation[i] < 1 || a->dilation[i] > CONV_MAX_ARG)
+            return ft_graph_fail(g, FT_EINVAL, "conv_transpose2d '%s': stride %dx%d / dilation %dx%d out of range [1, %d]",
+                                 w->name, a->stride[0], a->stride[1], a->dilation[0], a->dilation[1], CONV_MAX_ARG);
+        if (a->output_padding[i] < 0 || (a->output_padding[i] >= a->stride[i] && a->output_padding[i] >= a->dilation[i]))
+            return ft_graph_fail(g, FT_EINVAL, "conv_transpose2d '%s': output_padding %d,%d must be below the stride or the dilation",
+                                 w->name, a->output_padding[0], a->output_padding[1]);
+    }
+    for (int i = 0; i < 4; i++)
+        if (a->pad[i] < 0) return ft_graph_fail(g, FT_EINVAL, "conv_transpose2d '%s': negative padding", w->name);
+    int64_t Cout = w->shape[1] * G;
+    if (b && (b->ndim != 1 || b->shape[0] != Cout))
+        return ft_graph_fail(g, FT_ESHAPE, "conv_transpose2d '%s': bias '%s' must have shape [%lld]", w->name, b->name, (long long)Cout);
+    const int64_t lim = CONV_MAX_DIM;
+    for (int i = 0; i < 4; i++)
+        if (x->shape[i] < 1 || x->shape[i] > lim || w->shape[i] < 1 || w->shape[i] > lim || Cout > lim)
+            return ft_graph_fail(g, FT_ESHAPE, "conv_transpose2d '%s': input %s / weight %s: dimensions must be in [1, %lld]",
+                                 w->name, sx, sw, (long long)lim);
+    int64_t Ho = (x->shape[2] - 1) * a->stride[0] - a->pad[0] - a->pad[2] + (int64_t)a->dilation[0] * (w->shape[2] - 1) +
+                 a->output_padding[0] + 1;
+    int64_t Wo = (x->shape[3] - 1) * a->stride[1] - a->pad[1] - a->pad[3] + (int64_t)a->dilation[1] * (w->shape[3] - 1) +
+                 a->output_padding[1] + 1;
+    if (Ho < 1 || Wo < 1 || Ho > lim || Wo > lim)
+        return ft_graph_fail(g, FT_ESHAPE, "conv_transpose2d '%s': input %s with weight %s gives a %lldx%lld output", w->name,
+                             sx, sw, (long long)Ho, (long long)Wo);
+    int64_t shape[4] = {x->shape[0], Cout, Ho, Wo};
+    ft_node *n = ft_node_new(g, FT_OP_CONV_TRANSPOSE2D, b ? 3 : 2, in, 4, shape);
+    if (!n) return NULL;
+    for (int i = 0; i < 4; i++) n->iarg[i] = a->pad[i];
+    n->iarg[4] = a->stride[0] << 16 | a->stride[1];
+    n->iarg[5] = a->dilation[0] << 16 | a->dilation[1];
+    n->iarg[6] = G;
+    n->iarg[7] = b != NULL;
+    conv_dims d = ct_get(n);
+    if (d.Kg * d.Og > INT32_MAX || d.Kg * d.nb * d.HW > INT32_MAX || d.O * d.nb * d.HW > INT32_MAX ||
+        d.C * d.kh * d.kw * d.nb * d.HW > ((int64_t)1 << 40))
+        return ft_graph_fail(g, FT_ESHAPE, "conv_transpose2d '%s': input %s with weight %s is too large", w->name, sx, sw);
+    n->scratch_numel = d.C * d.kh * d.kw * d.nb * d.HW + (d.nb > 1 ? d.O * d.nb * d.HW : 0);
+    return n;
+}
+
+/* t [O, nbk*HW] <-> images [nbk][O][HW] (add: scatter-add into the images). */
+static void ct_gather(const conv_dims *d, const float *img, int64_t nbk, float *t) {
+    int64_t cols = nbk * d->HW;
+    #pragma omp parallel for collapse(2) if (d->O * cols > FT_PAR_MIN)
+    for (int64_t bi = 0; bi < nbk; bi++)
+        for (int64_t o = 0; o < d->O; o++)
+            memcpy(t + o * cols + bi * d->HW, img + (bi * d->O + o) * d->HW, (size_t)d->HW * sizeof(float));
+}
+static void ct_scatter_add(const conv_dims *d, const float *t, int64_t nbk, float *img) {
+    int64_t cols = nbk * d->HW;
+    #pragma omp parallel for collapse(2) if (d->O * cols > FT_PAR_MIN)
+    for (int64_t bi = 0; bi < nbk; bi++)
+        for (int64_t o = 0; o < d->O; o++) {
+            float *dst = img + (bi * d->O + o) * d->HW;
+            const float *src = t + o * cols + bi * d->HW;
+            #pragma omp simd
+            for (int64_t k = 0; k < d->HW; k++) dst[k] += src[k];
+        }
+}
+
+static ft_status ct_forward(ft_node *n) {
+    conv_dims d = ct_get(n);
+    const float *x = n->in[0]->val, *w = n->in[1]->val, *b = d.bias ? n->in[2]->val : NULL;
+    int64_t plane = d.H * d.W, colsz = d.C * d.kh * d.kw * d.nb * d.HW;
+    for (int64_t n0 = 0; n0 < d.N; n0 += d.nb) {
+        int64_t nbk = d.N - n0 < d.nb ? d.N - n0 : d.nb, cols = nbk * d.HW;
+        const float *xin = x + n0 * d.O * d.HW;
+        if (d.nb > 1) {
+            ct_gather(&d, xin, nbk, n->scratch + colsz);
+            xin = n->scratch + colsz;
+        }
+        for (int64_t g = 0; g < d.G; g++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d.Kg, (int)cols, (int)d.Og, 1.0f, w + g * d.Og * d.Kg,
+                        (int)d.Kg, xin + g * d.Og * cols, (int)cols, 0.0f, n->scratch + g * d.Kg * cols, (int)cols);
+        float *y = n->val + n0 * d.C * plane;
+        #pragma omp parallel for collapse(2) if (nbk * d.C * plane > FT_PAR_MIN)
+        for (int64_t bi = 0; bi < nbk; bi++)
+            for (int64_t c = 0; c < d.C; c++) {
+                float *yp = y + (bi * d.C + c) * plane, bv = b ? b[c] : 0.0f;
+                for (int64_t k = 0; k < plane; k++) yp[k] = bv;
+            }
+        col2im_add(&d, n->scratch, nbk, y);
+    }
+    return FT_OK;
+}
+
+static void ct_backward(ft_node *n) {
+    conv_dims d = ct_get(n);
+    ft_node *xn = n->in[0], *wn = n->in[1], *bn = d.bias ? n->in[2] : NULL;
+    const float *dy = n->grad, *w = wn->val;
+    int64_t plane = d.H * d.W, colsz = d.C * d.kh * d.kw * d.nb * d.HW;
+    if (bn && bn->grad) {
+        #pragma omp parallel for if (d.N * d.C * plane > FT_PAR_MIN)
+        for (int64_t c = 0; c < d.C; c++) {
+            float s = 0.0f;
+            for (int64_t i = 0; i < d.N; i++) {
+                const float *r = dy + (i * d.C + c) * plane;
+                #pragma omp simd reduction(+ : s)
+                for (int64_t k = 0; k < plane; k++) s += r[k];
+            }
+            bn->grad[c] += s;
+        }
+    }
+    if (!xn->grad && !wn->grad) return;
+    for (int64_t n0 = 0; n0 < d.N; n0 += d.nb) {
+        int64_t nbk = d.N - n0 < d.nb ? d.N - n0 : d.nb, cols = nbk * d.HW;
+        float *col = n->scratch, *t = n->scratch + colsz;
+        im2col(&d, dy + n0 * d.C * plane, nbk, col);
+        if (wn->grad) { /* dW_g [Og, Kg] += x_g [Og, cols] col_g^T */
+            const float *xin = xn->val + n0 * d.O * d.HW;
+            if (d.nb > 1) {
+                ct_gather(&d, xin, nbk, t);
+                xin = t;
+            }
+            for (int64_t g = 0; g < d.G; g++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d.Og, (int)d.Kg, (int)cols, 1.0f,
+                            xin + g * d.Og * cols, (int)cols, col + g * d.Kg * cols, (int)cols, 1.0f,
+                            wn->grad + g * d.Og * d.Kg, (int)d.Kg);
+        }
+        if (xn->grad) { /* dx_g [Og, cols] += W_g col_g: straight into dx when nb == 1 */
+            float *dx = xn->grad + n0 * d.O * d.HW, *out = d.nb > 1 ? t : dx;
+            for (int64_t g = 0; g < d.G; g++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d.Og, (int)cols, (int)d.Kg, 1.0f,
+                            w + g * d.Og * d.Kg, (int)d.Kg, col + g * d.Kg * cols, (int)cols, d.nb > 1 ? 0.0f : 1.0f,
+                            out + g * d.Og * cols, (int)cols);
+            if (d.nb > 1) ct_scatter_add(&d, t, nbk, dx);
+        }
+    }
+}
+
+static unsigned ct_saves(const ft_node *n) {
+    unsigned m = 0;
+    if (n->in[1]->requires_grad) m |= 1u; /* dW needs x */
+    if (n->in[0]->requires_grad) m |= 2u; /* dx needs W */
+    return m;
+}
+
+/* Reference (double): y[i,co,oh,ow] gathers every (ci, kh, kw) whose scattered tap lands there:
+ * oh = h*sh - pt + ki*dh for an input row h. */
+static ft_status ct_forward_ref(ft_node *n) {
+    const ft_node *xn = n->in[0], *wn = n->in[1];
+    int64_t N = xn->shape[0], Cin = xn->shape[1], H = xn->shape[2], W = xn->shape[3];
+    int64_t Cout = n->shape[1], Ho = n->shape[2], Wo = n->shape[3], kh = wn->shape[2], kw = wn->shape[3];
+    int64_t pt = n->iarg[0], pl = n->iarg[1], sh = n->iarg[4] >> 16, sw = n->iarg[4] & 0xffff;
+    int64_t dh = n->iarg[5] >> 16, dw = n->iarg[5] & 0xffff, G = n->iarg[6], Cog = Cout / G, Cig = Cin / G;
+    const float *b = n->iarg[7] ? n->in[2]->val : NULL;
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t co = 0; co < Cout; co++)
+            for (int64_t oh = 0; oh < Ho; oh++)
+                for (int64_t ow = 0; ow < Wo; ow++) {
+                    double s = b ? b[co] : 0.0;
+                    int64_t g = co / Cog, cl = co % Cog;
+                    for (int64_t ci = g * Cig; ci < (g + 1) * Cig; ci++)
+                        for (int64_t ki = 0; ki < kh; ki++)
+                            for (int64_t kj = 0; kj < kw; kj++) {
+                                int64_t th = oh + pt - ki * dh, tw = ow + pl - kj * dw;
+                                if (th < 0 || tw < 0 || th % sh || tw % sw || th / sh >= H || tw / sw >= W) continue;
+                                s += (double)xn->val[((i * Cin + ci) * H + th / sh) * W + tw / sw] *
+                                     wn->val[((ci * Cog + cl) * kh + ki) * kw + kj];
+                            }
+                    n->val[((i * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
+                }
+    return FT_OK;
+}
+
+static void ct_backward_ref(ft_node *n) {
+    ft_node *xn = n->in[0], *wn = n->in[1], *bn = n->iarg[7] ? n->in[2] : NULL;
+    int64_t N = xn->shape[0], Cin = xn->shape[1], H = xn->shape[2], W = xn->shape[3];
+    int64_t Cout = n->shape[1], Ho = n->shape[2], Wo = n->shape[3], kh = wn->shape[2], kw = wn->shape[3];
+    int64_t pt = n->iarg[0], pl = n->iarg[1], sh = n->iarg[4] >> 16, sw = n->iarg[4] & 0xffff;
+    int64_t dh = n->iarg[5] >> 16, dw = n->iarg[5] & 0xffff, G = n->iarg[6], Cog = Cout / G, Cig = Cin / G;
+    const float *dy = n->grad;
+    if (bn && bn->grad)
+        for (int64_t co = 0; co < Cout; co++) {
+            double s = 0;
+            for (int64_t i = 0; i < N; i++)
+                for (int64_t k = 0; k < Ho * Wo; k++) s += dy[(i * Cout + co) * Ho * Wo + k];
+            bn->grad[co] += (float)s;
+        }
+    /* each x element scatters to y[oh = h*sh - pt + ki*dh, ow = w*sw - pl + kj*dw] */
+    for (int64_t ci = 0; ci < Cin; ci++) {
+        int64_t g = ci / Cig;
+        for (int64_t cl = 0; cl < Cog; cl++)
+            for (int64_t ki = 0; ki < kh; ki++)
+                for (int64_t kj = 0; kj < kw; kj++) {
+                    int64_t co = g * Cog + cl, wi = ((ci * Cog + cl) * kh + ki) * kw + kj;
+                    double sw_acc = 0;
+                    for (int64_t i = 0; i < N; i++)
+                        for (int64_t h = 0; h < H; h++)
+                            for (int64_t w = 0; w < W; w++) {
+                                int64_t oh = h * sh - pt + ki * dh, ow = w * sw - pl + kj * dw;
+                                if (oh < 0 || oh >= Ho || ow < 0 || ow >= Wo) continue;
+                                double gy = dy[((i * Cout + co) * Ho + oh) * Wo + ow];
+                                int64_t xi = ((i * Cin + ci) * H + h) * W + w;
+                                sw_acc += gy * xn->val[xi];
+                                if (xn->grad) xn->grad[xi] += (float)(gy * wn->val[wi]);
+                            }
+                    if (wn->grad) wn->grad[wi] += (float)sw_acc;
+                }
+    }
+}
+
+const ft_op_def ft_def_conv_transpose2d = {"conv_transpose2d", ct_forward, ct_backward, ct_forward_ref, ct_backward_ref,
+                                           ct_saves, NULL};

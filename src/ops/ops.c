@@ -17,6 +17,7 @@ extern const ft_op_def ft_def_exp, ft_def_log, ft_def_sqrt, ft_def_abs, ft_def_n
     ft_def_reduce_max, ft_def_reduce_min;
 /* N-d data movement with ONNX semantics (layout.c). */
 extern const ft_op_def ft_def_gather, ft_def_expand, ft_def_pad, ft_def_permute;
+extern const ft_op_def ft_def_conv_transpose2d; /* conv.c */
 
 const ft_op_def ft_def_input = {.name = "input"};
 const ft_op_def ft_def_param = {.name = "param"};
@@ -91,8 +92,9 @@ const ft_op_def *const ft_op_table[FT_OP_COUNT] = {
     [FT_OP_EXPAND] = &ft_def_expand,
     [FT_OP_PAD] = &ft_def_pad,
     [FT_OP_PERMUTE] = &ft_def_permute,
+    [FT_OP_CONV_TRANSPOSE2D] = &ft_def_conv_transpose2d,
 };
 
 /* Adding an op: extend the enum in graph.h, define ft_def_<op> next to its kernels, list
  * it here, and bump this count. */
-_Static_assert(FT_OP_COUNT == 69, "ft_op_table is out of date");
+_Static_assert(FT_OP_COUNT == 70, "ft_op_table is out of date");

@@ -8,7 +8,8 @@
  *  pad2d        constant padding top, left, bottom, right.
  *
  * Pool iarg[0..3] = pad top, left, bottom, right; iarg[4] = kh << 16 | kw;
- * iarg[5] = sh << 16 | sw; iarg[6] = count_include_pad. */
+ * iarg[5] = sh << 16 | sw; iarg[6] = count_include_pad; iarg[7] = 1 for the 1-D pools, which
+ * run the same kernels on x [..., L] as [..., 1, L] (H = kh = 1, no copy). */
 #include "ops/ops.h"
 
 #include <math.h>
@@ -24,9 +25,10 @@ typedef struct {
 static pool_dims pool_get(const ft_node *n) {
     const ft_node *x = n->in[0];
     pool_dims d;
-    d.H = x->shape[x->ndim - 2]; d.W = x->shape[x->ndim - 1];
+    bool one = n->iarg[7];
+    d.H = one ? 1 : x->shape[x->ndim - 2]; d.W = x->shape[x->ndim - 1];
     d.P = d.H * d.W > 0 ? x->numel / (d.H * d.W) : 0;
-    d.Ho = n->shape[n->ndim - 2]; d.Wo = n->shape[n->ndim - 1];
+    d.Ho = one ? 1 : n->shape[n->ndim - 2]; d.Wo = n->shape[n->ndim - 1];
     d.pt = n->iarg[0]; d.pl = n->iarg[1]; d.pb = n->iarg[2]; d.pr = n->iarg[3];
     d.kh = n->iarg[4] >> 16; d.kw = n->iarg[4] & 0xffff;
     d.sh = n->iarg[5] >> 16; d.sw = n->iarg[5] & 0xffff;
@@ -43,14 +45,14 @@ static int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t pa, int64_t pb
     return out;
 }
 
-static ft_node *pool_build(ft_graph *g, ft_op op, ft_node *x, const ft_pool2d_args *a) {
+static ft_node *pool_build(ft_graph *g, ft_op op, ft_node *x, const ft_pool2d_args *a, bool one_d) {
     if (!ft_graph_ok(g, 1, &x)) return NULL;
-    const char *name = ft_op_name(op);
+    const char *name = one_d ? (op == FT_OP_MAX_POOL2D ? "max_pool1d" : "avg_pool1d") : ft_op_name(op);
     if (!a) return ft_graph_fail(g, FT_EINVAL, "%s: no arguments", name);
     char s[64];
     ft_shape_str(x, s, sizeof s);
-    if (x->dtype != FT_F32 || x->ndim < 2)
-        return ft_graph_fail(g, FT_ESHAPE, "%s: input %s must be float32 [..., H, W]", name, s);
+    if (x->dtype != FT_F32 || x->ndim < (one_d ? 1 : 2))
+        return ft_graph_fail(g, FT_ESHAPE, "%s: input %s must be float32 %s", name, s, one_d ? "[..., L]" : "[..., H, W]");
     int k[2] = {a->kernel[0], a->kernel[1]};
     int st[2] = {a->stride[0] ? a->stride[0] : k[0], a->stride[1] ? a->stride[1] : k[1]};
     for (int i = 0; i < 2; i++)
@@ -61,14 +63,14 @@ static ft_node *pool_build(ft_graph *g, ft_op op, ft_node *x, const ft_pool2d_ar
         if (a->pad[i] < 0 || a->pad[i] >= k[i % 2])
             return ft_graph_fail(g, FT_EINVAL, "%s: padding %d,%d,%d,%d must be >= 0 and below the kernel size %dx%d",
                                  name, a->pad[0], a->pad[1], a->pad[2], a->pad[3], k[0], k[1]);
-    int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
+    int64_t H = one_d ? 1 : x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
     int64_t Ho = pool_out(H, k[0], st[0], a->pad[0], a->pad[2], a->ceil_mode);
     int64_t Wo = pool_out(W, k[1], st[1], a->pad[1], a->pad[3], a->ceil_mode);
     if (Ho < 1 || Wo < 1)
         return ft_graph_fail(g, FT_ESHAPE, "%s: kernel %dx%d does not fit the padded input %s", name, k[0], k[1], s);
     int64_t shape[FT_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
-    shape[x->ndim - 2] = Ho;
+    if (!one_d) shape[x->ndim - 2] = Ho;
     shape[x->ndim - 1] = Wo;
     ft_node *n = ft_node_new(g, op, 1, &x, x->ndim, shape);
     if (!n) return NULL;
@@ -76,11 +78,21 @@ static ft_node *pool_build(ft_graph *g, ft_op op, ft_node *x, const ft_pool2d_ar
     n->iarg[4] = k[0] << 16 | k[1];
     n->iarg[5] = st[0] << 16 | st[1];
     n->iarg[6] = a->count_include_pad;
+    n->iarg[7] = one_d;
     return n;
 }
 
-ft_node *ft_max_pool2d(ft_graph *g, ft_node *x, const ft_pool2d_args *a) { return pool_build(g, FT_OP_MAX_POOL2D, x, a); }
-ft_node *ft_avg_pool2d(ft_graph *g, ft_node *x, const ft_pool2d_args *a) { return pool_build(g, FT_OP_AVG_POOL2D, x, a); }
+ft_node *ft_max_pool2d(ft_graph *g, ft_node *x, const ft_pool2d_args *a) { return pool_build(g, FT_OP_MAX_POOL2D, x, a, false); }
+ft_node *ft_avg_pool2d(ft_graph *g, ft_node *x, const ft_pool2d_args *a) { return pool_build(g, FT_OP_AVG_POOL2D, x, a, false); }
+
+static ft_node *pool1d(ft_graph *g, ft_op op, ft_node *x, const ft_pool1d_args *a) {
+    if (!a) return pool_build(g, op, x, NULL, true);
+    ft_pool2d_args b = {.kernel = {1, a->kernel}, .stride = {1, a->stride}, .pad = {0, a->pad[0], 0, a->pad[1]},
+                        .ceil_mode = a->ceil_mode, .count_include_pad = a->count_include_pad};
+    return pool_build(g, op, x, &b, true);
+}
+ft_node *ft_max_pool1d(ft_graph *g, ft_node *x, const ft_pool1d_args *a) { return pool1d(g, FT_OP_MAX_POOL2D, x, a); }
+ft_node *ft_avg_pool1d(ft_graph *g, ft_node *x, const ft_pool1d_args *a) { return pool1d(g, FT_OP_AVG_POOL2D, x, a); }
 
 /* The window of output (ho, wo), clipped to the input: rows [h0, h1), cols [w0, w1). The
  * padding always leaves at least one input element in it (pads are below the kernel). */

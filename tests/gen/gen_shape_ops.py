@@ -1,5 +1,6 @@
 """PyTorch reference values for the structural ops of include/finetune/graph.h: gather,
-expand, slice with steps, N-d pad (constant / reflect / edge, negative pads) and permute.
+expand, slice with steps, N-d pad (constant / reflect / edge, negative pads), permute,
+conv_transpose2d, conv1d and the 1-D pools.
 
 Run with Debian's PyTorch:  /usr/bin/python3 tests/gen/gen_shape_ops.py
 Writes tests/fixtures/shape_ops.safetensors (consumed by tests/test_shape_ops.c).
@@ -13,12 +14,17 @@ fixed random upstream gradient) and <c>.grad<k> = d sum(out * gout) / d in<k>; m
   slice            {"dim", "start", "end", "step": int}      (ONNX / Python slice semantics)
   pad              {"pads": [begin_0.., end_0..], "mode": "constant"|"reflect"|"edge", "value"}
   permute          {"perm": [...]}
+  conv_transpose2d {"stride": [h,w], "pad": [t,l,b,r], "output_padding": [h,w], "dilation": [h,w],
+                    "groups": int, "bias": bool}
+  conv1d           {"stride", "dilation", "groups": int, "pad": [left, right], "bias": bool}
+  max_pool1d / avg_pool1d {"kernel", "stride": int, "pad": [left, right], "ceil_mode",
+                    "count_include_pad": bool}
 
 The references are written independently of the C kernels' formulas: gather is
 index_select + reshape, slice steps are Python's slice.indices() (which clamps exactly as
 ONNX Slice does) through index_select, reflect/edge pads are numpy.pad of an index grid
-after cropping with Python slices. Everything runs in float64 from the float32 inputs and
-is rounded once.
+after cropping with Python slices, conv_transpose2d is torch's (asymmetric pads crop its
+output). Everything runs in float64 from the float32 inputs and is rounded once.
 """
 import json
 import os
@@ -89,6 +95,39 @@ def pad_case(name, x, pads, mode="constant", value=0.0):
     case(name, "pad", {"pads": list(pads), "mode": mode, "value": value}, [x], fn)
 
 
+def convt_case(name, x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0), output_padding=(0, 0), dilation=(1, 1),
+               groups=1):
+    args = {"stride": list(stride), "pad": list(pad), "output_padding": list(output_padding),
+            "dilation": list(dilation), "groups": groups, "bias": b is not None}
+
+    def fn(x, w, b=None):
+        t, l, bo, r = pad
+        # torch pads symmetrically: run with no padding, then crop top/left/bottom/right
+        y = F.conv_transpose2d(x, w, b, stride, 0, output_padding, groups, dilation)
+        return y[:, :, t:y.shape[2] - bo, l:y.shape[3] - r]
+    case(name, "conv_transpose2d", args, [x, w] + ([b] if b is not None else []), fn)
+
+
+def conv1d_case(name, x, w, b=None, stride=1, pad=(0, 0), dilation=1, groups=1):
+    args = {"stride": stride, "pad": list(pad), "dilation": dilation, "groups": groups, "bias": b is not None}
+
+    def fn(x, w, b=None):
+        return F.conv1d(F.pad(x, list(pad)), w, b, stride, 0, dilation, groups)
+    case(name, "conv1d", args, [x, w] + ([b] if b is not None else []), fn)
+
+
+def pool1d_case(name, op, x, kernel, stride, pad, ceil_mode=False, count_include_pad=True):
+    args = {"kernel": kernel, "stride": stride, "pad": list(pad), "ceil_mode": ceil_mode,
+            "count_include_pad": count_include_pad}
+    assert pad[0] == pad[1]
+
+    def fn(x):
+        if op == "max_pool1d":
+            return F.max_pool1d(x, kernel, stride, pad[0], ceil_mode=ceil_mode)
+        return F.avg_pool1d(x, kernel, stride, pad[0], ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    case(name, op, args, [x], fn)
+
+
 def define():
     # gather: every axis, 2-D and scalar indices, negative and repeated indices
     gather_case("gather_axis0", randn(5, 3), 0, [4, -1, 0, 2, 4], [5])
@@ -123,6 +162,23 @@ def define():
     case("permute_0213", "permute", {"perm": [0, 2, 1, 3]}, [randn(2, 3, 4, 5)], lambda x: x.permute(0, 2, 1, 3))
     case("permute_cycle", "permute", {"perm": [2, 0, 1]}, [randn(3, 4, 5)], lambda x: x.permute(2, 0, 1))
     case("permute_5d", "permute", {"perm": [0, 4, 2, 3, 1]}, [randn(2, 3, 2, 2, 4)], lambda x: x.permute(0, 4, 2, 3, 1))
+    # conv_transpose2d (asymmetric pads, output_padding, groups, dilation; a plane large
+    # enough for nb == 1), conv1d and the 1-D pools
+    convt_case("convt", randn(2, 3, 4, 4), randn(3, 2, 3, 3), randn(2), pad=(1, 1, 1, 1))
+    convt_case("convt_s2", randn(2, 4, 3, 5), randn(4, 3, 3, 3), randn(3), stride=(2, 2), pad=(1, 1, 1, 1),
+               output_padding=(1, 1))
+    convt_case("convt_nobias_s2k4", randn(1, 3, 4, 4), randn(3, 2, 4, 4), None, stride=(2, 2), pad=(1, 1, 1, 1))
+    convt_case("convt_groups_dil", randn(2, 4, 5, 4), randn(4, 3, 3, 2), randn(6), stride=(1, 2), pad=(0, 1, 2, 0),
+               output_padding=(0, 1), dilation=(2, 1), groups=2)
+    convt_case("convt_1x1", randn(2, 5, 3, 3), randn(5, 4, 1, 1), randn(4))
+    convt_case("convt_big_plane", randn(2, 3, 32, 33), randn(3, 2, 3, 3), randn(2), stride=(2, 2), pad=(1, 1, 1, 1))
+    conv1d_case("conv1d", randn(2, 3, 16), randn(4, 3, 5), randn(4), pad=(2, 2))
+    conv1d_case("conv1d_s2_asym", randn(2, 4, 15), randn(6, 2, 3), None, stride=2, pad=(0, 1), groups=2)
+    conv1d_case("conv1d_dil_depthwise", randn(1, 3, 20), randn(3, 1, 3), randn(3), pad=(2, 2), dilation=2, groups=3)
+    pool1d_case("max_pool1d", "max_pool1d", distinct(2, 3, 11), 3, 2, (1, 1))
+    pool1d_case("max_pool1d_ceil", "max_pool1d", distinct(1, 2, 10), 3, 2, (0, 0), ceil_mode=True)
+    pool1d_case("avg_pool1d", "avg_pool1d", randn(2, 3, 11), 3, 2, (1, 1))
+    pool1d_case("avg_pool1d_excl", "avg_pool1d", randn(2, 2, 9), 4, 1, (2, 2), count_include_pad=False)
 
 
 def run(name, op, args, inputs, fn, tensors):
