@@ -564,6 +564,49 @@ static void graph_config_conv(void) {
     ft_model_free(m);
 }
 
+/* Feature cache: the new ops keep examples apart (no batch-dim padding, gather, expand or
+ * permute of dim 0), so a frozen front end through them is cached up to the trainable head. */
+static void frozen_frontier(void) {
+    ft_params *ps = ft_params_new();
+    int64_t ws[4] = {3, 2, 3, 3}, hs[2] = {4, 2 * 7 * 6};
+    int wi = ft_params_add(ps, "ct.weight", 4, ws), hi = ft_params_add(ps, "head.weight", 2, hs);
+    ft_params_finalize(ps);
+    ps->p[wi].trainable = false;
+    ft_params_alloc_grads(ps);
+    ft_graph *g = ft_graph_new(ps);
+    int64_t xs[4] = {5, 4, 3, 2}, ts[2] = {5, 4};
+    ft_node *x = ft_input(g, "x", FT_F32, 4, xs), *t = ft_input(g, "t", FT_F32, 2, ts);
+    const int64_t pads[8] = {0, 0, 1, 0, 0, 0, 0, 1}, idx[3] = {2, 0, 1}, ish[1] = {3}, es[4] = {1, 3, 4, 3};
+    const int perm[4] = {0, 2, 1, 3};
+    ft_node *h = ft_pad(g, x, pads, FT_PADDING_REFLECT, 0);   /* [5,4,4,3] */
+    h = ft_permute(g, h, perm);                           /* [5,4,4,3] */
+    h = ft_gather(g, h, 1, 1, ish, idx);                  /* [5,3,4,3] */
+    h = ft_slice_step(g, h, 3, -1, INT64_MIN, -1);        /* [5,3,4,3] */
+    h = ft_expand(g, h, 4, es);                           /* [5,3,4,3] */
+    ft_conv_transpose2d_args a = ctargs(1, 2, 0, 0, 0, 0, 0, 1, 1, 1, 1);
+    ft_node *front = ft_conv_transpose2d(g, h, ft_param_at(g, wi), NULL, &a); /* [5,2,6,8] */
+    const int64_t cut[8] = {0, 0, 0, 0, 0, 0, 1, -2};
+    ft_node *feat = ft_pad(g, front, cut, FT_PADDING_CONSTANT, 0); /* [5,2,7,6] */
+    const int64_t fs[2] = {5, 2 * 7 * 6};
+    ft_node *loss = ft_mse(g, ft_linear(g, ft_reshape(g, feat, 2, fs), ft_param_at(g, hi), NULL), t);
+    CHECKF(ft_graph_status(g) == FT_OK, "build: %s", (ft_graph_plan(g, NULL, false), ft_errmsg()));
+    ft_node *out[4];
+    int n = ft_graph_frozen_frontier(g, x, loss, true, out, 4);
+    CHECKF(n == 1 && out[0]->op == FT_OP_RESHAPE, "frontier: %d nodes, first %s", n, n > 0 ? ft_op_name(out[0]->op) : "-");
+    /* padding the batch dim mixes examples: nothing past it is frozen */
+    ft_graph_free(g);
+    g = ft_graph_new(ps);
+    x = ft_input(g, "x", FT_F32, 4, xs);
+    const int64_t bpad[8] = {1, 0, 0, 0, -1, 0, 0, 0}; /* same batch size, shifted by one example */
+    ft_node *p = ft_pad(g, x, bpad, FT_PADDING_EDGE, 0);
+    ft_node *r = ft_reshape(g, p, 2, (const int64_t[]){5, 24});
+    ft_node *y = ft_sum(g, r, FT_ALL_DIMS, false);
+    n = ft_graph_frozen_frontier(g, x, y, true, out, 4);
+    CHECKF(n == 1 && out[0] == x, "a batch-dim pad is not per example: frontier %d", n);
+    ft_graph_free(g);
+    ft_params_free(ps);
+}
+
 /* ---------------- builder errors ---------------- */
 
 static void builder_errors(void) {
@@ -605,6 +648,7 @@ int main(void) {
     int32_moves();
     graph_config();
     graph_config_conv();
+    frozen_frontier();
     builder_errors();
     TEST_END();
 }

@@ -17,7 +17,7 @@
 
 #include <string.h>
 
-/* out[i] = x[perm[i]] strides etc. are computed from shapes; row-major strides of a shape. */
+/* Row-major strides of a shape. */
 static void strides_of(int nd, const int64_t *shape, int64_t *st) {
     int64_t s = 1;
     for (int d = nd - 1; d >= 0; d--) { st[d] = s; s *= shape[d]; }
