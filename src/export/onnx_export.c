@@ -352,8 +352,15 @@ static void emit_node(ex *e, ft_node *n) {
         transpose(e, x, y, n->ndim, perm);
         return;
     }
+    case FT_OP_PERMUTE: {
+        int64_t perm[FT_MAX_DIMS];
+        for (int d = 0; d < n->ndim; d++) perm[d] = n->iarg[d];
+        transpose(e, x, y, n->ndim, perm);
+        return;
+    }
     case FT_OP_SLICE: {
         int d = n->iarg[0];
+        if (n->iarg[2] != 0 && n->iarg[2] != 1) { unsupported(e, n, "slice with a step other than 1 (not mapped yet)"); return; }
         int64_t start = n->iarg[1], end = start + n->shape[d], axis = d;
         if (varies(e, n->in[0], d)) {
             if (start != 0 || end != n->in[0]->shape[d]) { unsupported(e, n, "slices the batch dim; export with a fixed batch (--batch N)"); return; }
