@@ -642,7 +642,7 @@ static ft_status map_slice(ox *x, const Onnx__NodeProto *nd) {
         if ((s = need_op(x, "slice"))) return s;
         int64_t end = sl.start[d] + (sl.len[d] - 1) * sl.step[d] + (sl.step[d] > 0 ? 1 : -1);
         json_t *at = json_pack("{s:i, s:I, s:I, s:I}", "dim", d, "start", sl.start[d], "end", end, "step", sl.step[d]);
-        if (end < 0) json_object_set_new(at, "end", json_null()); /* a negative step running to the beginning */
+        if (end < 0) json_object_set_new(at, "end", json_integer(INT64_MIN)); /* a negative step running past the beginning (ONNX clamping) */
         cur = emit1(x, nd, "slice", cur, at);
         if (!cur) return FT_EINVAL;
         sh[d] = sl.len[d];
