@@ -179,7 +179,10 @@ static ft_status alloc_like(oval *o, int dt, int ndim, const int64_t *shape) {
     o->ndim = ndim;
     for (int d = 0; d < ndim; d++) o->shape[d] = shape[d];
     o->numel = ox_numel(ndim, shape);
-    if (o->numel < 0) return ft_fail(FT_EUNSUPPORTED, "constant too large");
+    /* A folded value is computed at import; 2^28 elements (1-2 GB) is far beyond any real
+     * model's shape arithmetic, and a corrupt shape must not exhaust memory. */
+    if (o->numel < 0 || o->numel > ((int64_t)1 << 28))
+        return ft_fail(FT_EUNSUPPORTED, "a folded constant of %lld elements is too large", (long long)o->numel);
     size_t n = (size_t)(o->numel ? o->numel : 1);
     if (ox_is_float_type(dt)) o->f = ft_calloc(n, sizeof(float));
     else o->i = ft_calloc(n, sizeof(int64_t));

@@ -15,6 +15,10 @@
 #define OP(name) (!strcmp(op, name))
 #define lift ox_lift
 
+/* strcmp on a node's op type; a node without one (a corrupt file) matches nothing */
+static int op_cmp(const Onnx__NodeProto *n, const char *t) { return n->op_type ? strcmp(n->op_type, t) : 1; }
+
+
 static const char *hint(const Onnx__NodeProto *nd) {
     if (nd->name && nd->name[0]) return nd->name;
     return nd->n_output && nd->output[0][0] ? nd->output[0] : nd->op_type;
@@ -1267,7 +1271,7 @@ static const Onnx__NodeProto *sole_reader(ox *x, const char *name) {
     const Onnx__GraphProto *g = x->cur_graph;
     for (size_t i = 0; g && i < g->n_node; i++)
         for (size_t j = 0; j < g->node[i]->n_input; j++)
-            if (!strcmp(g->node[i]->input[j], name)) return g->node[i];
+            if (!strcmp(g->node[i]->input[j], name)) return g->node[i]->n_output == 1 ? g->node[i] : NULL; /* callers read output[0] */
     return NULL;
 }
 
@@ -1275,7 +1279,7 @@ static bool const_near(ox *x, const char *name, double want) {
     oval *v = ox_val(x, name);
     if (!v) { /* a Constant node not run yet */
         const Onnx__NodeProto *p = producer(x, name);
-        if (!p || strcmp(p->op_type, "Constant")) return false;
+        if (!p || op_cmp(p, "Constant")) return false;
         const Onnx__AttributeProto *a = ox_attr(p, "value");
         if (!a || !a->t || a->t->data_type != OX_FLOAT) return false;
         float f;
@@ -1299,24 +1303,24 @@ static ft_status try_gelu(ox *x, const Onnx__NodeProto *erf, bool *done) {
     const Onnx__NodeProto *sc = producer(x, erf->input[0]);
     if (!sc || sc->n_input != 2) return FT_OK;
     const char *xin = sc->input[0];
-    bool div = !strcmp(sc->op_type, "Div") && const_near(x, sc->input[1], 1.4142135623730951);
-    bool mul = !strcmp(sc->op_type, "Mul") && (const_near(x, sc->input[1], 0.7071067811865476) ||
+    bool div = !op_cmp(sc, "Div") && const_near(x, sc->input[1], 1.4142135623730951);
+    bool mul = !op_cmp(sc, "Mul") && (const_near(x, sc->input[1], 0.7071067811865476) ||
                                               (const_near(x, sc->input[0], 0.7071067811865476) && (xin = sc->input[1])));
     oval *xv = ox_val(x, xin);
     if ((!div && !mul) || !xv || xv->is_const) return FT_OK;
     const Onnx__NodeProto *add = sole_reader(x, erf->output[0]);
-    if (!add || strcmp(add->op_type, "Add") || !other(add, erf->output[0]) || !const_near(x, other(add, erf->output[0]), 1.0)) return FT_OK;
+    if (!add || op_cmp(add, "Add") || !other(add, erf->output[0]) || !const_near(x, other(add, erf->output[0]), 1.0)) return FT_OK;
     const Onnx__NodeProto *m1 = sole_reader(x, add->output[0]);
-    if (!m1 || strcmp(m1->op_type, "Mul")) return FT_OK;
+    if (!m1 || op_cmp(m1, "Mul")) return FT_OK;
     const char *o1 = other(m1, add->output[0]);
     const Onnx__NodeProto *last = NULL, *half = NULL;
     if (o1 && !strcmp(o1, xin)) { /* (x * (1 + erf)) * 0.5 */
         last = sole_reader(x, m1->output[0]);
-        if (!last || strcmp(last->op_type, "Mul") || !other(last, m1->output[0]) || !const_near(x, other(last, m1->output[0]), 0.5)) return FT_OK;
+        if (!last || op_cmp(last, "Mul") || !other(last, m1->output[0]) || !const_near(x, other(last, m1->output[0]), 0.5)) return FT_OK;
     } else if (o1) { /* (x * 0.5) * (1 + erf) */
         half = producer(x, o1);
         int *c = omap_get(&x->consumed, o1);
-        if (!half || strcmp(half->op_type, "Mul") || !c || *c != 1 || !other(half, xin) || !const_near(x, other(half, xin), 0.5)) return FT_OK;
+        if (!half || op_cmp(half, "Mul") || !c || *c != 1 || !other(half, xin) || !const_near(x, other(half, xin), 0.5)) return FT_OK;
         last = m1;
     } else return FT_OK;
     /* emit gelu(x) as the last node's output; skip the rest */
