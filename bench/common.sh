@@ -118,3 +118,18 @@ ft_run_measured() {
     rm -f "$tf"
     return $rc
 }
+
+# The OpenBLAS core type the finetune CLI picks (cli/main.c: SkylakeX on an AVX-512 CPU when
+# OPENBLAS_CORETYPE names an older core; FT_BLAS_CORETYPE overrides), exported for every
+# peer: PyTorch's linear layers and matmuls run on the same OpenBLAS kernels as ours.
+ft_blas_coretype() {
+    case "${FT_BLAS_CORETYPE:-}" in
+        keep) ;;
+        "") if [[ "${OPENBLAS_CORETYPE:-}" =~ ^(Haswell|Zen|SandyBridge|Nehalem|Core2|Penryn|Prescott|Atom|Barcelona|Bulldozer|Piledriver|Steamroller|Excavator)$ ]] &&
+                grep -q ' avx512f' /proc/cpuinfo && grep -q ' avx512bw' /proc/cpuinfo &&
+                grep -q ' avx512dq' /proc/cpuinfo && grep -q ' avx512vl' /proc/cpuinfo; then
+                export OPENBLAS_CORETYPE=SkylakeX
+            fi ;;
+        *) export OPENBLAS_CORETYPE=$FT_BLAS_CORETYPE ;;
+    esac
+}

@@ -52,6 +52,7 @@ BIN="$FT_BUILD/bench/bench_lm"
 ft_build_bench bench/bench_lm.c "$BIN"
 export OPENBLAS_NUM_THREADS=$threads
 unset OMP_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT
+ft_blas_coretype
 echo "== machine"
 ft_machine_info
 echo "llm.c:    $(git -C "$src" log -1 --format='%h %cs' 2>/dev/null || echo "$src")"

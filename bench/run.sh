@@ -242,18 +242,7 @@ CNN_OUT="$FT_BUILD/bench/cnn_results.txt"
 # Same BLAS thread count for both peers: torch.set_num_threads does not reach OpenBLAS.
 export OPENBLAS_NUM_THREADS=$threads
 unset OMP_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT
-# The OpenBLAS core type the finetune CLI picks (cli/main.c: SkylakeX on an AVX-512 CPU when
-# OPENBLAS_CORETYPE names an older core; FT_BLAS_CORETYPE overrides), exported for both
-# peers: PyTorch's linear layers and matmuls run on the same OpenBLAS kernels as ours.
-case "${FT_BLAS_CORETYPE:-}" in
-    keep) ;;
-    "") if [[ "${OPENBLAS_CORETYPE:-}" =~ ^(Haswell|Zen|SandyBridge|Nehalem|Core2|Penryn|Prescott|Atom|Barcelona|Bulldozer|Piledriver|Steamroller|Excavator)$ ]] &&
-            grep -q ' avx512f' /proc/cpuinfo && grep -q ' avx512bw' /proc/cpuinfo &&
-            grep -q ' avx512dq' /proc/cpuinfo && grep -q ' avx512vl' /proc/cpuinfo; then
-            export OPENBLAS_CORETYPE=SkylakeX
-        fi ;;
-    *) export OPENBLAS_CORETYPE=$FT_BLAS_CORETYPE ;;
-esac
+ft_blas_coretype
 echo "== machine"
 ft_machine_info
 echo "threads:  $threads (ft_set_num_threads / torch.set_num_threads; OPENBLAS_NUM_THREADS=$threads for both)"
