@@ -67,7 +67,7 @@ measure() { # round variant cmd...: appends "round= variant= ms= rss_kb= quiet="
     quiet=$FT_QUIET
     out=$(/usr/bin/time -f '%M' -o "$tf" "$@" 2>&1) || { echo "FAILED: $*" >&2; echo "$out" | tail -5 >&2; rm -f "$tf"; return 1; }
     rss=$(tail -1 "$tf"); rm -f "$tf"
-    if [ "$v" = llmc ]; then # median of steps 1..N ("step k: train loss x (took y ms)")
+    if [[ $v == llmc* ]]; then # median of steps 1..N ("step k: train loss x (took y ms)")
         ms=$(echo "$out" | sed -n 's/^step \([0-9]*\): .*took \([0-9.]*\) ms.*/\1 \2/p' | awk '$1 > 0 { print $2 }' | sort -g |
             awk '{ a[NR] = $1 } END { print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
     else
