@@ -242,6 +242,15 @@ static void test_errors(void) {
          "hidden_size=3"},
         {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"nodes\":[{\"name\":\"f\",\"op\":\"rnn_final\",\"inputs\":[\"input\"]}]}",
          "hidden_size"},
+        /* initial_state: h0 must be [N or 1, layers x directions, hidden] */
+        {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"params\":[{\"name\":\"h\",\"shape\":[1,2,2]},{\"name\":\"a\",\"shape\":[6,2]},"
+         "{\"name\":\"b\",\"shape\":[6,2]}],\"nodes\":[{\"name\":\"r\",\"op\":\"gru\",\"inputs\":[\"input\"],\"params\":[\"h\",\"a\",\"b\"],"
+         "\"attrs\":{\"hidden_size\":2,\"bias\":false,\"initial_state\":true}}]}",
+         "initial h0 'h'"},
+        {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"params\":[{\"name\":\"a\",\"shape\":[6,2]},{\"name\":\"b\",\"shape\":[6,2]}],"
+         "\"nodes\":[{\"name\":\"r\",\"op\":\"gru\",\"inputs\":[\"input\"],\"params\":[\"a\",\"b\"],"
+         "\"attrs\":{\"hidden_size\":2,\"bias\":false,\"initial_state\":true}}]}",
+         "h0 (initial_state)"},
         {"{\"arch\":\"graph\",\"input\":{\"shape\":[3,2]},\"nodes\":[{\"name\":\"f\",\"op\":\"gru\",\"inputs\":[\"input\"],"
          "\"attrs\":{\"hidden_size\":2,\"bidirectional\":true,\"reverse\":true}}]}",
          "reverse"},
@@ -455,6 +464,117 @@ static void torch_graph_config(const ft_safetensors *st, const char *cs, json_t 
     ft_model_free(m);
 }
 
+/* Initial states through the graph config ("initial_state": h0/c0 params [B, layers*2, H]
+ * before the weights, B = N or 1): outputs and every gradient (h0, c0 included) against
+ * PyTorch, then finite differences of a few state entries; a shared state (B = 1) also runs
+ * at another batch size. */
+static double istate_loss(ft_graph *g, ft_node *y, const float *go) {
+    if (ft_graph_forward(g)) return NAN;
+    double s = 0;
+    for (int64_t i = 0; i < y->numel; i++) s += (double)y->val[i] * go[i];
+    return s;
+}
+
+static void torch_istate(const ft_safetensors *st, const char *cs, json_t *meta) {
+    bool lstm = !strcmp(json_string_value(json_object_get(meta, "kind")), "lstm");
+    int H = (int)json_integer_value(json_object_get(meta, "hidden_size"));
+    int L = (int)json_integer_value(json_object_get(meta, "num_layers"));
+    int F = (int)json_integer_value(json_object_get(meta, "input_size"));
+    int B = (int)json_integer_value(json_object_get(meta, "batch"));
+    char name[160];
+    snprintf(name, sizeof name, "%s.x", cs);
+    const ft_st_tensor *xt = ft_st_find(st, name);
+    if (!xt) { CHECKF(0, "%s: no x", cs); return; }
+    int64_t N = xt->shape[0], T = xt->shape[1];
+    json_t *params = json_array(), *plist = json_array();
+    const char *sn[2] = {"h0", "c0"};
+    for (int k = 0; k < (lstm ? 2 : 1); k++) {
+        snprintf(name, sizeof name, "%s.%s", cs, sn[k]);
+        json_array_append_new(params, json_pack("{s:s,s:[i,i,i]}", "name", name, "shape", B, 2 * L, H));
+        json_array_append_new(plist, json_string(name));
+    }
+    const char *pn[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    int G = (lstm ? 4 : 3) * H;
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < 4; j++) {
+                snprintf(name, sizeof name, "%s.%s_l%d%s", cs, pn[j], l, k ? "_reverse" : "");
+                json_t *shape = j == 0 ? json_pack("[i,i]", G, l ? 2 * H : F) : j == 1 ? json_pack("[i,i]", G, H) : json_pack("[i]", G);
+                json_array_append_new(params, json_pack("{s:s,s:o}", "name", name, "shape", shape));
+                json_array_append_new(plist, json_string(name));
+            }
+    json_t *cfg = json_pack("{s:s, s:{s:[i,i]}, s:o, s:[{s:s,s:s,s:[s],s:o,s:{s:i,s:i,s:b,s:b}}]}", "arch", "graph", "input", "shape",
+                            (int)T, F, "params", params, "nodes", "name", cs, "op", lstm ? "lstm" : "gru", "inputs", "input", "params", plist,
+                            "attrs", "hidden_size", H, "num_layers", L, "bidirectional", 1, "initial_state", 1);
+    if (B > 1) /* one state per example: the graph runs at that batch only */
+        json_object_set_new(json_object_get(cfg, "input"), "batch", json_integer(B));
+    char *text = json_dumps(cfg, 0);
+    json_decref(cfg);
+    ft_model *m = NULL;
+    ft_status s = ft_model_from_config(text, &m);
+    free(text);
+    CHECKF(s == FT_OK, "%s: graph config with initial_state: %s", cs, ft_errmsg());
+    if (s) return;
+    CHECK_OK(ft_params_load_st(m->params, st, NULL, true));
+    ft_params_alloc_grads(m->params);
+    ft_graph *g = ft_graph_new(m->params);
+    ft_node *in = ft_input(g, "x", FT_F32, 3, xt->shape);
+    ft_node *y = m->arch->build(m, g, in, true);
+    int64_t os[3] = {N, T, 2 * (int64_t)H};
+    ft_node *gout = ft_input(g, "gout", FT_F32, 3, os);
+    ft_node *loss = ft_sum(g, ft_mul(g, y, gout), FT_ALL_DIMS, false);
+    ft_node_keep(y);
+    s = ft_graph_plan(g, loss, true);
+    CHECKF(s == FT_OK, "%s: plan %s", cs, ft_errmsg());
+    float *go = st_f32(st, cs, "gout", NULL), *out = st_f32(st, cs, "out", NULL);
+    if (!s && go && out) {
+        ft_graph_set_input(g, in, xt->data, xt->nbytes);
+        ft_graph_set_input(g, gout, go, (size_t)(N * T * 2 * H) * 4);
+        ft_params_zero_grad(m->params);
+        CHECK_OK(ft_graph_forward(g));
+        CHECK_OK(ft_graph_backward(g));
+        CHECKF(t_close(y->val, out, N * T * 2 * H, 1e-4, 1e-5, cs), "%s initial_state: output", cs);
+        cmp_param_grads(m->params, st, cs, "grad", "initial_state");
+        /* finite differences of the loss in a few entries of each state */
+        const ft_params *ps = m->params;
+        int bad = 0;
+        for (int k = 0; k < (lstm ? 2 : 1); k++) {
+            snprintf(name, sizeof name, "%s.%s", cs, sn[k]);
+            int pi = ft_params_find(ps, name);
+            float *pv = ft_params_value(m->params, pi), *gr = ps->grad + ps->p[pi].grad_offset;
+            for (int64_t e = 0; e < ps->p[pi].numel; e += 5) {
+                float keep = pv[e];
+                const double step = 1e-3;
+                pv[e] = keep + (float)step;
+                double lp = istate_loss(g, y, go);
+                pv[e] = keep - (float)step;
+                double lm = istate_loss(g, y, go);
+                pv[e] = keep;
+                double fd = (lp - lm) / (2 * step);
+                if (!(fabs(fd - gr[e]) <= 2e-3 * (1 + fabs(fd))) && bad++ < 3)
+                    fprintf(stderr, "  %s: d/d %s[%lld]: analytic %.6g, finite diff %.6g\n", cs, name, (long long)e, gr[e], fd);
+            }
+        }
+        CHECKF(bad == 0, "%s: %d initial-state gradient entries disagree with finite differences", cs, bad);
+    }
+    ft_graph_free(g);
+    if (B == 1 && out) { /* one shared state: the first example alone gives the same output */
+        g = ft_graph_new(m->params);
+        int64_t one[3] = {1, T, F};
+        in = ft_input(g, "x", FT_F32, 3, one);
+        y = m->arch->build(m, g, in, false);
+        ft_node_keep(y);
+        CHECK_OK(ft_graph_plan(g, NULL, false));
+        CHECK_OK(ft_graph_set_input(g, in, xt->data, (size_t)(T * F) * 4));
+        CHECK_OK(ft_graph_forward(g));
+        CHECKF(y && t_close(y->val, out, T * 2 * H, 1e-4, 1e-5, cs), "%s: batch of one with the shared state", cs);
+        ft_graph_free(g);
+    }
+    free(go);
+    free(out);
+    ft_model_free(m);
+}
+
 static void test_torch(void) {
     ft_safetensors *st = NULL;
     ft_status s = ft_st_open(FIX, &st);
@@ -471,6 +591,16 @@ static void test_torch(void) {
         torch_packed(st, c, meta, false);
         torch_packed(st, c, meta, true);
         torch_graph_config(st, c, meta);
+        json_decref(meta);
+    }
+    CHECK(n == 3);
+    cases = ft_st_meta(st, "istate_cases");
+    snprintf(buf, sizeof buf, "%s", cases ? cases : "");
+    n = 0;
+    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save), n++) {
+        json_t *meta = json_loads(ft_st_meta(st, c), 0, NULL);
+        CHECKF(meta != NULL, "%s: metadata", c);
+        if (meta) torch_istate(st, c, meta);
         json_decref(meta);
     }
     CHECK(n == 3);

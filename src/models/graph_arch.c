@@ -92,8 +92,8 @@ static const struct {
     [G_LAYER_NORM] = {"layer_norm", 1, 3, "eps"},
     [G_EMBEDDING] = {"embedding", 2, 2, ""},
     [G_IDENTITY] = {"identity", 1, 1, ""},
-    [G_LSTM] = {"lstm", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,cell_output"},
-    [G_GRU] = {"gru", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,linear_before_reset"},
+    [G_LSTM] = {"lstm", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,cell_output,initial_state"},
+    [G_GRU] = {"gru", 1, G_MAX_OPERANDS, "hidden_size,num_layers,bidirectional,batch_first,bias,dropout,reverse,linear_before_reset,initial_state"},
     [G_RNN_FINAL] = {"rnn_final", 1, 2, "hidden_size,bidirectional,reverse"},
     [G_EXP] = {"exp", 1, 1, ""},
     [G_LOG] = {"log", 1, 1, ""},
@@ -139,6 +139,7 @@ typedef struct {
     int n_dims;                    /* reshape shape / permute dims / reduce dims (-1: all but batch) */
     int hidden, layers;            /* lstm / gru / rnn_final */
     bool bidir, batch_first, bias, reverse, cell_output, linear_before_reset;
+    bool initial_state;            /* lstm / gru: h0 (and c0) operands after x[, lengths] */
     int64_t dims[FT_MAX_DIMS];
     float alpha, exponent, lo, hi; /* leaky_relu, pow, clip */
     int64_t *ilist;                /* gather indices; N-d pads ("pads") */
@@ -495,7 +496,8 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
             (s = attr_bool(nd, attrs, "bidirectional", &nd->bidir)) || (s = attr_bool(nd, attrs, "batch_first", &nd->batch_first)) ||
             (s = attr_bool(nd, attrs, "bias", &nd->bias)) || (s = attr_float(nd, attrs, "dropout", 0.0f, 0.999f, &nd->p)) ||
             (s = attr_bool(nd, attrs, "reverse", &nd->reverse)) || (s = attr_bool(nd, attrs, "cell_output", &nd->cell_output)) ||
-            (s = attr_bool(nd, attrs, "linear_before_reset", &nd->linear_before_reset)))
+            (s = attr_bool(nd, attrs, "linear_before_reset", &nd->linear_before_reset)) ||
+            (s = attr_bool(nd, attrs, "initial_state", &nd->initial_state)))
             goto out;
         if (nd->bidir && nd->reverse) { s = NODE_FAIL(FT_EINVAL, nd, "'reverse' is for one direction; bidirectional already runs both"); goto out; }
         break;
@@ -554,6 +556,9 @@ static int lookup(const name_at *sorted, int n, const char *name) {
     return -2;
 }
 
+/* Initial-state operands of an lstm / gru node: h0 and c0 (lstm), h0 (gru), or none. */
+static int rnn_states(const gnode *nd) { return nd->initial_state ? (nd->op == G_LSTM ? 2 : 1) : 0; }
+
 static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char *input_name, const name_at *sorted) {
     gnode *nd = &c->nodes[i];
     if (!json_is_object(jn)) return ft_fail(FT_EINVAL, "graph config: nodes[%d] must be an object", i);
@@ -611,11 +616,13 @@ static ft_status parse_node(ft_model *m, gimpl *c, int i, json_t *jn, const char
     }
     ft_status s = parse_attrs(nd, json_object_get(jn, "attrs"));
     if (s) return s;
-    if (nd->op == G_LSTM || nd->op == G_GRU) { /* per layer, per direction: weight_ih, weight_hh[, bias_ih, bias_hh] */
-        int want = nd->layers * (nd->bidir ? 2 : 1) * (nd->bias ? 4 : 2);
-        if (nd->n_in > 2 || nd->n_par != want)
-            return NODE_FAIL(FT_EINVAL, nd, "operands are x[, lengths] and %d params (num_layers=%d x %d directions x weight_ih, weight_hh%s), got %d inputs and %d params",
-                             want, nd->layers, nd->bidir ? 2 : 1, nd->bias ? ", bias_ih, bias_hh" : "", nd->n_in, nd->n_par);
+    if (nd->op == G_LSTM || nd->op == G_GRU) { /* x[, lengths][, h0[, c0]], then per layer and direction weight_ih, weight_hh[, bias_ih, bias_hh] */
+        int want = nd->layers * (nd->bidir ? 2 : 1) * (nd->bias ? 4 : 2), states = rnn_states(nd);
+        int lead = nd->n_in + nd->n_par - want - states; /* x[, lengths]: inputs */
+        if (nd->n_par < want || lead < 1 || lead > 2 || nd->n_in < lead)
+            return NODE_FAIL(FT_EINVAL, nd, "operands are x[, lengths]%s and %d params (num_layers=%d x %d directions x weight_ih, weight_hh%s), got %d inputs and %d params",
+                             !states ? "" : states == 2 ? ", h0, c0 (initial_state)" : ", h0 (initial_state)", want, nd->layers, nd->bidir ? 2 : 1,
+                             nd->bias ? ", bias_ih, bias_hh" : "", nd->n_in, nd->n_par);
     }
     if (nd->op == G_RNN_FINAL && nd->n_par)
         return NODE_FAIL(FT_EINVAL, nd, "operands are y[, lengths]; it has no params");
@@ -783,15 +790,33 @@ static ft_node *reduce_dims(ft_graph *g, const gnode *nd, ft_node *x) {
     return x;
 }
 
+/* The initial state of layer/direction k (k = layer * dirs + direction) from an initial_state
+ * operand s [B, layers*dirs, H], B = N or 1 (the same state for every example): [N, H]. */
+static ft_node *rnn_state(ft_graph *g, const gnode *nd, ft_node *s, int k, int64_t N, const char *what) {
+    int total = nd->layers * (nd->bidir ? 2 : 1);
+    if (s->ndim != 3 || s->dtype != FT_F32 || (s->shape[0] != N && s->shape[0] != 1) || s->shape[1] != total || s->shape[2] != nd->hidden) {
+        char sh[64], b[48];
+        ft_shape_str(s, sh, sizeof sh);
+        snprintf(b, sizeof b, N == 1 ? "1" : "%lld or 1", (long long)N);
+        return ft_graph_fail(g, FT_ESHAPE, "initial %s '%s' is %s, want [%s, %d, %d] (batch, num_layers x directions, hidden_size)", what, s->name,
+                             sh, b, total, nd->hidden);
+    }
+    int64_t two[2] = {s->shape[0], nd->hidden}, full[2] = {N, nd->hidden};
+    ft_node *t = total == 1 ? s : ft_slice(g, s, 1, k, k + 1);
+    t = ft_reshape(g, t, 2, two);
+    return s->shape[0] == N ? t : ft_expand(g, t, 2, full);
+}
+
 /* torch.nn.LSTM / nn.GRU: layers of one or two directions (ft_lstm / ft_gru each), the
- * directions' outputs concatenated, dropout between layers in training. v = x[, lengths],
- * then per layer and direction (forward first) weight_ih, weight_hh[, bias_ih, bias_hh]:
- * PyTorch's parameter order. With cell_output (LSTM), the last layer gives [h_dirs | c_dirs]. */
+ * directions' outputs concatenated, dropout between layers in training. v = x[, lengths]
+ * [, h0[, c0] with initial_state], then per layer and direction (forward first) weight_ih,
+ * weight_hh[, bias_ih, bias_hh]: PyTorch's parameter order. With cell_output (LSTM), the last
+ * layer gives [h_dirs | c_dirs]. */
 static ft_node *rnn_stack(ft_graph *g, const gnode *nd, ft_node **v, int n) {
-    ft_node *x = v[0], *len = nd->n_in > 1 ? v[1] : NULL;
-    int dirs = nd->bidir ? 2 : 1, per = nd->bias ? 4 : 2;
-    ft_node **w = v + nd->n_in;
-    (void)n;
+    int dirs = nd->bidir ? 2 : 1, per = nd->bias ? 4 : 2, states = rnn_states(nd);
+    int nw = nd->layers * dirs * per;
+    ft_node *x = v[0], *len = n - nw - states > 1 ? v[1] : NULL;
+    ft_node **w = v + (n - nw), **st = v + (n - nw - states);
     if (x->ndim != 3) return ft_graph_fail(g, FT_ESHAPE, "%s input must be 3-D ([batch, time, features] with batch_first)", gops[nd->op].name);
     if (!nd->batch_first) x = ft_transpose(g, x, 0, 1);
     for (int l = 0; l < nd->layers && x; l++) {
@@ -804,7 +829,10 @@ static ft_node *rnn_stack(ft_graph *g, const gnode *nd, ft_node **v, int n) {
             ft_node *bi = nd->bias ? p[2] : NULL, *bh = nd->bias ? p[3] : NULL;
             if (p[1]->ndim != 2 || p[1]->shape[1] != nd->hidden)
                 return ft_graph_fail(g, FT_ESHAPE, "weight_hh '%s' of layer %d does not have hidden_size=%d columns", p[1]->name, l, nd->hidden);
-            y[k] = nd->op == G_LSTM ? ft_lstm(g, x, p[0], p[1], bi, bh, NULL, NULL, len, &a) : ft_gru(g, x, p[0], p[1], bi, bh, NULL, len, &a);
+            ft_node *h0 = NULL, *c0 = NULL;
+            if (states && !(h0 = rnn_state(g, nd, st[0], l * dirs + k, x->shape[0], "h0"))) return NULL;
+            if (states > 1 && !(c0 = rnn_state(g, nd, st[1], l * dirs + k, x->shape[0], "c0"))) return NULL;
+            y[k] = nd->op == G_LSTM ? ft_lstm(g, x, p[0], p[1], bi, bh, h0, c0, len, &a) : ft_gru(g, x, p[0], p[1], bi, bh, h0, len, &a);
             if (!y[k]) return NULL;
         }
         if (cell && dirs == 2) { /* [h_f c_f], [h_b c_b] -> [h_f h_b c_f c_b] */

@@ -59,15 +59,17 @@ ft_status ft_model_from_config(const char *cfg_json, ft_model **out) {
 }
 
 /* PyTorch-style defaults: weights (>= 2-D) and their biases U(-1/sqrt(fan_in), +), 1-D
- * norm scales 1, other 1-D 0; buffers named running_var 1, others 0. Stream = index. */
+ * norm scales 1, other 1-D 0; buffers named running_var 1, others 0; recurrent initial
+ * states (<node>.h0, <node>.c0) 0, PyTorch's default state. Stream = index. */
 void ft_model_init(ft_model *m, uint64_t seed) {
     ft_params *ps = m->params;
     for (int i = 0; i < ps->n; i++) {
         ft_param_info *p = &ps->p[i];
         float *v = ft_params_value(ps, i);
         size_t len = strlen(p->name);
-        if (p->is_buffer) {
-            float f = strstr(p->name, "running_var") ? 1.0f : 0.0f;
+        bool state = len > 3 && (!strcmp(p->name + len - 3, ".h0") || !strcmp(p->name + len - 3, ".c0"));
+        if (p->is_buffer || state) {
+            float f = !state && strstr(p->name, "running_var") ? 1.0f : 0.0f;
             for (int64_t k = 0; k < p->numel; k++) v[k] = f;
             continue;
         }
