@@ -200,6 +200,27 @@ def gelu():
         save_io("gelu", x.numpy(), net(x).numpy())
 
 
+def ids():
+    """Token ids (an int64 graph input): Cast to int32, Gather rows of an embedding matrix,
+    ReduceMean over the positions, Gemm. The fixture input is the int64 ids."""
+    emb, w, b = rnd(10, 4), rnd(3, 4), rnd(3)
+    nodes = [
+        helper.make_node("Cast", ["ids"], ["ids32"], name="to_int32", to=TensorProto.INT32),
+        helper.make_node("Gather", ["emb", "ids32"], ["e"], name="embed"),
+        helper.make_node("ReduceMean", ["e"], ["pooled"], name="pool", axes=[1], keepdims=0),
+        helper.make_node("Gemm", ["pooled", "w", "b"], ["logits"], name="fc", transB=1),
+    ]
+    g = helper.make_graph(nodes, "ids", [vi("ids", ["N", 5], TensorProto.INT64)], [vi("logits", ["N", 3])],
+                          [init("emb", emb), init("w", w), init("b", b)])
+    save("ids", g)
+    x = rng.integers(0, 10, size=(2, 5)).astype(np.int64)
+    y = F.linear(F.embedding(t(x), t(emb)).mean(dim=1), t(w), t(b))
+    with open(os.path.join(FIX, "ids.in.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(x, "ids").SerializeToString())
+    with open(os.path.join(FIX, "ids.out.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(y.numpy().astype(np.float32), "y").SerializeToString())
+
+
 def broken():
     w = init("w", rnd(2, 2))
     # a cycle: a -> b -> a
@@ -242,4 +263,5 @@ if __name__ == "__main__":
     external()
     gelu()
     broken()
+    ids()
     print("wrote", len(os.listdir(CORPUS)), "files to", CORPUS, "and", len(os.listdir(FIX)), "to", FIX)

@@ -119,6 +119,24 @@ static void test_models(void) {
      * (tests/gen/gen_onnx_lstm.py): the sequence output and h_n */
     check_model_at("bilstm", 2, true, "lstm");
     check_model_at("bigru", 2, true, "gru");
+    /* learned initial states (initializers expanded to the batch): nonzero initial_h/initial_c
+     * become trainable parameters <node>.h0 / <node>.c0 [1, directions, H] */
+    check_model_at("lstm_h0", 2, true, NULL);
+    check_model_at("gru_h0", 2, true, NULL);
+    {
+        ft_model *ms = NULL;
+        CHECK_OK(ft_import_onnx(FIX "lstm_h0.onnx", NULL, &ms));
+        int states = 0;
+        for (int i = 0; ms && i < ms->params->n; i++) {
+            const ft_param_info *p = &ms->params->p[i];
+            size_t len = strlen(p->name);
+            if (len < 3 || (strcmp(p->name + len - 3, ".h0") && strcmp(p->name + len - 3, ".c0"))) continue;
+            states++;
+            CHECKF(!p->is_buffer && p->ndim == 3 && p->shape[0] == 1 && p->shape[1] == 2 && p->shape[2] == 4, "state %s", p->name);
+        }
+        CHECKF(states == 4, "lstm_h0: %d initial-state parameters (2 layers x h0, c0)", states);
+        ft_model_free(ms);
+    }
     /* the Erf pattern became one gelu node */
     ft_model *m = NULL;
     CHECK_OK(ft_import_onnx(CORPUS "gelu.onnx", NULL, &m));
@@ -126,6 +144,55 @@ static void test_models(void) {
         CHECK(strstr(m->config_json, "\"gelu\"") != NULL);
         CHECK(strstr(m->config_json, "\"erf\"") == NULL && strstr(m->config_json, "\"scale\"") == NULL);
     }
+    ft_model_free(m);
+}
+
+/* int64 token ids as the data input (an int32 graph input): Cast between integer types is an
+ * identity, Gather of an initializer's rows by the ids an `embedding`; an id outside the
+ * vocabulary fails the forward naming it. */
+static void test_ids(void) {
+    size_t n = 0;
+    uint8_t *d = read_all(FIX "ids.in.pb", &n);
+    Onnx__TensorProto *t = d ? onnx__tensor_proto__unpack(NULL, n, d) : NULL;
+    free(d);
+    CHECK(t && t->data_type == 7 && t->n_dims == 2 && t->dims[0] == 2 && t->dims[1] == 5 && t->has_raw_data && t->raw_data.len == 80);
+    if (!t || t->raw_data.len != 80) { if (t) onnx__tensor_proto__free_unpacked(t, NULL); return; }
+    int32_t ids[10];
+    for (int i = 0; i < 10; i++) {
+        int64_t v;
+        memcpy(&v, t->raw_data.data + 8 * i, 8);
+        ids[i] = (int32_t)v;
+    }
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    int on;
+    int64_t os[8];
+    float *want = read_pb(FIX "ids.out.pb", &on, os);
+    ft_model *m = NULL;
+    CHECK_OK(ft_import_onnx(CORPUS "ids.onnx", NULL, &m));
+    if (m && want) {
+        CHECK(m->in_dtype == FT_I32 && m->in_ndim == 1 && m->in_shape[0] == 5 && m->n_classes == 3);
+        CHECK(strstr(m->config_json, "\"embedding\"") != NULL && strstr(m->config_json, "\"int32\"") != NULL);
+        for (int bad = 0; bad < 2; bad++) {
+            ft_graph *g = ft_graph_new(m->params);
+            int64_t sh[2] = {2, 5};
+            ft_node *in = ft_input(g, "ids", FT_I32, 2, sh), *y = m->arch->build(m, g, in, false);
+            ft_node_keep(y);
+            CHECK_OK(ft_graph_plan(g, NULL, false));
+            int32_t v[10];
+            memcpy(v, ids, sizeof v);
+            if (bad) v[7] = 10; /* the vocabulary has 10 rows */
+            CHECK_OK(ft_graph_set_input(g, in, v, sizeof v));
+            if (bad) {
+                CHECK_ERR(ft_graph_forward(g), FT_EINVAL);
+                CHECKF(strstr(ft_errmsg(), "token id 10") != NULL, "%s", ft_errmsg());
+            } else {
+                CHECK_OK(ft_graph_forward(g));
+                CHECK(y && y->numel == 6 && t_close(y->val, want, 6, 1e-5, 1e-6, "ids"));
+            }
+            ft_graph_free(g);
+        }
+    }
+    free(want);
     ft_model_free(m);
 }
 
@@ -195,6 +262,7 @@ static void test_errors(void) {
     expect_fail("dangling.onnx", FT_EFORMAT, "add_dangling", "nowhere");
     expect_fail("bad_init.onnx", FT_EFORMAT, "initializer 'w'", "12 bytes");
     expect_fail("unsupported.onnx", FT_EUNSUPPORTED, "Det", "the_det");
+    CHECKF(strstr(ft_errmsg(), "opset 13") != NULL, "the unsupported op's message names the opset: %s", ft_errmsg());
     expect_fail("ms_node.onnx", FT_EUNSUPPORTED, "com.microsoft", "FusedGemm");
     expect_fail("opset5.onnx", FT_EUNSUPPORTED, "opset 5", NULL);
     ft_model *m = NULL;
@@ -222,6 +290,55 @@ static void test_errors(void) {
     CHECK_ERR(ft_import_onnx_mem(junk, sizeof junk, "junk.onnx", NULL, &m), FT_EFORMAT);
     free(d);
     CHECK_ERR(ft_import_onnx("no/such/file.onnx", NULL, &m), FT_ENOTFOUND);
+}
+
+/* External data: the corpus's external.onnx reads its weight from external.bin beside it
+ * (offset 16). Each case edits one external_data entry in memory; the import is labelled
+ * with a path in the corpus folder, so the data file resolves there. */
+static void test_external_errors(void) {
+    size_t n = 0;
+    uint8_t *d = read_all(CORPUS "external.onnx", &n);
+    Onnx__ModelProto *mp = d ? onnx__model_proto__unpack(NULL, n, d) : NULL;
+    free(d);
+    CHECK(mp && mp->graph && mp->graph->n_initializer == 1 && mp->graph->initializer[0]->n_external_data == 3);
+    if (!mp || !mp->graph || mp->graph->n_initializer != 1 || mp->graph->initializer[0]->n_external_data != 3) {
+        if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+        return;
+    }
+    Onnx__TensorProto *t = mp->graph->initializer[0];
+    static const struct { const char *key, *value; ft_status want; const char *needle; } cases[] = {
+        {NULL, NULL, FT_OK, NULL}, /* unchanged: loads */
+        {"location", "../onnx/external.bin", FT_EFORMAT, "must be a relative path below the model's folder"},
+        {"location", "/tmp/external.bin", FT_EFORMAT, "must be a relative path below the model's folder"},
+        {"location", "", FT_EFORMAT, "without a \"location\""},
+        {"location", "no_such_data.bin", FT_ENOTFOUND, "no_such_data.bin"},
+        {"offset", "40", FT_EFORMAT, "does not hold the 48 bytes"},   /* 40 + 48 > the file's 64 bytes */
+        {"offset", "-1", FT_EFORMAT, "bad offset or length"},
+        {"offset", "12abc", FT_EFORMAT, "bad offset or length"},
+        {"length", "44", FT_EFORMAT, "does not hold the 48 bytes"},   /* the shape needs 48 */
+        {"length", "999", FT_EFORMAT, "does not hold the 48 bytes"},  /* past the end of the file */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        Onnx__StringStringEntryProto *e = NULL;
+        for (size_t k = 0; k < t->n_external_data && cases[c].key; k++)
+            if (!strcmp(t->external_data[k]->key, cases[c].key)) e = t->external_data[k];
+        CHECK(!cases[c].key || e);
+        char *keep = e ? e->value : NULL;
+        if (e) e->value = (char *)cases[c].value;
+        size_t len = onnx__model_proto__get_packed_size(mp);
+        uint8_t *buf = malloc(len);
+        onnx__model_proto__pack(mp, buf);
+        if (e) e->value = keep;
+        ft_model *m = NULL;
+        ft_status s = ft_import_onnx_mem(buf, len, CORPUS "external_edit.onnx", NULL, &m);
+        free(buf);
+        CHECKF(s == cases[c].want && (!cases[c].needle || (strstr(ft_errmsg(), cases[c].needle) && strstr(ft_errmsg(), "initializer 'w'"))),
+               "external data case %zu (%s = '%s'): %s: %s", c, cases[c].key ? cases[c].key : "-", cases[c].value ? cases[c].value : "",
+               ft_status_name(s), ft_errmsg());
+        CHECK((m != NULL) == (s == FT_OK));
+        ft_model_free(m);
+    }
+    onnx__model_proto__free_unpacked(mp, NULL);
 }
 
 /* openWakeWord (../shared): what maps now, and clean refusals naming op, node and opset. */
@@ -262,8 +379,10 @@ static void test_openwakeword(void) {
 
 int main(void) {
     test_models();
+    test_ids();
     test_head_and_cut();
     test_errors();
+    test_external_errors();
     test_openwakeword();
     TEST_END();
 }

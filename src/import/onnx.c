@@ -754,14 +754,15 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
         onnx__tensor_proto__free_unpacked(t, NULL);
         if (s) return s;
     }
-    /* the data input */
+    /* the data input: the first graph input without a value of type float or int32/int64
+     * (token ids), unless the caller names one */
     const Onnx__ValueInfoProto *din = NULL;
     for (size_t k = 0; k < g->n_input && !din; k++) {
         const Onnx__ValueInfoProto *vi = g->input[k];
         if (!vi->name || !vi->name[0]) return ft_fail(FT_EFORMAT, "%s: graph input %zu has no name", x->label, k);
-        if (x->o.input ? !strcmp(vi->name, x->o.input)
-                       : (!ox_val(x, vi->name) && vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
-                          vi->type->tensor_type && ox_is_float_type(vi->type->tensor_type->elem_type)))
+        int et = vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && vi->type->tensor_type
+                     ? vi->type->tensor_type->elem_type : 0;
+        if (x->o.input ? !strcmp(vi->name, x->o.input) : (!ox_val(x, vi->name) && (ox_is_float_type(et) || et == OX_INT32 || et == OX_INT64)))
             din = vi;
     }
     if (!din) {
@@ -769,16 +770,18 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
         for (size_t k = 0; k < g->n_input; k++)
             if (!ox_val(x, g->input[k]->name) && g->input[k]->type && g->input[k]->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
                 g->input[k]->type->tensor_type)
-                return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' has type %s; the data input must be float32", x->label, g->input[k]->name,
-                               ox_type_name(g->input[k]->type->tensor_type->elem_type));
-        return ft_fail(FT_EUNSUPPORTED, "%s: the graph has no float input", x->label);
+                return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' has type %s; the data input must be float32, int32 or int64", x->label,
+                               g->input[k]->name, ox_type_name(g->input[k]->type->tensor_type->elem_type));
+        return ft_fail(FT_EUNSUPPORTED, "%s: the graph has no float or integer input", x->label);
     }
     oval iv;
     memset(&iv, 0, sizeof iv);
     if ((s = input_shape(x, din, &iv))) return s;
     x->batch_value = iv.shape[0];
-    if (iv.dt != OX_FLOAT)
-        return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' has type %s (only float32 inputs are supported)", x->label, din->name, ox_type_name(iv.dt));
+    bool ids = iv.dt == OX_INT32 || iv.dt == OX_INT64; /* token ids: an int32 graph input (int64 ids are given as int32) */
+    if (iv.dt != OX_FLOAT && !ids)
+        return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' has type %s (float32, int32 and int64 inputs are supported)", x->label, din->name,
+                       ox_type_name(iv.dt));
     if (iv.ndim < 1) return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' is a scalar (the batch dim is dim 0)", x->label, din->name);
     for (size_t k = 0; k < g->n_input; k++) {
         const char *nm = g->input[k]->name;
@@ -804,7 +807,7 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
     json_t *ishape = json_array();
     for (int d = 1; d < iv.ndim; d++) json_array_append_new(ishape, json_integer(iv.shape[d]));
     json_object_set_new(x->root, "arch", json_string("graph"));
-    json_object_set_new(x->root, "input", json_pack("{s:s, s:o, s:s}", "name", x->input_node, "shape", ishape, "dtype", "float32"));
+    json_object_set_new(x->root, "input", json_pack("{s:s, s:o, s:s}", "name", x->input_node, "shape", ishape, "dtype", ids ? "int32" : "float32"));
     json_t *src = json_pack("{s:s, s:s, s:I, s:I}", "format", "onnx", "file", file, "opset", (json_int_t)x->opset, "batch", (json_int_t)iv.shape[0]);
     if (mp->producer_name && mp->producer_name[0]) json_object_set_new(src, "producer", json_string(mp->producer_name));
     if (!json_object_get(src, "producer") && mp->producer_name) json_object_del(src, "producer");

@@ -19,6 +19,8 @@
 static int op_cmp(const Onnx__NodeProto *n, const char *t) { return n->op_type ? strcmp(n->op_type, t) : 1; }
 
 
+static const Onnx__NodeProto *producer(ox *x, const char *name);
+
 static const char *hint(const Onnx__NodeProto *nd) {
     if (nd->name && nd->name[0]) return nd->name;
     return nd->n_output && nd->output[0][0] ? nd->output[0] : nd->op_type;
@@ -319,28 +321,11 @@ static ft_status map_conv(ox *x, const Onnx__NodeProto *nd) {
     int npar = 1;
     if (b && !(pars[1] = ox_param(x, b, 0))) return FT_EUNSUPPORTED;
     if (b) npar = 2;
-    if (ns == 2 || ox_op_known("conv1d")) {
-        if (!(pars[0] = ox_param(x, w, 0))) return FT_EUNSUPPORTED;
-        json_t *at = ns == 2 ? json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:I}", "stride", st[0], st[1], "pad", pb[0], pb[1], pe[0], pe[1],
-                                         "dilation", dl[0], dl[1], "groups", g)
-                             : json_pack("{s:I, s:[I,I], s:I, s:I}", "stride", st[0], "pad", pb[0], pe[0], "dilation", dl[0], "groups", g);
-        return set_dyn(x, nd, 0, ox_emit(x, ns == 2 ? "conv2d" : "conv1d", &in, 1, pars, npar, at, hint(nd)), a->ndim, sh, OX_FLOAT);
-    }
-    /* 1-D without conv1d: [N,C,L] -> [N,C,1,L], conv2d with W as [O,C/g,1,k], back */
-    int64_t w4[4] = {w->shape[0], w->shape[1], 1, w->shape[2]}, x4[4] = {a->shape[0], a->shape[1], 1, a->shape[2]};
-    if (!(pars[0] = ox_declare(x, w->name, 4, w4, w->f, w->orig == ORIG_INIT || w->orig == ORIG_BRANCH || x->o.promote_constants)))
-        return FT_EUNSUPPORTED;
-    char h[300];
-    snprintf(h, sizeof h, "%s.as2d", hint(nd));
-    const char *r = reshape_to(x, nd, a, 4, x4, h);
-    json_t *at = json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:I}", "stride", (json_int_t)1, st[0], "pad", (json_int_t)0, pb[0], (json_int_t)0, pe[0],
-                           "dilation", (json_int_t)1, dl[0], "groups", g);
-    const char *c = r ? ox_emit(x, "conv2d", &r, 1, pars, npar, at, hint(nd)) : NULL;
-    if (!c) return FT_EINVAL;
-    int64_t o3[3] = {sh[0], sh[1], sh[2]};
-    snprintf(h, sizeof h, "%s.as1d", hint(nd));
-    const char *back = ox_emit(x, "reshape", &c, 1, NULL, 0, json_pack("{s:[I,I]}", "shape", o3[1], o3[2]), h);
-    return set_dyn(x, nd, 0, back, 3, o3, OX_FLOAT);
+    if (!(pars[0] = ox_param(x, w, 0))) return FT_EUNSUPPORTED;
+    json_t *at = ns == 2 ? json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:I}", "stride", st[0], st[1], "pad", pb[0], pb[1], pe[0], pe[1],
+                                     "dilation", dl[0], dl[1], "groups", g)
+                         : json_pack("{s:I, s:[I,I], s:I, s:I}", "stride", st[0], "pad", pb[0], pe[0], "dilation", dl[0], "groups", g);
+    return set_dyn(x, nd, 0, ox_emit(x, ns == 2 ? "conv2d" : "conv1d", &in, 1, pars, npar, at, hint(nd)), a->ndim, sh, OX_FLOAT);
 }
 
 static ft_status map_pool(ox *x, const Onnx__NodeProto *nd, bool avg) {
@@ -530,6 +515,35 @@ static ft_status map_matmul(ox *x, const Onnx__NodeProto *nd) {
     sh[n] = a->shape[a->ndim - 2];
     sh[n + 1] = b->shape[b->ndim - 1];
     n += 2;
+    /* MatMul(x, Transpose(W)) of a 2-D constant W [P, K], as exporters (finetune's own among
+     * them) write a linear layer on [..., K]: `linear`, W under its own name and layout */
+    const Onnx__NodeProto *tp = !a->is_const && b->is_const && b->ndim == 2 ? producer(x, nd->input[1]) : NULL;
+    oval *w = tp && !op_cmp(tp, "Transpose") && tp->n_input == 1 ? ox_val(x, tp->input[0]) : NULL;
+    const int64_t *perm = NULL;
+    int np = tp ? ox_attr_ints(tp, "perm", &perm) : -1;
+    if (w && w->is_const && w->f && w->dt == OX_FLOAT && w->ndim == 2 && w->shape[0] == b->shape[1] && w->shape[1] == b->shape[0] &&
+        (np < 0 || (np == 2 && perm[0] == 1 && perm[1] == 0))) {
+        const char *pw = ox_param(x, w, 0), *in = lift(x, a);
+        if (!pw || !in) return FT_EUNSUPPORTED;
+        return set_dyn(x, nd, 0, ox_emit(x, "linear", &in, 1, &pw, 1, NULL, hint(nd)), n, sh, OX_FLOAT);
+    }
+    /* a constant A whose batch dims are all 1 (or none) times a batched computed B:
+     * (B^T A^T)^T, so A stays one [M, K] parameter and each example of B is multiplied */
+    bool a_flat = a->is_const && a->f && !b->is_const && b->ndim > 2 && a->ndim <= b->ndim;
+    for (int d = 0; a_flat && d < a->ndim - 2; d++) a_flat = a->shape[d] == 1;
+    if (a_flat) {
+        int64_t mk[2] = {a->shape[a->ndim - 2], a->shape[a->ndim - 1]}, p[OX_MAX_DIMS];
+        const char *pa = ox_declare(x, a->name, 2, mk, a->f, a->orig == ORIG_INIT || a->orig == ORIG_BRANCH || (a->orig == ORIG_CONST && x->o.promote_constants));
+        const char *in = lift(x, b);
+        if (!pa || !in) return FT_EUNSUPPORTED;
+        char h[300];
+        snprintf(h, sizeof h, "%s.t", hint(nd));
+        const char *t = ox_emit(x, "matmul", &in, 1, &pa, 1, json_pack("{s:b, s:b}", "trans_a", 1, "trans_b", 1), h);
+        for (int d = 0; d < n; d++) p[d] = d;
+        p[n - 2] = n - 1;
+        p[n - 1] = n - 2;
+        return set_dyn(x, nd, 0, t ? emit1(x, nd, "permute", t, json_pack("{s:o}", "dims", ints_json(n, p))) : NULL, n, sh, OX_FLOAT);
+    }
     if (b->ndim > 2) { /* batched B must match A's batch dims exactly */
         bool same = b->ndim == a->ndim;
         for (int d = 0; same && d < a->ndim - 2; d++) same = a->shape[d] == b->shape[d];
@@ -707,9 +721,26 @@ static ft_status map_split(ox *x, const Onnx__NodeProto *nd) {
     return s;
 }
 
+/* Gather of rows of a constant matrix by computed integer ids (token ids): `embedding`. */
+static ft_status map_embedding(ox *x, const Onnx__NodeProto *nd, oval *w, oval *ids) {
+    if (!w->is_const) return ox_unsupported(x, "computed data with computed indices");
+    if (w->ndim != 2 || ox_norm_axis(ox_attr_i(nd, "axis", 0), 2) != 0)
+        return ox_unsupported(x, "computed indices into anything but rows (axis 0) of a constant matrix");
+    if (ids->ndim + 1 > FT_MAX_DIMS) return ox_unsupported(x, "the result would have more than 6 dims");
+    ft_status s = need_op(x, "embedding");
+    if (s) return s;
+    const char *p = ox_param(x, w, 0);
+    if (!p) return FT_EUNSUPPORTED;
+    int64_t sh[OX_MAX_DIMS];
+    memcpy(sh, ids->shape, sizeof sh);
+    sh[ids->ndim] = w->shape[1];
+    return set_dyn(x, nd, 0, ox_emit(x, "embedding", (const char **)&ids->node, 1, &p, 1, NULL, hint(nd)), ids->ndim + 1, sh, OX_FLOAT);
+}
+
 static ft_status map_gather(ox *x, const Onnx__NodeProto *nd) {
     oval *a = ox_in(x, nd, 0), *idx = ox_in(x, nd, 1);
     if (!a || !idx) return ox_node_fail(x, FT_EFORMAT, "needs data and indices");
+    if (!idx->is_const && (idx->dt == OX_INT32 || idx->dt == OX_INT64)) return map_embedding(x, nd, a, idx);
     if (!idx->is_const || !idx->i) return ox_unsupported(x, "indices that depend on the data");
     int ax = ox_norm_axis(ox_attr_i(nd, "axis", 0), a->ndim);
     if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
@@ -835,6 +866,14 @@ static ft_status map_reduce(ox *x, const Onnx__NodeProto *nd, const char *op) {
         keep = true;
         for (int d = 0; d < a->ndim; d++) sh[r++] = 1;
     }
+    /* dim 0 is the graph's batch. Reducing it at size 1 (an import at batch 1) does nothing
+     * there, so it is left out: each example is reduced on its own at any batch size, as
+     * ONNX Runtime computes one example at a time. A larger dim 0 is reduced as ONNX says,
+     * which mixes the examples (or drops the batch dim): the graph runs at that batch only. */
+    if (red[0] && keep && a->shape[0] == 1) {
+        memmove(dims, dims + 1, (size_t)--nd2 * sizeof *dims);
+        if (!nd2) return set_dyn(x, nd, 0, emit1(x, nd, "identity", in, NULL), r, sh, OX_FLOAT);
+    } else if (red[0]) x->fixed_batch = true;
     if ((s = need_op(x, gop))) return s;
     return set_dyn(x, nd, 0, emit1(x, nd, gop, in, json_pack("{s:o, s:b}", "dims", ints_json(nd2, dims), "keepdim", keep)), r, sh, OX_FLOAT);
 }
@@ -1141,13 +1180,24 @@ static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
     if (H < 1 || w->ndim != 3 || w->shape[0] != dirs || w->shape[1] != G * H || w->shape[2] != F || r->ndim != 3 || r->shape[0] != dirs ||
         r->shape[1] != G * H || r->shape[2] != H || (b && (b->ndim != 2 || b->shape[0] != dirs || b->shape[1] != 2 * G * H)))
         return ox_node_fail(x, FT_ESHAPE, "W, R or B do not match hidden_size %lld, %d direction(s) and %lld input features", (long long)H, dirs, (long long)F);
-    const oval *zeros[3] = {h0, c0, pp};
-    for (int k = 0; k < 3; k++) {
-        if (!zeros[k]) continue;
-        if (!zeros[k]->is_const) return ox_unsupported(x, k == 2 ? "computed peepholes" : "computed initial states");
-        for (int64_t i = 0; i < zeros[k]->numel; i++)
-            if (zeros[k]->f ? zeros[k]->f[i] != 0 : zeros[k]->i[i] != 0)
-                return ox_unsupported(x, k == 2 ? "peephole connections" : "nonzero initial states");
+    if (pp) {
+        if (!pp->is_const) return ox_unsupported(x, "computed peepholes");
+        for (int64_t i = 0; i < pp->numel; i++)
+            if (pp->f ? pp->f[i] != 0 : pp->i[i] != 0) return ox_unsupported(x, "peephole connections");
+    }
+    /* initial states: constants [dirs, N, H] (layout 1: [N, dirs, H]); all zeros is the default */
+    oval *st[2] = {h0, c0};
+    bool has_state = false;
+    for (int k = 0; k < 2; k++) {
+        oval *v = st[k];
+        if (!v) continue;
+        if (!v->is_const) return ox_unsupported(x, "computed initial states (only constants, initializers and bound inputs)");
+        if (!v->f) return ox_node_fail(x, FT_EUNSUPPORTED, "initial_%c '%s' has type %s", k ? 'c' : 'h', v->name, ox_type_name(v->dt));
+        int64_t want[3] = {layout ? N : dirs, layout ? dirs : N, H};
+        if (v->ndim != 3 || v->shape[0] != want[0] || v->shape[1] != want[1] || v->shape[2] != want[2])
+            return ox_node_fail(x, FT_ESHAPE, "initial_%c '%s' must be [%lld, %lld, %lld]", k ? 'c' : 'h', v->name, (long long)want[0],
+                                (long long)want[1], (long long)want[2]);
+        for (int64_t i = 0; i < v->numel; i++) has_state |= v->f[i] != 0;
     }
     if (sl) {
         if (!sl->is_const || !sl->i) return ox_unsupported(x, "sequence_lens that depend on the data");
@@ -1160,11 +1210,36 @@ static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
     const int *ord = lstm ? lstm_order : gru_order;
     char base[200], nm[300];
     snprintf(base, sizeof base, "%s", hint(nd));
-    const char *pars[8];
+    const char *pars[10];
     bool train = w->orig != ORIG_CONST || x->o.promote_constants;
+    int np = 0;
+    /* nonzero initial states: parameters <node>.h0 (and .c0) [B, dirs, H] after x, the graph's
+     * batch-first layout; B = 1 when every example starts from the same state */
+    for (int k = 0; has_state && k < (lstm ? 2 : 1) && !s; k++) {
+        oval *v = st[k];
+        int64_t B = 1;
+        for (int64_t n = 1; v && n < N && B == 1; n++)
+            for (int d = 0; d < dirs && B == 1; d++)
+                for (int64_t j = 0; j < H; j++) {
+                    int64_t a0 = layout ? (0 * dirs + d) * H + j : (d * N + 0) * H + j, an = layout ? (n * dirs + d) * H + j : (d * N + n) * H + j;
+                    if (v->f[an] != v->f[a0]) { B = N; break; }
+                }
+        float *t = ft_calloc((size_t)(B * dirs * H), sizeof(float));
+        if (!t) return ox_oom();
+        for (int64_t n = 0; v && n < B; n++)
+            for (int d = 0; d < dirs; d++)
+                for (int64_t j = 0; j < H; j++) t[(n * dirs + d) * H + j] = v->f[layout ? (n * dirs + d) * H + j : (d * N + n) * H + j];
+        if (B > 1) x->fixed_batch = true; /* a state per example: the graph runs at this batch only */
+        bool tr = v && (v->orig == ORIG_INIT || v->orig == ORIG_BRANCH || (v->orig == ORIG_CONST && x->o.promote_constants));
+        char pn[300];
+        snprintf(pn, sizeof pn, "%s.%s", hint(nd), k ? "c0" : "h0");
+        int64_t ssh[3] = {B, dirs, H};
+        if (!(pars[np++] = ox_declare(x, pn, 3, ssh, t, tr))) s = FT_EUNSUPPORTED;
+        ft_free(t);
+    }
+    if (s) return s;
     float *tmp = ft_malloc((size_t)(G * H * (F > H ? F : H)) * sizeof(float));
     if (!tmp) return ox_oom();
-    int np = 0;
     for (int d = 0; d < dirs && !s; d++) {
         const char *sfx = d ? "_reverse" : "";
         for (int k = 0; k < 4 && !s; k++) {
@@ -1202,6 +1277,7 @@ static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
     if (rev) json_object_set_new(at, "reverse", json_true());
     if (need_c) json_object_set_new(at, "cell_output", json_true());
     if (!lstm) json_object_set_new(at, "linear_before_reset", json_boolean(ox_attr_i(nd, "linear_before_reset", 0) != 0));
+    if (has_state) json_object_set_new(at, "initial_state", json_true());
     const char *y = ox_emit(x, gop, &in, 1, pars, np, at, base);
     if (!y) return FT_EINVAL;
     int64_t W = dirs * H;
@@ -1346,10 +1422,18 @@ static ft_status try_gelu(ox *x, const Onnx__NodeProto *erf, bool *done) {
 
 ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
     const char *op = nd->op_type;
+    /* computed integers (token ids) only feed Gather (an embedding) and integer Casts */
     for (size_t j = 0; j < nd->n_input; j++) {
         oval *v = ox_in(x, nd, j);
-        if (v && !v->is_const && v->dt != OX_FLOAT && v->dt != OX_BOOL)
-            return ox_node_fail(x, FT_EUNSUPPORTED, "input '%s' has type %s", v->name, ox_type_name(v->dt));
+        if (!v || v->is_const || v->dt == OX_FLOAT || v->dt == OX_BOOL) continue;
+        bool ids = v->dt == OX_INT32 || v->dt == OX_INT64;
+        if (ids && OP("Gather") && j == 1) continue;
+        if (ids && OP("Cast") && j == 0 && (ox_attr_i(nd, "to", 0) == OX_INT32 || ox_attr_i(nd, "to", 0) == OX_INT64)) {
+            const char *in = v->node;
+            return set_dyn(x, nd, 0, emit1(x, nd, "identity", in, NULL), v->ndim, v->shape, (int)ox_attr_i(nd, "to", 0));
+        }
+        return ox_node_fail(x, FT_EUNSUPPORTED, "input '%s' has type %s (computed integers, such as token ids, can only be Gather indices)",
+                            v->name, ox_type_name(v->dt));
     }
     static const pair unary[] = {{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"HardSwish", "hardswish"}, {"Exp", "exp"},
                                  {"Log", "log"}, {"Sqrt", "sqrt"}, {"Abs", "abs"}, {"Neg", "neg"}, {"Erf", "erf"},
