@@ -12,6 +12,7 @@
  * (only the selected parameters move), and the fine-tuned model exported to ONNX
  * (ft_model_export_onnx) and imported again gives finetune's outputs. */
 #include "test.h"
+#include "models/models.h"
 #include "onnx.pb-c.h"
 
 #include <sndfile.h>
@@ -23,6 +24,7 @@
 static ft_safetensors *ref;
 static char tmpdir[256];
 static const char *CLIPS[4] = {"yes", "no", "silence", "noise"};
+static ft_model *from_config_file(const char *name, uint64_t seed);
 
 static float *ref_f32(const char *name, int64_t *numel) {
     const ft_st_tensor *t = ft_st_find(ref, name);
@@ -50,6 +52,29 @@ static int64_t run(ft_model *m, const float *x, int64_t n, float *out, int64_t c
     if (s) fprintf(stderr, "forward: %s\n", ft_errmsg());
     ft_graph_free(g);
     return got;
+}
+
+/* Every output of m (ft_graph_model_outputs) on one example x; out gets them one after
+ * another, numel[k] their sizes. Returns the number of outputs, -1 on failure. */
+static int run_outputs(ft_model *m, const float *x, float *out, int64_t cap, int64_t *numel, int max) {
+    ft_graph *g = ft_graph_new(m->params);
+    int64_t shape[FT_MAX_DIMS] = {1}, per = 1;
+    for (int d = 0; d < m->in_ndim; d++) { shape[d + 1] = m->in_shape[d]; per *= m->in_shape[d]; }
+    ft_node *in = ft_input(g, "x", FT_F32, m->in_ndim + 1, shape), *o[8];
+    int n = ft_graph_model_outputs(m, g, in, o, 8);
+    ft_status s = n >= 1 && n <= max ? FT_OK : FT_EINVAL;
+    for (int k = 0; !s && k < n; k++) ft_node_keep(o[k]);
+    if (!s) s = ft_graph_plan(g, NULL, false);
+    if (!s) s = ft_graph_set_input(g, in, x, (size_t)per * sizeof *x);
+    if (!s) s = ft_graph_forward(g);
+    for (int64_t k = 0, at = 0; !s && k < n; at += o[k]->numel, k++) {
+        if (at + o[k]->numel > cap) { s = ft_fail(FT_ESHAPE, "outputs larger than %lld values", (long long)cap); break; }
+        memcpy(out + at, o[k]->val, (size_t)o[k]->numel * sizeof *out);
+        numel[k] = o[k]->numel;
+    }
+    if (s) fprintf(stderr, "forward: %s\n", ft_errmsg());
+    ft_graph_free(g);
+    return s ? -1 : n;
 }
 
 static double max_diff(const float *a, const float *b, int64_t n) {
@@ -109,6 +134,25 @@ static void test_oww(const char *shared) {
         const float *r = mel + c * k;
         CHECKF(t_close(y, r, (long)k, 1e-4, 2e-3, "mel"), "melspectrogram %s", CLIPS[c]);
         printf("melspectrogram %-8s max |diff| %.2e (values up to %.1f)\n", CLIPS[c], max_diff(y, r, k), 60.0);
+    }
+    /* imported at batch 1, run on the four clips at once: each as ONNX Runtime computes it
+     * alone (the ReduceMax of its dB floor covers every dim, the batch's too, so it is taken
+     * per example; at batch 1 that is the same) */
+    if (m && mel) {
+        float *x4 = ft_malloc(4 * 16000 * sizeof *x4), *y4 = ft_malloc((size_t)n_mel * sizeof *y4);
+        bool ok = true;
+        for (int c = 0; c < 4 && ok; c++) {
+            snprintf(wav, sizeof wav, "%s/models/tflite-micro/%s_1000ms.wav", shared, CLIPS[c]);
+            ok = wav16k(wav, x4 + c * 16000, 16000, 1.0f);
+        }
+        int64_t k = ok ? run(m, x4, 4, y4, n_mel) : -1;
+        CHECKF(k == n_mel, "mel batch of 4: %lld values, ONNX Runtime %lld", (long long)k, (long long)n_mel);
+        if (k == n_mel) {
+            CHECKF(t_close(y4, mel, (long)k, 1e-4, 2e-3, "mel batch"), "melspectrogram, the 4 clips in one batch");
+            printf("melspectrogram batch of 4 max |diff| %.2e (each clip against ONNX Runtime alone)\n", max_diff(y4, mel, k));
+        }
+        ft_free(x4);
+        ft_free(y4);
     }
     ft_model_free(m);
     ft_free(x);
@@ -188,7 +232,7 @@ static void test_silero(void) {
     if (!prob || !hn || !cn) { CHECK(0); goto out; }
     /* each clip: steps 0, 1 and 6, the state h, c bound to ONNX Runtime's state after the step before */
     const int steps[3] = {0, 1, 6};
-    double worst = 0;
+    double worst = 0, worst_state = 0;
     for (int c = 0; c < 4; c++) {
         char wav[1024];
         snprintf(wav, sizeof wav, "%s/models/tflite-micro/%s_1000ms.wav", shared, CLIPS[c]);
@@ -216,24 +260,122 @@ static void test_silero(void) {
             ft_model *m = NULL;
             ft_status s = ft_import_onnx(path, &o, &m);
             bool stop = gap_or_fail(s, path);
-            float out[4] = {0};
-            int64_t n = m ? run(m, audio + k * 1536, 1, out, 4) : -1;
-            if (m) CHECKF(n >= 1, "silero %s step %d ran", CLIPS[c], k);
-            if (n >= 1) {
+            /* all three outputs: P(speech) [1, 1], hn and cn [2, 1, 64] */
+            float out[1 + 2 * 128] = {0};
+            int64_t got[3] = {0};
+            int n = m ? run_outputs(m, audio + k * 1536, out, 1 + 2 * 128, got, 3) : -1;
+            if (m) CHECKF(n == 3 && got[0] == 1 && got[1] == 128 && got[2] == 128, "silero %s step %d ran: %d outputs", CLIPS[c], k, n);
+            if (n == 3 && got[0] == 1 && got[1] == 128 && got[2] == 128) {
                 float r = prob[c * 10 + k];
                 CHECKF(fabs(out[0] - r) <= 1e-4 + 1e-3 * fabs(r), "silero %s step %d: %g vs ONNX Runtime %g", CLIPS[c], k, out[0], r);
                 worst = fmax(worst, fabs(out[0] - r));
+                const float *rh = hn + (c * 10 + k) * 128, *rc = cn + (c * 10 + k) * 128;
+                CHECKF(t_close(out + 1, rh, 128, 1e-4, 1e-4, "hn") && t_close(out + 129, rc, 128, 1e-4, 1e-4, "cn"),
+                       "silero %s step %d: state vs ONNX Runtime", CLIPS[c], k);
+                worst_state = fmax(worst_state, fmax(max_diff(out + 1, rh, 128), max_diff(out + 129, rc, 128)));
             }
             ft_model_free(m);
             for (int i = 0; i < 3; i++) ft_free(pbs[i]);
             if (stop) goto out;
         }
     }
-    printf("silero_vad       P(speech) max |diff| %.2e over 12 steps (each clip: steps 0, 1, 6)\n", worst);
+    printf("silero_vad       P(speech) max |diff| %.2e, state hn/cn %.2e over 12 steps (each clip: steps 0, 1, 6)\n", worst, worst_state);
 out:
     ft_free(prob);
     ft_free(hn);
     ft_free(cn);
+}
+
+/* ---------------- token-id models: export -> import (no download needed) ---------------- */
+/* BERT and GPT-2 exported by finetune read input_ids [N, T] (int32) and attention_mask
+ * [N, T]. Imported again with input_ids as the data input (an int32 graph input; the Gather
+ * of the token embedding on it becomes an `embedding` node) and the mask bound to ones
+ * [1, T]: the same logits as finetune's own forward on an unpadded batch of 3. */
+static void text_reimport(const char *name, uint64_t seed) {
+    enum { TT = 8, NB = 3 };
+    ft_model *m = from_config_file(name, seed), *r = NULL;
+    CHECKF(m != NULL, "%s", name);
+    if (!m) return;
+    char path[512], what[128];
+    snprintf(path, sizeof path, "%s/%s_ids.onnx", tmpdir, name);
+    snprintf(what, sizeof what, "%s (token ids, re-imported)", name);
+    ft_onnx_export_opts eo = ft_onnx_export_defaults();
+    eo.seq_len = TT;
+    CHECK_OK(ft_model_export_onnx(m, path, &eo));
+    float ones[TT];
+    for (int i = 0; i < TT; i++) ones[i] = 1.0f;
+    int64_t md[2] = {1, TT};
+    size_t len = 0;
+    uint8_t *pb = tensor_pb(1, 2, md, ones, sizeof ones, &len);
+    const char *names[1] = {"attention_mask"};
+    ft_onnx_opts o = ft_onnx_defaults();
+    o.batch = NB;
+    o.n_bind = 1;
+    o.bind_names = names;
+    o.bind_data = (const uint8_t *const *)&pb;
+    o.bind_sizes = &len;
+    ft_status st = ft_import_onnx(path, &o, &r);
+    ft_free(pb);
+    unlink(path);
+    if (gap_or_fail(st, what)) { ft_model_free(m); return; }
+    CHECKF(r->in_dtype == FT_I32 && r->in_ndim == 1 && r->in_shape[0] == TT, "%s: input int32 [%d]", what, TT);
+    int32_t ids[NB * TT];
+    float mask[NB * TT];
+    for (int i = 0; i < NB * TT; i++) {
+        uint32_t h = (uint32_t)i * 2654435761u + 17u;
+        h ^= h >> 15;
+        ids[i] = (int32_t)(h % 97u) + 1;
+        mask[i] = 1.0f;
+    }
+    int64_t sh[2] = {NB, TT};
+    float *a = NULL, *b = NULL;
+    int64_t na = -1, nb = -2;
+    for (int k = 0; k < 2; k++) { /* k = 0: finetune's text forward; 1: the imported graph */
+        ft_graph *g = ft_graph_new(k ? r->params : m->params);
+        ft_node *in = ft_input(g, "ids", FT_I32, 2, sh), *mk = k ? NULL : ft_input(g, "mask", FT_F32, 2, sh), *y;
+        if (k) y = r->arch->build(r, g, in, false);
+        else {
+            ft_task task = ft_model_text_head(m);
+            y = ft_text_forward(m, g, task == FT_TASK_CLASSIFY ? FT_TASK_LM : task, in, mk, false);
+        }
+        ft_node_keep(y);
+        ft_status s2 = ft_graph_plan(g, NULL, false);
+        if (!s2) s2 = ft_graph_set_input(g, in, ids, sizeof ids);
+        if (!s2 && mk) s2 = ft_graph_set_input(g, mk, mask, sizeof mask);
+        if (!s2) s2 = ft_graph_forward(g);
+        CHECKF(s2 == FT_OK, "%s forward %d: %s", what, k, ft_errmsg());
+        if (!s2) {
+            float *c = ft_malloc((size_t)y->numel * sizeof *c);
+            memcpy(c, y->val, (size_t)y->numel * sizeof *c);
+            if (k) { b = c; nb = y->numel; } else { a = c; na = y->numel; }
+        }
+        ft_graph_free(g);
+    }
+    CHECKF(na > 0 && na == nb, "%s: %lld vs %lld outputs", what, (long long)na, (long long)nb);
+    if (na > 0 && na == nb) {
+        CHECKF(t_close(b, a, (long)na, 1e-4, 1e-5, what), "%s: imported export vs finetune", what);
+        printf("%-40s exported, re-imported: max |diff| %.2e over %lld logits\n", what, max_diff(a, b, na), (long long)na);
+    }
+    /* the weights keep their names and values (the token embedding and every linear layer,
+     * written as MatMul of a Transpose); only the position (and token type) tables, sliced
+     * to T rows by the export, fold into new parameters named after the slices */
+    int same = 0, found = 0, total = 0;
+    for (int i = 0; i < r->params->n; i++) {
+        if (r->params->p[i].is_buffer) continue;
+        total++;
+        int k = ft_params_find(m->params, r->params->p[i].name);
+        if (k < 0) { printf("  %s: '%s' is not a parameter of the exported model\n", what, r->params->p[i].name); continue; }
+        found++;
+        same += m->params->p[k].numel == r->params->p[i].numel &&
+                !memcmp(ft_params_value(m->params, k), ft_params_value(r->params, i), (size_t)r->params->p[i].numel * 4);
+    }
+    CHECKF(found > 0 && same == found && total - found <= 2, "%s: %d of %d trainable parameters found by name, %d of them equal", what, found,
+           total, same);
+    CHECK(ft_params_find(r->params, strstr(name, "bert") ? "bert.embeddings.word_embeddings.weight" : "transformer.wte.weight") >= 0);
+    ft_free(a);
+    ft_free(b);
+    ft_model_free(r);
+    ft_model_free(m);
 }
 
 /* ---------------- PaddleOCR direction classifier ---------------- */
@@ -438,10 +580,30 @@ static void finetune_imported(const char *name, uint64_t seed, const char *train
     unlink(path);
 }
 
+/* A model exported by finetune against ONNX Runtime's outputs on it (the generator exported
+ * tests/fixtures/onnx_export/slice_steps.json with the CLI): slices with steps 3, -2, -1, 2. */
+static void test_exported(void) {
+    const ft_st_tensor *t = ft_st_find(ref, "export.slice_steps.out");
+    CHECKF(t != NULL, "the fixture has no export.slice_steps.out");
+    if (!t) return;
+    ft_model *m = from_config_file("slice_steps", 1);
+    CHECK(m != NULL);
+    float *want = ref_f32("export.slice_steps.out", NULL), x[2 * 2 * 9 * 8], y[6];
+    hashed(x, 2 * 2 * 9 * 8, 70);
+    int64_t k = m && want ? run(m, x, 2, y, 6) : -1;
+    CHECKF(k == 6 && t->numel == 6, "slice_steps: %lld outputs", (long long)k);
+    if (k == 6 && t->numel == 6) {
+        CHECKF(t_close(y, want, 6, 1e-4, 1e-5, "slice_steps"), "slice_steps: finetune vs ONNX Runtime on finetune's export");
+        printf("slice_steps (stepped slices) exported: ONNX Runtime vs finetune max |diff| %.2e\n", max_diff(y, want, 6));
+    }
+    ft_free(want);
+    ft_model_free(m);
+}
+
 static void test_roundtrip(void) {
     /* native models through ONNX and back */
-    const char *names[3] = {"mlp", "ops_graph", "mobilenet_v2"};
-    for (int i = 0; i < 3; i++) {
+    const char *names[4] = {"mlp", "ops_graph", "mobilenet_v2", "slice_steps"};
+    for (int i = 0; i < 4; i++) {
         ft_model *m = from_config_file(names[i], 11 + (uint64_t)i);
         CHECKF(m != NULL, "%s", names[i]);
         if (!m) continue;
@@ -453,6 +615,8 @@ static void test_roundtrip(void) {
     finetune_imported("mobilenet_v2", 3, "features.18.*,classifier.*", "features.18.1.*", "classifier.1.weight",
                       "features.18.1.weight", "features.0.0.weight", "features.18.1");
     finetune_imported("ops_graph", 4, "fc.*,head.*", "fc.bias", "fc.weight", "fc.bias", "c1.weight", "ln");
+    text_reimport("bert_seqcls", 5);
+    text_reimport("gpt2_seqcls", 6);
 }
 
 int main(void) {
@@ -460,6 +624,7 @@ int main(void) {
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_roundtrip();
     CHECK_OK(ft_st_open(FIX, &ref));
+    if (ref) test_exported();
     if (ref) {
         const char *shared = t_shared("openWakeWord and Silero VAD (the clips)");
         if (shared) {

@@ -359,15 +359,27 @@ static void emit_node(ex *e, ft_node *n) {
         return;
     }
     case FT_OP_SLICE: {
+        /* iarg: dim, start, step (0 = 1); the output has len = shape[d] elements:
+         * start, start + step, ..., so end = the last one + sign(step) */
         int d = n->iarg[0];
-        if (n->iarg[2] != 0 && n->iarg[2] != 1) { unsupported(e, n, "slice with a step other than 1 (not mapped yet)"); return; }
-        int64_t start = n->iarg[1], end = start + n->shape[d], axis = d;
+        int64_t step = n->iarg[2] ? n->iarg[2] : 1, start = n->iarg[1], len = n->shape[d], axis = d;
+        int64_t end = start + (len - 1) * step + (step > 0 ? 1 : -1);
         if (varies(e, n->in[0], d)) {
-            if (start != 0 || end != n->in[0]->shape[d]) { unsupported(e, n, "slices the batch dim; export with a fixed batch (--batch N)"); return; }
+            if (start != 0 || step != 1 || len != n->in[0]->shape[d]) { unsupported(e, n, "slices the batch dim; export with a fixed batch (--batch N)"); return; }
             end = INT64_MAX;
         }
+        if (end < 0) end = INT64_MIN; /* a negative step through index 0: -1 would count from the end */
         const char *cs = const_i64(e, y, 1, &start), *ce = const_i64(e, y, 1, &end), *ca = const_i64(e, y, 1, &axis);
-        op(e, "Slice", y, x, cs, ce, ca);
+        const char *cst = step != 1 ? const_i64(e, y, 1, &step) : NULL; /* before the Slice: nodes stay sorted */
+        o = op(e, "Slice", y, x, cs, ce, ca);
+        if (o && cst) { /* the 5th input: steps */
+            char **in = ex_alloc(e, 5 * sizeof *in);
+            if (!in) return;
+            for (int k = 0; k < 4; k++) in[k] = o->input[k];
+            in[4] = (char *)cst;
+            o->input = in;
+            o->n_input = 5;
+        }
         return;
     }
     case FT_OP_CONCAT: {

@@ -38,6 +38,11 @@
  *   ocr.prob [4,2]            the model's softmax (classes "0", "180") on x [4,3,48,192] =
  *                             (pixel / 255 - 0.5) / 0.5 in each of the 3 channels (PaddleOCR's
  *                             ClsResizeImg normalisation; the lines already are 48x192)
+ *  Exported by finetune (build/finetune: run `make` first), as the export generator does:
+ *   export.slice_steps.out [2,3]  tests/fixtures/onnx_export/slice_steps.json (slices with steps
+ *                             3, -2, -1, 2) written by `finetune export --seed 1` then
+ *                             `export --format onnx` (dynamic batch), run on a batch of 2 with
+ *                             x[i] = 2 hashU01(i, 70) - 1 (x [2,2,9,8])
  * Metadata: "onnxruntime" (version), "clips", "ocr_text".
  * Deterministic: running it twice gives the same file. */
 "use strict";
@@ -199,11 +204,35 @@ async function ocr(out) {
   console.log("ocr P(0 deg), P(180 deg):", Array.from(p.data, (v) => v.toFixed(4)).join(" "));
 }
 
+/* ---------------- models exported by finetune ---------------- */
+async function exported(out) {
+  const { execFileSync } = require("child_process");
+  const os = require("os");
+  const bin = path.join(root, "build/finetune");
+  if (!fs.existsSync(bin)) throw new Error(bin + " is missing: run make first");
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ft-onnx-models-"));
+  try {
+    const cfg = path.join(root, "tests/fixtures/onnx_export/slice_steps.json"), dir = path.join(tmp, "m"), file = path.join(tmp, "m.onnx");
+    const run = (args) => execFileSync(bin, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    run(["export", "--model", cfg, "--seed", "1", "--out", dir]);
+    run(["export", "--model", dir, "--format", "onnx", "--out", file]);
+    const s = await session(file);
+    const shape = [2, 2, 9, 8], n = 2 * 2 * 9 * 8;
+    const r = await s.run({ [s.inputNames[0]]: f32(Array.from({ length: n }, (_, i) => 2 * stio.hashU01(i, 70) - 1), shape) });
+    const y = r[s.outputNames[0]];
+    out["export.slice_steps.out"] = T(Float32Array.from(y.data), y.dims.slice());
+    console.log("exported slice_steps:", Array.from(y.data, (v) => v.toFixed(4)).join(" "));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 (async () => {
   const out = {};
   await oww(out);
   await vad(out);
   await ocr(out);
+  await exported(out);
   const version = require(require.resolve("onnxruntime-node/package.json")).version;
   stio.save(outFile, out, {
     onnxruntime: version,
