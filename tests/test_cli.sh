@@ -157,8 +157,9 @@ out_has "51 trainable"
 expect 0 export --model "$tmp/run_onnx/checkpoint.safetensors" --format onnx --out "$tmp/mlp2.onnx"
 expect 0 eval --model "$tmp/mlp2.onnx" --data "csv:$tmp/d.csv" --json
 out_has '"accuracy"'
-# cut the ONNX model at a named tensor (the hidden layer, before its relu) and train a new head there
-expect 0 convert --model "$tmp/mlp.onnx" --cut layers.0 --out "$tmp/mlp_cut"
+# cut the ONNX model at a named tensor (the hidden layer's relu: the exporter names unnamed
+# nodes <op>_<id>) and train a new head there
+expect 0 convert --model "$tmp/mlp.onnx" --cut relu_4 --out "$tmp/mlp_cut"
 file_exists "$tmp/mlp_cut/config.json"
 expect 0 train --model "$tmp/mlp_cut" --data "csv:$tmp/d.csv" --out "$tmp/run_cut" --epochs 1 --new-head 3 --train 'head.*' "${common[@]}"
 out_has "51 trainable"
