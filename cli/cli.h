@@ -91,8 +91,9 @@ int cli_predict_stream(ft_model *m, const char *path, const char *audio_opts, do
 bool cli_is_ctc(const char *task, const char *spec);
 char **cli_ctc_model_vocab(const ft_model *m); /* free with ft_model_labels_free(v, m->n_classes) */
 /* Opens spec (without its "ctc:") with the model's image options and wraps it as a CTC dataset
- * in `vocab` (NULL: the data's own characters); fe->path: first through ft_dataset_frontend. */
+ * in `vocab` (NULL: the data's own characters, or with `words` its words as word pieces);
+ * fe->path: first through ft_dataset_frontend. */
 typedef struct { const char *path; int64_t window, hop; } cli_frontend; /* --frontend, --frontend-window, --frontend-hop */
-ft_status cli_open_ctc(const char *spec, const ft_model *m, const cli_frontend *fe, const char *const *vocab, int n_vocab,
+ft_status cli_open_ctc(const char *spec, const ft_model *m, const cli_frontend *fe, const char *const *vocab, int n_vocab, bool words,
                        ft_dataset **out);
 #endif

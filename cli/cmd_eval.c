@@ -248,7 +248,7 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
         cli_frontend fe = {frontend, frontend_window, frontend_hop};
-        if ((st = cli_open_ctc(data, m, &fe, (const char *const *)labels, m->n_classes, &ds))) goto done;
+        if ((st = cli_open_ctc(data, m, &fe, (const char *const *)labels, m->n_classes, false, &ds))) goto done;
         if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
         if (json) {
             printf("{\"loss\": %.9g, \"wer\": %.9g, \"cer\": %.9g, \"exact\": %.9g, \"n\": %lld, \"word_edits\": %lld, "

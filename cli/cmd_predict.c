@@ -345,7 +345,7 @@ int cmd_predict(int argc, char **argv) {
             goto done;
         }
         cli_frontend fe = {frontend, frontend_window, frontend_hop};
-        st = cli_open_ctc(data, m, &fe, (const char *const *)vocab, m->n_classes, &ds);
+        st = cli_open_ctc(data, m, &fe, (const char *const *)vocab, m->n_classes, false, &ds);
         ft_model_labels_free(vocab, m->n_classes);
         if (st) goto done;
         st = ft_ctc_transcribe(m, ds, limit, 32, (int)beam, (float)bonus, json ? print_transcript_json : print_transcript, NULL);

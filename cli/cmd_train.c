@@ -9,7 +9,7 @@
 typedef struct {
     const char *model, *data, *val, *out, *config, *optimizer, *schedule;
     const char *train_globs, *freeze_globs, *resume, *progress;
-    const char *task, *tokenizer, *frontend;
+    const char *task, *tokenizer, *frontend, *vocab;
     int64_t max_len, frontend_window, frontend_hop;
     bool bidirectional;
     double val_split, lr, momentum, weight_decay, gamma, min_lr_ratio, clip, label_smoothing;
@@ -38,6 +38,8 @@ static int check_combinations(args_ctx *a, const train_opts *o) {
         return args_usage_error(a, "--schedule step needs --step-size N");
     if (args_was_set(a, "min-lr-ratio") && !decays)
         return args_usage_error(a, "--min-lr-ratio applies to --schedule cosine or linear only (not %s)", o->schedule);
+    if (args_was_set(a, "vocab") && !cli_is_ctc(o->task, o->data))
+        return args_usage_error(a, "--vocab applies to speech recognition (ctc: data or --task ctc) only");
     return ARGS_OK;
 }
 
@@ -142,6 +144,7 @@ int cmd_train(int argc, char **argv) {
     o.max_len = 128;
     o.frontend_window = 76;
     o.frontend_hop = 8;
+    o.vocab = "chars";
 
     /* Defaults that depend on the optimizer come from the library, so the help can't lie. */
     char lr_def[96], wd_def[96];
@@ -195,6 +198,7 @@ int cmd_train(int argc, char **argv) {
         { "frontend", ARG_STRING, &o.frontend, "PATH", "ctc: a frozen front-end model run over sliding windows of each example's frames, once at open (e.g. openWakeWord's speech embedding)", 0, 0, 0, NULL, "none", false },
         { "frontend-window", ARG_INT, &o.frontend_window, "N", "ctc: frames per front-end window", ARG_MIN, 1, 0, NULL, NULL, false },
         { "frontend-hop", ARG_INT, &o.frontend_hop, "N", "ctc: frames between front-end windows", ARG_MIN, 1, 0, NULL, NULL, false },
+        { "vocab", ARG_STRING, &o.vocab, "chars|words", "ctc: the label vocabulary of a new model: one label per character (space included), or one per word (word pieces); a model that has a vocabulary keeps it", 0, 0, 0, "chars|words", NULL, false },
         { "config", ARG_STRING, &o.config, "FILE", "JSON file of flag values ({\"epochs\": 3, \"lr\": 0.01}); flags override it", ARG_NO_CONFIG, 0, 0, NULL, "none", false },
     };
     args_ctx a = { "train", "--model PATH --data SPEC --out DIR [options]",
@@ -238,11 +242,18 @@ int cmd_train(int argc, char **argv) {
     if (ctc) { /* speech recognition: the model's vocabulary when it has one, else the data's */
         char **vocab = cli_ctc_model_vocab(m);
         int nv = vocab ? m->n_classes : 0;
+        bool words = !strcmp(o.vocab, "words");
+        if (vocab && args_was_set(&a, "vocab") && words != ft_ctc_vocab_is_pieces((const char *const *)vocab, nv)) {
+            ft_model_labels_free(vocab, nv);
+            st = ft_fail(FT_EINVAL, "--vocab %s: model %s already has a %s vocabulary", o.vocab, o.model,
+                         words ? "character" : "word-piece");
+            goto done;
+        }
         cli_frontend fe = {o.frontend, o.frontend_window, o.frontend_hop};
-        st = cli_open_ctc(o.data, m, &fe, (const char *const *)vocab, nv, &base);
+        st = cli_open_ctc(o.data, m, &fe, (const char *const *)vocab, nv, words, &base);
         ft_model_labels_free(vocab, nv);
         if (st) goto done;
-        if (o.val && (st = cli_open_ctc(o.val, m, &fe, (const char *const *)base->class_names, base->n_classes, &val))) goto done;
+        if (o.val && (st = cli_open_ctc(o.val, m, &fe, (const char *const *)base->class_names, base->n_classes, false, &val))) goto done;
     } else if (task) { /* text: the model's tokenizer, labels from the training data, the same labels for --val */
         if ((st = cli_find_tokenizer(o.tokenizer, o.model, m, &tok, tok_path, sizeof tok_path))) goto done;
         topts.tok = tok;

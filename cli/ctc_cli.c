@@ -17,7 +17,7 @@ char **cli_ctc_model_vocab(const ft_model *m) {
     return NULL;
 }
 
-ft_status cli_open_ctc(const char *spec, const ft_model *m, const cli_frontend *fe, const char *const *vocab, int n_vocab,
+ft_status cli_open_ctc(const char *spec, const ft_model *m, const cli_frontend *fe, const char *const *vocab, int n_vocab, bool words,
                        ft_dataset **out) {
     *out = NULL;
     const char *inner_spec = !strncmp(spec, "ctc:", 4) ? spec + 4 : spec;
@@ -34,7 +34,13 @@ ft_status cli_open_ctc(const char *spec, const ft_model *m, const cli_frontend *
         if (s) { ft_dataset_free(inner); return ft_fail_context(s, "--frontend %s", fe->path); }
         inner = w;
     }
+    char **own = NULL;
+    if (!vocab && words) { /* one label per word */
+        if ((s = ft_ctc_vocab_build_words(inner, &own, &n_vocab))) { ft_dataset_free(inner); return s; }
+        vocab = (const char *const *)own;
+    }
     s = ft_dataset_ctc(inner, vocab, n_vocab, out);
+    ft_ctc_vocab_free(own, own ? n_vocab : 0);
     if (s) ft_dataset_free(inner);
     return s;
 }

@@ -202,6 +202,65 @@ static void test_bad_audio(void) {
     CHECKF(fails == (int)w.n, "%d of %zu prefixes failed (all are truncated)", fails, w.n);
 }
 
+
+/* Broken header fields, integer clipping and bad files inside a dataset: each a clear error
+ * naming the file (or a documented conversion), never a crash. */
+static void test_bad_headers(void) {
+    ft_audio a;
+    wbuf w;
+    struct { const char *name; int tag, ch, rate, bits; const char *msg; } cases[] = {
+        {"ch0.wav", 1, 0, 8000, 16, NULL},           /* no channels */
+        {"ch2000.wav", 1, 2000, 8000, 16, NULL},     /* more than 1024 channels */
+        {"rate0.wav", 1, 1, 0, 16, NULL},            /* no sample rate */
+        {"rate1m.wav", 1, 1, 1000000, 16, NULL},     /* above 768 kHz */
+        {"bits0.wav", 1, 1, 8000, 0, NULL},          /* PCM of 0 bits */
+        {"bits13.wav", 1, 1, 8000, 13, "ok"},        /* 13-bit PCM in 2-byte containers: libsndfile reads it as 16-bit */
+        {"float16.wav", 3, 1, 8000, 16, NULL},       /* IEEE float of 16 bits */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        wav_header(&w, cases[c].tag, cases[c].ch, cases[c].rate, cases[c].bits, 40);
+        for (int k = 0; k < 20; k++) put_sample(&w, 16, 0.1);
+        write_raw(tpath(cases[c].name), &w);
+        ft_status st = ft_audio_load(tpath(cases[c].name), NULL, &a);
+        if (cases[c].msg) { /* a documented conversion: decoded, finite, within [-1, 1] */
+            CHECKF(st == FT_OK && a.n == 20, "%s: status %d", cases[c].name, (int)st);
+            for (int64_t k = 0; !st && k < a.n; k++) CHECK(isfinite(a.data[k]) && fabsf(a.data[k]) <= 1.0f);
+            if (!st) ft_audio_free(&a);
+            continue;
+        }
+        CHECKF(st == FT_EFORMAT || st == FT_EUNSUPPORTED, "%s: status %d (%s)", cases[c].name, (int)st, st ? ft_errmsg() : "loaded");
+        if (st) CHECK(msg_has(cases[c].name));
+        else ft_audio_free(&a);
+    }
+    /* a RIFF file that is not WAVE */
+    wav_header(&w, 1, 1, 8000, 16, 40);
+    memcpy(w.b + 8, "AVI ", 4);
+    for (int k = 0; k < 20; k++) put_sample(&w, 16, 0.1);
+    write_raw(tpath("avi.wav"), &w);
+    CHECK_ERR(ft_audio_load(tpath("avi.wav"), NULL, &a), FT_EFORMAT);
+    CHECK(msg_has("avi.wav"));
+    /* integer PCM at full scale: kept as it is and counted (the recording itself clipped) */
+    wav_header(&w, 1, 1, 8000, 16, 20);
+    for (int k = 0; k < 10; k++) put_sample(&w, 16, k == 3 ? 1.0 : k == 4 ? -1.0 : 0.1);
+    write_raw(tpath("full.wav"), &w);
+    CHECK_OK(ft_audio_load(tpath("full.wav"), NULL, &a));
+    CHECK(a.full_scale == 2 && a.clipped == 0 && a.data[4] == -1.0f && fabsf(a.data[3] - 32767.0f / 32768) < 1e-6f);
+    ft_audio_free(&a);
+    /* a manifest naming a NaN file, a 0-length file or a truncated one fails to open, naming it */
+    const char *bad[] = {"nan.wav", "zero.wav", "cut.wav"}; /* written by test_bad_audio */
+    const char *want[] = {"NaN", "no audio samples", "truncated"};
+    for (int b = 0; b < 3; b++) {
+        char csv[256], path[300], spec[400];
+        snprintf(csv, sizeof csv, "%s", tpath("badm.csv"));
+        snprintf(path, sizeof path, "path,label\n%s,one\n%s,two\n", tpath("pcm16.wav"), tpath(bad[b]));
+        CHECK_OK(ft_write_file_atomic(csv, path, strlen(path)));
+        snprintf(spec, sizeof spec, "wav-manifest:%s:rate=16000", csv);
+        ft_dataset *ds = NULL;
+        CHECK(ft_dataset_open(spec, &ds) != FT_OK && msg_has(bad[b]) && msg_has(want[b]));
+        ft_dataset_free(ds);
+    }
+}
+
 static void test_resample(void) {
     /* a 440 Hz sine at 8 kHz -> 16 kHz matches the sine sampled at 16 kHz (away from the ends) */
     int n = 8000;
@@ -569,6 +628,7 @@ int main(void) {
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_pcm_widths();
     test_bad_audio();
+    test_bad_headers();
     test_resample();
     test_trim();
     test_features();

@@ -420,6 +420,17 @@ out_has '"wer"'; out_has '"cer"'
 expect 0 predict --model "$tmp/ctc/checkpoint.safetensors" --data "ctc:csv:$tmp/ctc.csv" --limit 3 --beam 4 --json
 out_has '"transcript"'; out_has '"reference"'
 expect 0 predict --model "$tmp/ctc/checkpoint.safetensors" --data "csv:$tmp/ctc.csv" --task asr --limit 2
+# one label per word (--vocab words): each number is a word; labels are word pieces "\u2581NN"
+expect 0 train --model "$tmp/ctc.json" --data "ctc:csv:$tmp/ctc.csv" --vocab words --val-split 0.2 --epochs 1 --lr 0.05 --batch 8 --out "$tmp/ctcw"
+out_has "best validation WER"
+expect 0 eval --model "$tmp/ctcw/best.safetensors" --data "ctc:csv:$tmp/ctc.csv" --json
+out_has '"wer"'
+expect 0 predict --model "$tmp/ctcw/best.safetensors" --data "ctc:csv:$tmp/ctc.csv" --limit 3 --beam 4 --json
+out_has '"transcript"'
+expect 1 train --model "$tmp/ctc/checkpoint.safetensors" --data "ctc:csv:$tmp/ctc.csv" --vocab words --epochs 1 --out "$tmp/ctcw2"
+err_has "already has a character vocabulary"
+expect 2 train --model "$tmp/ctc.json" --data "csv:$tmp/ctc.csv" --vocab words --epochs 1 --out "$tmp/ctcw3"
+err_has "--vocab applies to speech recognition"
 cat >"$tmp/ctc_cls.json" <<'JSON'
 {"arch": "graph", "input": {"shape": [88]},
  "params": [{"name": "fc.weight", "shape": [100, 88]}, {"name": "fc.bias", "shape": [100]}],

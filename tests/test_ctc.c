@@ -496,6 +496,81 @@ static void check_frontend(void) {
     ft_model_free(m);
 }
 
+
+/* Word vocabularies and word pieces: building, spelling, decoding, errors. */
+#define WM FT_CTC_WORD_MARK
+static void check_word_pieces(void) {
+    ft_dataset *inner = syn_dataset(16, NULL);
+    char **voc = NULL;
+    int nv = 0;
+    CHECK_OK(ft_ctc_vocab_build_words(inner, &voc, &nv));
+    /* the words of syn_tr, marked and in byte order */
+    const char *want[] = {"<blank>", WM "a", WM "aab", WM "ab", WM "abba", WM "ba", WM "bca", WM "c", WM "cab"};
+    CHECKF(nv == 9, "%d words", nv);
+    for (int v = 0; v < nv && v < 9; v++) CHECKF(!strcmp(voc[v], want[v]), "entry %d: %s", v, voc[v]);
+    CHECK(ft_ctc_vocab_is_pieces((const char *const *)voc, nv));
+    ft_dataset *w = NULL;
+    CHECK_OK(ft_dataset_ctc(inner, (const char *const *)voc, nv, &w));
+    if (w) {
+        int64_t F, S;
+        CHECK_OK(ft_ctc_dataset_layout(w, &F, &S));
+        CHECK(S == 2); /* "ba c", "c c": two words */
+        float *x = malloc((size_t)w->x_numel * 4);
+        int32_t y;
+        char text[64];
+        CHECK_OK(w->get(w, 4, NULL, x, &y)); /* "c c": the same label twice */
+        const int32_t *tr = (const int32_t *)(void *)(x + F);
+        CHECK(tr[0] == 2 && tr[1] == 7 && tr[2] == 7);
+        CHECK_OK(w->get(w, 1, NULL, x, &y)); /* "ba c" */
+        CHECK(tr[0] == 2 && tr[1] == 5 && tr[2] == 7);
+        ft_ctc_labels_to_text(tr + 1, tr[0], (const char *const *)w->class_names, w->n_classes, text, sizeof text);
+        CHECKF(!strcmp(text, "ba c"), "decoded '%s'", text);
+        ft_ctc_labels_to_text(tr + 1, tr[0], (const char *const *)w->class_names, w->n_classes, text, 4);
+        CHECKF(!strcmp(text, "ba"), "short buffer: '%s'", text); /* whole entries only */
+        CHECK(ft_ctc_vocab_max_bytes((const char *const *)w->class_names, w->n_classes) == strlen(WM "abba"));
+        free(x);
+        ft_dataset_free(w);
+    } else {
+        ft_dataset_free(inner);
+    }
+    /* pieces shorter than words: greedy longest match; marks become spaces */
+    const char *pv[] = {"<blank>", WM "a", "b", WM "c", "a", WM "ab", "c", WM "b"};
+    ft_dataset *pw = NULL;
+    CHECK_OK(ft_dataset_ctc(syn_dataset(8, NULL), pv, 8, &pw));
+    if (pw) {
+        int64_t F, S;
+        CHECK_OK(ft_ctc_dataset_layout(pw, &F, &S));
+        float *x = malloc((size_t)pw->x_numel * 4);
+        int32_t y;
+        char text[64];
+        const int32_t *tr = (const int32_t *)(void *)(x + F);
+        CHECK_OK(pw->get(pw, 7, NULL, x, &y)); /* "abba" = [_ab][b][a] */
+        CHECK(tr[0] == 3 && tr[1] == 5 && tr[2] == 2 && tr[3] == 4);
+        CHECK_OK(pw->get(pw, 4, NULL, x, &y)); /* "c c" = [_c][_c] */
+        CHECK(tr[0] == 2 && tr[1] == 3 && tr[2] == 3);
+        CHECK_OK(pw->get(pw, 1, NULL, x, &y)); /* "ba c" = [_b][a][_c] */
+        CHECK(tr[0] == 3 && tr[1] == 7 && tr[2] == 4 && tr[3] == 3);
+        int32_t ids[] = {3, 0, 1, 2, 6, 5};
+        ft_ctc_labels_to_text(ids, 6, pv, 8, text, sizeof text);
+        CHECKF(!strcmp(text, "c abc ab"), "decoded '%s'", text);
+        free(x);
+        ft_dataset_free(pw);
+    }
+    /* a word the vocabulary cannot spell; a piece vocabulary cannot spell a word-initial "b" */
+    ft_dataset *bad = NULL, *bin = syn_dataset(8, "ab dd");
+    CHECK_ERR(ft_dataset_ctc(bin, (const char *const *)voc, nv, &bad), FT_EINVAL);
+    CHECKF(strstr(ft_errmsg(), "the word 'dd'") != NULL, "%s", ft_errmsg());
+    ft_dataset_free(bin);
+    bin = syn_dataset(8, NULL);
+    CHECK_ERR(ft_dataset_ctc(bin, pv, 5, &bad), FT_EINVAL); /* without "_ab" and "c": "ba c" fails */
+    CHECKF(strstr(ft_errmsg(), "the word 'ba'") != NULL, "%s", ft_errmsg());
+    const char *empty[] = {"<blank>", WM "a", ""};
+    CHECK_ERR(ft_dataset_ctc(bin, empty, 3, &bad), FT_EINVAL);
+    CHECK(strstr(ft_errmsg(), "entry 2 is empty") != NULL);
+    ft_dataset_free(bin);
+    ft_ctc_vocab_free(voc, nv);
+}
+
 int main(void) {
     ft_set_num_threads(2);
     ft_safetensors *st = NULL;
@@ -521,5 +596,6 @@ int main(void) {
     check_wer_cer();
     check_ctc_task();
     check_frontend();
+    check_word_pieces();
     TEST_END();
 }

@@ -95,7 +95,7 @@ typedef struct {
     int64_t steps;
     int epochs_done;
     double final_train_loss;
-    double best_val_accuracy;   /* on the validation set given to ft_train */
+    double best_val_accuracy;   /* best validation score (accuracy; text tasks F1, 1/perplexity; CTC 1 - WER, which can be negative) */
     int best_epoch;
     bool interrupted;           /* SIGINT/SIGTERM: checkpoint written, resumable */
     bool early_stopped;

@@ -58,8 +58,23 @@ double ft_asr_cer(const ft_asr_counts *c);
  * point order (ft_malloc'd array of ft_malloc'd strings; free with ft_ctc_vocab_free). */
 ft_status ft_ctc_vocab_build(const ft_dataset *inner, char ***vocab, int *n_vocab);
 void ft_ctc_vocab_free(char **vocab, int n_vocab);
-/* vocab NULL: ft_ctc_vocab_build's. A transcript character outside vocab is an error naming
- * the transcript. The wrapper owns `inner` (freed with it). */
+/* Word pieces (SentencePiece's convention): an entry that starts with U+2581 ("\u2581") starts
+ * a word; a vocabulary with at least one such entry is a word-piece vocabulary, its entries
+ * any non-empty strings. A transcript is spelt in it as "\u2581w1\u2581w2..." (its words, each
+ * marked, no spaces) cut greedily into the longest matching entries; decoding concatenates
+ * the entries and turns each mark into a space between words. */
+#define FT_CTC_WORD_MARK "\xe2\x96\x81"
+/* The word vocabulary of a dataset's transcripts: "<blank>" then "\u2581word" for every
+ * distinct whitespace-separated word, in byte order (small-vocabulary recognition, e.g. digit
+ * strings or commands: one label per word). At most 2^20 words. */
+ft_status ft_ctc_vocab_build_words(const ft_dataset *inner, char ***vocab, int *n_vocab);
+/* True when vocab is a word-piece vocabulary (an entry after the blank starts with the mark). */
+bool ft_ctc_vocab_is_pieces(const char *const *vocab, int n_vocab);
+/* The longest entry in bytes (at least 4: one UTF-8 character), for sizing text buffers. */
+size_t ft_ctc_vocab_max_bytes(const char *const *vocab, int n_vocab);
+/* vocab NULL: ft_ctc_vocab_build's. A transcript character (or, with word pieces, a word) that
+ * vocab cannot spell is an error naming the transcript. The wrapper owns `inner` (freed with
+ * it). */
 ft_status ft_dataset_ctc(ft_dataset *inner, const char *const *vocab, int n_vocab, ft_dataset **out);
 /* Values per example of the inner features (F) and the target capacity (S). */
 ft_status ft_ctc_dataset_layout(const ft_dataset *ds, int64_t *F, int64_t *S);
@@ -84,8 +99,8 @@ struct ft_model;
 ft_status ft_ctc_transcribe(struct ft_model *m, ft_dataset *ds, int64_t n, int64_t batch, int beam, float bonus,
                             ft_status (*cb)(void *user, int64_t i, const char *hyp, const char *ref), void *user);
 
-/* Label ids -> text (vocab entries concatenated; ids out of range or the blank are skipped).
- * Writes at most cap bytes including the terminating 0. */
+/* Label ids -> text (vocab entries concatenated, word-piece marks as spaces between words; ids
+ * out of range or the blank are skipped). Writes at most cap bytes including the terminating 0. */
 void ft_ctc_labels_to_text(const int32_t *ids, int64_t n, const char *const *vocab, int n_vocab, char *out, size_t cap);
 
 #ifdef __cplusplus

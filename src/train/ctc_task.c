@@ -80,7 +80,7 @@ struct ft_ctc_eval {
     int32_t *ids;        /* decoding buffer (T) */
     int64_t cap;
     char *ref, *hyp;     /* text buffers */
-    size_t tcap;
+    size_t tcap, hcap, entry;  /* their sizes; the longest vocabulary entry in bytes */
 };
 
 ft_status ft_ctc_eval_new(const ft_model *m, const ft_dataset *ds, ft_ctc_eval **out) {
@@ -88,10 +88,10 @@ ft_status ft_ctc_eval_new(const ft_model *m, const ft_dataset *ds, ft_ctc_eval *
     if (!e) return ft_fail(FT_ENOMEM, "out of memory");
     e->ds = ds;
     int64_t S = ds->x_numel - model_in_numel(m) - 1;
-    e->tcap = (size_t)(S > 64 ? S : 64) * 8 + 1;
+    e->entry = ft_ctc_vocab_max_bytes((const char *const *)ds->class_names, ds->n_classes);
+    e->tcap = (size_t)(S > 64 ? S : 64) * (e->entry + 1) + 1;
     e->ref = ft_malloc(e->tcap);
-    e->hyp = ft_malloc(e->tcap * 4);
-    if (!e->ref || !e->hyp) { ft_ctc_eval_free(e); return ft_fail(FT_ENOMEM, "out of memory"); }
+    if (!e->ref) { ft_ctc_eval_free(e); return ft_fail(FT_ENOMEM, "out of memory"); }
     *out = e;
     return FT_OK;
 }
@@ -102,6 +102,11 @@ ft_status ft_ctc_eval_add(ft_ctc_eval *e, const ft_ctc_graph *cg, const float *x
         if (!p) return ft_fail(FT_ENOMEM, "out of memory");
         e->ids = p;
         e->cap = cg->T;
+        size_t hc = (size_t)cg->T * (e->entry + 1) + 1; /* T labels at most */
+        char *h = ft_realloc(e->hyp, hc);
+        if (!h) return ft_fail(FT_ENOMEM, "out of memory");
+        e->hyp = h;
+        e->hcap = hc;
     }
     const char *const *vocab = (const char *const *)e->ds->class_names;
     int nv = e->ds->n_classes;
@@ -110,7 +115,7 @@ ft_status ft_ctc_eval_add(ft_ctc_eval *e, const ft_ctc_graph *cg, const float *x
         const int32_t *tr = (const int32_t *)(const void *)(x + i * (cg->F + 1 + cg->S) + cg->F);
         ft_ctc_labels_to_text(tr + 1, tr[0], vocab, nv, e->ref, e->tcap);
         int64_t k = ft_ctc_greedy(cg->logits->val + i * cg->T * cg->C, cg->T, cg->C, 0, e->ids);
-        ft_ctc_labels_to_text(e->ids, k, vocab, nv, e->hyp, e->tcap * 4);
+        ft_ctc_labels_to_text(e->ids, k, vocab, nv, e->hyp, e->hcap);
         ft_status s = ft_asr_counts_add(&e->counts, e->ref, e->hyp);
         if (s) return s;
     }
@@ -160,7 +165,7 @@ ft_status ft_ctc_transcribe(ft_model *m, ft_dataset *ds, int64_t n, int64_t batc
     if ((s = ft_graph_plan(g, cg.loss, false))) { ft_graph_free(g); return s; }
     float *x = ft_calloc((size_t)(batch * ds->x_numel), 4);
     int32_t *ids = ft_malloc((size_t)(cg.T > 0 ? cg.T : 1) * sizeof *ids);
-    size_t cap = (size_t)(cg.S + cg.T + 8) * 8;
+    size_t cap = (size_t)(cg.S + cg.T + 8) * (ft_ctc_vocab_max_bytes(vocab, nv) + 1);
     char *hyp = ft_malloc(cap), *ref = ft_malloc(cap);
     if (!x || !ids || !hyp || !ref) s = ft_fail(FT_ENOMEM, "out of memory");
     for (int64_t i0 = 0; !s && i0 < n; i0 += batch) {

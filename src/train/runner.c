@@ -654,7 +654,9 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         fflush(mf);
         /* Best = highest score (accuracy; text tasks: entity F1, 1/perplexity); at an equal score
          * (common on a small held-out set), lower loss. */
-        bool improved = val && (ev.score > st.best_val || (ev.score == st.best_val && ev.loss < st.best_val_loss));
+        /* The first validation always counts: a CTC score (1 - WER) can be below -1. */
+        bool improved = val && (st.best_epoch < 0 || ev.score > st.best_val ||
+                                (ev.score == st.best_val && ev.loss < st.best_val_loss));
         if (improved) {
             st.best_val = ev.score;
             st.best_val_loss = ev.loss;
@@ -697,7 +699,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     }
     res->steps = st.step;
     res->feature_cache = tfc.on;
-    res->best_val_accuracy = st.best_val < 0 ? 0 : st.best_val;
+    res->best_val_accuracy = st.best_epoch < 0 ? 0 : st.best_val; /* CTC: 1 - WER, may be negative */
     res->best_epoch = st.best_epoch;
 
 done:
