@@ -3,6 +3,13 @@
 #include "cli.h"
 
 #include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 bool cli_is_ctc(const char *task, const char *spec) {
     if (task && (!strcmp(task, "ctc") || !strcmp(task, "asr"))) return true;
@@ -29,9 +36,12 @@ ft_status cli_open_ctc(const char *spec, const ft_model *m, const cli_frontend *
         ft_model *fm = NULL;
         ft_dataset *w = NULL;
         if ((s = cli_load_model(fe->path, false, 0, &fm, NULL))) { ft_dataset_free(inner); return s; }
+        double t0 = now_s();
         s = ft_dataset_frontend(inner, fm, fe->window, fe->hop, 256, &w);
         ft_model_free(fm);
         if (s) { ft_dataset_free(inner); return ft_fail_context(s, "--frontend %s", fe->path); }
+        fprintf(stderr, "front end: %s over %lld examples -> [%lld, %lld] each, computed in %.1f s\n", fe->path,
+                (long long)w->n, (long long)w->x_shape[0], (long long)w->x_shape[1], now_s() - t0);
         inner = w;
     }
     char **own = NULL;

@@ -16,7 +16,7 @@
 # Settings are chosen on held-out training strings (--val-split, which also picks the best
 # epoch: best.safetensors); the test strings are only scored at the end, greedy decoding,
 # corpus WER and CER. Ends with one JSON line.
-# Usage: examples/fsdd-asr/run.sh   (env N_TRAIN, N_TEST, EPOCHS, LR, BATCH, SEED, VOCAB, VARIANTS)
+# Usage: examples/fsdd-asr/run.sh   (env N_TRAIN, N_TEST, EPOCHS, LR, BATCH, SEED, VOCAB, VARIANTS, REUSE)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${FT_SHARED:-../shared}
@@ -56,6 +56,8 @@ for v in "${variants[@]}"; do
     *) echo "unknown variant $v" >&2; exit 2 ;;
   esac
   t0=$(date +%s)
+  # REUSE=1: score an existing run directory instead of training again
+  [ "${REUSE:-0}" = 1 ] && [ -f "$OUT/$v/best.safetensors" ] && grep -q "^done:" "$OUT/$v.log" ||
   $FT train --model "$model" "${extra[@]}" --vocab "$VOCAB" --data "ctc:wav-manifest:$D/train.csv:$feat" --val-split "$VAL_SPLIT" \
       --epochs "$EPOCHS" --batch "$BATCH" --lr "$LR" --schedule cosine --warmup 100 --clip 5 --seed "$SEED" \
       --progress plain --out "$OUT/$v" >"$OUT/$v.log" 2>&1 || { tail -5 "$OUT/$v.log" >&2; exit 1; }

@@ -63,29 +63,43 @@ ft_status ft_dataset_frontend(ft_dataset *inner, ft_model *m, int64_t window, in
         f->y = ft_calloc((size_t)inner->n, sizeof *f->y);
     }
     if (!f || !ds || !ex || !f->feat || !f->y) { s = ft_fail(FT_ENOMEM, "front end: out of memory for %lld examples", (long long)inner->n); goto fail; }
-    /* windows of all examples, in order, through batches of `batch` */
+    /* windows of all examples, in order, through batches of `batch`. A window whose frames
+     * equal the previous window's (padding: constant frames) is not run again; its output is
+     * copied from that window's once every batch is done. */
     int64_t total = inner->n * Tp, fill = 0, loaded = -1;
+    int64_t *slot = ft_malloc((size_t)batch * sizeof *slot);      /* window of each batch row */
+    uint8_t *same = ft_calloc((size_t)total, 1);                   /* window == previous window */
+    if (!slot || !same) { ft_free(slot); ft_free(same); s = ft_fail(FT_ENOMEM, "front end: out of memory"); goto fail; }
     for (int64_t w = 0; w < total || fill; ) {
         if (w < total && fill < batch) {
             int64_t i = w / Tp, k = w % Tp;
             if (loaded != i) {
-                if ((s = inner->get(inner, i, NULL, ex, &f->y[i]))) goto fail;
+                if ((s = inner->get(inner, i, NULL, ex, &f->y[i]))) { ft_free(slot); ft_free(same); goto fail; }
                 loaded = i;
             }
-            memcpy(x->val + fill * in_numel, ex + k * hop * D, (size_t)in_numel * 4);
-            fill++;
-            w++;
-            if (fill < batch && w < total) continue;
+            const float *win = ex + k * hop * D;
+            if (k > 0 && !memcmp(win, win - hop * D, (size_t)in_numel * 4)) {
+                same[w++] = 1;
+                if (w < total) continue;
+            } else {
+                memcpy(x->val + fill * in_numel, win, (size_t)in_numel * 4);
+                slot[fill++] = w++;
+                if (fill < batch && w < total) continue;
+            }
+            if (!fill) continue;
         }
         for (int64_t j = fill; j < batch; j++) memset(x->val + j * in_numel, 0, (size_t)in_numel * 4);
-        if ((s = ft_graph_forward(g))) goto fail;
-        int64_t first = w - fill;
+        if ((s = ft_graph_forward(g))) { ft_free(slot); ft_free(same); goto fail; }
         for (int64_t j = 0; j < fill; j++) {
-            int64_t ww = first + j, i = ww / Tp, k = ww % Tp;
+            int64_t i = slot[j] / Tp, k = slot[j] % Tp;
             memcpy(f->feat + i * f->per + k * E, o->val + j * E, (size_t)E * 4);
         }
         fill = 0;
     }
+    for (int64_t w = 0; w < total; w++) /* in order: the previous window is already filled */
+        if (same[w]) memcpy(f->feat + w * E, f->feat + (w - 1) * E, (size_t)E * 4);
+    ft_free(slot);
+    ft_free(same);
     ds->n = inner->n;
     ds->x_dtype = FT_F32;
     ds->x_ndim = 2;
