@@ -190,8 +190,8 @@ int cmd_eval(int argc, char **argv) {
     ft_run_config rd = ft_run_defaults();
     const char *model = NULL, *data = NULL, *report = NULL, *task_name = NULL, *tokenizer = NULL, *frontend = NULL;
     int64_t frontend_window = 76, frontend_hop = 8;
-    int64_t batch = 256, threads = 2, workers = rd.workers, max_len = 128;
-    bool json = false, kws_flag = false;
+    int64_t batch = 256, threads = 2, workers = rd.workers, max_len = 128, pad_multiple = FT_TEXT_PAD_MULTIPLE;
+    bool json = false, kws_flag = false, pad_to_dataset = false;
     double threshold = 0.5;
     const char *keywords = NULL, *negatives = NULL;
     arg_spec specs[] = {
@@ -203,6 +203,8 @@ int cmd_eval(int argc, char **argv) {
         { "task", ARG_STRING, &task_name, "seq-cls|token-cls|lm|ctc|asr", "text task, or ctc (asr) for speech recognition (default: from the data spec)", 0, 0, 0, "seq-cls|token-cls|lm|ctc|asr", "from the data", false },
         { "tokenizer", ARG_STRING, &tokenizer, "PATH", "text: the model's tokenizer", 0, 0, 0, NULL, "the one train used", false },
         { "max-len", ARG_INT, &max_len, "N", "text: tokens per example (longer ones are truncated; lm: block length)", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
+        { "pad-multiple", ARG_INT, &pad_multiple, "N", "text: pad each batch (examples taken longest first) to its longest row rounded up to a multiple of N", ARG_MIN | ARG_MAX, 1, 4096, NULL, NULL, false },
+        { "pad-to-dataset", ARG_BOOL, &pad_to_dataset, NULL, "text: pad every batch to the longest row of the data, in file order", 0, 0, 0, NULL, "off", false },
         { "kws", ARG_BOOL, &kws_flag, NULL, "keyword spotting: per keyword (one vs the rest) false-reject and false-accept rates at --threshold, EER and DET curves (--report: det.svg)", 0, 0, 0, NULL, "off", false },
         { "threshold", ARG_FLOAT, &threshold, "P", "keyword spotting: a clip is accepted for a keyword when its probability is >= P (implies --kws)", ARG_MIN | ARG_MAX, 0, 1, NULL, NULL, false },
         { "keywords", ARG_STRING, &keywords, "LIST", "keyword spotting: the classes that are keywords, comma-separated names or indices (implies --kws)", 0, 0, 0, NULL, "all classes", false },
@@ -277,7 +279,8 @@ int cmd_eval(int argc, char **argv) {
             to.n_labels = m->n_classes;
         }
         if ((st = ft_dataset_open_text(data, task, &to, &ds))) goto done;
-        if ((st = ft_evaluate(m, ds, batch, (int)workers, &r))) goto done;
+        ft_text_batching tb = {pad_to_dataset, (int)pad_multiple, false};
+        if ((st = ft_evaluate_text_batching(m, ds, batch, (int)workers, &tb, &r))) goto done;
         if (!json) cli_print_text_note(ds, data, to.max_len);
         rc = print_text_task(&r, ds, json, model, data);
         goto done;

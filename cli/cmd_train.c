@@ -10,8 +10,8 @@ typedef struct {
     const char *model, *data, *val, *out, *config, *optimizer, *schedule;
     const char *train_globs, *freeze_globs, *resume, *progress;
     const char *task, *tokenizer, *frontend, *vocab;
-    int64_t max_len, frontend_window, frontend_hop;
-    bool bidirectional;
+    int64_t max_len, frontend_window, frontend_hop, pad_multiple;
+    bool bidirectional, pad_to_dataset, group_by_length;
     double val_split, lr, momentum, weight_decay, gamma, min_lr_ratio, clip, label_smoothing;
     double head_lr_scale, backbone_lr;
     int64_t epochs, batch, warmup, step_size, accum, new_head, seed, threads, workers;
@@ -142,6 +142,7 @@ int cmd_train(int argc, char **argv) {
     o.max_steps = rd.max_steps;
     o.checkpoint_every = rd.checkpoint_every;
     o.max_len = 128;
+    o.pad_multiple = FT_TEXT_PAD_MULTIPLE;
     o.frontend_window = 76;
     o.frontend_hop = 8;
     o.vocab = "chars";
@@ -195,6 +196,9 @@ int cmd_train(int argc, char **argv) {
         { "tokenizer", ARG_STRING, &o.tokenizer, "PATH", "text: the model's tokenizer (tokenizer.bin/tok512.bin, tokenizer.json, vocab.txt, or a directory)", 0, 0, 0, NULL, "the model's own", false },
         { "max-len", ARG_INT, &o.max_len, "N", "text: tokens per example, special tokens included (longer ones are truncated; lm: the block length); capped at the model's positions", ARG_MIN | ARG_MAX, 2, 1 << 20, NULL, NULL, false },
         { "bidirectional", ARG_BOOL, &o.bidirectional, NULL, "text, decoders: attend to both sides (no causal mask) in the classification head's model", 0, 0, 0, NULL, "off", false },
+        { "pad-multiple", ARG_INT, &o.pad_multiple, "N", "text: pad each batch to its longest row rounded up to a multiple of N (1 = exact; fewer lengths = fewer graphs)", ARG_MIN | ARG_MAX, 1, 4096, NULL, NULL, false },
+        { "pad-to-dataset", ARG_BOOL, &o.pad_to_dataset, NULL, "text: pad every batch to the longest row of the data (one fixed shape) instead of the batch's own", 0, 0, 0, NULL, "off", false },
+        { "group-by-length", ARG_BOOL, &o.group_by_length, NULL, "text: batch rows of similar length (shuffled mega-batches of 50 batches, each sorted by length), so batches pad less", 0, 0, 0, NULL, "off", false },
         { "frontend", ARG_STRING, &o.frontend, "PATH", "ctc: a frozen front-end model run over sliding windows of each example's frames, once at open (e.g. openWakeWord's speech embedding)", 0, 0, 0, NULL, "none", false },
         { "frontend-window", ARG_INT, &o.frontend_window, "N", "ctc: frames per front-end window", ARG_MIN, 1, 0, NULL, NULL, false },
         { "frontend-hop", ARG_INT, &o.frontend_hop, "N", "ctc: frames between front-end windows", ARG_MIN, 1, 0, NULL, NULL, false },
@@ -369,6 +373,9 @@ head_done:
     rcfg.resume = o.resume;
     rcfg.label_smoothing = (float)o.label_smoothing;
     rcfg.no_feature_cache = o.no_feature_cache;
+    rcfg.text.pad_to_dataset = o.pad_to_dataset;
+    rcfg.text.pad_multiple = (int)o.pad_multiple;
+    rcfg.text.group_by_length = o.group_by_length;
     if (!strcmp(o.progress, "bar")) rcfg.progress = 1;
     else if (!strcmp(o.progress, "plain")) rcfg.progress = 0;
     else if (!strcmp(o.progress, "none")) rcfg.progress = -1;
@@ -378,6 +385,9 @@ head_done:
     if (task) {
         printf("text:       task %s, tokenizer %s, %lld tokens per example%s\n", ft_task_name(task), tok_path,
                (long long)train->x_shape[1], m->seq_bidirectional ? ", bidirectional attention" : "");
+        if (o.pad_to_dataset) printf("            batches padded to %lld tokens\n", (long long)train->x_shape[1]);
+        else printf("            batches padded to their longest row, rounded up to a multiple of %lld%s\n", (long long)o.pad_multiple,
+                    o.group_by_length ? "; rows grouped by length" : "");
         cli_print_text_note(base, o.data, topts.max_len);
         fflush(stdout);
     }
@@ -397,6 +407,9 @@ head_done:
     else if (val && task == FT_TASK_LM) printf("; best validation perplexity %.3f (epoch %d)", res.best_val_accuracy > 0 ? 1.0 / res.best_val_accuracy : 0.0, res.best_epoch);
     else if (val && ctc) printf("; best validation WER %.2f%% (epoch %d)", 100 * (1 - res.best_val_accuracy), res.best_epoch);
     else if (val) printf("; best validation accuracy %.2f%% (epoch %d)", 100 * res.best_val_accuracy, res.best_epoch);
+    if (task && res.positions > 0)
+        printf("\npadding:    %.1f%% of the %lld positions computed were padding", 100.0 * (double)(res.positions - res.real_tokens) / (double)res.positions,
+               (long long)res.positions);
     printf("\nsaved:      %s/checkpoint.safetensors%s, metrics.jsonl, report.html\n", o.out,
            val ? ", best.safetensors" : "");
     printf("next:       finetune eval --model %s/checkpoint.safetensors --data <spec>\n", o.out);

@@ -357,7 +357,77 @@ static void test_stress(void) {
     ft_loader_free(l);
 }
 
+/* Length grouping: each run of `group` examples of the shuffled order is sorted longest first
+ * (ties in order), every example once per epoch, the same batches for any worker count, a
+ * different grouping each epoch; group >= n without shuffling sorts the whole set. */
+static void test_group_by_length(void) {
+    ft_dataset ds;
+    synth s;
+    synth_init(&ds, &s, N);
+    int64_t len[N];
+    for (int64_t i = 0; i < N; i++) len[i] = (i * 37) % 11; /* many ties */
+    enum { G = 3 * BS };
+    int64_t ids[2][N], ref[N], plain[N], sizes[N], nb;
+    for (int w = 0; w < 2; w++) {
+        ft_loader_config c = config(BS, true, false, w ? 3 : 0, 2);
+        ft_loader *l = NULL;
+        CHECK_OK(ft_loader_new(&ds, &c, &l));
+        if (!l) return;
+        CHECK_OK(ft_loader_group_by_length(l, len, G));
+        for (int64_t e = 0; e < 2; e++) {
+            int64_t *out = e == 0 ? ids[w] : ref;
+            CHECK(run_epoch(l, e, 0, out, sizes, &nb) == N && is_perm(out, N));
+        }
+        ft_loader_free(l);
+    }
+    CHECK(!memcmp(ids[0], ids[1], sizeof ids[0])); /* any worker count */
+    CHECK(memcmp(ids[0], ref, sizeof ref) != 0);   /* epoch 1 differs from epoch 0 */
+    /* the same runs as the plain shuffle, each sorted by length with ties in shuffled order */
+    ft_loader_config c = config(BS, true, false, 0, 1);
+    ft_loader *l = NULL;
+    CHECK_OK(ft_loader_new(&ds, &c, &l));
+    if (!l) return;
+    CHECK(run_epoch(l, 0, 0, plain, sizes, &nb) == N);
+    ft_loader_free(l);
+    bool ok = true;
+    for (int64_t lo = 0; lo < N; lo += G) {
+        int64_t k = lo + G < N ? G : N - lo;
+        for (int64_t j = 0; j < k && ok; j++) {
+            bool in_run = false;
+            for (int64_t q = 0; q < k; q++) in_run |= plain[lo + q] == ids[0][lo + j];
+            ok = in_run;
+            if (ok && j > 0) {
+                int64_t a = ids[0][lo + j - 1], b = ids[0][lo + j];
+                ok = len[a] > len[b];
+                if (len[a] == len[b]) { /* ties keep the shuffled order */
+                    int64_t pa = 0, pb = 0;
+                    for (int64_t q = 0; q < k; q++) { if (plain[lo + q] == a) pa = q; if (plain[lo + q] == b) pb = q; }
+                    ok = pa < pb;
+                }
+            }
+        }
+    }
+    CHECKF(ok, "length grouping: a run is not sorted longest first or mixes runs");
+    /* no shuffle, group >= n: the whole set by length (evaluation order) */
+    c = config(BS, false, false, 0, 1);
+    CHECK_OK(ft_loader_new(&ds, &c, &l));
+    if (!l) return;
+    CHECK_OK(ft_loader_group_by_length(l, len, 1000));
+    CHECK(run_epoch(l, 0, 0, plain, sizes, &nb) == N);
+    ok = true;
+    for (int64_t j = 1; j < N; j++) ok &= len[plain[j - 1]] > len[plain[j]] || (len[plain[j - 1]] == len[plain[j]] && plain[j - 1] < plain[j]);
+    CHECK(ok);
+    CHECK_ERR(ft_loader_group_by_length(l, len, -1), FT_EINVAL);
+    CHECK_OK(ft_loader_group_by_length(l, NULL, 0)); /* off again: file order */
+    CHECK(run_epoch(l, 0, 0, plain, sizes, &nb) == N);
+    ok = true;
+    for (int64_t j = 0; j < N; j++) ok &= plain[j] == j;
+    CHECK(ok);
+    ft_loader_free(l);
+}
+
 int main(void) {
+    test_group_by_length();
     test_coverage_and_order();
     test_resume_and_restart();
     test_errors();

@@ -11,7 +11,8 @@
 # stories260K's tokenizer has 512 pieces, so words split finely; words past the cut are not
 # scored and the run header counts them). The model after the last step is evaluated once on
 # the whole valid set (3,250 sentences). Prints a line per run and one JSON line.
-# Usage: examples/conll2003/run.sh [seeds...]   (default 1; env N_TRAIN, EPOCHS, MAX_LEN, LR)
+# Usage: examples/conll2003/run.sh [seeds...]   (default 1 2 3; env N_TRAIN, EPOCHS, MAX_LEN, LR, and PAD:
+# extra padding flags for train and eval, e.g. PAD=--pad-to-dataset to time the fixed-shape runs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${FT_SHARED:-../shared}
@@ -20,7 +21,8 @@ if [ ! -f "$S/data/conll2003/train.txt" ] || [ ! -f "$S/models/stories260K/stori
 fi
 FT=${FT:-build/finetune}
 [ -x "$FT" ] || make -s all
-SEEDS=("${@:-1}"); SEEDS=(${SEEDS[@]})
+SEEDS=("${@:-1 2 3}"); SEEDS=(${SEEDS[@]})
+PAD=(${PAD:-})
 N_TRAIN=${N_TRAIN:-1500}; EPOCHS=${EPOCHS:-2}; MAX_LEN=${MAX_LEN:-128}; LR=${LR:-3e-3}
 OUT=runs/conll2003
 M=$S/models/stories260K
@@ -29,7 +31,7 @@ head -n "$N_TRAIN" "$S/data/conll2003/train.txt" >"$OUT/train.txt"
 [ -f "$OUT/stories260K/config.json" ] || $FT convert --model "$M/stories260K.bin" --out "$OUT/stories260K" >/dev/null
 
 common=(--tokenizer "$M/tok512.bin" --data "token-cls:$OUT/train.txt" --max-len "$MAX_LEN" --epochs "$EPOCHS" --batch 16
-        --lr "$LR" --schedule cosine --warmup 20 --progress none)
+        --lr "$LR" --schedule cosine --warmup 20 --progress none "${PAD[@]}")
 start=$(date +%s)
 declare -A f1 pr rc
 for seed in "${SEEDS[@]}"; do
@@ -42,7 +44,7 @@ for seed in "${SEEDS[@]}"; do
     t0=$(date +%s)
     $FT train "${args[@]}" "${common[@]}" --seed "$seed" --out "$OUT/$v-$seed" >"$OUT/$v-$seed.log"
     j=$($FT eval --model "$OUT/$v-$seed/checkpoint.safetensors" --data "token-cls:$S/data/conll2003/valid.txt" \
-        --max-len "$MAX_LEN" --json)
+        --max-len "$MAX_LEN" --json "${PAD[@]}")
     echo "$j" >"$OUT/$v-$seed.eval.json"
     f=$(sed 's/.*"entity_f1":\([0-9.e-]*\).*/\1/' <<<"$j")
     p=$(sed 's/.*"entity_precision":\([0-9.e-]*\).*/\1/' <<<"$j"); r=$(sed 's/.*"entity_recall":\([0-9.e-]*\).*/\1/' <<<"$j")

@@ -9,7 +9,8 @@
 # of each run says how many were truncated). Nothing is selected on dev: the model after the last
 # step is evaluated once on the whole dev set (872 sentences). Prints a line per run and one JSON line.
 # EPOCHS=4 and LR=1e-3 were chosen on rows 60,001-61,000 of train.tsv held out (see README.md).
-# Usage: examples/sst2/run.sh [seeds...]   (default 1 2 3; env N_TRAIN, EPOCHS, MAX_LEN, LR)
+# Usage: examples/sst2/run.sh [seeds...]   (default 1 2 3; env N_TRAIN, EPOCHS, MAX_LEN, LR, and PAD:
+# extra padding flags for train and eval, e.g. PAD=--pad-to-dataset to time the fixed-shape runs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${FT_SHARED:-../shared}
@@ -19,6 +20,7 @@ fi
 FT=${FT:-build/finetune}
 [ -x "$FT" ] || make -s all
 SEEDS=("${@:-1 2 3}"); SEEDS=(${SEEDS[@]})
+PAD=(${PAD:-})
 N_TRAIN=${N_TRAIN:-2000}; EPOCHS=${EPOCHS:-4}; MAX_LEN=${MAX_LEN:-64}; LR=${LR:-1e-3}
 OUT=runs/sst2
 M=$S/models/stories260K
@@ -27,7 +29,7 @@ head -n $((N_TRAIN + 1)) "$S/data/sst2/train.tsv" >"$OUT/train.tsv"
 [ -f "$OUT/stories260K/config.json" ] || $FT convert --model "$M/stories260K.bin" --out "$OUT/stories260K" >/dev/null
 
 common=(--tokenizer "$M/tok512.bin" --data "seq-cls:$OUT/train.tsv" --max-len "$MAX_LEN" --epochs "$EPOCHS" --batch 32
-        --lr "$LR" --schedule cosine --warmup 20 --progress none)
+        --lr "$LR" --schedule cosine --warmup 20 --progress none "${PAD[@]}")
 start=$(date +%s)
 declare -A acc f1
 for seed in "${SEEDS[@]}"; do
@@ -38,7 +40,7 @@ for seed in "${SEEDS[@]}"; do
     esac
     t0=$(date +%s)
     $FT train --model "$model" "${common[@]}" --seed "$seed" --out "$OUT/$v-$seed" >"$OUT/$v-$seed.log"
-    j=$($FT eval --model "$OUT/$v-$seed/checkpoint.safetensors" --data "seq-cls:$S/data/sst2/dev.tsv" --max-len "$MAX_LEN" --json)
+    j=$($FT eval --model "$OUT/$v-$seed/checkpoint.safetensors" --data "seq-cls:$S/data/sst2/dev.tsv" --max-len "$MAX_LEN" --json "${PAD[@]}")
     a=$(sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/' <<<"$j"); f=$(sed 's/.*"macro_f1":\([0-9.e-]*\).*/\1/' <<<"$j")
     acc[$v]="${acc[$v]:-} $a"; f1[$v]="${f1[$v]:-} $f"
     echo "seed $seed  $v: dev accuracy $a, macro-F1 $f  ($(( $(date +%s) - t0 )) s)"

@@ -11,6 +11,22 @@
 extern "C" {
 #endif
 
+/* Text tasks (seq-cls, token-cls, lm): how batches are padded and ordered (docs/data.md,
+ * "Padding and batches"). By default each batch is padded only to its own longest row, rounded
+ * up to a multiple of FT_TEXT_PAD_MULTIPLE (at most the dataset's T), so a batch of short
+ * sentences costs little; the graph per (batch size, length) is cached. Padding never changes a
+ * loss or a metric (padded keys are masked, padded positions have no target), only the cost. */
+#define FT_TEXT_PAD_MULTIPLE 8
+typedef struct {
+    bool pad_to_dataset;   /* pad every batch to the dataset's T (its longest row), as a fixed-shape run does */
+    int pad_multiple;      /* round a batch's length up to a multiple of this (1 = exact; 0 = FT_TEXT_PAD_MULTIPLE) */
+    /* Training only: Hugging Face's group_by_length. The shuffled order is cut into mega-batches
+     * of 50 batches, each sorted by length (longest first), so a batch holds rows of similar
+     * length and pads little; which rows meet in a mega-batch is still random each epoch.
+     * Evaluation always takes its examples longest first when padding per batch. */
+    bool group_by_length;
+} ft_text_batching;
+
 typedef struct {
     const char *out_dir;        /* run directory: metrics.jsonl, report.html, checkpoints */
     int epochs;
@@ -37,6 +53,7 @@ typedef struct {
      * run continues uncached) above feature_cache_max_bytes (0 = 2 GiB). */
     bool no_feature_cache;
     int64_t feature_cache_max_bytes;
+    ft_text_batching text;      /* text tasks: padding per batch and length grouping */
 } ft_run_config;
 
 ft_run_config ft_run_defaults(void);
@@ -100,6 +117,9 @@ typedef struct {
     bool interrupted;           /* SIGINT/SIGTERM: checkpoint written, resumable */
     bool early_stopped;
     bool feature_cache;         /* the training set's frozen features were cached (see ft_run_config) */
+    /* Text tasks: over the training steps run, real tokens and the positions computed (batch
+     * rows x padded length), so 1 - real_tokens / positions is the share spent on padding. */
+    int64_t real_tokens, positions;
 } ft_run_result;
 
 /* Train m on `train`, evaluating on `val` (may be NULL) after each epoch. Writes
@@ -107,6 +127,9 @@ typedef struct {
  * metrics.jsonl and report.html. Returns FT_EINTR after a clean interrupt. */
 ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run_config *cfg, ft_run_result *res);
 ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res);
+/* ft_evaluate with the text batching of tb (NULL: the defaults, as ft_evaluate). */
+ft_status ft_evaluate_text_batching(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, const ft_text_batching *tb,
+                                    ft_eval_result *res);
 /* ft_evaluate that also writes each example's class probabilities (softmax of the logits)
  * to probs (ds->n x n_classes, by dataset index) and its label to labels (ds->n; may be
  * NULL); one class per example only. */

@@ -193,6 +193,13 @@ typedef struct {
 ft_status ft_loader_new(ft_dataset *ds, const ft_loader_config *cfg, ft_loader **out);
 void ft_loader_free(ft_loader *l);
 int64_t ft_loader_batches_per_epoch(const ft_loader *l);
+/* Length grouping (text: Hugging Face's group_by_length). From the next ft_loader_start, the
+ * epoch's order (shuffled or not) is cut into runs of `group` examples and each run is sorted
+ * by length, longest first (equal lengths keep their order), so batches hold examples of
+ * similar length; the order stays a function of (seed, epoch). group >= n sorts the whole
+ * epoch. lengths: ds->n values, the caller's, read at each start (must outlive the loader).
+ * group 0 or lengths NULL turns it off. Allocates here, never in start/next. */
+ft_status ft_loader_group_by_length(ft_loader *l, const int64_t *lengths, int64_t group);
 /* Begin epoch `epoch` at batch `start_batch` (resume). */
 ft_status ft_loader_start(ft_loader *l, int64_t epoch, int64_t start_batch);
 /* fetch false: batches carry only n, idx and their position (get() is not called; x and

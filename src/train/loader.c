@@ -1,7 +1,8 @@
 /* Loader: seeded shuffling, batching and background prefetch.
  *
  * Batch k of epoch e holds the examples perm_e[k*B .. min((k+1)*B, n)) in that order,
- * where perm_e = ft_permutation(n, seed, stream e) when shuffling, else the identity.
+ * where perm_e = ft_permutation(n, seed, stream e) when shuffling, else the identity
+ * (with ft_loader_group_by_length, then sorted by length within runs of `group`).
  * Its content depends on nothing else, so any number of workers gives the same batches.
  *
  * Threads. `workers` threads fill a ring of prefetch+1 preallocated slots: batch k
@@ -24,6 +25,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LOADER_MAX_WORKERS 256
@@ -45,6 +47,9 @@ struct ft_loader {
     int64_t n_batches;
     size_t x_bytes;         /* bytes per example */
     int64_t *perm;          /* n */
+    int64_t (*sortbuf)[2];  /* n (length, position) pairs for length grouping, or NULL */
+    const int64_t *lengths; /* ft_loader_group_by_length */
+    int64_t group;
     slot *slots;
     int n_slots;
 
@@ -159,6 +164,7 @@ void ft_loader_free(ft_loader *l) {
     ft_free(l->slots);
     ft_free(l->threads);
     ft_free(l->perm);
+    ft_free(l->sortbuf);
     ft_free(l);
 }
 
@@ -232,6 +238,42 @@ sync_fail:
     return ft_fail(FT_ENOMEM, "cannot create the loader's mutex/condition variables");
 }
 
+/* Longest first; equal lengths keep their position (a stable sort through the pair). */
+static int by_len_desc(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? 1 : -1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Sort each run of l->group examples of the epoch's order by length (l->lengths). */
+static void group_by_length(ft_loader *l) {
+    int64_t n = l->ds->n, g = l->group;
+    for (int64_t lo = 0; lo < n; lo += g) {
+        int64_t k = lo + g < n ? g : n - lo;
+        for (int64_t j = 0; j < k; j++) {
+            l->sortbuf[j][0] = l->lengths[l->perm[lo + j]];
+            l->sortbuf[j][1] = lo + j;
+        }
+        qsort(l->sortbuf, (size_t)k, sizeof *l->sortbuf, by_len_desc);
+        /* sortbuf[j][1] are positions; read the examples before overwriting them */
+        for (int64_t j = 0; j < k; j++) l->sortbuf[j][0] = l->perm[l->sortbuf[j][1]];
+        for (int64_t j = 0; j < k; j++) l->perm[lo + j] = l->sortbuf[j][0];
+    }
+}
+
+ft_status ft_loader_group_by_length(ft_loader *l, const int64_t *lengths, int64_t group) {
+    if (!l) return ft_fail(FT_EINVAL, "ft_loader_group_by_length: no loader");
+    if (group < 0) return ft_fail(FT_EINVAL, "loader length group %lld must be >= 0", (long long)group);
+    bool on = group > 0 && lengths && l->ds->n > 0;
+    if (on && !l->sortbuf && !(l->sortbuf = ft_malloc((size_t)l->ds->n * sizeof *l->sortbuf)))
+        return ft_fail(FT_ENOMEM, "out of memory for grouping %lld examples by length", (long long)l->ds->n);
+    pthread_mutex_lock(&l->mu);
+    l->lengths = on ? lengths : NULL;
+    l->group = on ? group : 0;
+    pthread_mutex_unlock(&l->mu);
+    return FT_OK;
+}
+
 void ft_loader_set_fetch(ft_loader *l, bool fetch) {
     if (!l) return;
     pthread_mutex_lock(&l->mu);
@@ -250,6 +292,7 @@ ft_status ft_loader_start(ft_loader *l, int64_t epoch, int64_t start_batch) {
     for (int i = 0; i < l->n_slots; i++) l->slots[i].state = SLOT_FREE;
     if (l->cfg.shuffle) ft_permutation(l->perm, l->ds->n, l->cfg.seed, (uint64_t)epoch);
     else for (int64_t i = 0; i < l->ds->n; i++) l->perm[i] = i;
+    if (l->group > 0) group_by_length(l);
     l->epoch = epoch;
     l->fetch = l->fetch_next;
     l->head = l->tail = start_batch;

@@ -49,8 +49,15 @@ void ft_eval_result_free(ft_eval_result *r) {
     if (r) { ft_free(r->confusion); r->confusion = NULL; ft_entity_metrics_free(&r->entities); }
 }
 
-/* ---------------- graphs per batch shape ---------------- */
-#define MAX_SHAPES 4
+/* ---------------- graphs per batch shape ----------------
+ * Graphs are cached per (batch size, plan, sequence length). Images and tables see one or two
+ * batch sizes; text batches padded to their own length see a handful of lengths (multiples of
+ * the pad multiple), so text caches hold more graphs, within a budget of planned arena bytes
+ * (1 GiB, or twice the newest graph's arena if that is more; the least recently used graph
+ * goes first, the newest always stays). */
+#define MAX_SHAPES 16
+#define PLAIN_SHAPES 4
+#define TEXT_CACHE_BYTES ((size_t)1 << 30)
 #define FC_MAX 8
 /* G_PLAIN: the model's graph. G_HEAD: the feature cache's frontier nodes are inputs
  * (ft_graph_feed), so only what follows them runs. */
@@ -82,11 +89,13 @@ typedef struct {
     ft_node *front[FC_MAX];
     ft_text_graph text;
     ft_ctc_graph ctc;
+    uint64_t used;      /* the cache's clock at its last use (LRU) */
 } step_graph;
 
 typedef struct {
     step_graph s[MAX_SHAPES];
     int n;
+    uint64_t clock;
 } graph_cache;
 
 static void cache_free(graph_cache *c) {
@@ -94,14 +103,25 @@ static void cache_free(graph_cache *c) {
     c->n = 0;
 }
 
+static bool is_text_task(int task) { return task == FT_TASK_SEQ_CLS || task == FT_TASK_TOKEN_CLS || task == FT_TASK_LM; }
+
+/* The sequence length a batch's graph has: text batches padded to their longest row (tb), other
+ * sequence data (ctc) the dataset's, 0 for the rest. */
+static int64_t batch_len(const ft_dataset *ds, const ft_batch *b, const ft_text_batching *tb) {
+    if (!ds || !ds->task) return 0;
+    if (!is_text_task(ds->task) || !tb || tb->pad_to_dataset) return ds->x_shape[1];
+    return ft_text_batch_len(b->x, ds->x_shape[1], b->n, tb->pad_multiple > 0 ? tb->pad_multiple : FT_TEXT_PAD_MULTIPLE);
+}
+
 /* The model's loss graph for a batch of n (inputs x, y; logits kept), not yet planned. Text
- * datasets (ds->task) get the ids/mask/targets graph of text_task.c instead. */
-static ft_status build_step(ft_model *m, const ft_dataset *ds, int64_t n, bool training, float smoothing, step_graph *s) {
+ * datasets (ds->task) get the ids/mask/targets graph of text_task.c instead, of length T. */
+static ft_status build_step(ft_model *m, const ft_dataset *ds, int64_t n, int64_t T, bool training, float smoothing,
+                            step_graph *s) {
     memset(s, 0, sizeof *s);
     s->n = n;
     s->training = training;
     s->task = ds ? ds->task : 0;
-    s->T = s->task ? ds->x_shape[1] : 0;
+    s->T = s->task ? (T > 0 ? T : ds->x_shape[1]) : 0;
     if (!(s->g = ft_graph_new(m->params))) return ft_fail(FT_ENOMEM, "out of memory");
     if (s->task == FT_TASK_CTC) {
         ft_ctc_graph_build(m, s->g, n, ds->x_numel, training, &s->ctc);
@@ -140,22 +160,36 @@ static ft_status match_frontier(step_graph *s, const feature_cache *fc) {
     return FT_OK;
 }
 
-static ft_status cache_get(graph_cache *c, ft_model *m, const ft_dataset *ds, int64_t n, bool training, float smoothing,
-                           int mode, const feature_cache *fc, step_graph **out) {
+static void cache_evict(graph_cache *c, int i) {
+    ft_graph_free(c->s[i].g);
+    memmove(&c->s[i], &c->s[i + 1], sizeof c->s[0] * (size_t)(c->n - i - 1));
+    c->n--;
+}
+
+/* The least recently used graph other than `keep` (-1: none kept). */
+static int cache_lru(const graph_cache *c, int keep) {
+    int k = -1;
+    for (int i = 0; i < c->n; i++)
+        if (i != keep && (k < 0 || c->s[i].used < c->s[k].used)) k = i;
+    return k;
+}
+
+/* T: the batch's sequence length (batch_len). */
+static ft_status cache_get(graph_cache *c, ft_model *m, const ft_dataset *ds, int64_t n, int64_t T, bool training,
+                           float smoothing, int mode, const feature_cache *fc, step_graph **out) {
     int task = ds ? ds->task : 0;
-    int64_t T = task ? ds->x_shape[1] : 0;
+    if (!task) T = 0;
+    else if (T <= 0) T = ds->x_shape[1];
     for (int i = 0; i < c->n; i++)
         if (c->s[i].n == n && c->s[i].training == training && c->s[i].mode == mode && c->s[i].task == task && c->s[i].T == T) {
+            c->s[i].used = ++c->clock;
             *out = &c->s[i];
             return FT_OK;
         }
-    if (c->n == MAX_SHAPES) { /* evict the oldest: shapes come from a handful of batch sizes */
-        ft_graph_free(c->s[0].g);
-        memmove(&c->s[0], &c->s[1], sizeof c->s[0] * (MAX_SHAPES - 1));
-        c->n--;
-    }
+    bool text = is_text_task(task);
+    if (c->n >= (text ? MAX_SHAPES : PLAIN_SHAPES)) cache_evict(c, cache_lru(c, -1));
     step_graph *s = &c->s[c->n];
-    ft_status st = build_step(m, ds, n, training, smoothing, s);
+    ft_status st = build_step(m, ds, n, T, training, smoothing, s);
     if (st) return st;
     s->mode = mode;
     if (mode == G_HEAD) {
@@ -164,8 +198,20 @@ static ft_status cache_get(graph_cache *c, ft_model *m, const ft_dataset *ds, in
         if (st) { ft_graph_free(s->g); return st; }
     }
     if ((st = ft_graph_plan(s->g, s->loss, training))) { ft_graph_free(s->g); return st; }
+    s->used = ++c->clock;
     c->n++;
-    *out = s;
+    int keep = c->n - 1;
+    size_t budget = 2 * ft_graph_stats(s->g).arena_bytes; /* text: at most 1 GiB, or two graphs of this size */
+    if (budget < TEXT_CACHE_BYTES) budget = TEXT_CACHE_BYTES;
+    while (text && c->n > 1) {
+        size_t bytes = 0;
+        for (int i = 0; i < c->n; i++) bytes += ft_graph_stats(c->s[i].g).arena_bytes;
+        if (bytes <= budget) break;
+        int k = cache_lru(c, keep);
+        cache_evict(c, k);
+        if (k < keep) keep--;
+    }
+    *out = &c->s[keep];
     return FT_OK;
 }
 
@@ -203,7 +249,7 @@ static ft_status fc_extract(feature_cache *fc, ft_model *m, ft_dataset *ds, int6
         if (!sg) {
             if (n_g == 2) { ft_graph_free(g[0].g); g[0] = g[1]; n_g = 1; }
             sg = &g[n_g];
-            if ((s = build_step(m, ds, b->n, training, 0.0f, sg))) break;
+            if ((s = build_step(m, ds, b->n, 0, training, 0.0f, sg))) break;
             n_g++;
             if ((s = match_frontier(sg, fc))) break;
             sg->logits->keep = false; /* only the frontier is computed */
@@ -232,7 +278,7 @@ static ft_status fc_setup(feature_cache *fc, ft_model *m, ft_dataset *ds, int64_
     memset(fc, 0, sizeof *fc);
     if (cfg->no_feature_cache || ds->n < 1 || ds->task) return FT_OK; /* text: not (yet) */
     step_graph s;
-    ft_status st = build_step(m, ds, bs < ds->n ? bs : ds->n, training, 0.0f, &s);
+    ft_status st = build_step(m, ds, bs < ds->n ? bs : ds->n, 0, training, 0.0f, &s);
     if (st) return st;
     ft_node *fr[FC_MAX];
     int k = ft_graph_status(s.g) ? 0 : ft_graph_frozen_frontier(s.g, s.x, s.loss, training, fr, FC_MAX);
@@ -294,11 +340,12 @@ static void fc_gather(const feature_cache *fc, step_graph *sg, const ft_batch *b
     }
 }
 
-/* Feed one batch to sg: from the cache (G_HEAD) or the loader's x and y. */
-static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_batch *b, int64_t x_numel) {
+/* Feed one batch to sg: from the cache (G_HEAD) or the loader's x and y (ds: the batch's dataset). */
+static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_batch *b, const ft_dataset *ds) {
+    int64_t x_numel = ds->x_numel;
     if (sg->mode == G_HEAD) { fc_gather(fc, sg, b); return FT_OK; }
     if (sg->task == FT_TASK_CTC) return ft_ctc_graph_set(&sg->ctc, b->x, b->n);
-    if (sg->task) { ft_text_graph_set(&sg->text, b->x, b->y, b->n); return FT_OK; }
+    if (sg->task) { ft_text_graph_set(&sg->text, b->x, ds->x_shape[1], b->y, b->n); return FT_OK; }
     ft_status s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * x_numel) * 4);
     if (!s) s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4);
     return s;
@@ -325,25 +372,36 @@ static ft_status check_data(const ft_model *m, const ft_dataset *ds) {
 }
 
 /* ---------------- evaluation ---------------- */
-static ft_status evaluate_text(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
+/* Padded per batch (tb), the examples go longest first, so each batch pads little; the sums
+ * behind the metrics do not depend on the order. */
+static ft_status evaluate_text(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, const ft_text_batching *tb,
+                               ft_eval_result *res) {
     ft_text_eval *e = NULL;
     ft_status s = ft_text_eval_new(m, ds, &e);
     if (s) return s;
+    int64_t *lengths = NULL;
+    if (!tb->pad_to_dataset && ds->n > batch_size && (s = ft_text_lengths(ds, &lengths))) { ft_text_eval_free(e); return s; }
     ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
     ft_loader *l = NULL;
-    if ((s = ft_loader_new(ds, &lc, &l))) { ft_text_eval_free(e); return s; }
+    if ((s = ft_loader_new(ds, &lc, &l)) || (s = ft_loader_group_by_length(l, lengths, lengths ? ds->n : 0))) {
+        ft_loader_free(l);
+        ft_free(lengths);
+        ft_text_eval_free(e);
+        return s;
+    }
     graph_cache cache = {0};
     s = ft_loader_start(l, 0, 0);
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, ds, b->n, false, 0.0f, G_PLAIN, NULL, &sg))) break;
-        if ((s = feed_batch(sg, NULL, b, ds->x_numel))) break;
+        if ((s = cache_get(&cache, m, ds, b->n, batch_len(ds, b, tb), false, 0.0f, G_PLAIN, NULL, &sg))) break;
+        if ((s = feed_batch(sg, NULL, b, ds))) break;
         if ((s = ft_graph_forward(sg->g))) break;
         if ((s = ft_text_eval_add(e, &sg->text, b->x, b->y, b->n))) break;
     }
     cache_free(&cache);
     ft_loader_free(l);
+    ft_free(lengths);
     if (s) { ft_text_eval_free(e); return s; }
     s = ft_text_eval_finish(e, res);
     if (s) ft_eval_result_free(res);
@@ -362,8 +420,8 @@ static ft_status evaluate_ctc(ft_model *m, ft_dataset *ds, int64_t batch_size, i
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, ds, b->n, false, 0.0f, G_PLAIN, NULL, &sg))) break;
-        if ((s = feed_batch(sg, NULL, b, ds->x_numel))) break;
+        if ((s = cache_get(&cache, m, ds, b->n, batch_len(ds, b, NULL), false, 0.0f, G_PLAIN, NULL, &sg))) break;
+        if ((s = feed_batch(sg, NULL, b, ds))) break;
         if ((s = ft_graph_forward(sg->g))) break;
         if ((s = ft_ctc_eval_add(e, &sg->ctc, b->x, b->n))) break;
     }
@@ -385,12 +443,13 @@ static void softmax_rows(const float *z, int64_t n, int C, float *out) {
 
 /* probs (may be NULL): n x C softmax probabilities by dataset index; labels (may be NULL) the labels. */
 static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, feature_cache *fc,
-                          ft_eval_result *res, float *probs, int32_t *labels) {
+                          const ft_text_batching *tb, ft_eval_result *res, float *probs, int32_t *labels) {
     memset(res, 0, sizeof *res);
     ft_status s = check_data(m, ds);
     if (s) return s;
     if (ds->task == FT_TASK_CTC) return evaluate_ctc(m, ds, batch_size, workers, res);
-    if (ds->task) return evaluate_text(m, ds, batch_size, workers, res);
+    ft_text_batching dflt = {.pad_multiple = 0};
+    if (ds->task) return evaluate_text(m, ds, batch_size, workers, tb ? tb : &dflt, res);
     int C = m->n_classes;
     res->n_classes = C;
     res->confusion = ft_calloc((size_t)C * (size_t)C, sizeof *res->confusion);
@@ -407,8 +466,8 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, ds, b->n, false, 0.0f, mode, fc, &sg))) break;
-        if ((s = feed_batch(sg, fc, b, ds->x_numel))) break;
+        if ((s = cache_get(&cache, m, ds, b->n, 0, false, 0.0f, mode, fc, &sg))) break;
+        if ((s = feed_batch(sg, fc, b, ds))) break;
         if ((s = ft_graph_forward(sg->g))) break;
         const int32_t *yb = (const int32_t *)(const void *)sg->y->val;
         loss_sum += (double)sg->loss->val[0] * (double)b->n;
@@ -437,13 +496,18 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
 }
 
 ft_status ft_evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res) {
-    return evaluate(m, ds, batch_size, workers, NULL, res, NULL, NULL);
+    return evaluate(m, ds, batch_size, workers, NULL, NULL, res, NULL, NULL);
+}
+
+ft_status ft_evaluate_text_batching(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, const ft_text_batching *tb,
+                                    ft_eval_result *res) {
+    return evaluate(m, ds, batch_size, workers, NULL, tb, res, NULL, NULL);
 }
 
 ft_status ft_evaluate_probs(ft_model *m, ft_dataset *ds, int64_t batch_size, int workers, ft_eval_result *res,
                             float *probs, int32_t *labels) {
     if (ds->task) return ft_fail(FT_EUNSUPPORTED, "dataset '%s': per-example probabilities are for one class per example", ds->name);
-    return evaluate(m, ds, batch_size, workers, NULL, res, probs, labels);
+    return evaluate(m, ds, batch_size, workers, NULL, NULL, res, probs, labels);
 }
 
 ft_status ft_predict_one(ft_model *m, const void *x, float *probs) { return ft_predict_batch(m, x, 1, probs); }
@@ -452,7 +516,7 @@ ft_status ft_predict_batch(ft_model *m, const void *x, int64_t n, float *probs) 
     if (n < 1) return ft_fail(FT_EINVAL, "predict: %lld examples", (long long)n);
     graph_cache cache = {0};
     step_graph *sg;
-    ft_status s = cache_get(&cache, m, NULL, n, false, 0.0f, G_PLAIN, NULL, &sg);
+    ft_status s = cache_get(&cache, m, NULL, n, 0, false, 0.0f, G_PLAIN, NULL, &sg);
     int32_t *y = s ? NULL : ft_calloc((size_t)n, sizeof *y);
     if (!s && !y) s = ft_fail(FT_ENOMEM, "out of memory");
     if (!s) s = ft_graph_set_input(sg->g, sg->x, x, (size_t)sg->x->numel * 4);
@@ -485,9 +549,9 @@ ft_status ft_predict_dataset(ft_model *m, ft_dataset *ds, int64_t batch_size, in
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, NULL, b->n, false, 0.0f, G_PLAIN, NULL, &sg))) break;
+        if ((s = cache_get(&cache, m, NULL, b->n, 0, false, 0.0f, G_PLAIN, NULL, &sg))) break;
         for (int64_t i = 0; i < b->n; i++) b->y[i] = 0; /* the labels mean nothing here */
-        if ((s = feed_batch(sg, NULL, b, ds->x_numel))) break;
+        if ((s = feed_batch(sg, NULL, b, ds))) break;
         if ((s = ft_graph_forward(sg->g))) break;
         for (int64_t i = 0; i < b->n; i++) softmax_rows(sg->logits->val + i * C, 1, C, probs + b->idx[i] * C);
     }
@@ -509,6 +573,8 @@ static ft_status validate(const ft_run_config *c) {
     if (c->accum_steps < 1) return ft_fail(FT_EINVAL, "accumulation steps must be >= 1");
     if (c->clip_norm < 0 || !isfinite(c->clip_norm)) return ft_fail(FT_EINVAL, "clip norm must be >= 0");
     if (c->label_smoothing < 0 || c->label_smoothing >= 1) return ft_fail(FT_EINVAL, "label smoothing must be in [0,1)");
+    if (c->text.pad_multiple < 0 || c->text.pad_multiple > 4096)
+        return ft_fail(FT_EINVAL, "text pad multiple %d is not in [0, 4096]", c->text.pad_multiple);
     return FT_OK;
 }
 
@@ -530,6 +596,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
 
     ft_optimizer *opt = NULL;
     ft_loader *loader = NULL;
+    int64_t *lengths = NULL;
     graph_cache cache = {0};
     feature_cache tfc = {0}, vfc = {0};
     FILE *mf = NULL;
@@ -547,8 +614,13 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         if (st.seed != cfg->seed && cfg->progress >= 0)
             fprintf(stderr, "resume: using the checkpoint's seed %llu\n", (unsigned long long)st.seed);
     }
+    /* group_by_length (text): mega-batches of 50 batches sorted by length, as Hugging Face's
+     * LengthGroupedSampler */
+    bool grouped = cfg->text.group_by_length && is_text_task(train->task) && !cfg->text.pad_to_dataset;
+    if (grouped && (s = ft_text_lengths(train, &lengths))) goto done;
     ft_loader_config lc = {cfg->batch_size, true, false, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1, true};
     if ((s = ft_loader_new(train, &lc, &loader))) goto done;
+    if (grouped && (s = ft_loader_group_by_length(loader, lengths, 50 * cfg->batch_size))) goto done;
     /* Signals from here: an interrupt while the feature cache is computed (which is not
      * cut short) stops training after its first step, with a resumable checkpoint. */
     ft_install_signal_handlers();
@@ -584,8 +656,16 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         ft_batch *b;
         while (!(s = ft_loader_next(loader, &b)) && b) {
             step_graph *sg;
-            if ((s = cache_get(&cache, m, train, b->n, true, cfg->label_smoothing, mode, &tfc, &sg))) goto done;
-            if ((s = feed_batch(sg, &tfc, b, train->x_numel))) goto done;
+            int64_t T = batch_len(train, b, &cfg->text);
+            if ((s = cache_get(&cache, m, train, b->n, T, true, cfg->label_smoothing, mode, &tfc, &sg))) goto done;
+            if ((s = feed_batch(sg, &tfc, b, train))) goto done;
+            if (is_text_task(train->task)) { /* padding accounting: real tokens vs positions computed */
+                const int32_t *x = b->x;
+                int64_t Td = train->x_shape[1];
+                for (int64_t i = 0; i < b->n; i++)
+                    for (int64_t t = 0; t < Td; t++) res->real_tokens += x[i * 3 * Td + Td + t] != 0;
+                res->positions += b->n * T;
+            }
             ft_graph_set_rng(sg->g, st.seed, (uint64_t)(b->epoch * batches + b->index));
             if ((s = ft_graph_forward(sg->g))) goto done;
             if ((s = ft_graph_backward(sg->g))) goto done;
@@ -635,7 +715,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
         /* End of epoch (or of the step budget): evaluate, log, checkpoint. */
         bool epoch_complete = !mid_epoch;
         ft_eval_result ev = {0};
-        if (val && (s = evaluate(m, val, cfg->batch_size, cfg->workers, &vfc, &ev, NULL, NULL))) goto done;
+        if (val && (s = evaluate(m, val, cfg->batch_size, cfg->workers, &vfc, &cfg->text, &ev, NULL, NULL))) goto done;
         double train_loss = ep_n ? ep_loss / (double)ep_n : 0;
         double cols[FT_SERIES_COLS] = {train_loss, ev.loss, ev.accuracy};
         ft_series_push(epochs_hist, (double)epoch + 1, cols, FT_SERIES_COLS);
@@ -723,6 +803,7 @@ done:
     fc_free(&tfc);
     fc_free(&vfc);
     ft_loader_free(loader);
+    ft_free(lengths);
     ft_optimizer_free(opt);
     return s;
 }

@@ -28,18 +28,51 @@ void ft_text_graph_build(ft_model *m, ft_graph *g, int task, int64_t n, int64_t 
     ft_node_keep(tg->logits);
 }
 
-void ft_text_graph_set(const ft_text_graph *tg, const int32_t *x, const int32_t *y, int64_t n) {
-    int64_t T = tg->T;
+void ft_text_graph_set(const ft_text_graph *tg, const int32_t *x, int64_t T_src, const int32_t *y, int64_t n) {
+    int64_t T = tg->T, S = T_src;
     int32_t *ids = tg->ids->val ? (int32_t *)(void *)tg->ids->val : NULL;
     int32_t *tgt = tg->tgt && tg->tgt->val ? (int32_t *)(void *)tg->tgt->val : NULL;
     float *mask = tg->mask->val;
     for (int64_t i = 0; i < n; i++) {
-        const int32_t *e = x + i * 3 * T;
+        const int32_t *e = x + i * 3 * S;
         if (ids) memcpy(ids + i * T, e, (size_t)T * 4);
-        if (mask) for (int64_t t = 0; t < T; t++) mask[i * T + t] = e[T + t] ? 1.0f : 0.0f;
-        if (tgt) memcpy(tgt + i * T, e + 2 * T, (size_t)T * 4);
+        if (mask) for (int64_t t = 0; t < T; t++) mask[i * T + t] = e[S + t] ? 1.0f : 0.0f;
+        if (tgt) memcpy(tgt + i * T, e + 2 * S, (size_t)T * 4);
     }
     if (tg->y && tg->y->val) memcpy(tg->y->val, y, (size_t)n * 4);
+}
+
+/* One past the last real position of an example (its mask row); at least 1. */
+static int64_t row_len(const int32_t *e, int64_t T) {
+    int64_t L = T;
+    while (L > 1 && !e[T + L - 1]) L--;
+    return L;
+}
+
+int64_t ft_text_batch_len(const int32_t *x, int64_t T, int64_t n, int multiple) {
+    int64_t L = 1;
+    for (int64_t i = 0; i < n && L < T; i++) {
+        int64_t l = row_len(x + i * 3 * T, T);
+        if (l > L) L = l;
+    }
+    if (multiple > 1) L = (L + multiple - 1) / multiple * multiple;
+    return L < T ? L : T;
+}
+
+ft_status ft_text_lengths(ft_dataset *ds, int64_t **out) {
+    *out = NULL;
+    int64_t T = ds->x_shape[1];
+    int64_t *len = ft_malloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof *len);
+    int32_t *x = ft_malloc((size_t)ds->x_numel * sizeof *x);
+    ft_status s = len && x ? FT_OK : ft_fail(FT_ENOMEM, "out of memory for the lengths of %lld examples", (long long)ds->n);
+    for (int64_t i = 0; i < ds->n && !s; i++) {
+        int32_t y;
+        if (!(s = ds->get(ds, i, NULL, x, &y))) len[i] = row_len(x, T);
+    }
+    ft_free(x);
+    if (s) { ft_free(len); return s; }
+    *out = len;
+    return FT_OK;
 }
 
 ft_status ft_text_check_data(const ft_model *m, const ft_dataset *ds) {
@@ -132,7 +165,7 @@ static int argmax(const float *z, int64_t C) {
 
 ft_status ft_text_eval_add(ft_text_eval *e, const ft_text_graph *tg, const int32_t *x, const int32_t *y, int64_t n) {
     const float *z = tg->logits->val;
-    int64_t T = e->T;
+    int64_t T = e->T, Tg = tg->T; /* the dataset's length (x) and the batch's (logits) */
     double loss = tg->loss->val[0];
     e->examples += n;
     if (e->task == FT_TASK_SEQ_CLS) {
@@ -150,9 +183,9 @@ ft_status ft_text_eval_add(ft_text_eval *e, const ft_text_graph *tg, const int32
     for (int64_t i = 0; i < n; i++) {
         const int32_t *tgt = x + i * 3 * T + 2 * T;
         int64_t w = 0;
-        for (int64_t t = 0; t < T; t++) {
+        for (int64_t t = 0; t < Tg; t++) { /* past Tg: padding, nothing scored */
             if (tgt[t] == FT_IGNORE_INDEX) continue;
-            int p = argmax(z + (i * T + t) * C, C);
+            int p = argmax(z + (i * Tg + t) * C, C);
             batch_count++;
             e->correct += p == tgt[t];
             if (e->task == FT_TASK_TOKEN_CLS) {
