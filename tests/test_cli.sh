@@ -396,6 +396,23 @@ expect 0 train "${tt[@]}" --data "$tmp/ner.txt" --task token-cls --val "token-cl
 out_has "bidirectional attention"
 expect 0 eval --model "$tmp/ner/checkpoint.safetensors" --data "token-cls:$tmp/ner.txt" --json
 out_has '"entity_f1"'; out_has '"per_type"'
+# padding: per batch by default (and reported), --pad-to-dataset, --group-by-length; rows longer than
+# the model's 32 positions are cut at 32 (--max-len is capped), never an error or a crash
+{ printf 'label\tsentence\npos\tgood\nneg\tbad\n'; printf 'pos\t'; for i in $(seq 40); do printf 'good '; done; printf '\n'; } >"$tmp/long.tsv"
+tt1=(--model "$tmp/llama.json" --tokenizer "$tmp/vocab.txt" --batch 1 --progress none)
+expect 0 train "${tt1[@]}" --data "seq-cls:$tmp/long.tsv" --max-len 100 --epochs 1 --out "$tmp/pad1"
+out_has "1 of 3 examples truncated to 32 tokens"; out_has "batches padded to their longest row, rounded up to a multiple of 8"
+out_has "20.8% of the 48 positions computed were padding"   # rows of 3, 3 and 32 tokens -> 8, 8, 32
+expect 0 train "${tt1[@]}" --data "seq-cls:$tmp/long.tsv" --max-len 100 --epochs 1 --pad-to-dataset --out "$tmp/pad2"
+out_has "batches padded to 32 tokens"; out_has "60.4% of the 96 positions computed were padding"
+expect 0 train "${tt1[@]}" --data "seq-cls:$tmp/long.tsv" --epochs 1 --group-by-length --pad-multiple 1 --out "$tmp/pad3"
+out_has "rows grouped by length"; out_has "0.0% of the 38 positions computed were padding"
+expect 2 train "${tt1[@]}" --data "seq-cls:$tmp/long.tsv" --pad-multiple 0 --out "$tmp/pad4"
+expect 0 eval --model "$tmp/pad1/checkpoint.safetensors" --data "seq-cls:$tmp/long.tsv" --max-len 100 --json --batch 1
+l1=$(sed 's/.*"loss":\([0-9.e+-]*\).*/\1/' "$tmp/out")
+expect 0 eval --model "$tmp/pad1/checkpoint.safetensors" --data "seq-cls:$tmp/long.tsv" --max-len 100 --json --pad-to-dataset --batch 3
+l2=$(sed 's/.*"loss":\([0-9.e+-]*\).*/\1/' "$tmp/out")
+awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * (a < 0 ? -a : a) + 1e-7) }' && ok || bad "eval loss padded per batch $l1 vs to the dataset $l2"
 printf 'the cat sat on the mat\nvery good film\n' >"$tmp/lm.txt"
 expect 0 train "${tt[@]}" --data "lm:$tmp/lm.txt" --max-len 8 --epochs 1 --out "$tmp/lm"
 expect 0 eval --model "$tmp/lm/checkpoint.safetensors" --data "lm:$tmp/lm.txt" --max-len 8 --json

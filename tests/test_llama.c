@@ -8,7 +8,9 @@
  *  - with ../shared: stories260K greedy decoding reproduces llama2.c's run.c token for token
  *    (tests/fixtures/stories260k_greedy.txt, 256 steps). */
 #include "test.h"
+#include "models/models.h"
 
+#include <math.h>
 #include <stdint.h>
 
 /* ---- a llama2.c checkpoint in memory ---- */
@@ -203,6 +205,71 @@ static void test_sampling(void) {
     ft_model_free(m);
 }
 
+
+/* The sampler itself: temperature, top-k and top-p (nucleus) keep exactly the tokens they
+ * should, and over 20,000 seeded draws each kept token comes up as often as its renormalised
+ * probability says. */
+static void sample_freq(const float *logits, int V, const ft_generate_opts *o, double *freq) {
+    ft_prob_id buf[8];
+    for (int i = 0; i < V; i++) freq[i] = 0;
+    enum { DRAWS = 20000 };
+    for (int k = 0; k < DRAWS; k++) {
+        int32_t id = ft_generate_sample(logits, V, o, (uint64_t)k, buf);
+        if (id >= 0 && id < V) freq[id] += 1.0 / DRAWS;
+    }
+}
+
+static void test_sampler(void) {
+    const double p[6] = {0.4, 0.25, 0.15, 0.1, 0.06, 0.04};
+    float lg[6];
+    for (int i = 0; i < 6; i++) lg[i] = (float)log(p[i]) + 3.0f; /* a shift changes nothing */
+    ft_generate_opts o = ft_generate_defaults();
+    double f[6], want[6];
+    struct { float temp; int top_k; float top_p; int keep; } cases[] = {
+        {1.0f, 0, 1.0f, 6},  /* plain sampling: p */
+        {1.0f, 3, 1.0f, 3},  /* top-3: p[0..2] / 0.8 */
+        {1.0f, 0, 0.6f, 2},  /* nucleus 0.6: 0.4 < 0.6 <= 0.65: two tokens */
+        {1.0f, 0, 0.3f, 1},  /* nucleus 0.3: the most likely alone */
+        {1.0f, 4, 0.7f, 2},  /* top-4 (mass 0.9), then 0.7 of it (0.63): two tokens */
+        {2.0f, 0, 1.0f, 6},  /* temperature 2: p^(1/2) renormalised */
+        {0.5f, 2, 1.0f, 2},  /* temperature 0.5 then top-2: p^2 over the two */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        o.temperature = cases[c].temp;
+        o.top_k = cases[c].top_k;
+        o.top_p = cases[c].top_p;
+        o.seed = 100 + c;
+        double tot = 0;
+        for (int i = 0; i < 6; i++) tot += (want[i] = i < cases[c].keep ? pow(p[i], 1.0 / cases[c].temp) : 0);
+        bool ok = true;
+        sample_freq(lg, 6, &o, f);
+        for (int i = 0; i < 6; i++) {
+            want[i] /= tot;
+            if (want[i] == 0 ? f[i] != 0 : fabs(f[i] - want[i]) > 0.015) ok = false;
+        }
+        CHECKF(ok, "sampler case %zu (T %g, top-k %d, top-p %g): frequencies %.3f %.3f %.3f %.3f %.3f %.3f, want %.3f %.3f %.3f %.3f %.3f %.3f",
+               c, cases[c].temp, cases[c].top_k, cases[c].top_p, f[0], f[1], f[2], f[3], f[4], f[5], want[0], want[1], want[2],
+               want[3], want[4], want[5]);
+    }
+    /* greedy: the first maximum; a draw depends on (seed, step) only */
+    float tie[4] = {1.0f, 3.0f, 3.0f, 2.0f};
+    ft_prob_id buf[8];
+    o = ft_generate_defaults();
+    CHECK(ft_generate_sample(tie, 4, &o, 0, buf) == 1);
+    o.temperature = 1.0f;
+    o.seed = 9;
+    int32_t a = ft_generate_sample(lg, 6, &o, 17, buf), b = ft_generate_sample(lg, 6, &o, 17, buf);
+    CHECK(a == b);
+    int diff = 0;
+    for (uint64_t k = 0; k < 64; k++) {
+        o.seed = 9;
+        int32_t x = ft_generate_sample(lg, 6, &o, k, buf);
+        o.seed = 10;
+        diff += x != ft_generate_sample(lg, 6, &o, k, buf);
+    }
+    CHECK(diff > 10); /* another seed, other draws */
+}
+
 /* The same weights in export.py's version-1 layout: 256-byte header, norms first, no RoPE tables. */
 static uint8_t *l2c_to_v1(const l2c_cfg *c, bool shared, const uint8_t *legacy, size_t *size) {
     size_t C = (size_t)c->dim, L = (size_t)c->n_layers, F = (size_t)c->hidden, V = (size_t)c->vocab;
@@ -343,6 +410,7 @@ int main(void) {
     ft_set_num_threads(2);
     test_import_matches_llama2c_forward();
     test_sampling();
+    test_sampler();
     test_version1();
     test_bad_inputs();
     test_stories260k();

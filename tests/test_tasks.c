@@ -558,6 +558,213 @@ static void test_gpt2_seq_cls(void) {
     ft_tokenizer_free(t);
 }
 
+
+/* ---------------- padding per batch ---------------- */
+/* The step losses of a run (metrics.jsonl lines with "loss"). */
+static int read_step_losses(const char *dir, double *loss, int cap) {
+    char p[400];
+    snprintf(p, sizeof p, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < cap) {
+        json_t *j = json_loads(line, 0, NULL);
+        json_t *l = json_object_get(j, "loss");
+        if (l) loss[n++] = json_number_value(l);
+        json_decref(j);
+    }
+    fclose(f);
+    return n;
+}
+
+static bool close_rel(double a, double b, double tol) { return fabs(a - b) <= tol * fmax(1.0, fmax(fabs(a), fabs(b))); }
+
+typedef struct {
+    const char *name;
+    ft_task task;
+    const char *arch; /* "llama", "bert", "gpt2" */
+    bool bidirectional;
+} pad_case;
+
+static ft_model *pad_model(const pad_case *pc, int n_labels) {
+    ft_model *base = NULL, *m = NULL;
+    if (!strcmp(pc->arch, "llama")) base = tiny_llama();
+    else if (!strcmp(pc->arch, "bert"))
+        CHECK_OK(ft_model_from_config("{\"model_type\": \"bert\", \"vocab_size\": 28, \"hidden_size\": 16, \"num_hidden_layers\": 1,"
+                                      " \"num_attention_heads\": 2, \"intermediate_size\": 32, \"max_position_embeddings\": 32,"
+                                      " \"hidden_dropout_prob\": 0.0}", &base));
+    else
+        CHECK_OK(ft_model_from_config("{\"model_type\": \"gpt2\", \"vocab_size\": 28, \"n_positions\": 32, \"n_embd\": 16, \"n_layer\": 1,"
+                                      " \"n_head\": 2, \"resid_pdrop\": 0.0, \"embd_pdrop\": 0.0}", &base));
+    if (!base) return NULL;
+    if (strcmp(pc->arch, "llama")) ft_model_init(base, 5);
+    if (pc->task == FT_TASK_LM) return base;
+    CHECK_OK(ft_model_for_task(base, pc->task, n_labels, pc->bidirectional, 3, &m));
+    ft_model_free(base);
+    return m;
+}
+
+/* The same rows padded to the dataset's longest row or to each batch's own (exactly, or rounded
+ * up to 8) give the same loss and metrics, in evaluation and step by step in training, for causal
+ * and bidirectional Llama, BERT and GPT-2; only the positions computed differ. */
+static void test_dynamic_padding(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 24);
+    const char *seq = "label\tsentence\npos\tgood\nneg\tbad film\npos\tvery good , very good , the good film , very good cat !\n"
+                      "neg\tbad\npos\tgood film !\nneg\tthe bad cat sat on the mat , very bad\npos\tvery good\nneg\tunfun\n"
+                      "pos\tgood\nneg\tbad , bad\n";
+    const char *tok = "peter###B-PER sat###O\neu###B-ORG rejects###O german###B-MISC call###O on###O the###O mat###O ,###O "
+                      "peter###B-PER blackburn###I-PER sat###O on###O the###O cat###O\ngerman###B-MISC\n"
+                      "the###O cat###O sat###O\neu###B-ORG\npeter###B-PER blackburn###I-PER\n";
+    const char *lm = "the cat sat on the mat\nvery good film\ngood\nthe bad cat , very bad\nfilm\n"; /* 27 tokens: blocks 8, 8, 8, 3 */
+    ft_dataset *dseq = open_mem(FT_TASK_SEQ_CLS, seq, "pad.tsv", &o);
+    ft_dataset *dtok = open_mem(FT_TASK_TOKEN_CLS, tok, "pad.txt", &o);
+    ft_text_opts o8 = opts(t, 8);
+    ft_dataset *dlm = open_mem(FT_TASK_LM, lm, "pad_lm.txt", &o8);
+    if (!dseq || !dtok || !dlm) return;
+    CHECK(dseq->x_shape[1] >= 12 && dtok->x_shape[1] >= 12 && dlm->n == 4); /* the longest rows; most are far shorter */
+    const pad_case cases[] = {
+        {"llama seq-cls", FT_TASK_SEQ_CLS, "llama", false},
+        {"llama token-cls bidirectional", FT_TASK_TOKEN_CLS, "llama", true},
+        {"bert token-cls", FT_TASK_TOKEN_CLS, "bert", false},
+        {"bert seq-cls", FT_TASK_SEQ_CLS, "bert", false},
+        {"gpt2 seq-cls", FT_TASK_SEQ_CLS, "gpt2", false},
+        {"llama lm", FT_TASK_LM, "llama", false},
+    };
+    const ft_text_batching modes[4] = {{true, 0, false}, {false, 1, false}, {false, 0, false}, {false, 1, true}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const pad_case *pc = &cases[k];
+        ft_dataset *ds = pc->task == FT_TASK_SEQ_CLS ? dseq : pc->task == FT_TASK_TOKEN_CLS ? dtok : dlm;
+        /* evaluation: padded to the dataset in file order vs per batch, longest first */
+        ft_model *m = pad_model(pc, ds->n_classes);
+        if (!m) continue;
+        ft_eval_result r[3];
+        memset(r, 0, sizeof r);
+        for (int v = 0; v < 3; v++) CHECK_OK(ft_evaluate_text_batching(m, ds, 3, 0, &modes[v], &r[v]));
+        for (int v = 1; v < 3; v++)
+            CHECKF(close_rel(r[v].loss, r[0].loss, 2e-6) && r[v].n == r[0].n && r[v].correct == r[0].correct &&
+                   r[v].macro_f1 == r[0].macro_f1 && r[v].entities.f1 == r[0].entities.f1 && r[v].examples == r[0].examples,
+                   "%s: eval padded per batch (mode %d): loss %.9g, %lld/%lld correct vs padded to the dataset %.9g, %lld/%lld",
+                   pc->name, v, r[v].loss, (long long)r[v].correct, (long long)r[v].n, r[0].loss, (long long)r[0].correct,
+                   (long long)r[0].n);
+        for (int v = 0; v < 3; v++) ft_eval_result_free(&r[v]);
+        ft_model_free(m);
+        /* training: the same batches (same seed) give the same loss at every step */
+        double loss[4][64];
+        int nl[4];
+        ft_run_result res[4];
+        for (int v = 0; v < 4; v++) {
+            m = pad_model(pc, ds->n_classes);
+            if (!m) return;
+            char sub[64];
+            snprintf(sub, sizeof sub, "pad%zu_%d", k, v);
+            ft_run_config c = run_cfg(sub, 3);
+            c.batch_size = pc->task == FT_TASK_LM ? 1 : 2; /* batches of one size: grouping can only save */
+            c.text = modes[v];
+            CHECK_OK(ft_train(m, ds, NULL, &c, &res[v]));
+            nl[v] = read_step_losses(c.out_dir, loss[v], 64);
+            ft_model_free(m);
+        }
+        for (int v = 1; v < 3; v++) {
+            bool same = nl[v] == nl[0] && nl[0] >= 6;
+            int bad = -1;
+            for (int i = 0; same && i < nl[0]; i++)
+                if (!close_rel(loss[v][i], loss[0][i], 1e-4)) { same = false; bad = i; }
+            CHECKF(same, "%s: training padded per batch (mode %d): %d steps vs %d; step %d loss %.9g vs %.9g", pc->name, v, nl[v], nl[0],
+                   bad + 1, bad >= 0 ? loss[v][bad] : 0.0, bad >= 0 ? loss[0][bad] : 0.0);
+            CHECK(res[v].real_tokens == res[0].real_tokens && res[v].steps == res[0].steps);
+        }
+        /* the work differs: padded per batch computes fewer positions (lm: only its last block is short) */
+        CHECKF(res[1].positions < res[0].positions && res[2].positions <= res[0].positions && res[1].positions <= res[2].positions &&
+               res[0].positions == 3 * ds->n * ds->x_shape[1],
+               "%s: positions %lld (dataset), %lld (exact), %lld (x8)", pc->name, (long long)res[0].positions,
+               (long long)res[1].positions, (long long)res[2].positions);
+        /* grouped by length: every row once per epoch, never more positions than the ungrouped exact run */
+        CHECKF(res[3].real_tokens == res[1].real_tokens && res[3].positions <= res[1].positions && nl[3] == nl[1],
+               "%s: grouped by length: %lld real tokens in %lld positions vs %lld in %lld", pc->name, (long long)res[3].real_tokens,
+               (long long)res[3].positions, (long long)res[1].real_tokens, (long long)res[1].positions);
+    }
+    ft_text_batching bad = {false, -1, false};
+    ft_run_config c = run_cfg("padbad", 1);
+    c.text = bad;
+    ft_model *m = tiny_llama();
+    ft_run_result rr;
+    CHECK_ERR(ft_train(m, dlm, NULL, &c, &rr), FT_EINVAL);
+    CHECK(strstr(ft_errmsg(), "pad multiple") != NULL);
+    ft_model_free(m);
+    ft_dataset_free(dseq);
+    ft_dataset_free(dtok);
+    ft_dataset_free(dlm);
+    ft_tokenizer_free(t);
+}
+
+
+/* Issue #4's bad inputs not covered above: invalid UTF-8 in every format (CoNLL in both layouts,
+ * plain-text and JSONL LM data, JSONL seq-cls) is replaced with U+FFFD and counted, never an
+ * error or a crash; rows longer than the model's positions are refused with a message. */
+static void test_bad_text_inputs(void) {
+    ft_tokenizer *t = wp();
+    ft_text_opts o = opts(t, 16);
+    struct { ft_task task; const char *text, *name, *first; int64_t n_bad; } cases[] = {
+        {FT_TASK_TOKEN_CLS, "peter###B-PER s\xfft###O\neu###B-ORG\n", "u1.txt", "u1.txt:1", 1},
+        {FT_TASK_TOKEN_CLS, "peter B-PER\ns\xe2\x82t O\n\neu\xc0 B-ORG\n", "u2.txt", "u2.txt:2", 2},
+        {FT_TASK_TOKEN_CLS, "peter###B-\xffPER sat###O\n", "u3.txt", "u3.txt:1", 1}, /* in a tag: the tag's name */
+        {FT_TASK_LM, "the cat \xed\xa0\x80 sat\ngood\n", "u4.txt", "u4.txt:1", 1},
+        {FT_TASK_LM, "{\"text\": \"good\"}\n{\"text\": \"the \xf8\x88\x80\x80\x80 cat\"}\n", "u5.jsonl", "u5.jsonl:2", 1},
+        {FT_TASK_SEQ_CLS, "{\"text\": \"bad \xff film\", \"label\": 0}\n{\"text\": \"good\", \"label\": \"1\xc3\"}\n", "u6.jsonl", "u6.jsonl:1", 2},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ft_dataset *ds = NULL;
+        ft_status s = ft_dataset_text_mem(cases[k].task, cases[k].text, strlen(cases[k].text), cases[k].name, &o, &ds);
+        CHECKF(s == FT_OK, "%s: %s", cases[k].name, ft_errmsg());
+        if (!ds) continue;
+        ft_text_counts c;
+        CHECK_OK(ft_text_dataset_counts(ds, &c));
+        CHECKF(c.invalid_utf8 == cases[k].n_bad && !strcmp(c.first_invalid, cases[k].first), "%s: %lld rows with invalid UTF-8, first %s",
+               cases[k].name, (long long)c.invalid_utf8, c.first_invalid);
+        ft_dataset_free(ds);
+    }
+    /* a JSONL line that is not JSON for other reasons still fails with its line */
+    expect_err(FT_TASK_SEQ_CLS, "{\"text\": \"good\", \"label\": 1}\n{\"text\": \"b\xff\", \"label\": 0\n", "u7.jsonl", &o, FT_EFORMAT,
+               "u7.jsonl:2: not JSON");
+    /* rows longer than the model's positions (32) never reach it: a message, not a crash */
+    ft_text_opts o64 = opts(t, 64);
+    char longrow[400] = "label\tsentence\n0\tgood\n1\t";
+    for (int i = 0; i < 40; i++) strcat(longrow, "cat ");
+    strcat(longrow, "\n");
+    ft_dataset *ds = open_mem(FT_TASK_SEQ_CLS, longrow, "long.tsv", &o64);
+    ft_model *base = tiny_llama(), *m = NULL;
+    if (ds && base) CHECK_OK(ft_model_for_task(base, FT_TASK_SEQ_CLS, 2, false, 1, &m));
+    if (ds && m) {
+        CHECK(ds->x_shape[1] == 42);
+        ft_eval_result r;
+        memset(&r, 0, sizeof r);
+        CHECK_ERR(ft_evaluate(m, ds, 2, 0, &r), FT_EINVAL);
+        CHECKF(strstr(ft_errmsg(), "has sequences of 42 tokens but the model takes at most 32 (lower --max-len)") != NULL, "%s",
+               ft_errmsg());
+        ft_run_config c = run_cfg("long", 1);
+        ft_run_result res;
+        CHECK_ERR(ft_train(m, ds, NULL, &c, &res), FT_EINVAL);
+    }
+    ft_model_free(m);
+    ft_model_free(base);
+    ft_dataset_free(ds);
+    ft_tokenizer_free(t);
+    /* a missing tokenizer file, of every kind: FT_ENOTFOUND naming the file */
+    ft_tokenizer *tk = NULL;
+    CHECK_ERR(ft_tokenizer_load_wordpiece("/nonexistent/vocab.txt", true, &tk), FT_ENOTFOUND);
+    CHECK(strstr(ft_errmsg(), "/nonexistent/vocab.txt") != NULL);
+    CHECK_ERR(ft_tokenizer_load_llama2c("/nonexistent/tok512.bin", &tk), FT_ENOTFOUND);
+    CHECK(strstr(ft_errmsg(), "/nonexistent/tok512.bin") != NULL);
+    CHECK_ERR(ft_tokenizer_load_hf_json("/nonexistent/tokenizer.json", &tk), FT_ENOTFOUND);
+    CHECK(strstr(ft_errmsg(), "/nonexistent/tokenizer.json") != NULL);
+    CHECK_ERR(ft_tokenizer_load_bpe("/nonexistent/vocab.json", "/nonexistent/merges.txt", &tk), FT_ENOTFOUND);
+    CHECK(strstr(ft_errmsg(), "/nonexistent/") != NULL);
+    CHECK_ERR(ft_tokenizer_load_dir("/nonexistent", &tk), FT_ENOTFOUND);
+    CHECK(tk == NULL);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_train_seq_cls();
@@ -565,6 +772,8 @@ int main(void) {
     test_train_lm();
     test_bert_token_cls();
     test_gpt2_seq_cls();
+    test_dynamic_padding();
+    test_bad_text_inputs();
     test_oom();
     test_seq_cls();
     test_token_cls();

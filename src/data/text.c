@@ -609,7 +609,10 @@ out:
     return s;
 }
 
-static ft_status read_jsonl(const char *data, size_t len, const char *name, ft_task task, const ft_text_opts *o, row_fn row, void *u) {
+/* A line with invalid UTF-8 (which JSON may not hold) is read with each maximal invalid
+ * sequence replaced by U+FFFD, as any other text, and counted in bld. */
+static ft_status read_jsonl(const char *data, size_t len, const char *name, ft_task task, const ft_text_opts *o, row_fn row, void *u,
+                            builder *bld) {
     line_reader r = {data, data + len, 0};
     const char *ls;
     size_t ln;
@@ -619,7 +622,15 @@ static ft_status read_jsonl(const char *data, size_t len, const char *name, ft_t
         while (k < ln && (ls[k] == ' ' || ls[k] == '\t')) k++;
         if (k == ln) continue;
         json_error_t err;
-        json_t *j = json_loadb(ls, ln, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+        bool non_ascii = false, bad = false;
+        for (size_t q = 0; q < ln && !non_ascii; q++) non_ascii = (uint8_t)ls[q] >= 0x80;
+        char *c = NULL;
+        if (non_ascii) {
+            if (!(c = clean_text(ls, ln, &bad))) return ft_fail(FT_ENOMEM, "out of memory");
+            if (bad) note_bad(bld, name, r.line);
+        }
+        json_t *j = json_loadb(c ? c : ls, c ? strlen(c) : ln, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+        ft_free(c);
         if (!j) return ft_fail(FT_EFORMAT, "%s:%lld: not JSON: %s", name, (long long)r.line, err.text);
         if (!json_is_object(j)) { json_decref(j); return ft_fail(FT_EFORMAT, "%s:%lld: expected a JSON object", name, (long long)r.line); }
         json_t *t = NULL, *l = NULL;
@@ -830,7 +841,7 @@ ft_status ft_dataset_text_mem(ft_task task, const char *data, size_t len, const 
     row_ctx rc = {&b, &la, name, task};
     file_fmt fmt = format_of(name, task);
     if (task == FT_TASK_TOKEN_CLS) s = read_conll(data, len, name, &rc);
-    else if (fmt == FMT_JSONL) s = read_jsonl(data, len, name, task, o, task == FT_TASK_LM ? lm_row : seq_row, &rc);
+    else if (fmt == FMT_JSONL) s = read_jsonl(data, len, name, task, o, task == FT_TASK_LM ? lm_row : seq_row, &rc, &b);
     else if (fmt == FMT_PLAIN) {
         line_reader r = {data, data + len, 0};
         const char *ls;

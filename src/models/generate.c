@@ -18,7 +18,7 @@ ft_generate_opts ft_generate_defaults(void) {
     return o;
 }
 
-typedef struct { float p; int32_t id; } prob_id;
+typedef ft_prob_id prob_id;
 static int by_prob_desc(const void *a, const void *b) {
     const prob_id *x = a, *y = b;
     if (x->p != y->p) return x->p < y->p ? 1 : -1;
@@ -27,7 +27,7 @@ static int by_prob_desc(const void *a, const void *b) {
 
 /* Greedy: the first maximum. Otherwise softmax(logits / T), restricted to the top_k most
  * likely and then to the smallest prefix with mass >= top_p, sampled with PCG32(seed, step). */
-static int32_t sample(const float *logits, int V, const ft_generate_opts *o, uint64_t step, prob_id *buf) {
+int32_t ft_generate_sample(const float *logits, int V, const ft_generate_opts *o, uint64_t step, prob_id *buf) {
     if (o->temperature <= 0.0f) {
         int32_t best = 0;
         for (int i = 1; i < V; i++)
@@ -137,7 +137,7 @@ ft_status ft_generate(ft_model *m, const int32_t *prompt, int n_prompt, const ft
             mask[pos] = 1.0f;
         }
         if (pos + 1 < n_prompt) { token = prompt[pos + 1]; continue; }
-        int32_t next = sample(logits->val, V, o, (uint64_t)*n_out, buf);
+        int32_t next = ft_generate_sample(logits->val, V, o, (uint64_t)*n_out, buf);
         if (next == o->stop_id) break;
         out[(*n_out)++] = next;
         if (on_token && on_token(user, next)) break;

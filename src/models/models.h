@@ -37,4 +37,11 @@ ft_node *ft_seq_task_head(ft_model *m, ft_graph *g, ft_node *hidden, const ft_se
  * [B,T,labels|vocab]. */
 ft_node *ft_text_forward(ft_model *m, ft_graph *g, int task, ft_node *ids, ft_node *mask, bool training);
 
+/* generate.c's choice of the next token from logits[V] (exposed for tests): temperature 0 is the
+ * first maximum; otherwise softmax(logits / temperature) restricted to the top_k most likely,
+ * then to the smallest prefix (most likely first, ties by id) whose mass reaches top_p of what
+ * is left, renormalised and drawn with PCG32(o->seed, step). buf: V scratch pairs. */
+typedef struct { float p; int32_t id; } ft_prob_id;
+int32_t ft_generate_sample(const float *logits, int V, const ft_generate_opts *o, uint64_t step, ft_prob_id *buf);
+
 #endif
