@@ -202,6 +202,10 @@ static void test_sampling(void) {
     p[0] = 20;
     CHECK_ERR(ft_generate(m, p, 1, &o, a, &na, NULL, NULL), FT_EINVAL);
     CHECK(strstr(ft_errmsg(), "outside the vocabulary") != NULL);
+    /* a prompt longer than the model's 32 positions: a message, not a crash */
+    int32_t longp[40] = {0};
+    CHECK_ERR(ft_generate(m, longp, 40, &o, a, &na, NULL, NULL), FT_EINVAL);
+    CHECK(strstr(ft_errmsg(), "the prompt has 40 tokens, the model takes at most 32 positions") != NULL);
     ft_model_free(m);
 }
 
