@@ -253,6 +253,23 @@ def broken():
     save("opset5", g, opset=5)
 
 
+def broken_fuzzed():
+    """Shapes of the fuzzer's findings: an If whose untaken branch has fewer outputs than the
+    node (the outputs read both branches' names), and a Reshape whose target overflows int64."""
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    then_g = helper.make_graph([helper.make_node("Constant", [], ["t"], value=one)], "then", [], [vi("t", [1])])
+    else_g = helper.make_graph([], "else", [], [])
+    nodes = [helper.make_node("Constant", [], ["cond"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True])),
+             helper.make_node("If", ["cond"], ["k"], name="the_if", then_branch=then_g, else_branch=else_g),
+             helper.make_node("Mul", ["x", "k"], ["y"], name="mul")]
+    g = helper.make_graph(nodes, "if_outputs", [vi("x", ["N", 2])], [vi("y", ["N", 2])])
+    save("if_outputs", g)
+    shape = init("shape", np.array([6, 6917529027641081860], np.int64))
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], name="huge")], "reshape_huge",
+                          [vi("x", ["N", 6])], [vi("y", ["N", 6])], [shape])
+    save("reshape_huge", g)
+
+
 if __name__ == "__main__":
     os.makedirs(CORPUS, exist_ok=True)
     os.makedirs(FIX, exist_ok=True)
@@ -264,4 +281,5 @@ if __name__ == "__main__":
     gelu()
     broken()
     ids()
+    broken_fuzzed()
     print("wrote", len(os.listdir(CORPUS)), "files to", CORPUS, "and", len(os.listdir(FIX)), "to", FIX)

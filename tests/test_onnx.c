@@ -265,6 +265,8 @@ static void test_errors(void) {
     CHECKF(strstr(ft_errmsg(), "opset 13") != NULL, "the unsupported op's message names the opset: %s", ft_errmsg());
     expect_fail("ms_node.onnx", FT_EUNSUPPORTED, "com.microsoft", "FusedGemm");
     expect_fail("opset5.onnx", FT_EUNSUPPORTED, "opset 5", NULL);
+    expect_fail("if_outputs.onnx", FT_EFORMAT, "the_if", "else_branch has 0 outputs"); /* fuzz findings */
+    expect_fail("reshape_huge.onnx", FT_EFORMAT, "huge", "too large");
     ft_model *m = NULL;
     CHECK_OK(ft_import_onnx(CORPUS "other_domain.onnx", NULL, &m)); /* an unused com.microsoft import is fine */
     ft_model_free(m);

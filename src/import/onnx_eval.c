@@ -57,9 +57,9 @@ ft_status ox_reshape_shape(ox *x, const oval *in, const oval *target, bool allow
             if (infer >= 0) return ox_node_fail(x, FT_EFORMAT, "shape has two -1 entries");
             infer = d;
         } else if (t < 0) return ox_node_fail(x, FT_EFORMAT, "shape entry %d is %lld", d, (long long)t);
+        else if (t > OX_MAX_NUMEL || (t && known > OX_MAX_NUMEL / t)) return ox_node_fail(x, FT_EFORMAT, "shape is too large");
         else known *= t;
         out[d] = t;
-        if (known > OX_MAX_NUMEL) return ox_node_fail(x, FT_EFORMAT, "shape is too large");
     }
     if (infer >= 0) {
         if (!known || in->numel % known) return ox_node_fail(x, FT_ESHAPE, "cannot reshape %lld elements with a -1 entry", (long long)in->numel);

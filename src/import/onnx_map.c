@@ -1073,6 +1073,9 @@ static ft_status map_if(ox *x, const Onnx__NodeProto *nd) {
     if (x->depth >= 16) return ox_node_fail(x, FT_EUNSUPPORTED, "If nested more than 16 deep");
     if (c->numel != 1) return ox_node_fail(x, FT_ESHAPE, "the condition has %lld elements (one expected)", (long long)c->numel);
     const Onnx__GraphProto *br[2] = {tb->g, eb->g};
+    for (int k = 0; k < 2; k++) /* both, even when only one runs: the outputs read either's names */
+        if (br[k]->n_output != nd->n_output)
+            return ox_node_fail(x, FT_EFORMAT, "%s has %zu outputs, the If has %zu", k ? "else_branch" : "then_branch", br[k]->n_output, nd->n_output);
     bool stat = c->is_const;
     bool take_then = stat && (c->f ? c->f[0] != 0 : c->i[0] != 0);
     ft_status s = FT_OK;
@@ -1103,7 +1106,7 @@ static ft_status map_if(ox *x, const Onnx__NodeProto *nd) {
     if (s) return s;
     for (size_t j = 0; j < nd->n_output && !s; j++) {
         if (!nd->output[j][0]) continue;
-        const char *tn = br[0]->output[j]->name, *en = br[1]->output[j]->name;
+        const char *tn = br[0]->output[j]->name ? br[0]->output[j]->name : "", *en = br[1]->output[j]->name ? br[1]->output[j]->name : "";
         if (stat) {
             oval *v = ox_val(x, take_then ? tn : en);
             if (!v) return ox_node_fail(x, FT_EFORMAT, "branch output '%s' is not computed", take_then ? tn : en);
