@@ -9,8 +9,8 @@
 typedef struct {
     const char *model, *data, *val, *out, *config, *optimizer, *schedule;
     const char *train_globs, *freeze_globs, *resume, *progress;
-    const char *task, *tokenizer, *frontend, *vocab;
-    int64_t max_len, frontend_window, frontend_hop, pad_multiple;
+    const char *task, *tokenizer, *frontend, *vocab, *init, *window_pool, *window_share;
+    int64_t max_len, frontend_window, frontend_hop, pad_multiple, windows, window_hop;
     bool bidirectional, pad_to_dataset, group_by_length;
     double val_split, lr, momentum, weight_decay, gamma, min_lr_ratio, clip, label_smoothing;
     double head_lr_scale, backbone_lr;
@@ -40,6 +40,11 @@ static int check_combinations(args_ctx *a, const train_opts *o) {
         return args_usage_error(a, "--min-lr-ratio applies to --schedule cosine or linear only (not %s)", o->schedule);
     if (args_was_set(a, "vocab") && !cli_is_ctc(o->task, o->data))
         return args_usage_error(a, "--vocab applies to speech recognition (ctc: data or --task ctc) only");
+    if ((args_was_set(a, "window-hop") || args_was_set(a, "window-pool") || args_was_set(a, "window-share")) &&
+        !args_was_set(a, "windows"))
+        return args_usage_error(a, "--window-hop, --window-pool and --window-share need --windows K");
+    if (args_was_set(a, "windows") && o->windows > 1 && !args_was_set(a, "window-hop"))
+        return args_usage_error(a, "--windows %lld needs --window-hop N (frames between windows)", (long long)o->windows);
     return ARGS_OK;
 }
 
@@ -80,6 +85,11 @@ static void print_header(const train_opts *o, const ft_model *m, cli_model_kind 
     if (replaced_from > 0)
         printf("head:       replaced: %d -> %d classes (%s, seed %lld)\n", replaced_from, m->n_classes,
                m->head_patterns ? m->head_patterns : "head", (long long)o->seed);
+    if (o->init) printf("init:       %s (seed %lld)\n", o->init, (long long)o->seed);
+    if (o->windows > 0)
+        printf("windows:    %lld per example, %lld frames apart, through the shared model%s%s; %s\n", (long long)o->windows,
+               (long long)(o->window_hop > 0 ? o->window_hop : 1), o->window_share ? ", run once up to " : "",
+               o->window_share ? o->window_share : "", o->window_pool);
     printf("parameters: %s total, %s trainable (%.1f%%)\n", tot, trn,
            total ? 100.0 * (double)trainable / (double)total : 0.0);
     printf("data:       %s: %lld examples, %d classes, %s %s each\n", o->data, (long long)train->n,
@@ -146,6 +156,7 @@ int cmd_train(int argc, char **argv) {
     o.frontend_window = 76;
     o.frontend_hop = 8;
     o.vocab = "chars";
+    o.window_pool = "concat";
 
     /* Defaults that depend on the optimizer come from the library, so the help can't lie. */
     char lr_def[96], wd_def[96];
@@ -182,6 +193,11 @@ int cmd_train(int argc, char **argv) {
         { "head-lr-scale", ARG_FLOAT, &o.head_lr_scale, "F", "discriminative lr: the head trains at F x lr, the backbone at lr", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },
         { "backbone-lr", ARG_FLOAT, &o.backbone_lr, "F", "discriminative lr: the backbone (all but the head) trains at lr F", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, "off", false },
         { "image-size", ARG_INT, &o.image_size, "N", "train at N x N input images (the model's input size changes; it must end in a global pool)", ARG_MIN | ARG_MAX, 1, 16384, NULL, "the model's", false },
+        { "init", ARG_STRING, &o.init, "pytorch|kaiming", "initialise the model's parameters: a config's new model, or a loaded model again (the same network from scratch: batch-norm statistics reset, constants of an imported graph kept); kaiming = He uniform for ReLU, biases 0", 0, 0, 0, "pytorch|kaiming", "pytorch for a config; a loaded model keeps its weights", false },
+        { "windows", ARG_INT, &o.windows, "K", "run K windows of each example (its first dim, frames) through the model, sharing its weights, and combine the K outputs (--window-pool); the data's examples must be W + hop * (K - 1) frames long for a model that reads W", ARG_MIN | ARG_MAX, 1, 4096, NULL, "off", false },
+        { "window-hop", ARG_INT, &o.window_hop, "N", "--windows: frames between windows", ARG_MIN | ARG_MAX, 1, 1 << 20, NULL, NULL, false },
+        { "window-pool", ARG_STRING, &o.window_pool, "concat|mean|max", "--windows: concatenate the K outputs before the head, or their mean or maximum", 0, 0, 0, "concat|mean|max", NULL, false },
+        { "window-share", ARG_STRING, &o.window_share, "NODE", "--windows: run the model once over the whole input up to this node (convolutional in time; checked when built) and stack its time steps into the batch after it", 0, 0, 0, NULL, "off (each window runs the whole model)", false },
         { "frozen-bn", ARG_BOOL, &o.frozen_bn, NULL, "batch norms use their running statistics in training too, and keep them (for a frozen backbone)", 0, 0, 0, NULL, "off", false },
         { "new-head", ARG_INT, &o.new_head, "N", "replace the head with a fresh one for N classes", ARG_MIN | ARG_INT32, 1, 0, NULL, "the data's class count if it differs from the model's", false },
         { "seed", ARG_INT, &o.seed, "N", "seed for init, shuffling, splits and dropout", ARG_MIN, 0, 0, NULL, NULL, false },
@@ -243,6 +259,13 @@ int cmd_train(int argc, char **argv) {
     if (o.task && !ctc && (st = ft_task_parse(o.task, &task))) goto done;
     if (ft_text_spec_task(o.data) && !task) task = ft_text_spec_task(o.data);
     if ((st = cli_load_model(o.model, true, (uint64_t)o.seed, &m, &kind))) goto done;
+    if (o.init && (strcmp(o.init, "pytorch") || kind != CLI_MODEL_CONFIG) &&
+        (st = ft_model_reinit(m, (uint64_t)o.seed, !strcmp(o.init, "kaiming"), 0.0f)))
+        goto done;
+    if (o.windows > 0 && (ctc || task)) {
+        st = ft_fail(FT_EINVAL, "--windows applies to classification data (not to text or ctc tasks)");
+        goto done;
+    }
     if (ctc) { /* speech recognition: the model's vocabulary when it has one, else the data's */
         char **vocab = cli_ctc_model_vocab(m);
         int nv = vocab ? m->n_classes : 0;
@@ -269,6 +292,17 @@ int cmd_train(int argc, char **argv) {
     } else {
         if (o.image_size > 0 && !(m->in_ndim == 3 && m->in_shape[1] == o.image_size && m->in_shape[2] == o.image_size)) {
             if ((st = ft_model_with_image_size(m, (int)o.image_size, &m2))) goto done;
+            ft_model_free(m);
+            m = m2;
+            m2 = NULL;
+        }
+        if (o.windows > 0) {
+            ft_windows_pool wp;
+            if ((st = ft_windows_pool_parse(o.window_pool, &wp))) goto done;
+            int hop = (int)(o.window_hop > 0 ? o.window_hop : 1);
+            if ((st = o.window_share ? ft_model_time_windows_shared(m, (int)o.windows, hop, wp, o.window_share, &m2)
+                                     : ft_model_time_windows(m, (int)o.windows, hop, wp, &m2)))
+                goto done;
             ft_model_free(m);
             m = m2;
             m2 = NULL;

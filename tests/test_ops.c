@@ -389,6 +389,13 @@ int main(void) {
     C("maximum_bcast", b_maximum, false, {2, 3, 4}, {4});
     C("minimum_bcast_mid", b_minimum, false, {2, 3, 4}, {2, 1, 4});
     C("maximum_bcast_both", b_maximum, false, {3, 1}, {1, 4});
+    /* one operand a single value (ONNX's Max(x, c) clamp): the vector fast path */
+    C("maximum_scalar", b_maximum, false, {4, 6}, {1});
+    C("maximum_scalar_first", b_maximum, false, {1}, {2, 3, 4});
+    C("minimum_scalar", b_minimum, false, {4, 6}, {1});
+    C("minimum_scalar_first", b_minimum, false, {1, 1}, {3, 5});
+    C("mul_scalar", b_mul, false, {4, 6}, {1});
+    C("sub_scalar_first", b_sub, false, {1}, {4, 6});
     C("prelu_channel", b_prelu, true, {2, 3, 4, 2}, {3, 1, 1});
     C("prelu_vector", b_prelu, true, {5, 3}, {3});
     C("prelu_scalar", b_prelu, true, {5, 3}, {1});

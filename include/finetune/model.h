@@ -86,6 +86,17 @@ const ft_arch *ft_arch_find(const char *name);
 ft_status ft_model_from_config(const char *cfg_json, ft_model **out);
 /* Seeded PyTorch-style init of every parameter (PCG32, identical in tests/gen). */
 void ft_model_init(ft_model *m, uint64_t seed);
+/* He (Kaiming) init, for training deep ReLU-family networks from scratch: every weight
+ * (>= 2-D) U(-b, b), b = sqrt(6 / ((1 + slope^2) * fan_in)) (torch.nn.init.kaiming_uniform_,
+ * mode fan_in, leaky_relu with a = slope; slope 0 is ReLU), conv/linear biases 0, the rest
+ * as ft_model_init (norm scales 1). PyTorch's default (ft_model_init) shrinks the signal
+ * about 3x per layer, so a deep stack without normalisation starts with outputs that no
+ * longer depend on the input. */
+void ft_model_init_kaiming(ft_model *m, uint64_t seed, float slope);
+/* The same network from scratch: every parameter initialised again (ft_model_init, or
+ * ft_model_init_kaiming with `kaiming`), batch-norm running statistics reset (mean 0, var
+ * 1), other buffers kept (constants of an imported graph, e.g. the clamp value of a Max). */
+ft_status ft_model_reinit(ft_model *m, uint64_t seed, bool kaiming, float slope);
 /* Load a model directory or a training checkpoint. A directory holds config.json and
  * model.safetensors, or a sharded model.safetensors.index.json and its shards; a Hugging Face
  * config.json (no "arch", its "model_type" names the architecture) loads as the hub lays it
@@ -156,6 +167,34 @@ typedef struct {
     const char *glue, *tail;  /* may be NULL */
 } ft_chain_opts;
 ft_status ft_model_chain(const ft_model *first, const ft_model *second, const ft_chain_opts *o, ft_model **out);
+/* Several windows of one example through one shared network (src/models/graph_windows.c).
+ * m is a graph model whose example input is [W, ...] (dim 0 is time: W frames). The result
+ * takes [W + hop * (n_windows - 1), ...]: window k is frames [k * hop, k * hop + W), and all
+ * n_windows windows of a batch run through m's nodes (same parameters) as one batch of
+ * N * n_windows; m's outputs (E values each) are then combined per example:
+ *   FT_WINDOWS_CONCAT  [N, n_windows * E], window-major (window 0's E values first)
+ *   FT_WINDOWS_MEAN    [N, E], the mean over the windows
+ *   FT_WINDOWS_MAX     [N, E], the maximum over the windows
+ * The result has no head (it is a feature extractor: train --new-head adds a linear one);
+ * n_classes is its width. Values are copied; parameter names do not change, so globs and
+ * checkpoints of m apply. Built from existing graph ops (a gather for the windows, a reshape
+ * with the batch in its shape, the reduction), so the feature cache, export and eval work on
+ * it; a frozen m is computed once per example by the feature cache. Fails for a model that
+ * is not a graph model, has several outputs, a fixed batch (input.batch), an int32 input or
+ * an input of more than 4 dims. */
+typedef enum { FT_WINDOWS_CONCAT = 0, FT_WINDOWS_MEAN, FT_WINDOWS_MAX } ft_windows_pool;
+ft_status ft_windows_pool_parse(const char *s, ft_windows_pool *out); /* "concat", "mean", "max" */
+ft_status ft_model_time_windows(const ft_model *m, int n_windows, int hop, ft_windows_pool pool, ft_model **out);
+/* The same function computed with shared work: every node up to `node` runs once over the
+ * whole input (per-example reshapes before it that name W frames name the longer length),
+ * node's output must then hold one time step per window (an axis of size 1 for W frames
+ * and n_windows for the longer input), and those steps are stacked into the batch for the
+ * rest of the network. Right for networks that are convolutional in time up to `node` with
+ * a total stride that divides hop (openWakeWord's embedding: stride 8, so windows 8 frames
+ * apart cost 1 + 8 (K - 1) / 76 window passes instead of K). Checked when built: the model
+ * must give ft_model_time_windows's values on a seeded input (else FT_EINVAL). */
+ft_status ft_model_time_windows_shared(const ft_model *m, int n_windows, int hop, ft_windows_pool pool, const char *node,
+                                       ft_model **out);
 
 /* Human-readable summary: parameters, shapes, trainable flags, counts. */
 void ft_model_print(const ft_model *m, void *file /* FILE* */);

@@ -417,12 +417,19 @@ enum { FZ_VARY = 0, FZ_CONST, FZ_FROZEN }; /* per node: varies per step, constan
 
 /* Whether op node n, whose inputs are all FZ_CONST or FZ_FROZEN (at least one frozen),
  * computes example j of its output from example j of its frozen inputs alone. N is the
- * batch size (x's first dimension). Conservative: an op not listed here is not frozen. */
+ * batch size (x's first dimension). Conservative: an op not listed here is not frozen.
+ * Dim 0 may hold a group of g >= 1 rows per example (a reshape with the batch in its shape
+ * turning [N, K, ...] into [N*K, ...], as windowed models do: ft_model_time_windows):
+ * example j owns rows [j*g, (j+1)*g), i.e. the j-th contiguous N-th of the values. Only a
+ * reshape may change the group (row-major, so each example's block stays its own);
+ * every other op must keep dim 0 as its frozen inputs have it. */
 static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool training) {
-    if (n->ndim < 1 || n->shape[0] != N) return false;
+    if (n->ndim < 1 || N < 1 || n->shape[0] < N || n->shape[0] % N) return false;
     for (int k = 0; k < n->n_in; k++) {
         const ft_node *a = n->in[k];
-        if (st[a->id] == FZ_FROZEN && (a->ndim < 1 || a->shape[0] != N)) return false;
+        if (st[a->id] != FZ_FROZEN) continue;
+        if (a->ndim < 1 || a->shape[0] < N || a->shape[0] % N) return false;
+        if (a->shape[0] != n->shape[0] && n->op != FT_OP_RESHAPE) return false;
     }
     const ft_node *x = n->in[0];
     switch (n->op) {
@@ -453,7 +460,7 @@ static bool per_example(const ft_node *n, const uint8_t *st, int64_t N, bool tra
         return true;
     case FT_OP_EMBEDDING:
         return st[x->id] == FZ_FROZEN && st[n->in[1]->id] == FZ_CONST;
-    case FT_OP_RESHAPE: /* dim 0 stays N: each example's contiguous block maps onto itself */
+    case FT_OP_RESHAPE: /* each example's contiguous block maps onto itself (dim 0 a multiple of N) */
         return st[x->id] == FZ_FROZEN;
     case FT_OP_TRANSPOSE:
         return st[x->id] == FZ_FROZEN && n->iarg[0] != 0 && n->iarg[1] != 0;

@@ -58,9 +58,125 @@ ft_status ft_model_from_config(const char *cfg_json, ft_model **out) {
     return FT_OK;
 }
 
+static int64_t fan_in_of(const ft_param_info *w) { return w->shape[0] ? w->numel / w->shape[0] : 1; }
+
+/* Graph models name parameters as their source did (ONNX initializers such as
+ * "model/batch_normalization/ReadVariableOp:0"), so the name rules of ft_model_init miss
+ * them: set each node's parameters by their role instead. Batch norm: scale 1, shift 0,
+ * running mean 0, running var 1. Conv and linear: the bias U(+-1/sqrt(fan_in of its
+ * weight)) (what the name rules give "<node>.bias"), or 0 with `zero_bias`; with
+ * `weight_gain` > 0 the weight is U(+-weight_gain * sqrt(3 / fan_in)). The same stream
+ * (seed, index) as ft_model_init, so conventionally named params get the same values. */
+static void init_graph_roles(ft_model *m, uint64_t seed, float weight_gain, bool zero_bias) {
+    json_t *root = json_loads(m->config_json, 0, NULL);
+    json_t *nodes = json_object_get(root, "nodes"), *nd;
+    size_t i;
+    ft_params *ps = m->params;
+    json_array_foreach(nodes, i, nd) {
+        const char *op = json_string_value(json_object_get(nd, "op"));
+        json_t *pl = json_object_get(nd, "params");
+        int np = (int)json_array_size(pl), id[5] = {-1, -1, -1, -1, -1};
+        if (!op || np < 1 || np > 5) continue;
+        for (int k = 0; k < np; k++) id[k] = ft_params_find(ps, json_string_value(json_array_get(pl, k)));
+        if (!strcmp(op, "batch_norm")) {
+            json_t *aff = json_object_get(json_object_get(nd, "attrs"), "affine");
+            bool affine = !json_is_false(aff);
+            /* operands after x: weight, bias, mean, var; or mean, var (affine: false) */
+            float v4[4] = {1, 0, 0, 1}, v2a[2] = {1, 0}, v2[2] = {0, 1};
+            const float *v = np == 4 ? v4 : affine ? v2a : v2;
+            if (np != 4 && np != 2) continue;
+            for (int k = 0; k < np; k++) {
+                if (id[k] < 0) continue;
+                float *x = ft_params_value(ps, id[k]);
+                for (int64_t e = 0; e < ps->p[id[k]].numel; e++) x[e] = v[k];
+            }
+        } else if (!strcmp(op, "conv2d") || !strcmp(op, "conv1d") || !strcmp(op, "linear") || !strcmp(op, "conv_transpose2d")) {
+            if (id[0] < 0 || ps->p[id[0]].ndim < 2 || ps->p[id[0]].is_buffer) continue;
+            int64_t fan = fan_in_of(&ps->p[id[0]]);
+            if (weight_gain > 0) ft_params_init_uniform(ps, id[0], seed, weight_gain * sqrtf(3.0f / (float)(fan ? fan : 1)));
+            if (np >= 2 && id[1] >= 0 && ps->p[id[1]].ndim == 1 && !ps->p[id[1]].is_buffer) {
+                if (zero_bias) memset(ft_params_value(ps, id[1]), 0, (size_t)ps->p[id[1]].numel * sizeof(float));
+                else ft_params_init_uniform(ps, id[1], seed, 1.0f / sqrtf((float)(fan ? fan : 1)));
+            }
+        }
+    }
+    json_decref(root);
+}
+
+void ft_model_init_kaiming(ft_model *m, uint64_t seed, float slope) {
+    ft_model_init(m, seed);
+    float gain = sqrtf(2.0f / (1.0f + slope * slope));
+    ft_params *ps = m->params;
+    for (int i = 0; i < ps->n; i++) { /* by name: weights and their ".bias" siblings */
+        ft_param_info *p = &ps->p[i];
+        if (p->is_buffer || p->ndim < 2) continue;
+        int64_t fan = fan_in_of(p);
+        ft_params_init_uniform(ps, i, seed, gain * sqrtf(3.0f / (float)(fan ? fan : 1)));
+        size_t len = strlen(p->name);
+        char sib[256];
+        if (len > 7 && !strcmp(p->name + len - 7, ".weight") && len + 1 < sizeof sib) {
+            snprintf(sib, sizeof sib, "%.*s.bias", (int)(len - 7), p->name);
+            int b = ft_params_find(ps, sib);
+            if (b >= 0 && !ps->p[b].is_buffer) memset(ft_params_value(ps, b), 0, (size_t)ps->p[b].numel * sizeof(float));
+        }
+    }
+    if (m->arch && !strcmp(m->arch->name, "graph")) init_graph_roles(m, seed, gain, true);
+}
+
+/* Whether buffer i holds batch-norm running statistics (by role in a graph model, else by
+ * its name "running_..."). */
+static bool is_bn_stat(const ft_model *m, json_t *nodes, int i) {
+    const char *name = m->params->p[i].name;
+    if (strstr(name, "running_")) return true;
+    json_t *nd;
+    size_t k;
+    json_array_foreach(nodes, k, nd) {
+        const char *op = json_string_value(json_object_get(nd, "op"));
+        json_t *pl = json_object_get(nd, "params");
+        size_t np = json_array_size(pl);
+        if (!op || strcmp(op, "batch_norm") || (np != 4 && np != 2)) continue;
+        bool affine = !json_is_false(json_object_get(json_object_get(nd, "attrs"), "affine"));
+        if (np == 2 && affine) continue;
+        for (size_t j = np - 2; j < np; j++)
+            if (json_string_value(json_array_get(pl, j)) && !strcmp(json_string_value(json_array_get(pl, j)), name)) return true;
+    }
+    return false;
+}
+
+ft_status ft_model_reinit(ft_model *m, uint64_t seed, bool kaiming, float slope) {
+    ft_params *ps = m->params;
+    json_t *root = json_loads(m->config_json, 0, NULL), *nodes = json_object_get(root, "nodes");
+    int64_t total = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (ps->p[i].is_buffer && !is_bn_stat(m, nodes, i)) total += ps->p[i].numel;
+    float *keep = ft_malloc((size_t)(total > 0 ? total : 1) * sizeof *keep), *k = keep;
+    if (!keep) { json_decref(root); return ft_fail(FT_ENOMEM, "out of memory"); }
+    bool *kept = ft_calloc((size_t)(ps->n > 0 ? ps->n : 1), sizeof *kept);
+    if (!kept) { ft_free(keep); json_decref(root); return ft_fail(FT_ENOMEM, "out of memory"); }
+    for (int i = 0; i < ps->n; i++)
+        if (ps->p[i].is_buffer && !is_bn_stat(m, nodes, i)) {
+            memcpy(k, ft_params_value(ps, i), (size_t)ps->p[i].numel * sizeof *k);
+            k += ps->p[i].numel;
+            kept[i] = true;
+        }
+    json_decref(root);
+    if (kaiming) ft_model_init_kaiming(m, seed, slope);
+    else ft_model_init(m, seed);
+    k = keep;
+    for (int i = 0; i < ps->n; i++)
+        if (kept[i]) {
+            memcpy(ft_params_value(ps, i), k, (size_t)ps->p[i].numel * sizeof *k);
+            k += ps->p[i].numel;
+        }
+    ft_free(keep);
+    ft_free(kept);
+    return FT_OK;
+}
+
 /* PyTorch-style defaults: weights (>= 2-D) and their biases U(-1/sqrt(fan_in), +), 1-D
  * norm scales 1, other 1-D 0; buffers named running_var 1, others 0; recurrent initial
- * states (<node>.h0, <node>.c0) 0, PyTorch's default state. Stream = index. */
+ * states (<node>.h0, <node>.c0) 0, PyTorch's default state. Stream = index.
+ * Graph models: by each node's roles too (init_graph_roles). */
 void ft_model_init(ft_model *m, uint64_t seed) {
     ft_params *ps = m->params;
     for (int i = 0; i < ps->n; i++) {
@@ -93,6 +209,7 @@ void ft_model_init(ft_model *m, uint64_t seed) {
             for (int64_t k = 0; k < p->numel; k++) v[k] = f;
         }
     }
+    if (m->arch && !strcmp(m->arch->name, "graph")) init_graph_roles(m, seed, 0.0f, false);
 }
 
 static ft_status load_dir(const char *dir, ft_model **out) {

@@ -160,6 +160,97 @@ static inline float bin_apply(bin_kind k, float a, float b) {
     }
 }
 
+/* One operand a single (non-NaN) value and the other the output's shape: ONNX graphs clamp
+ * with Max(x, c) and scale with Mul(x, c). Vector loops with the same results as
+ * bin_apply (NaN and operand order included). Returns false when it does not apply. */
+static bool scalar_forward(ft_node *n, bin_kind k) {
+    const ft_node *a = n->in[0], *b = n->in[1];
+    int64_t N = n->numel;
+    bool bs = b->numel == 1 && a->numel == N, as = a->numel == 1 && b->numel == N;
+    if (!(as || bs) || N < 2) return false;
+    const float *v = bs ? a->val : b->val;
+    const float c = bs ? b->val[0] : a->val[0];
+    float *y = n->val;
+    if (c != c) return false;
+    switch (k) {
+    case BIN_MAX: /* fmax_nan(a, b): a NaN -> a; b NaN -> b; else a > b ? a : b */
+        if (bs) {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) y[o] = (v[o] > c || v[o] != v[o]) ? v[o] : c;
+        } else {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) y[o] = c > v[o] ? c : v[o];
+        }
+        return true;
+    case BIN_MIN:
+        if (bs) {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) y[o] = (v[o] < c || v[o] != v[o]) ? v[o] : c;
+        } else {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) y[o] = c < v[o] ? c : v[o];
+        }
+        return true;
+    case BIN_ADD:
+        #pragma omp parallel for simd if (N > FT_PAR_MIN)
+        for (int64_t o = 0; o < N; o++) y[o] = bs ? v[o] + c : c + v[o];
+        return true;
+    case BIN_SUB:
+        #pragma omp parallel for simd if (N > FT_PAR_MIN)
+        for (int64_t o = 0; o < N; o++) y[o] = bs ? v[o] - c : c - v[o];
+        return true;
+    case BIN_MUL:
+        #pragma omp parallel for simd if (N > FT_PAR_MIN)
+        for (int64_t o = 0; o < N; o++) y[o] = bs ? v[o] * c : c * v[o];
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The gradient to the full-shape operand `which` when the other one is a single
+ * (non-NaN) value: bin_local's values in vector loops. Returns false when it does not apply. */
+static bool scalar_backward(ft_node *n, bin_kind k, int which) {
+    ft_node *x = n->in[which];
+    const ft_node *o_ = n->in[1 - which];
+    int64_t N = n->numel;
+    if (n->n_in != 2 || x->numel != N || o_->numel != 1 || N < 2) return false;
+    const float c = o_->val[0], *v = x->val, *gy = n->grad;
+    float *gx = x->grad;
+    if (c != c) return false;
+    switch (k) {
+    case BIN_MAX: /* which 0: a = v, b = c: v == c ? 0.5 : v > c; which 1: a = c, b = v: v == c ? 0.5 : !(c > v) */
+        if (!which) {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) gx[o] += gy[o] * (v[o] == c ? 0.5f : v[o] > c ? 1.0f : 0.0f);
+        } else {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) gx[o] += gy[o] * (v[o] == c ? 0.5f : c > v[o] ? 0.0f : 1.0f);
+        }
+        return true;
+    case BIN_MIN:
+        if (!which) {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) gx[o] += gy[o] * (v[o] == c ? 0.5f : v[o] < c ? 1.0f : 0.0f);
+        } else {
+            #pragma omp parallel for simd if (N > FT_PAR_MIN)
+            for (int64_t o = 0; o < N; o++) gx[o] += gy[o] * (v[o] == c ? 0.5f : c < v[o] ? 0.0f : 1.0f);
+        }
+        return true;
+    case BIN_MUL:
+        #pragma omp parallel for simd if (N > FT_PAR_MIN)
+        for (int64_t o = 0; o < N; o++) gx[o] += gy[o] * c;
+        return true;
+    case BIN_SUB:
+        if (!which) return false; /* which 0 of sub: the plain pass-through below */
+        #pragma omp parallel for simd if (N > FT_PAR_MIN)
+        for (int64_t o = 0; o < N; o++) gx[o] -= gy[o];
+        return true;
+    default:
+        return false;
+    }
+}
+
 static ft_status binary_forward(ft_node *n) {
     const ft_node *a = n->in[0], *b = n->in[1];
     bin_kind k = kind_of(n);
@@ -191,6 +282,7 @@ static ft_status binary_forward(ft_node *n) {
         }
         return FT_OK;
     }
+    if (scalar_forward(n, k)) return FT_OK;
     bmap ma = bmap_of(a, n), mb = bmap_of(b, n);
     #pragma omp parallel for if (N > FT_PAR_MIN)
     for (int64_t o = 0; o < N; o++) n->val[o] = bin_apply(k, a->val[bmap_at(&ma, a, n, o)], b->val[bmap_at(&mb, b, n, o)]);
@@ -257,6 +349,7 @@ static void binary_backward_input(ft_node *n, int which, bool reference) {
         for (int64_t o = 0; o < N; o++) gx[o] += gy[o];
         return;
     }
+    if (x->numel == N && k != BIN_WHERE && scalar_backward(n, k, which)) return;
     if (x->numel == N) {
         #pragma omp parallel for if (N > FT_PAR_MIN)
         for (int64_t o = 0; o < N; o++) x->grad[o] += n->grad[o] * local_at(n, k, which, m, o);
