@@ -4,32 +4,43 @@
 # (../shared/models/openwakeword/embedding_model.onnx, imported through ONNX).
 #
 # Front end: openWakeWord's log-mel (the wav: dataset's preset=oww: 16 kHz, 32 mels every 10 ms,
-# x/10+2, as melspectrogram.onnx computes it; the 8 kHz clips are resampled), on a 0.782 s clip
-# (12512 samples = 76 frames, the embedding network's input window; a clip is centred in it,
-# the 3% of clips that are longer are cropped around their middle). Three models, same data:
+# x/10+2, as melspectrogram.onnx computes it; the 8 kHz clips are resampled), and openWakeWord's
+# own way of reading it: the embedding network sees 76-frame windows 8 frames (80 ms) apart
+# (--windows WINDOWS --window-hop 8: the windows of a clip run through the one shared network
+# as a batch) and the head reads their embeddings concatenated (WINDOWS x 96 values). A clip is
+# 0.782 + 0.08 x (WINDOWS - 1) s long, the recording centred in it. Three models, same data:
 #   probe     the pretrained embedding frozen (batch norm on its running statistics), a new
-#             linear head on its 96 values: the feature cache computes the embedding once
+#             linear head on the concatenated embeddings: the feature cache computes them once
 #   finetune  the same, every layer trained (backbone at a tenth of the head's lr), on clips
 #             augmented with time shift (+-100 ms), gain (+-6 dB) and white noise (half of the
 #             clips, SNR 10-30 dB)
-#   scratch   the same network from random weights on the same log-mels
+#   scratch   the same network (and windows) from random weights (--init kaiming: He init; the
+#             imported graph's constants kept), same data and augmentation
 # Conventional split: index 0-4 of each speaker and digit is the test set (250 clips), the rest
 # trains. Leave-one-speaker-out: train on four speakers, test on all 500 clips of the fifth;
 # mean and worst speaker for each model. Nothing is chosen on a test set: each run keeps its
-# best epoch on 10% held out of its training data (--val-split), and the learning rates and
-# epochs below were chosen on that held-out slice of the conventional training set (seed 42):
-# probe lr 3e-3 (held-out 97.3%); finetune 8 epochs without augmentation 98.7% (loss 0.095),
-# 10 epochs with it 99.1% (loss 0.045).
-# Measured (conventional split, seed 42, separate runs on a loaded 2-core machine): probe 95.6%,
-# finetune 97.6% with or without augmentation (244/250): short of the 99% the issue asks for.
-# Full runs take long here (fine-tuning ~1 min per epoch); leave-one-speaker-out is 15 runs.
+# best epoch on 10% held out of its training data (--val-split), and the settings below were
+# chosen on that held-out slice of the conventional training set (seed 42, 225 clips;
+# docs/speech.md has every number): probe 1 window 97.3%, 4 windows 98.2%, 8 windows 98.7%,
+# 16 windows 98.7%, 8 averaged 97.8% (so 8, concatenated; lr 3e-3); fine-tuned with 8 windows
+# best at epoch 3 of 6 (98.7%; lr 1e-3/1e-4 was not better), so 4 epochs here.
+# Measured (seed 1, loaded 2-core machine; `examples/fsdd-kws/run.sh`, then
+# `REUSE=1 examples/fsdd-kws/run.sh` for keyword spotting, streaming and leave-one-speaker-out):
+# conventional split: probe 98.0%, fine-tuned 99.2% (248/250), scratch 96.4% (before: one
+# 0.782 s window: 97.2%, 98.0%, 10.0%); KWS mean FRR 0.8%, FAR 1.0%, EER 0.44%; stream 8/8.
+# Leave-one-speaker-out (1 epoch for fine-tuned and scratch: compute), accuracy on the unseen
+# speaker's 500 clips: probe mean 94.4%, worst nicolas 87.8%; fine-tuned mean 94.8%, worst
+# nicolas 89.0% (george 93.4 / jackson 95.8 / lucas 96.4 / nicolas 89.0 / theo 99.2 vs the
+# probe's 94.2 / 97.8 / 93.6 / 87.8 / 98.8); scratch mean 34.1%, worst theo 14.8%. Second
+# invocation 1246 s.
 # Keyword spotting (fine-tuned model, conventional test set): per digit FRR/FAR at THRESHOLD
 # with the other digits, the tflite-micro noise and silence clips and generated noise and
 # silence as negatives (eval --kws; runs/fsdd-kws/kws/eval.html has the DET curves), and a
 # streaming check: eight test clips placed at known times in a 20 s recording of silence,
 # found with predict --stream (a detection must span 3 windows of 50 ms hop).
 # Ends with one JSON line.
-# Usage: examples/fsdd-kws/run.sh            (env: EPOCHS_FT, EPOCHS_PROBE, LOSO=0 to skip it, SEED)
+# Usage: examples/fsdd-kws/run.sh   (env: EPOCHS_FT, EPOCHS_SCRATCH, EPOCHS_LOSO, EPOCHS_PROBE, WINDOWS, LOSO=0 to skip it,
+#        SEED, REUSE=1 to evaluate finished runs again instead of training them: same settings only)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${FT_SHARED:-../shared}
@@ -41,12 +52,19 @@ FT=${FT:-build/finetune}
 R=$(cd "$S/data/fsdd/recordings" && pwd)
 OUT=runs/fsdd-kws
 EPOCHS_PROBE=${EPOCHS_PROBE:-30}
-EPOCHS_FT=${EPOCHS_FT:-10}
+EPOCHS_FT=${EPOCHS_FT:-4}
+EPOCHS_SCRATCH=${EPOCHS_SCRATCH:-$EPOCHS_FT}
+EPOCHS_LOSO=${EPOCHS_LOSO:-1}   # fine-tuned and scratch runs of leave-one-speaker-out (compute: 10 runs)
+REUSE=${REUSE:-0}               # 1: a run whose RUN_DIR/best.safetensors exists is evaluated again, not retrained
+WINDOWS=${WINDOWS:-8}
 SEED=${SEED:-1}
 LOSO=${LOSO:-1}
 THRESHOLD=${THRESHOLD:-0.5}
-AUD="preset=oww:clip=0.782"
+CLIP=$(awk -v k="$WINDOWS" 'BEGIN { printf "%.3f", 0.782 + 0.08 * (k - 1) }')   # 76 + 8 (k - 1) frames
+AUD="preset=oww:clip=$CLIP"
 AUG="shift=100:gain=6:noise=0.5:snr=10,30"   # training-time only
+# the windows share the network's work up to its last convolution (exact: it is convolutional in time, stride 8)
+WIN=(--windows "$WINDOWS" --window-hop 8 --window-pool concat --window-share model.conv2d_19.Conv2D)
 mkdir -p "$OUT"
 start=$(date +%s)
 
@@ -63,17 +81,22 @@ manifest "$OUT/test.csv" 'i < 5'
 SPEAKERS=$(ls "$R" | awk -F_ '{ print $2 }' | sort -u)
 
 common=(--val-split 0.1 --new-head 10 --batch 32 --progress none --seed "$SEED")
-# train_eval VARIANT TRAIN_CSV TEST_CSV RUN_DIR -> prints the test accuracy
+# train_eval VARIANT TRAIN_CSV TEST_CSV RUN_DIR [EPOCHS] -> prints the test accuracy
 train_eval() {
-  local v=$1 tr=$2 te=$3 dir=$4 args
+  local v=$1 tr=$2 te=$3 dir=$4 ep=${5:-} args
   case $v in
     probe)    args=(--model "$OUT/oww-embed" --frozen-bn --train head --epochs "$EPOCHS_PROBE" --lr 3e-3) ;;
-    finetune) args=(--model "$OUT/oww-embed" --frozen-bn --epochs "$EPOCHS_FT" --lr 3e-3 --backbone-lr 3e-4 --schedule cosine --warmup 20) ;;
-    scratch)  args=(--model "$OUT/oww-embed/config.json" --epochs "$EPOCHS_FT" --lr 3e-3 --schedule cosine --warmup 20) ;;
+    finetune) args=(--model "$OUT/oww-embed" --frozen-bn --epochs "${ep:-$EPOCHS_FT}" --lr 3e-3 --backbone-lr 3e-4 --schedule cosine --warmup 20) ;;
+    scratch)  args=(--model "$OUT/oww-embed" --init kaiming --epochs "${ep:-$EPOCHS_SCRATCH}" --lr 3e-3 --schedule cosine --warmup 20) ;;
   esac
+  args+=("${WIN[@]}")
   local aud=$AUD
   [ "$v" = probe ] || aud="$AUD:$AUG"   # the probe stays unaugmented, so the feature cache applies
-  $FT train "${args[@]}" "${common[@]}" --data "wav-manifest:$tr:$aud" --out "$dir" >"$dir.log" 2>&1 || { cat "$dir.log" >&2; return 1; }
+  if [ "$REUSE" = 1 ] && [ -f "$dir/best.safetensors" ]; then
+    echo "reusing $dir/best.safetensors (REUSE=1)" >&2
+  else
+    nice -n 5 $FT train "${args[@]}" "${common[@]}" --data "wav-manifest:$tr:$aud" --out "$dir" >"$dir.log" 2>&1 || { cat "$dir.log" >&2; return 1; }
+  fi
   $FT eval --model "$dir/best.safetensors" --data "wav-manifest:$te:$AUD" --json | sed 's/.*"accuracy":\([0-9.]*\).*/\1/'
 }
 
@@ -138,7 +161,7 @@ if [ "$LOSO" != 0 ]; then
     manifest "$OUT/loso-$sp-test.csv" "s == \"$sp\""
     for v in probe finetune scratch; do
       t0=$(date +%s)
-      a=$(train_eval $v "$OUT/loso-$sp-train.csv" "$OUT/loso-$sp-test.csv" "$OUT/loso-$sp-$v")
+      a=$(train_eval $v "$OUT/loso-$sp-train.csv" "$OUT/loso-$sp-test.csv" "$OUT/loso-$sp-$v" "$EPOCHS_LOSO")
       loso[$v]="${loso[$v]:-} $a"
       echo "unseen speaker $sp  $v: accuracy $a  ($(( $(date +%s) - t0 )) s)"
     done
@@ -147,14 +170,20 @@ fi
 
 awk -v p="${acc[probe]}" -v f="${acc[finetune]}" -v s="${acc[scratch]}" -v lp="${loso[probe]:-}" -v lf="${loso[finetune]:-}" \
     -v ls="${loso[scratch]:-}" -v frr="$frr" -v far="$far" -v eer="$eer" -v thr="$THRESHOLD" -v hits="$hits" -v ndet="$ndet" \
-    -v ep="$EPOCHS_PROBE" -v ef="$EPOCHS_FT" -v t="$(( $(date +%s) - start ))" '
+    -v ep="$EPOCHS_PROBE" -v ef="$EPOCHS_FT" -v es="$EPOCHS_SCRATCH" -v el="$EPOCHS_LOSO" -v k="$WINDOWS" -v spk="$(echo $SPEAKERS)" -v t="$(( $(date +%s) - start ))" '
 function mean(x,  a, n, i, m) { n = split(x, a, " "); for (i = 1; i <= n; i++) m += a[i]; return n ? m / n : -1 }
 function worst(x,  a, n, i, m) { n = split(x, a, " "); m = n ? a[1] : -1; for (i = 2; i <= n; i++) if (a[i] < m) m = a[i]; return m }
+function who(x,  a, b, n, i, m, w) { n = split(x, a, " "); split(spk, b, " "); if (!n) return ""; m = a[1]; w = b[1];
+  for (i = 2; i <= n; i++) if (a[i] < m) { m = a[i]; w = b[i] } return w }
+function per(x,  a, b, n, i, o) { n = split(x, a, " "); split(spk, b, " "); o = "";
+  for (i = 1; i <= n; i++) o = o sprintf("%s\"%s\": %.4f", i > 1 ? ", " : "", b[i], a[i]); return "{" o "}" }
 BEGIN {
-  printf "{\"example\": \"fsdd-kws\", \"model\": \"openwakeword embedding_model.onnx\", \"epochs_probe\": %d, \"epochs_finetune\": %d, ", ep, ef;
+  printf "{\"example\": \"fsdd-kws\", \"model\": \"openwakeword embedding_model.onnx\", \"windows\": %d, \"epochs_probe\": %d, \"epochs_finetune\": %d, \"epochs_scratch\": %d, \"epochs_loso\": %d, ", k, ep, ef, es, el;
   printf "\"test_accuracy\": {\"probe\": %.4f, \"finetune\": %.4f, \"scratch\": %.4f}, ", p, f, s;
   printf "\"loso_mean\": {\"probe\": %.4f, \"finetune\": %.4f, \"scratch\": %.4f}, ", mean(lp), mean(lf), mean(ls);
   printf "\"loso_worst\": {\"probe\": %.4f, \"finetune\": %.4f, \"scratch\": %.4f}, ", worst(lp), worst(lf), worst(ls);
+  printf "\"loso_worst_speaker\": {\"probe\": \"%s\", \"finetune\": \"%s\", \"scratch\": \"%s\"}, ", who(lp), who(lf), who(ls);
+  printf "\"loso\": {\"probe\": %s, \"finetune\": %s, \"scratch\": %s}, ", per(lp), per(lf), per(ls);
   printf "\"kws\": {\"threshold\": %s, \"mean_frr\": %s, \"mean_far\": %s, \"mean_eer\": %s}, ", thr, frr, far, eer;
   printf "\"stream\": {\"placed\": 8, \"found\": %d, \"detections\": %d}, \"seconds\": %d}\n", hits, ndet, t;
 }'
