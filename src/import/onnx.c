@@ -481,6 +481,7 @@ static ft_status run_node(ox *x, const Onnx__NodeProto *nd) {
                 if (nd->output[j][0] && !strcmp(nd->output[j], nd->output[k]))
                     s = ox_node_fail(x, FT_EFORMAT, "output '%s' is listed twice", nd->output[j]);
         bool done = false;
+        if (!s && x->opset < 7) s = ox_check_old_opset(x, nd);
         if (!s) s = ox_fold(x, nd, &done);
         if (!s && !done) s = ox_map(x, nd);
     }
@@ -716,7 +717,7 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
         if (mp->n_opset_import) return ft_fail(FT_EUNSUPPORTED, "%s: the model imports no default-domain opset", x->label);
         x->opset = 1;
     }
-    if (x->opset < 7 || x->opset > 17)
+    if (x->opset < 1 || x->opset > 17) /* 1 to 6: only ops defined there as at opset 7 (ox_check_old_opset) */
         return ft_fail(FT_EUNSUPPORTED, "%s: opset %lld of the default domain (supported: 7 to 17)", x->label, (long long)x->opset);
     /* initializers */
     ft_status s = FT_OK;

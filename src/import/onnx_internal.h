@@ -132,6 +132,8 @@ ft_status ox_put(ox *x, const char *name, oval *tmp);
 ft_status ox_fold(ox *x, const Onnx__NodeProto *nd, bool *done);
 /* mapping (onnx_map.c) */
 ft_status ox_map(ox *x, const Onnx__NodeProto *nd);
+/* a node of a model of opset 1-6: FT_OK when its op is defined there as at opset 7 */
+ft_status ox_check_old_opset(ox *x, const Onnx__NodeProto *nd);
 /* run the nodes of a (sub)graph in order (onnx.c) */
 ft_status ox_run_graph(ox *x, const Onnx__GraphProto *g, const char *what);
 

@@ -175,7 +175,11 @@ static ft_status map_binary(ox *x, const Onnx__NodeProto *nd, const char *op) {
     for (int k = 0; k < 2; k++) {
         oval *c = ab[k], *o = ab[1 - k];
         if (!c->is_const || c->f || !c->i || o->is_const) continue;
-        if (OP("Pow") && k == 0) return ox_unsupported(x, "an integer base (the result is an integer)");
+        if (OP("Pow") && k == 0) {
+            char why[120];
+            snprintf(why, sizeof why, "an %s base (the result is %s; only float32 computes)", ox_type_name(c->dt), ox_type_name(c->dt));
+            return ox_unsupported(x, why);
+        }
         for (int64_t i = 0; i < c->numel; i++)
             if (c->i[i] > (1 << 24) || c->i[i] < -(1 << 24)) return ox_unsupported(x, "an integer constant too large for float32");
         if (!(c->f = ft_malloc((size_t)(c->numel ? c->numel : 1) * sizeof(float)))) return ox_oom();
@@ -328,32 +332,42 @@ static ft_status map_conv(ox *x, const Onnx__NodeProto *nd) {
     return set_dyn(x, nd, 0, ox_emit(x, ns == 2 ? "conv2d" : "conv1d", &in, 1, pars, npar, at, hint(nd)), a->ndim, sh, OX_FLOAT);
 }
 
+static ft_status pool_by_slices(ox *x, const Onnx__NodeProto *nd, oval *a, int ns, const int64_t *k, const int64_t *st, const int64_t *dl,
+                                const int64_t *pb, const int64_t *pe, const int64_t *sh, bool avg, bool cip, bool want_idx);
+
 static ft_status map_pool(ox *x, const Onnx__NodeProto *nd, bool avg) {
     oval *a = ox_in(x, nd, 0);
     if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
-    if (nd->n_output > 1 && nd->output[1][0]) return ox_unsupported(x, "the Indices output is not supported");
+    bool want_idx = !avg && nd->n_output > 1 && nd->output[1][0];
     int ns = a->ndim - 2;
-    if (ns < 1 || ns > 2) return ox_unsupported(x, "only 1-D and 2-D pools are supported");
-    int64_t k[2], st[2], dl[2], pb[2], pe[2];
+    if (ns < 1 || ns > 3) return ox_unsupported(x, "only 1-D, 2-D and 3-D pools are supported");
+    int64_t k[3], st[3], dl[3], pb[3], pe[3];
     ft_status s;
     const int64_t *kv;
     if (ox_attr_ints(nd, "kernel_shape", &kv) != ns) return ox_node_fail(x, FT_EFORMAT, "kernel_shape must have %d entries", ns);
-    for (int d = 0; d < ns; d++) k[d] = kv[d];
+    for (int d = 0; d < ns; d++) {
+        if (kv[d] < 1) return ox_node_fail(x, FT_EFORMAT, "kernel_shape entry %d is %lld", d, (long long)kv[d]);
+        k[d] = kv[d];
+    }
     if ((s = spatial_ints(x, nd, "strides", ns, 1, st)) || (s = spatial_ints(x, nd, "dilations", ns, 1, dl))) return s;
-    for (int d = 0; d < ns; d++)
-        if (dl[d] != 1) return ox_unsupported(x, "dilated pooling");
+    bool dilated = false;
+    for (int d = 0; d < ns; d++) dilated |= dl[d] != 1;
+    if (dilated && avg) return ox_unsupported(x, "dilated average pooling");
     if ((s = conv_pads(x, nd, ns, a->shape + 2, k, st, dl, pb, pe))) return s;
     bool ceil = ox_attr_i(nd, "ceil_mode", 0) != 0, cip = ox_attr_i(nd, "count_include_pad", 0) != 0;
-    for (int d = 0; d < ns; d++)
-        if (pb[d] >= k[d] || pe[d] >= k[d]) return ox_unsupported(x, "padding as large as the kernel");
-    int64_t sh[4] = {a->shape[0], a->shape[1], 1, 1};
+    int64_t sh[5] = {a->shape[0], a->shape[1], 1, 1, 1};
     for (int d = 0; d < ns; d++) {
-        int64_t len = a->shape[2 + d] + pb[d] + pe[d] - k[d];
+        int64_t len = a->shape[2 + d] + pb[d] + pe[d] - ((k[d] - 1) * dl[d] + 1);
+        if (len < 0) return ox_node_fail(x, FT_ESHAPE, "the output would be empty");
         int64_t o = (ceil ? (len + st[d] - 1) / st[d] : len / st[d]) + 1;
         if (ceil && (o - 1) * st[d] >= a->shape[2 + d] + pb[d]) o--;
         if (o < 1) return ox_node_fail(x, FT_ESHAPE, "the output would be empty");
         sh[2 + d] = o;
     }
+    /* what the pool ops cannot run: dilations, 3-D, the Indices output */
+    if (dilated || ns == 3 || want_idx) return pool_by_slices(x, nd, a, ns, k, st, dl, pb, pe, sh, avg, cip, want_idx);
+    for (int d = 0; d < ns; d++)
+        if (pb[d] >= k[d] || pe[d] >= k[d]) return ox_unsupported(x, "padding as large as the kernel");
     json_t *at = json_pack("{s:[I,I], s:[I,I], s:[I,I,I,I], s:b}", "kernel", ns == 2 ? k[0] : 1, ns == 2 ? k[1] : k[0], "stride", ns == 2 ? st[0] : 1,
                            ns == 2 ? st[1] : st[0], "pad", ns == 2 ? pb[0] : 0, ns == 2 ? pb[1] : pb[0], ns == 2 ? pe[0] : 0, ns == 2 ? pe[1] : pe[0],
                            "ceil_mode", ceil);
@@ -392,9 +406,12 @@ static ft_status map_global_pool(ox *x, const Onnx__NodeProto *nd, bool avg) {
     return set_dyn(x, nd, 0, emit1(x, nd, gop, in, json_pack("{s:o, s:b}", "dims", ints_json(nd2, dims), "keepdim", 1)), a->ndim, sh, OX_FLOAT);
 }
 
+static ft_status map_batchnorm_training(ox *x, const Onnx__NodeProto *nd, oval *a, oval **v);
+
 static ft_status map_batchnorm(ox *x, const Onnx__NodeProto *nd) {
     oval *a = ox_in(x, nd, 0), *v[4] = {ox_in(x, nd, 1), ox_in(x, nd, 2), ox_in(x, nd, 3), ox_in(x, nd, 4)};
     if (!a || !v[0] || !v[1] || !v[2] || !v[3]) return ox_node_fail(x, FT_EFORMAT, "needs X, scale, B, mean and var");
+    if (x->opset >= 14 && ox_attr_i(nd, "training_mode", 0)) return map_batchnorm_training(x, nd, a, v);
     for (size_t j = 1; j < nd->n_output; j++)
         if (nd->output[j][0]) return ox_unsupported(x, "training-mode outputs (running statistics) are not supported");
     if (a->ndim < 2) return ox_node_fail(x, FT_ESHAPE, "X needs a channel dim");
@@ -1148,6 +1165,159 @@ static bool used(ox *x, const Onnx__NodeProto *nd, size_t j) {
     return j < nd->n_output && nd->output[j][0] && omap_get(&x->consumed, nd->output[j]);
 }
 
+static bool nonzero(const oval *v) {
+    for (int64_t i = 0; i < v->numel; i++)
+        if (v->f ? v->f[i] != 0 : v->i ? v->i[i] != 0 : false) return true;
+    return false;
+}
+
+/* ---------------- LSTM with peepholes ----------------
+ * The lstm op has no peephole weights, so an LSTM with nonzero P runs unrolled over time
+ * with ONNX's equations (gate blocks i, o, f, c of W, R and B):
+ *   g = x_t W^T + h R^T + Wb + Rb,  i = sigmoid(g_i + P_i c),  f = sigmoid(g_f + P_f c),
+ *   c' = f c + i tanh(g_c),  o = sigmoid(g_o + P_o c'),  h' = o tanh(c')
+ * from constant initial states (zeros when absent). Per direction W, R, B (summed) and the
+ * three peephole vectors are parameters named after the node, trainable as initializers
+ * are. At most 64 steps per direction: the graph grows with the sequence. */
+static const char *em1(ox *x, const char *op, const char *a, const char *par, json_t *at, const char *h) {
+    if (!a) { json_decref(at); return NULL; }
+    return ox_emit(x, op, &a, 1, par ? &par : NULL, par ? 1 : 0, at, h);
+}
+
+static const char *em2(ox *x, const char *op, const char *a, const char *b, const char *h) {
+    const char *ins[2] = {a, b};
+    return a && b ? ox_emit(x, op, ins, 2, NULL, 0, NULL, h) : NULL;
+}
+
+static ft_status map_lstm_peephole(ox *x, const Onnx__NodeProto *nd, oval *a, oval *w, oval *r, oval *b, oval *sl, oval *h0, oval *c0, oval *pp, int dirs,
+                                   bool rev, int layout, int64_t T, int64_t N, int64_t F, int64_t H) {
+    ft_status s;
+    if ((s = need_op(x, "slice")) || (s = need_op(x, "permute")) || (s = need_op(x, "concat")) || (s = need_op(x, "sigmoid"))) return s;
+    if (!pp->is_const || !pp->f || pp->numel != dirs * 3 * H) return ox_unsupported(x, "peepholes that are not a constant [directions, 3*hidden]");
+    if (T > 64) return ox_unsupported(x, "an LSTM with peepholes longer than 64 steps (it runs unrolled)");
+    if (sl) {
+        if (!sl->is_const || !sl->i) return ox_unsupported(x, "sequence_lens that depend on the data");
+        for (int64_t i = 0; i < sl->numel; i++)
+            if (sl->i[i] != T) return ox_unsupported(x, "sequence_lens shorter than the sequence");
+    }
+    oval *st0[2] = {h0, c0};
+    bool nz[2] = {false, false};
+    for (int k = 0; k < 2; k++) {
+        if (!st0[k]) continue;
+        if (!st0[k]->is_const || !st0[k]->f || st0[k]->numel != dirs * N * H) return ox_unsupported(x, "computed initial states");
+        for (int64_t i = 0; i < st0[k]->numel; i++) nz[k] |= st0[k]->f[i] != 0;
+    }
+    if (layout && (nz[0] || nz[1])) return ox_unsupported(x, "nonzero initial states of a layout-1 LSTM with peepholes");
+    bool train = w->orig != ORIG_CONST || x->o.promote_constants;
+    char base[200], h[300];
+    snprintf(base, sizeof base, "%s", hint(nd));
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    if (!layout) {
+        snprintf(h, sizeof h, "%s.batch_first", base);
+        if (!(in = em1(x, "permute", in, NULL, json_pack("{s:[i,i,i]}", "dims", 1, 0, 2), h))) return FT_EINVAL;
+    }
+    const char *ys[2], *hs[2], *cs[2], *steps[64];
+    float *tmp = ft_malloc((size_t)(4 * H * (F > H ? F : H) + 4 * H) * sizeof(float));
+    if (!tmp) return ox_oom();
+    s = FT_OK;
+    for (int d = 0; d < dirs && !s; d++) {
+        const char *sfx = d ? "_reverse" : "", *pw, *pr, *pb, *pi, *po, *pf, *hp = NULL, *cp = NULL;
+        int64_t sw[2] = {4 * H, F}, sr[2] = {4 * H, H}, g4 = 4 * H;
+        snprintf(h, sizeof h, "%s.W%s", base, sfx);
+        pw = ox_declare(x, h, 2, sw, w->f + d * 4 * H * F, train);
+        snprintf(h, sizeof h, "%s.R%s", base, sfx);
+        pr = pw ? ox_declare(x, h, 2, sr, r->f + d * 4 * H * H, train) : NULL;
+        for (int64_t k = 0; k < 4 * H; k++) tmp[k] = b ? b->f[d * 8 * H + k] + b->f[d * 8 * H + 4 * H + k] : 0.0f;
+        snprintf(h, sizeof h, "%s.B%s", base, sfx);
+        pb = pr ? ox_declare(x, h, 1, &g4, tmp, train) : NULL;
+        const char **pv[3] = {&pi, &po, &pf};
+        static const char *pn[3] = {"P_i", "P_o", "P_f"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(h, sizeof h, "%s.%s%s", base, pn[k], sfx);
+            *pv[k] = pb ? ox_declare(x, h, 1, &H, pp->f + d * 3 * H + k * H, train) : NULL;
+            pb = *pv[k] ? pb : NULL;
+        }
+        if (!pb) { s = FT_EUNSUPPORTED; break; }
+        int64_t s2[2] = {N, H};
+        for (int k = 0; k < 2; k++) {
+            if (!nz[k]) continue;
+            snprintf(h, sizeof h, "%s.initial_%s%s", base, k ? "c" : "h", sfx);
+            const char *p = ox_declare(x, h, 2, s2, st0[k]->f + d * N * H, false);
+            const char *v = p ? ox_emit(x, "identity", NULL, 0, &p, 1, NULL, h) : NULL;
+            if (!v) { s = FT_EINVAL; break; }
+            if (k) cp = v;
+            else hp = v;
+        }
+        snprintf(h, sizeof h, "%s.xw%s", base, sfx);
+        const char *ps2[2] = {pw, pb};
+        const char *xw = ox_emit(x, "linear", &in, 1, ps2, 2, NULL, h);
+        for (int64_t k = 0; k < T && xw && !s; k++) {
+            int64_t t = (d == 1 || rev) ? T - 1 - k : k;
+            char p0[240];
+            snprintf(p0, sizeof p0, "%s%s.t%lld", base, sfx, (long long)t);
+#define H_(what) (snprintf(h, sizeof h, "%s.%s", p0, what), h)
+            const char *g = em1(x, "slice", xw, NULL, json_pack("{s:i, s:I, s:I}", "dim", 1, "start", t, "end", t + 1), H_("x"));
+            g = em1(x, "reshape", g, NULL, json_pack("{s:[I]}", "shape", 4 * H), H_("x"));
+            if (hp) g = em2(x, "add", g, em1(x, "linear", hp, pr, NULL, H_("hr")), H_("gates"));
+            const char *gt[4];
+            for (int q = 0; q < 4; q++) gt[q] = em1(x, "slice", g, NULL, json_pack("{s:i, s:I, s:I}", "dim", 1, "start", q * H, "end", (q + 1) * H), H_("gate"));
+            if (cp) {
+                gt[0] = em2(x, "add", gt[0], em1(x, "mul", cp, pi, NULL, H_("peep_i")), H_("i_in"));
+                gt[2] = em2(x, "add", gt[2], em1(x, "mul", cp, pf, NULL, H_("peep_f")), H_("f_in"));
+            }
+            const char *ig = em1(x, "sigmoid", gt[0], NULL, NULL, H_("i"));
+            const char *ic = em2(x, "mul", ig, em1(x, "tanh", gt[3], NULL, NULL, H_("g")), H_("ig"));
+            const char *c = cp ? em2(x, "add", em2(x, "mul", em1(x, "sigmoid", gt[2], NULL, NULL, H_("f")), cp, H_("fc")), ic, H_("c")) : ic;
+            const char *o = em1(x, "sigmoid", em2(x, "add", gt[1], em1(x, "mul", c, po, NULL, H_("peep_o")), H_("o_in")), NULL, NULL, H_("o"));
+            const char *hh = em2(x, "mul", o, em1(x, "tanh", c, NULL, NULL, H_("tanh_c")), H_("h"));
+#undef H_
+            if (!hh) { s = FT_EINVAL; break; }
+            steps[t] = hh;
+            hp = hh;
+            cp = c;
+        }
+        if (s || !xw) { s = s ? s : FT_EINVAL; break; }
+        const char *col[64];
+        for (int64_t t = 0; t < T && !s; t++) {
+            snprintf(h, sizeof h, "%s%s.y%lld", base, sfx, (long long)t);
+            if (!(col[t] = em1(x, "reshape", steps[t], NULL, json_pack("{s:[I,I]}", "shape", (json_int_t)1, H), h))) s = FT_EINVAL;
+        }
+        snprintf(h, sizeof h, "%s.y%s", base, sfx);
+        ys[d] = s ? NULL : T == 1 ? col[0] : ox_emit(x, "concat", col, (int)T, NULL, 0, json_pack("{s:i}", "dim", 1), h);
+        if (!ys[d]) s = FT_EINVAL;
+        hs[d] = hp;
+        cs[d] = cp;
+    }
+    ft_free(tmp);
+    if (s) return s;
+    /* Y [T, dirs, N, H] (layout 0) or [N, T, dirs, H]; Y_h, Y_c [dirs, N, H] or [N, dirs, H] */
+    if (used(x, nd, 0)) {
+        snprintf(h, sizeof h, "%s.Y", base);
+        const char *y = dirs == 2 ? ox_emit(x, "concat", ys, 2, NULL, 0, json_pack("{s:i}", "dim", 2), h) : ys[0];
+        y = em1(x, "reshape", y, NULL, json_pack("{s:[I,I,I]}", "shape", T, (json_int_t)dirs, H), h);
+        int64_t sh[4] = {T, dirs, N, H};
+        if (!layout) y = em1(x, "permute", y, NULL, json_pack("{s:[i,i,i,i]}", "dims", 1, 2, 0, 3), h);
+        else { sh[0] = N; sh[1] = T; sh[2] = dirs; }
+        if ((s = set_dyn(x, nd, 0, y, 4, sh, OX_FLOAT))) return s;
+    }
+    for (int k = 1; k <= 2; k++) {
+        if (!used(x, nd, (size_t)k)) continue;
+        const char **src = k == 1 ? hs : cs;
+        if (!src[0]) return ox_unsupported(x, "the cell state of a step-less LSTM");
+        snprintf(h, sizeof h, "%s.Y_%s", base, k == 1 ? "h" : "c");
+        const char *f = dirs == 2 ? ox_emit(x, "concat", src, 2, NULL, 0, json_pack("{s:i}", "dim", 1), h) : src[0];
+        f = em1(x, "reshape", f, NULL, json_pack("{s:[I,I]}", "shape", (json_int_t)dirs, H), h);
+        int64_t sh[3] = {dirs, N, H};
+        if (!layout) {
+            f = em1(x, "permute", f, NULL, json_pack("{s:[i,i,i]}", "dims", 1, 0, 2), h);
+            x->fixed_batch = true;
+        } else { sh[0] = N; sh[1] = dirs; }
+        if ((s = set_dyn(x, nd, (size_t)k, f, 3, sh, OX_FLOAT))) return s;
+    }
+    return FT_OK;
+}
+
 /* ONNX LSTM (gates i, o, f, c) / GRU (z, r, h) -> the graph's lstm / gru (PyTorch's i, f, g, o
  * / r, z, n): rows reordered, split per direction into PyTorch's parameter names. */
 static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
@@ -1183,11 +1353,8 @@ static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
     if (H < 1 || w->ndim != 3 || w->shape[0] != dirs || w->shape[1] != G * H || w->shape[2] != F || r->ndim != 3 || r->shape[0] != dirs ||
         r->shape[1] != G * H || r->shape[2] != H || (b && (b->ndim != 2 || b->shape[0] != dirs || b->shape[1] != 2 * G * H)))
         return ox_node_fail(x, FT_ESHAPE, "W, R or B do not match hidden_size %lld, %d direction(s) and %lld input features", (long long)H, dirs, (long long)F);
-    if (pp) {
-        if (!pp->is_const) return ox_unsupported(x, "computed peepholes");
-        for (int64_t i = 0; i < pp->numel; i++)
-            if (pp->f ? pp->f[i] != 0 : pp->i[i] != 0) return ox_unsupported(x, "peephole connections");
-    }
+    if (lstm && pp && (!pp->is_const || !pp->f || pp->numel != dirs * 3 * H || nonzero(pp)))
+        return map_lstm_peephole(x, nd, a, w, r, b, sl, h0, c0, pp, dirs, rev, layout, T, N, F, H);
     /* initial states: constants [dirs, N, H] (layout 1: [N, dirs, H]); all zeros is the default */
     oval *st[2] = {h0, c0};
     bool has_state = false;
@@ -1421,6 +1588,393 @@ static ft_status try_gelu(ox *x, const Onnx__NodeProto *erf, bool *done) {
     return s;
 }
 
+/* ---------------- pools by strided slices ----------------
+ * The forms the pool ops cannot run (dilations, 3-D pools, MaxPool's Indices output) as
+ * strided slices of the padded input: window offset j along a spatial dim is the slice
+ * that starts at j*dilation with step stride. Max and average are separable, so the values
+ * take sum_d k_d slices per dim in turn (max: -3e38 padding; average: zero padding, then a
+ * constant 1/count per output position, count_include_pad as torch and the pool ops). The
+ * Indices output compares the window offsets in row-major order (the first maximum wins)
+ * and carries each offset's flat input index (n, c and the spatial position in the
+ * storage_order) as a constant; it depends on the batch size. */
+static const char *slice_win(ox *x, const char *in, int dim, int64_t dimlen, int64_t start, int64_t n, int64_t step, const char *h) {
+    int64_t end = start + (n - 1) * step + 1;
+    if (start == 0 && step == 1 && end == dimlen) return in;
+    return ox_emit(x, "slice", &in, 1, NULL, 0, json_pack("{s:i, s:I, s:I, s:I}", "dim", dim, "start", start, "end", end, "step", step), h);
+}
+
+static ft_status pool_by_slices(ox *x, const Onnx__NodeProto *nd, oval *a, int ns, const int64_t *k, const int64_t *st, const int64_t *dl,
+                                const int64_t *pb, const int64_t *pe, const int64_t *sh, bool avg, bool cip, bool want_idx) {
+    int r = a->ndim;
+    ft_status s;
+    if ((s = need_op(x, "slice")) || (s = need_op(x, "pad")) || (s = need_op(x, avg ? "mul" : "max")) ||
+        (want_idx && ((s = need_op(x, "greater")) || (s = need_op(x, "where")))))
+        return s;
+    int64_t nwin = 1, sumk = 0;
+    for (int d = 0; d < ns; d++) { nwin *= k[d]; sumk += k[d]; }
+    if (sumk > 256 || (want_idx && nwin > 256)) return ox_unsupported(x, "a dilated, 3-D or indexed pool window of more than 256 elements");
+    const char *cur = lift(x, a);
+    if (!cur) return FT_EUNSUPPORTED;
+    char h[300];
+    /* pad (or crop) each spatial dim to exactly what the windows read */
+    int64_t pads[2 * OX_MAX_DIMS] = {0}, len[3];
+    bool any = false;
+    for (int d = 0; d < ns; d++) {
+        len[d] = (sh[2 + d] - 1) * st[d] + (k[d] - 1) * dl[d] + 1;
+        pads[2 + d] = pb[d];
+        pads[r + 2 + d] = len[d] - a->shape[2 + d] - pb[d];
+        any |= pads[2 + d] || pads[r + 2 + d];
+    }
+    if (any) {
+        snprintf(h, sizeof h, "%s.padded", hint(nd));
+        cur = ox_emit(x, "pad", &cur, 1, NULL, 0, json_pack("{s:o, s:f}", "pads", ints_json(2 * r, pads), "value", avg ? 0.0 : -3.0e38), h);
+        if (!cur) return FT_EINVAL;
+    }
+    if (!want_idx) {
+        for (int d = 0; d < ns; d++) {
+            const char *acc = NULL;
+            for (int64_t j = 0; j < k[d]; j++) {
+                snprintf(h, sizeof h, "%s.d%d_%lld", hint(nd), d, (long long)j);
+                const char *c = slice_win(x, cur, 2 + d, len[d], j * dl[d], sh[2 + d], st[d], h);
+                if (!c) return FT_EINVAL;
+                if (acc) {
+                    const char *two[2] = {acc, c};
+                    snprintf(h, sizeof h, "%s.d%d", hint(nd), d);
+                    acc = ox_emit(x, avg ? "add" : "max", two, 2, NULL, 0, NULL, h);
+                    if (!acc) return FT_EINVAL;
+                } else acc = c;
+            }
+            cur = acc;
+        }
+        if (avg) {
+            int64_t on = 1;
+            for (int d = 0; d < ns; d++) on *= sh[2 + d];
+            float *inv = ft_malloc((size_t)on * sizeof(float));
+            if (!inv) return ox_oom();
+            for (int64_t i = 0; i < on; i++) {
+                int64_t rem = i, cnt = 1;
+                for (int d = ns - 1; d >= 0; d--) {
+                    int64_t o = rem % sh[2 + d], c = 0;
+                    rem /= sh[2 + d];
+                    for (int64_t j = 0; j < k[d]; j++) {
+                        int64_t pos = o * st[d] - pb[d] + j * dl[d];
+                        c += cip ? pos >= -pb[d] && pos < a->shape[2 + d] + pe[d] : pos >= 0 && pos < a->shape[2 + d];
+                    }
+                    cnt *= c;
+                }
+                inv[i] = cnt ? 1.0f / (float)cnt : 0.0f;
+            }
+            snprintf(h, sizeof h, "%s.inv_count", hint(nd));
+            const char *p = ox_declare(x, h, ns, sh + 2, inv, false);
+            ft_free(inv);
+            if (!p) return FT_EUNSUPPORTED;
+            cur = ox_emit(x, "mul", &cur, 1, &p, 1, NULL, hint(nd));
+        } else if (a->node && !strcmp(cur, a->node)) cur = emit1(x, nd, "identity", cur, NULL);
+        return set_dyn(x, nd, 0, cur, r, sh, OX_FLOAT);
+    }
+    /* values and indices over every window offset */
+    int64_t so = ox_attr_i(nd, "storage_order", 0), plane = 1, sstr[3], on = sh[0] * sh[1];
+    for (int d = 0; d < ns; d++) { plane *= a->shape[2 + d]; on *= sh[2 + d]; }
+    if (sh[0] * sh[1] * plane > ((int64_t)1 << 24)) return ox_unsupported(x, "indices beyond 2^24 (not exact as float32)");
+    for (int d = 0; d < ns; d++) {
+        int64_t m = 1;
+        for (int e = 0; e < ns; e++)
+            if (so ? e < d : e > d) m *= a->shape[2 + e];
+        sstr[d] = m;
+    }
+    float *idx = ft_malloc((size_t)on * sizeof(float));
+    if (!idx) return ox_oom();
+    const char *bv = NULL, *bi = NULL;
+    s = FT_OK;
+    for (int64_t w = 0; w < nwin && !s; w++) {
+        int64_t j[3], rem = w;
+        for (int d = ns - 1; d >= 0; d--) { j[d] = rem % k[d]; rem /= k[d]; }
+        const char *c = cur;
+        for (int d = 0; d < ns && c; d++) {
+            snprintf(h, sizeof h, "%s.win%lld", hint(nd), (long long)w);
+            c = slice_win(x, c, 2 + d, len[d], j[d] * dl[d], sh[2 + d], st[d], h);
+        }
+        for (int64_t i = 0; i < on; i++) {
+            int64_t rm = i, off = 0;
+            bool in = true;
+            for (int d = ns - 1; d >= 0; d--) {
+                int64_t pos = (rm % sh[2 + d]) * st[d] - pb[d] + j[d] * dl[d];
+                rm /= sh[2 + d];
+                in &= pos >= 0 && pos < a->shape[2 + d];
+                off += pos * sstr[d];
+            }
+            idx[i] = in ? (float)(rm * plane + off) : 0.0f; /* rm = n * C + c */
+        }
+        snprintf(h, sizeof h, "%s.index%lld", hint(nd), (long long)w);
+        const char *p = ox_declare(x, h, r, sh, idx, false);
+        const char *ic = p ? ox_emit(x, "identity", NULL, 0, &p, 1, NULL, h) : NULL;
+        if (!c || !ic) { s = p ? FT_EINVAL : FT_EUNSUPPORTED; break; }
+        if (!bv) { bv = c; bi = ic; continue; }
+        const char *gi[2] = {c, bv};
+        snprintf(h, sizeof h, "%s.gt%lld", hint(nd), (long long)w);
+        const char *gt = ox_emit(x, "greater", gi, 2, NULL, 0, NULL, h);
+        const char *wi[3] = {gt, ic, bi};
+        snprintf(h, sizeof h, "%s.argmax%lld", hint(nd), (long long)w);
+        bi = gt ? ox_emit(x, "where", wi, 3, NULL, 0, NULL, h) : NULL;
+        snprintf(h, sizeof h, "%s.max%lld", hint(nd), (long long)w);
+        bv = bi ? ox_emit(x, "max", gi, 2, NULL, 0, NULL, h) : NULL;
+        if (!bv) s = FT_EINVAL;
+    }
+    ft_free(idx);
+    if (s) return s;
+    if (a->node && !strcmp(bv, a->node)) bv = emit1(x, nd, "identity", bv, NULL);
+    x->fixed_batch = true;
+    if ((s = set_dyn(x, nd, 0, bv, r, sh, OX_FLOAT))) return s;
+    return set_dyn(x, nd, 1, bi, r, sh, OX_INT64);
+}
+
+/* ---------------- ConvTranspose ---------------- */
+
+static int64_t floordiv2(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
+
+/* 3-D as 2-D transposed convolutions over (H, W), one per kernel depth kd: the input's
+ * depth is upsampled by the stride (zeros between the slices), each depth slice runs
+ * conv_transpose2d with W[:, :, kd], and the result lands kd*dilation deeper; the sum is
+ * cropped by the depth pads. W stays one parameter (sliced in the graph). */
+static ft_status conv_transpose3d(ox *x, const Onnx__NodeProto *nd, oval *a, oval *w, oval *b, const int64_t *k, const int64_t *st, const int64_t *dl,
+                                  const int64_t *op, const int64_t *pb, const int64_t *pe, const int64_t *sh, int64_t g) {
+    ft_status s;
+    if ((s = need_op(x, "slice")) || (s = need_op(x, "pad")) || (s = need_op(x, "permute"))) return s;
+    if (k[0] > 64) return ox_unsupported(x, "a 3-D kernel deeper than 64");
+    int64_t N = a->shape[0], C = a->shape[1], D = a->shape[2], H = a->shape[3], W = a->shape[4], Du = (D - 1) * st[0] + 1;
+    int64_t Cout = sh[1], Ho = sh[3], Wo = sh[4];
+    char h[300];
+    const char *cur = lift(x, a);
+    if (!cur) return FT_EUNSUPPORTED;
+    if (st[0] > 1 && D > 1) { /* [N,C,D,H,W] -> [N,C,D,1,HW] -> zeros after each slice -> [N,C,Du,H,W] */
+        int64_t pads[10] = {0};
+        pads[5 + 3] = st[0] - 1;
+        snprintf(h, sizeof h, "%s.up", hint(nd));
+        cur = ox_emit(x, "reshape", &cur, 1, NULL, 0, json_pack("{s:[I,I,I,I]}", "shape", C, D, (json_int_t)1, H * W), h);
+        cur = cur ? ox_emit(x, "pad", &cur, 1, NULL, 0, json_pack("{s:o}", "pads", ints_json(10, pads)), h) : NULL;
+        cur = cur ? ox_emit(x, "reshape", &cur, 1, NULL, 0, json_pack("{s:[I,I,I]}", "shape", C, D * st[0], H * W), h) : NULL;
+        cur = cur ? ox_emit(x, "slice", &cur, 1, NULL, 0, json_pack("{s:i, s:I, s:I}", "dim", 2, "start", (json_int_t)0, "end", Du), h) : NULL;
+        cur = cur ? ox_emit(x, "reshape", &cur, 1, NULL, 0, json_pack("{s:[I,I,I,I]}", "shape", C, Du, H, W), h) : NULL;
+        if (!cur) return FT_EINVAL;
+    }
+    snprintf(h, sizeof h, "%s.slices", hint(nd));
+    cur = ox_emit(x, "permute", &cur, 1, NULL, 0, json_pack("{s:[i,i,i,i,i]}", "dims", 0, 2, 1, 3, 4), h);
+    cur = cur ? ox_emit(x, "reshape", &cur, 1, NULL, 0, json_pack("{s:[I,I,I,I], s:b}", "shape", N * Du, C, H, W, "full", 1), h) : NULL;
+    x->fixed_batch = true;
+    const char *wp = ox_param(x, w, 0), *bp = b ? ox_param(x, b, 0) : NULL;
+    if (!wp || (b && !bp)) return FT_EUNSUPPORTED;
+    snprintf(h, sizeof h, "%s.weight", hint(nd));
+    const char *wn = ox_emit(x, "identity", NULL, 0, &wp, 1, NULL, h);
+    if (!cur || !wn) return FT_EINVAL;
+    const char *acc = NULL;
+    for (int64_t kd = 0; kd < k[0]; kd++) {
+        snprintf(h, sizeof h, "%s.w%lld", hint(nd), (long long)kd);
+        const char *wk = ox_emit(x, "slice", &wn, 1, NULL, 0, json_pack("{s:i, s:I, s:I}", "dim", 2, "start", kd, "end", kd + 1), h);
+        wk = wk ? ox_emit(x, "reshape", &wk, 1, NULL, 0, json_pack("{s:[I,I,I]}", "shape", w->shape[1], k[1], k[2]), h) : NULL;
+        if (!wk) return FT_EINVAL;
+        const char *ins[2] = {cur, wk};
+        snprintf(h, sizeof h, "%s.k%lld", hint(nd), (long long)kd);
+        const char *z = ox_emit(x, "conv_transpose2d", ins, 2, NULL, 0,
+                                json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:[I,I], s:I}", "stride", st[1], st[2], "pad", pb[1], pb[2], pe[1], pe[2],
+                                          "output_padding", op[1], op[2],
+                                          "dilation", dl[1], dl[2], "groups", g),
+                                h);
+        z = z ? ox_emit(x, "reshape", &z, 1, NULL, 0, json_pack("{s:[I,I,I,I,I], s:b}", "shape", N, Du, Cout, Ho, Wo, "full", 1), h) : NULL;
+        z = z ? ox_emit(x, "permute", &z, 1, NULL, 0, json_pack("{s:[i,i,i,i,i]}", "dims", 0, 2, 1, 3, 4), h) : NULL;
+        int64_t pads[10] = {0};
+        pads[2] = kd * dl[0] - pb[0];
+        pads[7] = sh[2] - Du - pads[2];
+        if (z && (pads[2] || pads[7])) z = ox_emit(x, "pad", &z, 1, NULL, 0, json_pack("{s:o}", "pads", ints_json(10, pads)), h);
+        if (z && acc) {
+            const char *two[2] = {acc, z};
+            snprintf(h, sizeof h, "%s.sum", hint(nd));
+            z = ox_emit(x, "add", two, 2, NULL, 0, NULL, h);
+        }
+        if (!(acc = z)) return FT_EINVAL;
+    }
+    if (b) {
+        int64_t bs[4] = {Cout, 1, 1, 1};
+        snprintf(h, sizeof h, "%s.bias", hint(nd));
+        const char *bp4 = ox_declare(x, b->name, 4, bs, b->f, b->orig == ORIG_INIT || b->orig == ORIG_BRANCH || x->o.promote_constants);
+        if (!bp4) return FT_EUNSUPPORTED;
+        acc = ox_emit(x, "add", &acc, 1, &bp4, 1, NULL, h);
+    }
+    return set_dyn(x, nd, 0, acc, 5, sh, OX_FLOAT);
+}
+
+/* ONNX ConvTranspose: pads explicit, from auto_pad (output = input * stride) or from
+ * output_shape; the total padding splits as ONNX's reference does (floor division: SAME_UPPER
+ * puts the odd one at the end, otherwise at the beginning), and a negative end padding (an
+ * output_shape past the full output) becomes output_padding. */
+static ft_status map_conv_transpose(ox *x, const Onnx__NodeProto *nd) {
+    oval *a = ox_in(x, nd, 0), *w = ox_in(x, nd, 1), *b = ox_in(x, nd, 2);
+    if (!a || !w) return ox_node_fail(x, FT_EFORMAT, "needs X and W");
+    if (!w->is_const || !w->f) return ox_unsupported(x, "the weight is computed, not a constant");
+    if (b && (!b->is_const || !b->f)) return ox_unsupported(x, "the bias is computed, not a constant");
+    int ns = a->ndim - 2;
+    if (ns < 1 || ns > 3) return ox_unsupported(x, "only 1-D, 2-D and 3-D transposed convolutions are supported");
+    if (w->ndim != a->ndim) return ox_node_fail(x, FT_ESHAPE, "W has %d dims for a %d-dim input", w->ndim, a->ndim);
+    ft_status s = need_op(x, "conv_transpose2d");
+    if (s) return s;
+    int64_t k[3], st[3], dl[3], op[3], pb[3], pe[3], g = ox_attr_i(nd, "group", 1);
+    if ((s = spatial_ints(x, nd, "strides", ns, 1, st)) || (s = spatial_ints(x, nd, "dilations", ns, 1, dl))) return s;
+    for (int d = 0; d < ns; d++) k[d] = w->shape[2 + d];
+    const int64_t *kv = NULL, *opv = NULL, *osv = NULL, *p = NULL;
+    int nk = ox_attr_ints(nd, "kernel_shape", &kv), nop = ox_attr_ints(nd, "output_padding", &opv), nos = ox_attr_ints(nd, "output_shape", &osv),
+        np = ox_attr_ints(nd, "pads", &p);
+    if (nk >= 0 && nk != ns) return ox_node_fail(x, FT_EFORMAT, "kernel_shape has %d entries for %d spatial dims", nk, ns);
+    if (nop >= 0 && nop != ns) return ox_node_fail(x, FT_EFORMAT, "output_padding has %d entries for %d spatial dims", nop, ns);
+    if (nos >= 0 && nos != ns && nos != ns + 2) return ox_node_fail(x, FT_EFORMAT, "output_shape has %d entries for %d spatial dims", nos, ns);
+    if (np >= 0 && np != 2 * ns) return ox_node_fail(x, FT_EFORMAT, "pads has %d entries for %d spatial dims", np, ns);
+    if (g < 1 || a->shape[1] != w->shape[0] || w->shape[0] % g)
+        return ox_node_fail(x, FT_ESHAPE, "input channels %lld, W [%lld, %lld, ...] and group %lld do not match", (long long)a->shape[1],
+                            (long long)w->shape[0], (long long)w->shape[1], (long long)g);
+    int64_t cout = w->shape[1] * g;
+    if (b && b->numel != cout) return ox_node_fail(x, FT_ESHAPE, "B has %lld values for %lld output channels", (long long)b->numel, (long long)cout);
+    char buf[32];
+    const char *ap = ox_attr_s(nd, "auto_pad", "NOTSET", buf, sizeof buf);
+    bool same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
+    if (!same && strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return ox_node_fail(x, FT_EFORMAT, "auto_pad '%s'", ap);
+    int64_t sh[5] = {a->shape[0], cout, 1, 1, 1};
+    for (int d = 0; d < ns; d++) {
+        if (nk >= 0 && kv[d] != k[d]) return ox_node_fail(x, FT_ESHAPE, "kernel_shape %lld differs from W's %lld", (long long)kv[d], (long long)k[d]);
+        op[d] = nop >= 0 ? opv[d] : 0;
+        if (op[d] < 0) return ox_node_fail(x, FT_EFORMAT, "negative output_padding");
+        int64_t full = st[d] * (a->shape[2 + d] - 1) + op[d] + (k[d] - 1) * dl[d] + 1;
+        if (nos >= 0 || same) {
+            int64_t tot = full - (nos >= 0 ? osv[nos - ns + d] : a->shape[2 + d] * st[d]);
+            if (!strcmp(ap, "SAME_UPPER")) { pb[d] = floordiv2(tot); pe[d] = tot - pb[d]; }
+            else { pe[d] = floordiv2(tot); pb[d] = tot - pe[d]; }
+        } else if (np >= 0 && strcmp(ap, "VALID")) {
+            pb[d] = p[d];
+            pe[d] = p[d + ns];
+            if (pb[d] < 0 || pe[d] < 0) return ox_node_fail(x, FT_EFORMAT, "negative pads");
+        } else pb[d] = pe[d] = 0;
+        sh[2 + d] = full - pb[d] - pe[d];
+        if (sh[2 + d] < 1) return ox_node_fail(x, FT_ESHAPE, "the output would be empty");
+        if (pb[d] < 0) return ox_unsupported(x, "an output_shape that needs negative padding at the beginning");
+        if (pe[d] < 0) { op[d] -= pe[d]; pe[d] = 0; } /* the output grows at the end: zeros (+ bias) */
+        if (op[d] && op[d] >= st[d] && op[d] >= dl[d] && (ns < 3 || d > 0)) return ox_unsupported(x, "output padding as large as both the stride and the dilation");
+    }
+    if (ns == 3) return conv_transpose3d(x, nd, a, w, b, k, st, dl, op, pb, pe, sh, g);
+    const char *in = lift(x, a), *pars[2];
+    if (!in) return FT_EUNSUPPORTED;
+    int npar = 1;
+    if (b && !(pars[1] = ox_param(x, b, 0))) return FT_EUNSUPPORTED;
+    if (b) npar = 2;
+    if (ns == 2) {
+        if (!(pars[0] = ox_param(x, w, 0))) return FT_EUNSUPPORTED;
+        json_t *at = json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:[I,I], s:I}", "stride", st[0], st[1], "pad", pb[0], pb[1], pe[0], pe[1], "output_padding",
+                               op[0], op[1], "dilation", dl[0], dl[1], "groups", g);
+        return set_dyn(x, nd, 0, ox_emit(x, "conv_transpose2d", &in, 1, pars, npar, at, hint(nd)), 4, sh, OX_FLOAT);
+    }
+    /* 1-D: [N,C,L] -> [N,C,1,L] with W as [Cin, Cout/g, 1, k], and back */
+    int64_t w4[4] = {w->shape[0], w->shape[1], 1, w->shape[2]}, x4[4] = {a->shape[0], a->shape[1], 1, a->shape[2]};
+    if (!(pars[0] = ox_declare(x, w->name, 4, w4, w->f, w->orig == ORIG_INIT || w->orig == ORIG_BRANCH || x->o.promote_constants))) return FT_EUNSUPPORTED;
+    char h[300];
+    snprintf(h, sizeof h, "%s.as2d", hint(nd));
+    const char *r = reshape_to(x, nd, a, 4, x4, h);
+    json_t *at = json_pack("{s:[I,I], s:[I,I,I,I], s:[I,I], s:[I,I], s:I}", "stride", (json_int_t)1, st[0], "pad", (json_int_t)0, pb[0], (json_int_t)0, pe[0],
+                           "output_padding", (json_int_t)0, op[0], "dilation", (json_int_t)1, dl[0], "groups", g);
+    const char *c = r ? ox_emit(x, "conv_transpose2d", &r, 1, pars, npar, at, hint(nd)) : NULL;
+    if (!r) json_decref(at);
+    if (!c) return FT_EINVAL;
+    snprintf(h, sizeof h, "%s.as1d", hint(nd));
+    int64_t o3[3] = {sh[0], sh[1], sh[2]};
+    return set_dyn(x, nd, 0, ox_emit(x, "reshape", &c, 1, NULL, 0, json_pack("{s:[I,I]}", "shape", o3[1], o3[2]), h), 3, o3, OX_FLOAT);
+}
+
+/* ---------------- BatchNormalization, training mode ----------------
+ * training_mode = 1 (opset >= 14): Y normalizes with the batch's statistics (`batch_norm`
+ * with weight and bias and no running statistics: batch statistics in every plan), and the
+ * running_mean / running_var outputs are input * momentum + batch statistic * (1 - momentum)
+ * with the biased variance, as ONNX's reference. */
+static ft_status map_batchnorm_training(ox *x, const Onnx__NodeProto *nd, oval *a, oval **v) {
+    if (a->ndim < 2) return ox_node_fail(x, FT_ESHAPE, "X needs a channel dim");
+    int64_t C = a->shape[1];
+    const char *pars[2];
+    for (int k = 0; k < 4; k++) {
+        if (!v[k]->is_const || !v[k]->f) return ox_unsupported(x, "computed scale, bias or statistics");
+        if (v[k]->numel != C) return ox_node_fail(x, FT_ESHAPE, "input %d has %lld values for %lld channels", k + 1, (long long)v[k]->numel, (long long)C);
+    }
+    for (int k = 0; k < 2; k++)
+        if (!(pars[k] = ox_param(x, v[k], 0))) return FT_EUNSUPPORTED;
+    float mom = ox_attr_f(nd, "momentum", 0.9f), eps = ox_attr_f(nd, "epsilon", 1e-5f);
+    const char *in = lift(x, a);
+    if (!in) return FT_EUNSUPPORTED;
+    char h[300];
+    const char *r = in;
+    if (a->ndim != 2 && a->ndim != 4) { /* [N,C,...] -> [N,C,L,1] */
+        int64_t l = 1;
+        for (int d = 2; d < a->ndim; d++) l *= a->shape[d];
+        int64_t x4[4] = {a->shape[0], C, l, 1};
+        snprintf(h, sizeof h, "%s.as4d", hint(nd));
+        if (!(r = reshape_to(x, nd, a, 4, x4, h))) return FT_EINVAL;
+    }
+    const char *y = ox_emit(x, "batch_norm", &r, 1, pars, 2, json_pack("{s:f}", "eps", (double)eps), hint(nd));
+    if (y && r != in) {
+        snprintf(h, sizeof h, "%s.back", hint(nd));
+        y = ox_emit(x, "reshape", &y, 1, NULL, 0, json_pack("{s:o}", "shape", ints_json(a->ndim - 1, a->shape + 1)), h);
+    }
+    ft_status s = set_dyn(x, nd, 0, y, a->ndim, a->shape, OX_FLOAT);
+    if (s || !(used(x, nd, 1) || used(x, nd, 2))) return s;
+    int64_t dims[OX_MAX_DIMS];
+    int n = 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (d != 1) dims[n++] = d;
+    snprintf(h, sizeof h, "%s.batch_mean", hint(nd));
+    const char *m = ox_emit(x, "mean", &in, 1, NULL, 0, json_pack("{s:o, s:b}", "dims", ints_json(n, dims), "keepdim", 1), h);
+    const char *dv[2] = {in, m};
+    snprintf(h, sizeof h, "%s.dev", hint(nd));
+    const char *dev = m ? ox_emit(x, "sub", dv, 2, NULL, 0, NULL, h) : NULL;
+    const char *sq[2] = {dev, dev};
+    snprintf(h, sizeof h, "%s.sq", hint(nd));
+    const char *sqr = dev ? ox_emit(x, "mul", sq, 2, NULL, 0, NULL, h) : NULL;
+    snprintf(h, sizeof h, "%s.batch_var", hint(nd));
+    const char *var = sqr ? ox_emit(x, "mean", &sqr, 1, NULL, 0, json_pack("{s:o, s:b}", "dims", ints_json(n, dims), "keepdim", 1), h) : NULL;
+    if (!var) return FT_EINVAL;
+    x->fixed_batch = true;
+    const char *stat[2] = {m, var};
+    float *t = ft_malloc((size_t)C * sizeof(float));
+    if (!t) return ox_oom();
+    for (int k = 0; k < 2 && !s; k++) {
+        if (!used(x, nd, (size_t)k + 1)) continue;
+        for (int64_t c = 0; c < C; c++) t[c] = v[2 + k]->f[c] * mom;
+        snprintf(h, sizeof h, "%s.%s", hint(nd), k ? "running_var" : "running_mean");
+        const char *o = ox_emit(x, "reshape", &stat[k], 1, NULL, 0, json_pack("{s:[I], s:b}", "shape", C, "full", 1), h);
+        o = o ? ox_emit(x, "scale", &o, 1, NULL, 0, json_pack("{s:f}", "a", 1.0 - (double)mom), h) : NULL;
+        const char *p = ox_declare(x, h, 1, &C, t, false);
+        o = o && p ? ox_emit(x, "add", &o, 1, &p, 1, NULL, nd->output[k + 1]) : NULL;
+        s = set_dyn(x, nd, (size_t)k + 1, o, 1, &C, OX_FLOAT);
+    }
+    ft_free(t);
+    return s;
+}
+
+/* ---------------- models of opsets 1 to 6 ----------------
+ * The mappings implement each op as defined at opsets 7-17. A node of an older model is
+ * accepted when its op's definition there is the one still current at opset 7 (the
+ * opset of its last change up to 7 is at most the model's opset), e.g. HardSigmoid-6 or
+ * GlobalAveragePool-1; anything else is refused naming the op. */
+ft_status ox_check_old_opset(ox *x, const Onnx__NodeProto *nd) {
+    static const struct { const char *op; int since; } t[] = {
+        {"Abs", 6}, {"Neg", 6}, {"Exp", 6}, {"Log", 6}, {"Sqrt", 6}, {"Reciprocal", 6}, {"Relu", 6}, {"Sigmoid", 6}, {"Tanh", 6},
+        {"HardSigmoid", 6}, {"LeakyRelu", 6}, {"Clip", 6}, {"Max", 6}, {"Min", 6}, {"Sum", 6}, {"Mean", 6}, {"Cast", 6},
+        {"Floor", 6}, {"Ceil", 6}, {"Tile", 6}, {"GlobalAveragePool", 1}, {"GlobalMaxPool", 1}, {"Conv", 1}, {"MaxPool", 1},
+        {"MatMul", 1}, {"Flatten", 1}, {"Transpose", 1}, {"Identity", 1}, {"Softmax", 1}, {"LogSoftmax", 1}, {"Squeeze", 1},
+        {"Unsqueeze", 1}, {"Gather", 1}, {"Shape", 1}, {"Size", 1}, {"Constant", 1}, {"Not", 1}, {"Slice", 1}, {"ReduceMean", 1},
+        {"ReduceSum", 1}, {"ReduceMax", 1}, {"ReduceMin", 1}, {"Pad", 2}, {"Split", 2}, {"Concat", 4}, {"Reshape", 5},
+    };
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        if (!op_cmp(nd, t[k].op)) {
+            if (x->opset >= t[k].since) return FT_OK;
+            char why[200];
+            snprintf(why, sizeof why, "%s changed at opset %d; models of opset %d to 17 are supported for it", t[k].op, t[k].since, t[k].since);
+            return ox_unsupported(x, why);
+        }
+    return ox_unsupported(x, "this op changed between the model's opset and opset 7 (the oldest the importer maps)");
+}
+
 /* ---------------- the table ---------------- */
 
 ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
@@ -1471,7 +2025,9 @@ ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
     if (OP("Dropout")) {
         oval *a = ox_in(x, nd, 0), *r = ox_in(x, nd, 1), *tm = ox_in(x, nd, 2);
         if (!a) return ox_node_fail(x, FT_EFORMAT, "needs an input");
-        if (tm && (!tm->is_const || (tm->i ? tm->i[0] : tm->f[0]))) return ox_unsupported(x, "training_mode = true");
+        if (tm && (!tm->is_const || (tm->i ? tm->i[0] : tm->f[0])) && (!r || !r->is_const || scalar_f(r) != 0))
+            return ox_unsupported(x, "training_mode = true with a ratio above 0: the output depends on the random mask the reference "
+                                     "runtime drew, which cannot be reproduced (ratio 0 maps: nothing is dropped)");
         float p = x->opset < 12 ? ox_attr_f(nd, "ratio", 0.5f) : r && r->is_const ? scalar_f(r) : 0.5f;
         if (!(p >= 0 && p < 1)) p = 0;
         if (nd->n_output > 1 && nd->output[1][0]) { /* the mask of an inference-mode dropout: all true */
@@ -1515,6 +2071,7 @@ ft_status ox_map(ox *x, const Onnx__NodeProto *nd) {
     if (OP("Max") || OP("Min") || OP("Sum") || OP("Mean")) return map_variadic(x, nd, op);
     if (OP("Where")) return map_where(x, nd);
     if (OP("Conv")) return map_conv(x, nd);
+    if (OP("ConvTranspose")) return map_conv_transpose(x, nd);
     if (OP("MaxPool")) return map_pool(x, nd, false);
     if (OP("AveragePool")) return map_pool(x, nd, true);
     if (OP("GlobalAveragePool")) return map_global_pool(x, nd, true);
