@@ -1,12 +1,14 @@
 /* ONNX import: tiny models from fuzz/gen_corpus_onnx.py (expected outputs computed there with
  * PyTorch, in tests/fixtures/onnx) through the importer and the engine; error messages for
  * malformed and truncated protobufs, cycles, dangling inputs, wrong initializer sizes,
- * unsupported ops and opsets; cutting, outputs and head replacement; and the openWakeWord
+ * unsupported ops and opsets; cutting, outputs and head replacement; gradients of each model
+ * by finite differences (tests/onnx_fd.h); and the openWakeWord
  * models of ../shared (structure and clean refusals; output parity against ONNX Runtime lives
  * with the export tests). */
 #include "test.h"
 #include "models/models.h"
 #include "onnx.pb-c.h"
+#include "onnx_fd.h"
 
 #include <jansson.h>
 #include <unistd.h>
@@ -102,6 +104,11 @@ static void check_model_at(const char *name, int n_expected_outs, bool from_fix,
         free(want);
         free(outs[k]);
     }
+    /* gradients of the input and of every parameter by finite differences */
+    char msg[300] = "";
+    int fd = onnx_fd_check(m, ndim, shape, x, msg, sizeof msg);
+    CHECKF(fd > 0, "%s: gradient check: %s", name, fd < 0 ? msg : "nothing compared");
+    printf("  %s: %d gradient entries match finite differences\n", name, fd);
     free(x);
     ft_model_free(m);
 }
