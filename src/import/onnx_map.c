@@ -887,7 +887,7 @@ static ft_status map_reduce(ox *x, const Onnx__NodeProto *nd, const char *op) {
      * there, so it is left out: each example is reduced on its own at any batch size, as
      * ONNX Runtime computes one example at a time. A larger dim 0 is reduced as ONNX says,
      * which mixes the examples (or drops the batch dim): the graph runs at that batch only. */
-    if (red[0] && keep && a->shape[0] == 1) {
+    if (red[0] && keep && a->shape[0] == 1 && nd2 > 0) { /* nd2 > 0: dims holds 0 (spelled out for gcc's -Wstringop-overflow) */
         memmove(dims, dims + 1, (size_t)--nd2 * sizeof *dims);
         if (!nd2) return set_dyn(x, nd, 0, emit1(x, nd, "identity", in, NULL), r, sh, OX_FLOAT);
     } else if (red[0]) x->fixed_batch = true;
