@@ -49,6 +49,7 @@ typedef enum {
     G_MAX, G_MIN, G_WHERE, G_EQUAL, G_GREATER, G_GREATER_EQUAL, G_LESS, G_LESS_EQUAL, G_REDUCE_MAX, G_REDUCE_MIN,
     G_GATHER, G_EXPAND, G_SLICE,
     G_CONV_TRANSPOSE2D, G_CONV1D, G_MAX_POOL1D, G_AVG_POOL1D,
+    G_SPLICE,
     G_COUNT
 } gop;
 
@@ -123,6 +124,7 @@ static const struct {
     [G_CONV1D] = {"conv1d", 2, 3, "stride,pad,dilation,groups"},
     [G_MAX_POOL1D] = {"max_pool1d", 1, 1, "kernel,stride,pad,ceil_mode"},
     [G_AVG_POOL1D] = {"avg_pool1d", 1, 1, "kernel,stride,pad,ceil_mode,count_include_pad"},
+    [G_SPLICE] = {"splice", 1, 1, "left,right"},
 };
 
 typedef struct {
@@ -402,6 +404,9 @@ static ft_status parse_attrs(gnode *nd, json_t *attrs) {
         }
         break;
     }
+    case G_SPLICE: /* context frames: pad[0] = left, pad[1] = right */
+        if ((s = attr_int(nd, attrs, "left", 0, 4096, &nd->pad[0])) || (s = attr_int(nd, attrs, "right", 0, 4096, &nd->pad[1]))) goto out;
+        break;
     case G_EXPAND:
         if (!json_object_get(attrs, "shape")) { s = NODE_FAIL(FT_EINVAL, nd, "needs attribute 'shape' (with the batch dim)"); goto out; }
         s = attr_dims(nd, attrs, "shape", 0, (int64_t)1 << 40, &nd->n_dims, nd->dims);
@@ -847,6 +852,31 @@ static ft_node *rnn_stack(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     return x;
 }
 
+/* Kaldi-style frame splicing, x [N, T, F] -> [N, T, (left + 1 + right) F]: output frame t is
+ * input frames t-left .. t+right side by side (oldest first), a frame index outside [0, T)
+ * taking the first or last frame. Composed of a gather on the time axis with the clamped
+ * indices [T, K] (backward scatter-adds: an edge frame copied k times gets k gradients) and a
+ * reshape, so it inherits their fast and reference kernels. */
+static ft_node *splice(ft_graph *g, const gnode *nd, ft_node *x) {
+    if (x->ndim != 3) return ft_graph_fail(g, FT_ESHAPE, "splice needs x [N, T, F] (frames, then features), got %d dims", x->ndim);
+    int64_t T = x->shape[1], F = x->shape[2], K = (int64_t)nd->pad[0] + nd->pad[1] + 1;
+    if (T < 1) return ft_graph_fail(g, FT_ESHAPE, "splice of 0 frames");
+    if (K == 1) return x;
+    int64_t *idx = ft_malloc((size_t)(T * K) * sizeof *idx);
+    if (!idx) return ft_graph_fail(g, FT_ENOMEM, "splice: out of memory");
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t k = 0; k < K; k++) {
+            int64_t j = t + k - nd->pad[0];
+            idx[t * K + k] = j < 0 ? 0 : j >= T ? T - 1 : j;
+        }
+    int64_t ishape[2] = {T, K};
+    ft_node *y = ft_gather(g, x, 1, 2, ishape, idx); /* [N, T, K, F] */
+    ft_free(idx);
+    if (!y) return NULL;
+    int64_t s[3] = {x->shape[0], T, K * F};
+    return ft_reshape(g, y, 3, s);
+}
+
 static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
     ft_node *x = v[0];
     switch (nd->op) {
@@ -1019,6 +1049,7 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
                             .ceil_mode = nd->ceil_mode, .count_include_pad = nd->count_include_pad};
         return nd->op == G_MAX_POOL1D ? ft_max_pool1d(g, x, &a) : ft_avg_pool1d(g, x, &a);
     }
+    case G_SPLICE: return splice(g, nd, x);
     case G_COUNT: break;
     }
     return ft_graph_fail(g, FT_EINVAL, "internal: op %d", (int)nd->op);
