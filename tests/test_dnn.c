@@ -280,6 +280,23 @@ static void test_errors(void) {
                 "\"attrs\":{\"width\":3}}]}", "unknown attribute 'width'");
 }
 
+/* the example config loads (the dry run checks every shape) */
+static void test_example(void) {
+    uint8_t *text = NULL;
+    size_t n = 0;
+    CHECK_OK(ft_read_file("examples/fsdd-kws/dnn.json", 1 << 20, &text, &n));
+    if (!text) return;
+    char *z = malloc(n + 1);
+    memcpy(z, text, n);
+    z[n] = 0;
+    ft_free(text);
+    ft_model *m = NULL;
+    CHECK_OK(ft_model_from_config(z, &m));
+    free(z);
+    CHECK(m && m->n_classes == 10 && m->in_ndim == 2 && m->in_shape[0] == 101 && m->in_shape[1] == 40);
+    ft_model_free(m);
+}
+
 int main(void) {
     ft_safetensors *st = NULL;
     CHECK_OK(ft_st_open("tests/fixtures/dnn.safetensors", &st));
@@ -294,5 +311,6 @@ int main(void) {
     }
     test_small();
     test_errors();
+    test_example();
     TEST_END();
 }
