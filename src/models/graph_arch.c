@@ -862,6 +862,8 @@ static ft_node *splice(ft_graph *g, const gnode *nd, ft_node *x) {
     int64_t T = x->shape[1], F = x->shape[2], K = (int64_t)nd->pad[0] + nd->pad[1] + 1;
     if (T < 1) return ft_graph_fail(g, FT_ESHAPE, "splice of 0 frames");
     if (K == 1) return x;
+    if (T > ((int64_t)1 << 26) / K) /* the index list: as a gather's "indices" attribute is bounded */
+        return ft_graph_fail(g, FT_ESHAPE, "splice of %lld frames x %lld context frames is too large", (long long)T, (long long)K);
     int64_t *idx = ft_malloc((size_t)(T * K) * sizeof *idx);
     if (!idx) return ft_graph_fail(g, FT_ENOMEM, "splice: out of memory");
     for (int64_t t = 0; t < T; t++)
