@@ -1,11 +1,13 @@
 /* ONNX export (src/export/onnx_export.c) against ONNX Runtime.
  *
- * tests/gen/gen_onnx_export_ref.js exported ten models with `finetune export --format onnx`
+ * tests/gen/gen_onnx_export_ref.js exported twelve models with `finetune export --format onnx`
  * (an MLP, ResNet-18, MobileNetV2 with a fixed batch, a graph config using every graph op,
  * BERT and GPT-2 sequence classifiers with padding masks, a Llama LM with grouped-query
  * attention and RoPE; the MLP fine-tuned by `finetune train` (trained here with ft_train);
  * Coral's MobileNetV2 TFLite and nsfwjs's MobileNetV2 TF.js as imported,
- * skipped when ../shared or data-cache/nsfwjs is absent), ran ONNX Runtime on them and stored
+ * skipped when ../shared or data-cache/nsfwjs is absent; a graph config with leaky_relu, clip,
+ * max/min, splice and gather; openWakeWord's speech embedding imported from ONNX, skipped
+ * without ../shared), ran ONNX Runtime on them and stored
  * its outputs. Here the same
  * models (same config, seed and parameter perturbation) are computed by finetune and must
  * agree, and the library's export of each is parsed back with protobuf-c and checked
@@ -247,7 +249,7 @@ static void test_against_ort(void) {
     CHECK_OK(ft_st_open(FIX, &st));
     if (!st) return;
     json_t *cases = json_loads(ft_st_meta(st, "cases") ? ft_st_meta(st, "cases") : "", 0, NULL);
-    CHECKF(json_array_size(cases) == 10, "fixture cases: %zu", json_array_size(cases));
+    CHECKF(json_array_size(cases) == 12, "fixture cases: %zu", json_array_size(cases));
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
         const char *name = json_string_value(json_object_get(c, "name"));
@@ -264,7 +266,15 @@ static void test_against_ort(void) {
                 printf("SKIP %s: %s is absent (scripts/fetch-nsfwjs.sh fetches nsfwjs)\n", name, path);
                 continue;
             }
-            CHECK_OK(ft_model_load(path, &m));
+            const char *ishape = json_string_value(json_object_get(c, "input_shape"));
+            if (ishape) { /* an ONNX file, converted with --input-shape (e.g. "1,76,32,1") */
+                ft_onnx_opts io = ft_onnx_defaults();
+                for (const char *q = ishape; *q && io.input_ndim < FT_MAX_DIMS; q += strcspn(q, ",") + (q[strcspn(q, ",")] == ','))
+                    io.input_shape[io.input_ndim++] = strtoll(q, NULL, 10);
+                CHECK_OK(ft_import_onnx(path, &io, &m));
+            } else {
+                CHECK_OK(ft_model_load(path, &m));
+            }
         } else if (json_is_true(json_object_get(c, "train"))) {
             m = finetuned(json_string_value(json_object_get(c, "config")), (uint64_t)json_integer_value(json_object_get(c, "seed")));
         } else {

@@ -612,6 +612,25 @@ static void emit_node(ex *e, ft_node *n) {
         op(e, "Reshape", y, ot, const_i64(e, y, 3, back), NULL, NULL);
         return;
     }
+    case FT_OP_LEAKY_RELU: attr_f(e, op(e, "LeakyRelu", y, x, NULL, NULL, NULL), "alpha", n->farg[0]); return;
+    case FT_OP_CLIP: { /* opset >= 11: the bounds are inputs (infinite ones too) */
+        const char *lo = const_f(e, y, n->farg[0]), *hi = const_f(e, y, n->farg[1]);
+        op(e, "Clip", y, x, lo, hi, NULL);
+        return;
+    }
+    case FT_OP_MAXIMUM: op(e, "Max", y, x, x1, NULL, NULL); return;
+    case FT_OP_MINIMUM: op(e, "Min", y, x, x1, NULL, NULL); return;
+    case FT_OP_GATHER: {
+        /* constant indices (normalised to >= 0 by the builder) as an int64 Constant shaped
+         * as the output's index dims: out = x.shape[:a] + idx_shape + x.shape[a+1:] */
+        int a = n->iarg[0], k = n->ndim - (n->in[0]->ndim - 1);
+        if (varies(e, n->in[0], a)) { unsupported(e, n, "gathers along the batch dim; export with a fixed batch (--batch N)"); return; }
+        int64_t idims[FT_MAX_DIMS];
+        for (int i = 0; i < k; i++) idims[i] = n->shape[a + i];
+        const char *idx = constant(e, y, ONNX_INT64, k, idims, n->ilist, (size_t)n->ilist_n * sizeof *n->ilist);
+        attr_i(e, op(e, "Gather", y, x, idx, NULL, NULL), "axis", a);
+        return;
+    }
     default:
         unsupported(e, n, "no ONNX mapping for this op");
         return;

@@ -10,7 +10,9 @@
  *
  * For each case (configs in tests/fixtures/onnx_export/<case>.json; the last two cases are
  * imported models exported as they are: Coral's MobileNetV2 TFLite from ../shared and nsfwjs's
- * MobileNetV2 TF.js from data-cache, skipped when absent, steps 1-2 skipped):
+ * MobileNetV2 TF.js from data-cache, and the last one openWakeWord's embedding network
+ * imported from ONNX by `finetune convert --input-shape 1,76,32,1` first; skipped when absent,
+ * steps 1-2 skipped; "ops2_graph" exercises leaky_relu, clip, max/min, splice and gather):
  *   1. finetune export --model <case>.json --seed <seed> --out DIR      (seeded PyTorch-style init)
  *   2. every 1-D parameter in DIR/model.safetensors is moved, so batch/layer norms are not the
  *      identity: with u = hashU01(j, fnv1a32(name)) for element j,
@@ -58,6 +60,10 @@ const CASES = [
   /* imported models with their real weights (no perturbation); skipped when absent */
   { name: "tflite_mobilenet_v2", import: "shared:models/coral-mobilenet/mobilenet_v2_1.0_224_quant.tflite", input: [3, 224, 224] },
   { name: "tfjs_nsfwjs_mobilenet_v2", import: "repo:data-cache/nsfwjs/mobilenet_v2", input: [3, 224, 224] },
+  /* leaky_relu, clip, max/min and gather (splice's and a constant one) */
+  { name: "ops2_graph", seed: 8, input: [10, 4] },
+  /* openWakeWord's speech embedding, imported from ONNX (convert --input-shape 1,76,32,1) */
+  { name: "onnx_oww_embedding", import: "shared:models/openwakeword/embedding_model.onnx", onnxShape: "1,76,32,1", input: [76, 32, 1] },
 ];
 const T = 8, VOCAB = 99, B = 2;
 
@@ -98,6 +104,11 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
         const [where, rel] = c.import.split(/:(.*)/s);
         dir = path.join(where === "shared" ? shared : root, rel);
         if (!fs.existsSync(dir)) { console.log(`${c.name}: ${dir} is absent, skipped`); continue; }
+        if (c.onnxShape) { /* an ONNX file: converted first (its input shape has symbolic dims) */
+          const conv = path.join(tmp, c.name);
+          run(["convert", "--model", dir, "--input-shape", c.onnxShape, "--out", conv]);
+          dir = conv;
+        }
       } else if (c.train) {
         const rows = [];
         for (let r = 0; r < 64; r++) {
@@ -139,7 +150,8 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
       const key = c.key || c.name;
       out[key + ".out"] = { dtype: "F32", shape: y.dims.slice(), data: Float32Array.from(y.data) };
       const bytes = fs.statSync(onnx).size;
-      cases.push({ name: key, config: c.name, train: !!c.train, index: k, seed: c.seed || 0, import: c.import || "", batch: c.batch || "dynamic", text: !!c.text, input: shape,
+      cases.push({ name: key, config: c.name, train: !!c.train, index: k, seed: c.seed || 0, import: c.import || "",
+                   ...(c.onnxShape ? { input_shape: c.onnxShape } : {}), batch: c.batch || "dynamic", text: !!c.text, input: shape,
                    inputs: s.inputNames, output: s.outputNames[0], onnx_bytes: bytes });
       let mx = 0;
       for (const v of y.data) mx = Math.max(mx, Math.abs(v));
