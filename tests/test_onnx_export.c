@@ -249,7 +249,7 @@ static void test_against_ort(void) {
     CHECK_OK(ft_st_open(FIX, &st));
     if (!st) return;
     json_t *cases = json_loads(ft_st_meta(st, "cases") ? ft_st_meta(st, "cases") : "", 0, NULL);
-    CHECKF(json_array_size(cases) == 12, "fixture cases: %zu", json_array_size(cases));
+    CHECKF(json_array_size(cases) >= 12, "fixture cases: %zu (at least the 12 of session 4)", json_array_size(cases));
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
         const char *name = json_string_value(json_object_get(c, "name"));
