@@ -29,6 +29,7 @@
 #define ONNX_FLOAT 1
 #define ONNX_INT32 6
 #define ONNX_INT64 7
+#define ONNX_BOOL 9
 #define BATCH_PARAM "N"
 
 ft_onnx_export_opts ft_onnx_export_defaults(void) {
@@ -149,6 +150,10 @@ static void attr_f(ex *e, Onnx__NodeProto *n, const char *name, float v) {
     Onnx__AttributeProto *a = attr(e, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
     if (a) { a->has_f = 1; a->f = v; }
 }
+static void attr_s(ex *e, Onnx__NodeProto *n, const char *name, const char *v) {
+    Onnx__AttributeProto *a = attr(e, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    if (a) { a->has_s = 1; a->s.data = (uint8_t *)(uintptr_t)v; a->s.len = strlen(v); }
+}
 static void attr_ints(ex *e, Onnx__NodeProto *n, const char *name, int k, const int64_t *v) {
     Onnx__AttributeProto *a = attr(e, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
     int64_t *c = ex_alloc(e, (size_t)(k ? k : 1) * sizeof *c);
@@ -212,6 +217,13 @@ static ft_status unsupported(ex *e, const ft_node *n, const char *why) {
         e->err = ft_fail(FT_EUNSUPPORTED, "ONNX export: node %d '%s' (op %s): %s", n->id, n->name[0] ? n->name : "?",
                          ft_op_name(n->op), why);
     return e->err;
+}
+
+/* The math ops compute on float32; an int32 operand has no exact ONNX form here. */
+static bool float_inputs(ex *e, const ft_node *n) {
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i]->dtype != FT_F32) { unsupported(e, n, "an int32 operand (the op computes on float32)"); return false; }
+    return true;
 }
 
 /* Does dim d of node n depend on the batch size? (never, for a fixed batch) */
@@ -321,8 +333,9 @@ static void emit_node(ex *e, ft_node *n) {
             op(e, "Mul", y, hx, a1, NULL, NULL);
         }
         return;
-    case FT_OP_SOFTMAX: attr_i(e, op(e, "Softmax", y, x, NULL, NULL, NULL), "axis", -1); return;
-    case FT_OP_LOG_SOFTMAX: attr_i(e, op(e, "LogSoftmax", y, x, NULL, NULL, NULL), "axis", -1); return;
+    /* iarg[0]: how far the dim is from the last (ft_softmax_dim); opset >= 13 normalises along that one axis */
+    case FT_OP_SOFTMAX: attr_i(e, op(e, "Softmax", y, x, NULL, NULL, NULL), "axis", -1 - n->iarg[0]); return;
+    case FT_OP_LOG_SOFTMAX: attr_i(e, op(e, "LogSoftmax", y, x, NULL, NULL, NULL), "axis", -1 - n->iarg[0]); return;
     case FT_OP_RESHAPE: {
         int64_t shape[FT_MAX_DIMS];
         int n_var = 0, left = 0;
@@ -423,6 +436,15 @@ static void emit_node(ex *e, ft_node *n) {
         int64_t k[2] = {w->shape[2], w->shape[3]}, s[2] = {n->iarg[4] >> 16, n->iarg[4] & 0xffff},
                 dl[2] = {n->iarg[5] >> 16, n->iarg[5] & 0xffff}, p[4] = {n->iarg[0], n->iarg[1], n->iarg[2], n->iarg[3]};
         o = op(e, "Conv", y, x, x1, n->iarg[7] ? x2 : NULL, NULL);
+        if (n->in[0]->ndim == 3) { /* conv1d: [N, C, L] x [O, C/groups, k], the W half of the arguments */
+            int64_t k1 = w->shape[2], s1 = s[1], dl1 = dl[1], p1[2] = {p[1], p[3]};
+            attr_ints(e, o, "kernel_shape", 1, &k1);
+            attr_ints(e, o, "strides", 1, &s1);
+            attr_ints(e, o, "pads", 2, p1);
+            attr_ints(e, o, "dilations", 1, &dl1);
+            attr_i(e, o, "group", n->iarg[6]);
+            return;
+        }
         attr_ints(e, o, "kernel_shape", 2, k);
         attr_ints(e, o, "strides", 2, s);
         attr_ints(e, o, "pads", 4, p);
@@ -624,11 +646,150 @@ static void emit_node(ex *e, ft_node *n) {
         /* constant indices (normalised to >= 0 by the builder) as an int64 Constant shaped
          * as the output's index dims: out = x.shape[:a] + idx_shape + x.shape[a+1:] */
         int a = n->iarg[0], k = n->ndim - (n->in[0]->ndim - 1);
-        if (varies(e, n->in[0], a)) { unsupported(e, n, "gathers along the batch dim; export with a fixed batch (--batch N)"); return; }
+        const int64_t *list = n->ilist;
+        if (varies(e, n->in[0], a)) {
+            /* along a batch-dependent dim: only index lists that mean the same for any batch
+             * (seen at batch 1 and 2): the same indices, the same counted from the end, or
+             * the whole dim in order (an identity) */
+            const ft_node *m = ft_graph_node(e->g2, n->id);
+            int64_t D1 = n->in[0]->shape[a], D2 = ft_graph_node(e->g2, n->in[0]->id)->shape[a];
+            bool same = m->ilist_n == n->ilist_n, from_end = same, ident = k == 1 && n->ilist_n == D1 && m->ilist_n == D2;
+            for (int64_t i = 0; i < n->ilist_n && (same || from_end); i++) {
+                same = same && m->ilist[i] == n->ilist[i];
+                from_end = from_end && m->ilist[i] - D2 == n->ilist[i] - D1;
+            }
+            for (int64_t i = 0; ident && i < m->ilist_n; i++) ident = m->ilist[i] == i;
+            for (int i = 0; same && i < k; i++) same = !varies(e, n, a + i);
+            for (int i = 0; from_end && i < k; i++) from_end = !varies(e, n, a + i);
+            if (!same && !from_end && !ident) {
+                unsupported(e, n, "gathers along the batch dim with indices that depend on the batch size; export with a fixed batch (--batch N)");
+                return;
+            }
+            if (!same && !from_end) { op(e, "Identity", y, x, NULL, NULL, NULL); return; }
+            if (!same) {
+                int64_t *neg = ex_alloc(e, (size_t)(n->ilist_n ? n->ilist_n : 1) * sizeof *neg);
+                if (!neg) return;
+                for (int64_t i = 0; i < n->ilist_n; i++) neg[i] = n->ilist[i] - D1;
+                list = neg;
+            }
+        }
         int64_t idims[FT_MAX_DIMS];
         for (int i = 0; i < k; i++) idims[i] = n->shape[a + i];
-        const char *idx = constant(e, y, ONNX_INT64, k, idims, n->ilist, (size_t)n->ilist_n * sizeof *n->ilist);
+        const char *idx = constant(e, y, ONNX_INT64, k, idims, list, (size_t)n->ilist_n * sizeof *list);
         attr_i(e, op(e, "Gather", y, x, idx, NULL, NULL), "axis", a);
+        return;
+    }
+    /* ---- ONNX math (elementwise.c, reduce.c) and N-d data movement (layout.c) ---- */
+    case FT_OP_EXP: case FT_OP_LOG: case FT_OP_SQRT: case FT_OP_ABS: case FT_OP_NEG: case FT_OP_ERF: case FT_OP_RECIPROCAL: {
+        static const char *const onnx_unary[] = {"Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Reciprocal"};
+        if (!float_inputs(e, n)) return;
+        op(e, onnx_unary[n->op - FT_OP_EXP], y, x, NULL, NULL, NULL);
+        return;
+    }
+    case FT_OP_POW_SCALAR: {
+        /* the kernel's exact special cases: 2 -> x * x, 0.5 -> sqrt, 1 -> x, -1 -> 1 / x; else powf */
+        float p = n->farg[0];
+        if (!float_inputs(e, n)) return;
+        if (p == 2.0f) op(e, "Mul", y, x, x, NULL, NULL);
+        else if (p == 0.5f) op(e, "Sqrt", y, x, NULL, NULL, NULL);
+        else if (p == 1.0f) op(e, "Identity", y, x, NULL, NULL, NULL);
+        else if (p == -1.0f) op(e, "Reciprocal", y, x, NULL, NULL, NULL);
+        else op(e, "Pow", y, x, const_f(e, y, p), NULL, NULL);
+        return;
+    }
+    case FT_OP_POW: if (float_inputs(e, n)) op(e, "Pow", y, x, x1, NULL, NULL); return;
+    case FT_OP_PRELU: if (float_inputs(e, n)) op(e, "PRelu", y, x, x1, NULL, NULL); return; /* slope broadcasts to x, as PRelu's */
+    case FT_OP_EQUAL: case FT_OP_GREATER: case FT_OP_GREATER_EQUAL: case FT_OP_LESS: case FT_OP_LESS_EQUAL: {
+        /* ONNX compares into bool; the engine's 1.0 / 0.0 is a Cast of it (the bool tensor
+         * "<y>/bool" is what a where reading this comparison uses) */
+        static const char *const onnx_cmp[] = {"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual"};
+        if (!float_inputs(e, n)) return;
+        const char *b = tmp(e, y, "bool");
+        op(e, onnx_cmp[n->op - FT_OP_EQUAL], b, x, x1, NULL, NULL);
+        attr_i(e, op(e, "Cast", y, b, NULL, NULL, NULL), "to", ONNX_FLOAT);
+        return;
+    }
+    case FT_OP_WHERE: {
+        /* the engine's float condition selects where it is != 0 (NaN included): Not(Equal(c, 0)) */
+        if (!float_inputs(e, n)) return;
+        const ft_node *c = n->in[0];
+        const char *cb;
+        if (c->op >= FT_OP_EQUAL && c->op <= FT_OP_LESS_EQUAL) cb = tmp(e, x, "bool");
+        else {
+            const char *eq = tmp(e, y, "cond_eq0");
+            cb = tmp(e, y, "cond");
+            op(e, "Equal", eq, x, const_f(e, y, 0.0f), NULL, NULL);
+            op(e, "Not", cb, eq, NULL, NULL, NULL);
+        }
+        op(e, "Where", y, cb, x1, x2, NULL);
+        return;
+    }
+    case FT_OP_REDUCE_MAX: case FT_OP_REDUCE_MIN: { /* opset <= 17: axes is an attribute */
+        int64_t axes[FT_MAX_DIMS];
+        int k = 0;
+        if (!float_inputs(e, n)) return;
+        for (int d = 0; d < n->in[0]->ndim; d++)
+            if ((unsigned)n->iarg[0] & (1u << d)) axes[k++] = d;
+        o = op(e, n->op == FT_OP_REDUCE_MAX ? "ReduceMax" : "ReduceMin", y, x, NULL, NULL, NULL);
+        attr_ints(e, o, "axes", k, axes);
+        attr_i(e, o, "keepdims", n->iarg[1]);
+        return;
+    }
+    case FT_OP_EXPAND: {
+        /* the output's shape, with 1 (keep x's dim) where it depends on the batch */
+        const ft_node *xi = n->in[0];
+        int64_t shape[FT_MAX_DIMS];
+        for (int d = 0; d < n->ndim; d++) {
+            int xd = d - (n->ndim - xi->ndim);
+            shape[d] = n->shape[d];
+            if (!varies(e, n, d)) continue;
+            if (xd < 0 || !varies(e, xi, xd)) { unsupported(e, n, "expands to a batch-dependent size; export with a fixed batch (--batch N)"); return; }
+            shape[d] = 1;
+        }
+        op(e, "Expand", y, x, const_i64(e, y, n->ndim, shape), NULL, NULL);
+        return;
+    }
+    case FT_OP_PAD: {
+        /* negative pads crop first (a Slice: begin -b, end e < 0 counts from the end), then
+         * Pad with what is left (its own mode and value) */
+        int nd = n->ndim;
+        const int64_t *p = n->ilist;
+        int64_t starts[FT_MAX_DIMS], ends[FT_MAX_DIMS], axes[FT_MAX_DIMS], pads[2 * FT_MAX_DIMS];
+        int k = 0;
+        bool grow = false;
+        for (int d = 0; d < nd; d++) {
+            if (p[d] < 0 || p[nd + d] < 0) {
+                starts[k] = p[d] < 0 ? -p[d] : 0;
+                ends[k] = p[nd + d] < 0 ? p[nd + d] : INT64_MAX;
+                axes[k++] = d;
+            }
+            pads[d] = p[d] > 0 ? p[d] : 0;
+            pads[nd + d] = p[nd + d] > 0 ? p[nd + d] : 0;
+            grow |= pads[d] || pads[nd + d];
+        }
+        const char *src = x;
+        if (k) {
+            const char *cs = const_i64(e, y, k, starts), *ce = const_i64(e, y, k, ends), *ca = const_i64(e, y, k, axes);
+            src = grow ? tmp(e, y, "crop") : y;
+            op(e, "Slice", src, x, cs, ce, ca);
+        }
+        if (!grow) {
+            if (!k) op(e, "Identity", y, x, NULL, NULL, NULL);
+            return;
+        }
+        static const char *const mode[] = {"constant", "reflect", "edge"};
+        const char *cp = const_i64(e, y, 2 * nd, pads), *cv = NULL;
+        if (n->iarg[0] == FT_PADDING_CONSTANT) {
+            if (n->dtype == FT_I32) {
+                int32_t iv;
+                memcpy(&iv, &n->farg[0], sizeof iv);
+                cv = constant(e, y, ONNX_INT32, 0, NULL, &iv, sizeof iv);
+            } else {
+                cv = const_f(e, y, n->farg[0]);
+            }
+        }
+        o = op(e, "Pad", y, src, cp, cv, NULL);
+        attr_s(e, o, "mode", mode[n->iarg[0] >= 0 && n->iarg[0] <= 2 ? n->iarg[0] : 0]);
         return;
     }
     default:
