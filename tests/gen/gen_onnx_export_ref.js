@@ -64,6 +64,19 @@ const CASES = [
   { name: "ops2_graph", seed: 8, input: [10, 4] },
   /* openWakeWord's speech embedding, imported from ONNX (convert --input-shape 1,76,32,1) */
   { name: "onnx_oww_embedding", import: "shared:models/openwakeword/embedding_model.onnx", onnxShape: "1,76,32,1", input: [76, 32, 1] },
+  /* every math op the exporter maps: exp .. reciprocal, pow (its special exponents and a
+   * general one, and a tensor exponent), prelu, the comparisons, where (a comparison's and a
+   * float condition), reduce_max/min, expand, N-d pad (constant/reflect/edge, with crops),
+   * softmax/log_softmax over a dim other than the last */
+  { name: "ops3_graph", seed: 9, input: [4, 6] },
+  /* openWakeWord's front end (Pow, Log, ReduceMax, Clip, Conv, MatMul) and an MLP wake-word
+   * head (layer norms as ReduceMean/Sub/Pow/Sqrt/Div), imported from ONNX; the audio is
+   * scaled by 1000 (x = 1000 (2 hashU01 - 1): openWakeWord feeds int16-range samples) */
+  { name: "onnx_oww_melspectrogram", import: "shared:models/openwakeword/melspectrogram.onnx", onnxShape: "1,1280", input: [1280], scale: 1000 },
+  { name: "onnx_oww_hey_jarvis", import: "shared:models/openwakeword/hey_jarvis_v0.1.onnx", onnxShape: "1,16,96", input: [16, 96] },
+  /* PaddleOCR's direction classifier (scripts/fetch-onnx-models.sh), weights promoted from Constants */
+  { name: "onnx_paddle_cls", import: "repo:data-cache/onnx/ch_ppocr_mobile_v2.0_cls_infer.onnx", onnxShape: "1,3,48,192", promote: true,
+    input: [3, 48, 192] },
 ];
 const T = 8, VOCAB = 99, B = 2;
 
@@ -106,7 +119,7 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
         if (!fs.existsSync(dir)) { console.log(`${c.name}: ${dir} is absent, skipped`); continue; }
         if (c.onnxShape) { /* an ONNX file: converted first (its input shape has symbolic dims) */
           const conv = path.join(tmp, c.name);
-          run(["convert", "--model", dir, "--input-shape", c.onnxShape, "--out", conv]);
+          run(["convert", "--model", dir, "--input-shape", c.onnxShape, ...(c.promote ? ["--promote-constants"] : []), "--out", conv]);
           dir = conv;
         }
       } else if (c.train) {
@@ -143,7 +156,7 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
       } else {
         shape = [B, ...c.input];
         const n = shape.reduce((a, b) => a * b, 1);
-        feeds[s.inputNames[0]] = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => 2 * stio.hashU01(i, 40 + k) - 1), shape);
+        feeds[s.inputNames[0]] = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => (c.scale || 1) * (2 * stio.hashU01(i, 40 + k) - 1)), shape);
       }
       const r = await s.run(feeds);
       const y = r[s.outputNames[0]];
@@ -151,7 +164,8 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
       out[key + ".out"] = { dtype: "F32", shape: y.dims.slice(), data: Float32Array.from(y.data) };
       const bytes = fs.statSync(onnx).size;
       cases.push({ name: key, config: c.name, train: !!c.train, index: k, seed: c.seed || 0, import: c.import || "",
-                   ...(c.onnxShape ? { input_shape: c.onnxShape } : {}), batch: c.batch || "dynamic", text: !!c.text, input: shape,
+                   ...(c.onnxShape ? { input_shape: c.onnxShape } : {}), ...(c.promote ? { promote: true } : {}),
+                   ...(c.scale ? { scale: c.scale } : {}), batch: c.batch || "dynamic", text: !!c.text, input: shape,
                    inputs: s.inputNames, output: s.outputNames[0], onnx_bytes: bytes });
       let mx = 0;
       for (const v of y.data) mx = Math.max(mx, Math.abs(v));
