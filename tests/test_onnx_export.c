@@ -1,13 +1,15 @@
 /* ONNX export (src/export/onnx_export.c) against ONNX Runtime.
  *
- * tests/gen/gen_onnx_export_ref.js exported twelve models with `finetune export --format onnx`
+ * tests/gen/gen_onnx_export_ref.js exported sixteen models with `finetune export --format onnx`
  * (an MLP, ResNet-18, MobileNetV2 with a fixed batch, a graph config using every graph op,
  * BERT and GPT-2 sequence classifiers with padding masks, a Llama LM with grouped-query
  * attention and RoPE; the MLP fine-tuned by `finetune train` (trained here with ft_train);
  * Coral's MobileNetV2 TFLite and nsfwjs's MobileNetV2 TF.js as imported,
  * skipped when ../shared or data-cache/nsfwjs is absent; a graph config with leaky_relu, clip,
  * max/min, splice and gather; openWakeWord's speech embedding imported from ONNX, skipped
- * without ../shared), ran ONNX Runtime on them and stored
+ * without ../shared; a graph config with every math op (ops3_graph); openWakeWord's
+ * melspectrogram and hey_jarvis head, and PaddleOCR's direction classifier with promoted
+ * constants (skipped without data-cache/onnx)), ran ONNX Runtime on them and stored
  * its outputs. Here the same
  * models (same config, seed and parameter perturbation) are computed by finetune and must
  * agree, and the library's export of each is parsed back with protobuf-c and checked

@@ -12,7 +12,10 @@
  * imported models exported as they are: Coral's MobileNetV2 TFLite from ../shared and nsfwjs's
  * MobileNetV2 TF.js from data-cache, and the last one openWakeWord's embedding network
  * imported from ONNX by `finetune convert --input-shape 1,76,32,1` first; skipped when absent,
- * steps 1-2 skipped; "ops2_graph" exercises leaky_relu, clip, max/min, splice and gather):
+ * steps 1-2 skipped; "ops2_graph" exercises leaky_relu, clip, max/min, splice and gather;
+ * "ops3_graph" every math op; then openWakeWord's melspectrogram (its audio input scaled by
+ * "scale": 1000) and hey_jarvis head, and PaddleOCR's direction classifier from data-cache/onnx
+ * (scripts/fetch-onnx-models.sh), converted with --promote-constants):
  *   1. finetune export --model <case>.json --seed <seed> --out DIR      (seeded PyTorch-style init)
  *   2. every 1-D parameter in DIR/model.safetensors is moved, so batch/layer norms are not the
  *      identity: with u = hashU01(j, fnv1a32(name)) for element j,
@@ -20,7 +23,8 @@
  *      (computed in double, rounded to float32; the C test does the same)
  *   3. finetune export --model DIR --format onnx [--batch 2] [--seq-len 8] --out <case>.onnx
  *   4. ONNX Runtime (all graph optimizations off) on a batch of 2:
- *        images/features: x[i] = 2 hashU01(i, 40 + k) - 1 (k = the case's index below), float32
+ *        images/features: x[i] = scale (2 hashU01(i, 40 + k) - 1) (k = the case's index below,
+ *                         scale 1 unless the case gives one), float32
  *        text (T = 8, vocab 99): input_ids[i] = floor(99 hashU01(i, 61)) as int32,
  *                                attention_mask row 0 all ones, row 1 ones then 3 zeros (padding)
  * "mlp_finetuned" is the MLP config (seed 1) fine-tuned instead of perturbed:
