@@ -116,6 +116,14 @@ ft_node *ft_node_new(ft_graph *g, ft_op op, int n_in, ft_node *const *in, int nd
     }
     n->numel = ft_shape_numel(ndim, shape);
     n->param = -1;
+    for (int i = 0; i < n_in; i++) /* 0-size tensors: see ft_op_takes_empty */
+        if (in[i]->numel == 0 && !ft_op_takes_empty(op)) {
+            char s[64];
+            ft_shape_str(in[i], s, sizeof s);
+            ft_free(n);
+            return ft_graph_fail(g, FT_ESHAPE, "%s (node %d): input %d%s%s%s is empty %s; this op needs non-empty tensors", ft_op_name(op),
+                                 g->n, i, in[i]->name[0] ? " '" : "", in[i]->name, in[i]->name[0] ? "'" : "", s);
+        }
     g->nodes[g->n++] = n;
     return n;
 }
@@ -347,6 +355,7 @@ ft_status ft_graph_set_input(ft_graph *g, ft_node *input, const void *data, size
     if (!g->planned) return ft_fail(FT_EINVAL, "graph not planned");
     if (!input || input->op != FT_OP_INPUT) return ft_fail(FT_EINVAL, "not an input node");
     if (!input->val) return FT_OK; /* unused by this plan */
+    if (bytes == 0 && input->numel == 0) return FT_OK; /* an empty input: nothing to copy (data may be NULL) */
     if (bytes != (size_t)input->numel * 4) {
         char s[64];
         ft_shape_str(input, s, sizeof s);
@@ -379,6 +388,8 @@ ft_status ft_graph_forward(ft_graph *g) {
     for (int i = 0; i < g->n; i++) {
         ft_node *n = g->nodes[i];
         if (!g->needed[i] || is_leaf(n)) continue;
+        /* An empty result has nothing to compute (embedding still checks its ids). */
+        if (n->numel == 0 && n->op != FT_OP_EMBEDDING) continue;
         const ft_op_def *d = ft_op_table[n->op];
         ft_status s = (use_reference && d->forward_ref) ? d->forward_ref(n) : d->forward(n);
         if (s) { g->fresh_forward = false; return ft_fail_context(s, "%s (node %d%s%s)", d->name, i, n->name[0] ? " " : "", n->name); }
@@ -402,6 +413,8 @@ ft_status ft_graph_backward(ft_graph *g) {
                 g->grad_zero_by[x->id] = -2 - n->id; /* zeroed this step; restored below */
             }
         }
+        /* Nothing flows back through an empty result: its inputs' gradients get 0 (zeroed above). */
+        if (n->numel == 0) continue;
         const ft_op_def *d = ft_op_table[n->op];
         if (use_reference && d->backward_ref) d->backward_ref(n);
         else d->backward(n);

@@ -634,8 +634,8 @@ static ft_status input_shape(ox *x, const Onnx__ValueInfoProto *vi, oval *v) {
                                dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && dm->dim_param ? dm->dim_param : "?");
         }
     }
-    for (int d = 0; d < v->ndim; d++)
-        if (v->shape[d] < 1 || v->shape[d] > ((int64_t)1 << 30))
+    for (int d = 0; d < v->ndim; d++) /* a given shape may hold a 0 (an empty tensor) */
+        if (v->shape[d] < (x->o.input_ndim > 0 ? 0 : 1) || v->shape[d] > ((int64_t)1 << 30))
             return ft_fail(FT_EINVAL, "%s: input '%s' dim %d is %lld", x->label, vi->name, d, (long long)v->shape[d]);
     v->numel = ox_numel(v->ndim, v->shape);
     if (v->numel < 0) return ft_fail(FT_EINVAL, "%s: input '%s' is too large", x->label, vi->name);

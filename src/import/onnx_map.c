@@ -673,10 +673,11 @@ static ft_status map_slice(ox *x, const Onnx__NodeProto *nd) {
     memcpy(sh, a->shape, sizeof sh);
     for (int d = 0; d < a->ndim; d++) {
         if (!sl.sliced[d] || (sl.start[d] == 0 && sl.step[d] == 1 && sl.len[d] == a->shape[d])) continue;
-        if (sl.len[d] == 0) return ox_unsupported(x, "an empty slice");
         if ((s = need_op(x, "slice"))) return s;
-        int64_t end = sl.start[d] + (sl.len[d] - 1) * sl.step[d] + (sl.step[d] > 0 ? 1 : -1);
-        json_t *at = json_pack("{s:i, s:I, s:I, s:I}", "dim", d, "start", sl.start[d], "end", end, "step", sl.step[d]);
+        /* an empty slice (len 0) is [0:0] of the dim: a 0-size tensor */
+        int64_t st = sl.len[d] ? sl.start[d] : 0, step = sl.len[d] ? sl.step[d] : 1;
+        int64_t end = sl.len[d] ? st + (sl.len[d] - 1) * step + (step > 0 ? 1 : -1) : 0;
+        json_t *at = json_pack("{s:i, s:I, s:I, s:I}", "dim", d, "start", st, "end", end, "step", step);
         if (end < 0) json_object_set_new(at, "end", json_integer(INT64_MIN)); /* a negative step running past the beginning (ONNX clamping) */
         cur = emit1(x, nd, "slice", cur, at);
         if (!cur) return FT_EINVAL;
@@ -728,10 +729,10 @@ static ft_status map_split(ox *x, const Onnx__NodeProto *nd) {
         sh[ax] = len[k];
         char h[300];
         snprintf(h, sizeof h, "%s", nd->output[k][0] ? nd->output[k] : hint(nd));
-        if (len[k] == 0) s = ox_unsupported(x, "an empty split");
-        else s = set_dyn(x, nd, (size_t)k,
-                         ox_emit(x, "slice", (const char **)&keep, 1, NULL, 0, json_pack("{s:i, s:I, s:I}", "dim", ax, "start", at, "end", at + len[k]), h),
-                         cur->ndim, sh, cur->dt);
+        /* a zero-size piece is an empty slice [at:at] (a 0-size tensor) */
+        s = set_dyn(x, nd, (size_t)k,
+                    ox_emit(x, "slice", (const char **)&keep, 1, NULL, 0, json_pack("{s:i, s:I, s:I}", "dim", ax, "start", at, "end", at + len[k]), h),
+                    cur->ndim, sh, cur->dt);
         at += len[k];
     }
     ft_free(keep);

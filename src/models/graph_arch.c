@@ -159,7 +159,8 @@ typedef struct {
     int output;
     int *outputs, n_outputs; /* "outputs": every output (outputs[0] == output) */
     int out_ndim;            /* rank of the (first) output */
-    int64_t batch;           /* "input": {"batch": B}: the only batch size the graph runs at (0: any) */
+    int64_t batch;           /* "input": {"batch": B}: the only batch size the graph runs at (-1: any; 0: an
+                              * empty batch, as an ONNX import of a 0-size input records it) */
     char *input_name;
     char *head_patterns;
 } gimpl;
@@ -647,11 +648,11 @@ static ft_status parse(ft_model *m, gimpl *c, json_t *root) {
     json_t *shape = json_object_get(in, "shape");
     size_t nd = json_is_array(shape) ? json_array_size(shape) : 0;
     if (!json_is_array(shape) || nd > FT_MAX_DIMS - 1) /* [] is a batch of scalars, [N] */
-        return ft_fail(FT_EINVAL, "graph config: input.shape must be a list of 0..%d positive ints (no batch dim)", FT_MAX_DIMS - 1);
+        return ft_fail(FT_EINVAL, "graph config: input.shape must be a list of 0..%d non-negative ints (no batch dim)", FT_MAX_DIMS - 1);
     m->in_ndim = (int)nd;
-    for (size_t i = 0; i < nd; i++) {
-        if (!small_int(json_array_get(shape, i), 1, (int64_t)1 << 30))
-            return ft_fail(FT_EINVAL, "graph config: input.shape[%zu] must be a positive int", i);
+    for (size_t i = 0; i < nd; i++) { /* a 0 is an empty tensor (0-size dims: docs/design.md) */
+        if (!small_int(json_array_get(shape, i), 0, (int64_t)1 << 30))
+            return ft_fail(FT_EINVAL, "graph config: input.shape[%zu] must be a non-negative int", i);
         m->in_shape[i] = json_integer_value(json_array_get(shape, i));
     }
     const char *dt = json_string_value(json_object_get(in, "dtype"));
@@ -661,8 +662,8 @@ static ft_status parse(ft_model *m, gimpl *c, json_t *root) {
         else if (!dt || strcmp(dt, "float32")) return ft_fail(FT_EINVAL, "graph config: input.dtype must be \"float32\" or \"int32\"");
     }
     json_t *jb = json_object_get(in, "batch");
-    if (jb && !small_int(jb, 1, (int64_t)1 << 30)) return ft_fail(FT_EINVAL, "graph config: input.batch must be a positive int");
-    c->batch = jb ? json_integer_value(jb) : 0;
+    if (jb && !small_int(jb, 0, (int64_t)1 << 30)) return ft_fail(FT_EINVAL, "graph config: input.batch must be a non-negative int");
+    c->batch = jb ? json_integer_value(jb) : -1;
     const char *iname = json_string_value(json_object_get(in, "name"));
     if (json_object_get(in, "name") && (!iname || !iname[0])) return ft_fail(FT_EINVAL, "graph config: input.name must be a non-empty string");
     if (!(c->input_name = ft_strdup(iname ? iname : "input"))) return ft_fail(FT_ENOMEM, "out of memory");
@@ -1117,7 +1118,7 @@ static ft_status dry_run(ft_model *m, json_t *root) {
     const gimpl *c = m->impl;
     ft_graph *g = ft_graph_new(NULL);
     if (!g) return ft_fail(FT_ENOMEM, "out of memory");
-    int64_t shape[FT_MAX_DIMS] = {c->batch ? c->batch : 1};
+    int64_t shape[FT_MAX_DIMS] = {c->batch >= 0 ? c->batch : 1};
     for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
     ft_node *x = ft_input(g, c->input_name, m->in_dtype, m->in_ndim + 1, shape);
     int failed = -1;
@@ -1136,8 +1137,9 @@ static ft_status dry_run(ft_model *m, json_t *root) {
     if (cdim == 1 && out->ndim != 2 && !json_object_get(root, "head") && !nc) {
         /* a feature extractor (no head): any output shape; a new head flattens it first */
         ((gimpl *)c)->out_ndim = out->ndim;
-        int64_t per = out->shape[0] ? out->numel / out->shape[0] : 0;
-        if (per < 1 || per > 100000000) { s = ft_fail(FT_EINVAL, "graph config: output has %lld values per example", (long long)per); goto done; }
+        int64_t per = 1; /* an empty output (a 0-size dim) has 0 */
+        for (int d = 1; d < out->ndim; d++) per *= out->shape[d];
+        if (out->ndim < 1 || per > 100000000) { s = ft_fail(FT_EINVAL, "graph config: output has %lld values per example", (long long)per); goto done; }
         m->n_classes = (int)per;
         goto done;
     }

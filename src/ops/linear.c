@@ -4,6 +4,20 @@
 #include <cblas.h>
 #include <string.h>
 
+/* cblas_sgemm for any sizes, 0 included (0-size tensors): OpenBLAS rejects a leading
+ * dimension of 0 (lda = K = 0), and with K = 0 the product is empty, so C = beta C. */
+static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+        if (beta == 1.0f) return;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
 /* ---------------- linear ----------------
  * x [..., K], W [M, K] (PyTorch layout), b [M] or NULL  ->  y [..., M]. */
 ft_node *ft_linear(ft_graph *g, ft_node *x, ft_node *w, ft_node *b) {
@@ -25,27 +39,24 @@ ft_node *ft_linear(ft_graph *g, ft_node *x, ft_node *w, ft_node *b) {
 
 static ft_status linear_forward(ft_node *n) {
     const ft_node *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    int64_t M = w->shape[0], K = w->shape[1], R = x->numel / K;
+    int64_t M = w->shape[0], K = w->shape[1], R = ft_shape_numel(x->ndim - 1, x->shape);
     float beta = 0.0f;
     if (b) { /* seed each output row with the bias, then accumulate the product */
         for (int64_t r = 0; r < R; r++) memcpy(n->val + r * M, b->val, (size_t)M * sizeof(float));
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)M, (int)K, 1.0f, x->val, (int)K, w->val,
-                (int)K, beta, n->val, (int)M);
+    sgemm(CblasNoTrans, CblasTrans, R, M, K, x->val, K, w->val, K, beta, n->val, M);
     return FT_OK;
 }
 
 static void linear_backward(ft_node *n) {
     ft_node *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    int64_t M = w->shape[0], K = w->shape[1], R = x->numel / K;
+    int64_t M = w->shape[0], K = w->shape[1], R = ft_shape_numel(x->ndim - 1, x->shape);
     const float *dy = n->grad;
     if (x->grad) /* dx [R,K] += dy [R,M] W [M,K] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)K, (int)M, 1.0f, dy, (int)M, w->val,
-                    (int)K, 1.0f, x->grad, (int)K);
+        sgemm(CblasNoTrans, CblasNoTrans, R, K, M, dy, M, w->val, K, 1.0f, x->grad, K);
     if (w->grad) /* dW [M,K] += dy^T [M,R] x [R,K] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)K, (int)R, 1.0f, dy, (int)M, x->val,
-                    (int)K, 1.0f, w->grad, (int)K);
+        sgemm(CblasTrans, CblasNoTrans, M, K, R, dy, M, x->val, K, 1.0f, w->grad, K);
     if (b && b->grad) /* row by row: contiguous, vectorises, same summation order per column */
         for (int64_t r = 0; r < R; r++) {
             const float *row = dy + r * M;
@@ -64,7 +75,7 @@ static unsigned linear_saves(const ft_node *n) {
 
 static ft_status linear_forward_ref(ft_node *n) {
     const ft_node *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    int64_t M = w->shape[0], K = w->shape[1], R = x->numel / K;
+    int64_t M = w->shape[0], K = w->shape[1], R = ft_shape_numel(x->ndim - 1, x->shape);
     for (int64_t r = 0; r < R; r++)
         for (int64_t m = 0; m < M; m++) {
             double s = b ? b->val[m] : 0.0;
@@ -76,7 +87,7 @@ static ft_status linear_forward_ref(ft_node *n) {
 
 static void linear_backward_ref(ft_node *n) {
     ft_node *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    int64_t M = w->shape[0], K = w->shape[1], R = x->numel / K;
+    int64_t M = w->shape[0], K = w->shape[1], R = ft_shape_numel(x->ndim - 1, x->shape);
     for (int64_t r = 0; r < R; r++)
         for (int64_t m = 0; m < M; m++) {
             float d = n->grad[r * M + m];
@@ -137,15 +148,13 @@ static ft_status matmul_forward(ft_node *n) {
     mm_dims d = mm_get(n);
     const float *A = n->in[0]->val, *B = n->in[1]->val;
     if (!d.bb && !d.ta) { /* fold the batch into M: one GEMM */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, d.tb ? CblasTrans : CblasNoTrans, (int)(d.batch * d.M), (int)d.N,
-                    (int)d.K, 1.0f, A, (int)d.K, B, d.tb ? (int)d.K : (int)d.N, 0.0f, n->val, (int)d.N);
+        sgemm(CblasNoTrans, d.tb ? CblasTrans : CblasNoTrans, d.batch * d.M, d.N, d.K, A, d.K, B, d.tb ? d.K : d.N, 0.0f,
+              n->val, d.N);
         return FT_OK;
     }
     for (int64_t i = 0; i < d.batch; i++)
-        cblas_sgemm(CblasRowMajor, d.ta ? CblasTrans : CblasNoTrans, d.tb ? CblasTrans : CblasNoTrans, (int)d.M,
-                    (int)d.N, (int)d.K, 1.0f, A + i * d.M * d.K, d.ta ? (int)d.M : (int)d.K,
-                    B + (d.bb ? i * d.K * d.N : 0), d.tb ? (int)d.K : (int)d.N, 0.0f, n->val + i * d.M * d.N,
-                    (int)d.N);
+        sgemm(d.ta ? CblasTrans : CblasNoTrans, d.tb ? CblasTrans : CblasNoTrans, d.M, d.N, d.K, A + i * d.M * d.K,
+              d.ta ? d.M : d.K, B + (d.bb ? i * d.K * d.N : 0), d.tb ? d.K : d.N, 0.0f, n->val + i * d.M * d.N, d.N);
     return FT_OK;
 }
 
@@ -160,20 +169,16 @@ static void matmul_backward(ft_node *n) {
         if (a->grad) { /* dA = dC B^T  (or (dC B^T)^T = B dC^T when trans_a) */
             float *dA = a->grad + i * d.M * d.K;
             if (!d.ta)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, d.tb ? CblasNoTrans : CblasTrans, (int)d.M, (int)d.K,
-                            (int)d.N, 1.0f, dCi, (int)d.N, Bi, d.tb ? (int)d.K : (int)d.N, 1.0f, dA, (int)d.K);
+                sgemm(CblasNoTrans, d.tb ? CblasNoTrans : CblasTrans, d.M, d.K, d.N, dCi, d.N, Bi, d.tb ? d.K : d.N, 1.0f, dA, d.K);
             else
-                cblas_sgemm(CblasRowMajor, d.tb ? CblasTrans : CblasNoTrans, CblasTrans, (int)d.K, (int)d.M,
-                            (int)d.N, 1.0f, Bi, d.tb ? (int)d.K : (int)d.N, dCi, (int)d.N, 1.0f, dA, (int)d.M);
+                sgemm(d.tb ? CblasTrans : CblasNoTrans, CblasTrans, d.K, d.M, d.N, Bi, d.tb ? d.K : d.N, dCi, d.N, 1.0f, dA, d.M);
         }
         if (b->grad) { /* dB = A^T dC  (or dC^T A when trans_b); summed over the batch if b is shared */
             float *dB = b->grad + (d.bb ? i * d.K * d.N : 0);
             if (!d.tb)
-                cblas_sgemm(CblasRowMajor, d.ta ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)d.K, (int)d.N,
-                            (int)d.M, 1.0f, Ai, d.ta ? (int)d.M : (int)d.K, dCi, (int)d.N, 1.0f, dB, (int)d.N);
+                sgemm(d.ta ? CblasNoTrans : CblasTrans, CblasNoTrans, d.K, d.N, d.M, Ai, d.ta ? d.M : d.K, dCi, d.N, 1.0f, dB, d.N);
             else
-                cblas_sgemm(CblasRowMajor, CblasTrans, d.ta ? CblasTrans : CblasNoTrans, (int)d.N, (int)d.K,
-                            (int)d.M, 1.0f, dCi, (int)d.N, Ai, d.ta ? (int)d.M : (int)d.K, 1.0f, dB, (int)d.K);
+                sgemm(CblasTrans, d.ta ? CblasTrans : CblasNoTrans, d.N, d.K, d.M, dCi, d.N, Ai, d.ta ? d.M : d.K, 1.0f, dB, d.K);
         }
     }
 }

@@ -36,6 +36,26 @@ static inline bool ft_op_no_grad(ft_op op) {
            op == FT_OP_LESS_EQUAL;
 }
 
+/* 0-size tensors (a dim of 0). Forward skips a node whose result is empty and backward
+ * passes nothing through it (its inputs' gradients stay 0), so most ops need nothing more;
+ * the kernels of the ops whose result can be non-empty with an empty input handle it
+ * (linear/matmul with K = 0 give zeros plus the bias, sum over nothing is 0 and mean NaN,
+ * concat skips empty pieces, pad fills with the constant). The ops below refuse an empty
+ * input at build time (losses, statistics over a batch, convolutions and pools,
+ * recurrent layers and attention): their result would be NaN or a reduction over
+ * nothing, not something to train on. */
+static inline bool ft_op_takes_empty(ft_op op) {
+    switch (op) {
+    case FT_OP_CROSS_ENTROPY: case FT_OP_MSE: case FT_OP_CTC_LOSS: case FT_OP_BATCH_NORM:
+    case FT_OP_CONV2D: case FT_OP_CONV_TRANSPOSE2D: case FT_OP_MAX_POOL2D: case FT_OP_AVG_POOL2D:
+    case FT_OP_GLOBAL_AVG_POOL: case FT_OP_PAD2D: case FT_OP_ATTENTION: case FT_OP_LSTM: case FT_OP_GRU:
+    case FT_OP_RNN_FINAL:
+        return false;
+    default:
+        return true;
+    }
+}
+
 extern const ft_op_def *const ft_op_table[FT_OP_COUNT];
 
 /* Defined in each op file, collected into ft_op_table in ops.c. */

@@ -40,7 +40,8 @@ static ft_status reduce_forward(ft_node *n) {
     int64_t outer, D, inner;
     dims(n, &outer, &D, &inner);
     const float *x = n->in[0]->val;
-    float k = (n->op == FT_OP_MEAN && D) ? 1.0f / (float)D : 1.0f;
+    /* a mean over nothing is NaN (0/0, as torch); a sum over nothing is 0 */
+    float k = n->op != FT_OP_MEAN ? 1.0f : D ? 1.0f / (float)D : NAN;
     #pragma omp parallel for collapse(2) if (n->in[0]->numel > FT_PAR_MIN && outer * inner > 1)
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {

@@ -21,7 +21,9 @@ ft_node *ft_reshape(ft_graph *g, ft_node *x, int ndim, const int64_t *shape) {
             known *= s[d];
         }
     }
-    if (infer >= 0) s[infer] = known ? x->numel / known : 0;
+    if (infer >= 0 && known == 0) /* torch: the -1 could be anything */
+        return ft_graph_fail(g, FT_ESHAPE, "reshape: a -1 next to a 0 in the shape is ambiguous (%lld values)", (long long)x->numel);
+    if (infer >= 0) s[infer] = x->numel / known;
     if (ft_shape_numel(ndim, s) != x->numel) {
         char sx[64];
         ft_shape_str(x, sx, sizeof sx);
