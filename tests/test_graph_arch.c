@@ -355,7 +355,7 @@ static void test_errors(void) {
     FAIL(HDR "\"nodes\":[{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"input\"],\"colour\":1}]}", FT_EINVAL, "'f'", "colour");
     FAIL("{\"arch\":\"graph\",\"nodes\":[]}", FT_EINVAL, "input");
     FAIL(HDR "\"nodes\":[]}", FT_EINVAL, "nodes");
-    FAIL("{\"arch\":\"graph\",\"input\":{\"shape\":[3,0]},\"nodes\":[]}", FT_EINVAL, "input.shape[1]");
+    FAIL("{\"arch\":\"graph\",\"input\":{\"shape\":[3,-1]},\"nodes\":[]}", FT_EINVAL, "input.shape[1]");
     FAIL(HDR "\"nodes\":[{\"name\":\"s\",\"op\":\"softmax\",\"inputs\":[\"input\"],\"attrs\":{\"dim\":5}},{\"name\":\"f\",\"op\":\"flatten\",\"inputs\":[\"s\"]}]}",
          FT_ESHAPE, "'s'", "dim 5");
     FAIL(HDR "\"nodes\":[{\"name\":\"p\",\"op\":\"pow\",\"inputs\":[\"input\"]}]}", FT_EINVAL, "'p'", "exponent");
