@@ -331,6 +331,35 @@ static void planning(void) {
     CHECK(y->numel == 0 && y->ndim == 2 && y->shape[0] == 0 && y->shape[1] == 7);
     ft_graph_free(g);
 
+    /* CTC with every target empty: targets [N, 0]; the loss is -sum_t log p(blank) */
+    g = ft_graph_new(NULL);
+    int64_t ls[3] = {2, 3, 4}, ts[2] = {2, 0}, ns[1] = {2};
+    ft_node *lp = ft_input(g, "lp", FT_F32, 3, ls), *tg = ft_input(g, "targets", FT_I32, 2, ts);
+    ft_node *il = ft_input(g, "in_len", FT_I32, 1, ns), *tl = ft_input(g, "tgt_len", FT_I32, 1, ns);
+    ft_node *ctc = ft_ctc_loss(g, ft_log_softmax(g, lp), tg, il, tl, 0, FT_REDUCE_SUM, false);
+    ft_node_keep(ctc);
+    CHECKF(ft_graph_plan(g, NULL, false) == FT_OK, "ctc with empty targets: %s", ft_errmsg());
+    if (ctc) {
+        float v[24];
+        int32_t in_len[2] = {3, 2}, tgt_len[2] = {0, 0};
+        for (int i = 0; i < 24; i++) v[i] = (float)((i * 7) % 5) * 0.3f - 0.5f;
+        CHECK_OK(ft_graph_set_input(g, lp, v, sizeof v));
+        CHECK_OK(ft_graph_set_input(g, tg, NULL, 0));
+        CHECK_OK(ft_graph_set_input(g, il, in_len, sizeof in_len));
+        CHECK_OK(ft_graph_set_input(g, tl, tgt_len, sizeof tgt_len));
+        CHECK_OK(ft_graph_forward(g));
+        double want = 0;
+        for (int b = 0; b < 2; b++)
+            for (int t = 0; t < in_len[b]; t++) {
+                const float *row = v + (b * 3 + t) * 4;
+                double z = 0;
+                for (int c = 0; c < 4; c++) z += exp((double)row[c]);
+                want -= row[0] - log(z);
+            }
+        CHECKF(fabs(ctc->val[0] - want) < 1e-4 * (1 + fabs(want)), "ctc loss %g, want %g", ctc->val[0], want);
+    }
+    ft_graph_free(g);
+
     /* a graph config: a 0 in input.shape, a linear layer on no features (its output is the bias) */
     const char *cfg = "{\"arch\":\"graph\",\"input\":{\"shape\":[0]},"
                       "\"params\":[{\"name\":\"fc.weight\",\"shape\":[3,0]},{\"name\":\"fc.bias\",\"shape\":[3]}],"
