@@ -8,8 +8,9 @@
  *  2. the ops that refuse an empty input do so at build time with a message naming the
  *     op and the node; a reshape with -1 next to a 0 is refused as ambiguous;
  *  3. planning and inputs: an empty input takes 0 bytes (NULL data too) and nothing
- *     else, a graph of nothing but empty tensors plans and runs, a graph config takes a
- *     0 in input.shape and input.batch 0. */
+ *     else, a graph of nothing but empty tensors plans and runs, CTC takes empty targets
+ *     [N, 0], a graph config takes a 0 in input.shape and input.batch 0, and its
+ *     per-example reshape works on an empty batch. */
 #include "test.h"
 #include "models/models.h"
 
@@ -381,6 +382,23 @@ static void planning(void) {
         CHECK_OK(ft_graph_plan(g, NULL, false));
         CHECK_OK(ft_graph_forward(g));
         CHECK(out && out->numel == 6 && out->val[0] == 0.5f && out->val[4] == -1.0f && out->val[5] == 2.0f);
+        ft_graph_free(g);
+        ft_model_free(m);
+    }
+    /* a per-example reshape (the -1 resolved per example) of an empty batch */
+    const char *cfgr = "{\"arch\":\"graph\",\"input\":{\"shape\":[3,4]},"
+                       "\"nodes\":[{\"name\":\"r\",\"op\":\"reshape\",\"inputs\":[\"input\"],\"attrs\":{\"shape\":[-1,2]}}]}";
+    m = NULL;
+    CHECK_OK(ft_model_from_config(cfgr, &m));
+    if (m) {
+        g = ft_graph_new(m->params);
+        int64_t xs[3] = {0, 3, 4};
+        ft_node *in = ft_input(g, "x", FT_F32, 3, xs);
+        ft_node *out = m->arch->build(m, g, in, false);
+        ft_node_keep(out);
+        CHECKF(ft_graph_plan(g, NULL, false) == FT_OK, "reshape of an empty batch: %s", ft_errmsg());
+        CHECK(out && out->ndim == 3 && out->shape[0] == 0 && out->shape[1] == 6 && out->shape[2] == 2);
+        CHECK_OK(ft_graph_forward(g));
         ft_graph_free(g);
         ft_model_free(m);
     }

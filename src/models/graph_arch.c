@@ -946,16 +946,16 @@ static ft_node *apply(ft_graph *g, const gnode *nd, ft_node **v, int n) {
         if (nd->full) return ft_reshape(g, x, nd->n_dims, nd->dims); /* the shape includes the batch dim */
         int64_t s[FT_MAX_DIMS] = {x->shape[0]};
         for (int i = 0; i < nd->n_dims; i++) s[i + 1] = nd->dims[i];
-        if (x->shape[0] == 0) return ft_graph_fail(g, FT_ESHAPE, "reshape of an empty batch");
-        /* the -1 is resolved per example, so the batch dim never absorbs it */
-        int64_t known = 1;
+        /* the -1 is resolved per example, so the batch dim never absorbs it (an empty batch too) */
+        int64_t known = 1, per = 1;
         int infer = -1;
         for (int i = 1; i <= nd->n_dims; i++) {
             if (s[i] == -1) infer = i;
             else known *= s[i];
         }
-        int64_t per = x->numel / x->shape[0];
-        if (infer > 0) s[infer] = known ? per / known : 0;
+        for (int d = 1; d < x->ndim; d++) per *= x->shape[d];
+        if (infer > 0 && !known) return ft_graph_fail(g, FT_ESHAPE, "reshape: a -1 next to a 0 in the shape is ambiguous");
+        if (infer > 0) s[infer] = per / known;
         return ft_reshape(g, x, nd->n_dims + 1, s);
     }
     case G_FLATTEN: {
