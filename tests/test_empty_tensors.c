@@ -10,9 +10,13 @@
  *  3. planning and inputs: an empty input takes 0 bytes (NULL data too) and nothing
  *     else, a graph of nothing but empty tensors plans and runs, CTC takes empty targets
  *     [N, 0], a graph config takes a 0 in input.shape and input.batch 0, and its
- *     per-example reshape works on an empty batch. */
+ *     per-example reshape works on an empty batch;
+ *  4. an ONNX model (tests/gen/gen_onnx_empty.py) with a Slice past the end and Concats
+ *     of empty pieces imports at batch 2 and at an empty batch 0, runs, and its gradients
+ *     match finite differences. */
 #include "test.h"
 #include "models/models.h"
+#include "onnx_fd.h"
 
 #include <stdint.h>
 
@@ -414,8 +418,51 @@ static void planning(void) {
     ft_model_free(m);
 }
 
+/* ---- an ONNX model with empty tensors (tests/gen/gen_onnx_empty.py): a Slice past the end,
+ * a Concat with an empty piece (y = x + b), a Concat of empty pieces only (ee [N, 0, 4]) ---- */
+static void onnx_model(void) {
+    for (int batch = 2; batch >= 0; batch -= 2) {
+        ft_onnx_opts o = ft_onnx_defaults();
+        o.input_ndim = 3;
+        o.input_shape[0] = batch;
+        o.input_shape[1] = 3;
+        o.input_shape[2] = 2;
+        ft_model *m = NULL;
+        ft_status s = ft_import_onnx("tests/fixtures/onnx_empty.onnx", &o, &m);
+        CHECKF(s == FT_OK, "import onnx_empty.onnx at batch %d: %s", batch, ft_errmsg());
+        if (s) continue;
+        ft_graph *g = ft_graph_new(m->params);
+        int64_t xs[3] = {batch, 3, 2};
+        ft_node *x = ft_input(g, "x", FT_F32, 3, xs), *outs[4];
+        int n = ft_graph_model_outputs(m, g, x, outs, 4);
+        CHECKF(n == 2, "%d outputs", n);
+        if (n == 2) {
+            for (int k = 0; k < 2; k++) ft_node_keep(outs[k]);
+            CHECK_OK(ft_graph_plan(g, NULL, false));
+            float xv[12];
+            for (int i = 0; i < 12; i++) xv[i] = 0.5f * (float)i - 2.0f;
+            CHECK_OK(ft_graph_set_input(g, x, batch ? xv : NULL, (size_t)batch * 6 * sizeof(float)));
+            CHECK_OK(ft_graph_forward(g));
+            const float b[2] = {0.25f, -1.5f};
+            CHECK(outs[0]->ndim == 3 && outs[0]->shape[0] == batch && outs[0]->shape[1] == 3 && outs[0]->shape[2] == 2);
+            bool ok = true;
+            for (int i = 0; i < batch * 6; i++) ok &= outs[0]->val[i] == xv[i] + b[i % 2];
+            CHECKF(ok, "y = x + b at batch %d", batch);
+            CHECK(outs[1]->ndim == 3 && outs[1]->shape[0] == batch && outs[1]->shape[1] == 0 && outs[1]->shape[2] == 4);
+            if (batch) { /* gradients through the imported graph: b and x by finite differences */
+                char msg[300] = "";
+                int fd = onnx_fd_check(m, 3, xs, xv, msg, sizeof msg);
+                CHECKF(fd >= 10, "finite differences through onnx_empty.onnx: %d entries (%s)", fd, msg);
+            }
+        }
+        ft_graph_free(g);
+        ft_model_free(m);
+    }
+}
+
 int main(void) {
     torch_cases();
+    onnx_model();
     refusals();
     planning();
     TEST_END();

@@ -636,13 +636,13 @@ static ft_status map_transpose(ox *x, const Onnx__NodeProto *nd) {
 static ft_status map_concat(ox *x, const Onnx__NodeProto *nd) {
     oval *v[256];
     int n = 0;
-    for (size_t j = 0; j < nd->n_input; j++) {
-        oval *t = ox_in(x, nd, j);
-        if (!t) continue;
-        if (n == 256) return ox_unsupported(x, "more than 256 inputs");
-        if (t->numel == 0) continue; /* empty pieces add nothing */
-        v[n++] = t;
-    }
+    for (int all = 0; all < 2 && !n; all++) /* empty pieces add nothing, unless every piece is empty */
+        for (size_t j = 0; j < nd->n_input; j++) {
+            oval *t = ox_in(x, nd, j);
+            if (!t || (!all && t->numel == 0)) continue;
+            if (n == 256) return ox_unsupported(x, "more than 256 inputs");
+            v[n++] = t;
+        }
     if (!n) return ox_node_fail(x, FT_EFORMAT, "needs inputs");
     int ax = ox_norm_axis(ox_attr_i(nd, "axis", 0), v[0]->ndim);
     if (ax < 0) return ox_node_fail(x, FT_EFORMAT, "axis out of range");
