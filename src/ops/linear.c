@@ -4,8 +4,9 @@
 #include <cblas.h>
 #include <string.h>
 
-/* cblas_sgemm for any sizes, 0 included (0-size tensors): OpenBLAS rejects a leading
- * dimension of 0 (lda = K = 0), and with K = 0 the product is empty, so C = beta C. */
+/* cblas_sgemm for any sizes, 0 included (0-size tensors): BLAS requires leading
+ * dimensions >= 1 (lda = K = 0 may be rejected, with a message on stderr), and with K = 0
+ * the product is a sum of nothing, so C = beta C. */
 static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M == 0 || N == 0) return;
