@@ -6,9 +6,9 @@
 #define FD_MAX_OUT 16
 
 /* Finite differences through an imported ONNX model (tests/test_onnx_conformance.c,
- * tests/test_onnx.c): a new parameter store holds the model's parameters
- * (same order, all trainable, so bound operands and weights are checked too) and the data
- * input as one more; loss = sum_k <output_k, r_k> with seeded r. The graph is planned for
+ * tests/test_onnx.c, tests/test_onnx_models.c): a new parameter store holds the model's
+ * parameters (same order, all trainable, so bound operands and weights are checked too) and
+ * a float data input as one more (int32 token ids stay a graph input); loss = sum_k <output_k, r_k> with seeded r. The graph is planned for
  * training (dropout draws the same mask on every forward of one step; batch norm uses batch
  * statistics), and for up to FD_PER entries of every tensor the analytic gradient must match
  * the central difference, in double, within 2% plus the float32 rounding noise of the loss.
@@ -30,18 +30,20 @@ static double fd_loss(ft_graph *g, ft_node **outs, int n, float *const *r, doubl
     return s;
 }
 
-static int onnx_fd_check(ft_model *m, int ndim, const int64_t *shape, const float *xf, char *msg, size_t msglen) {
+/* xf: a float data input (checked too), or ids: int32 token ids (an `embedding` model), a
+ * graph input that is not differentiated. */
+static inline int onnx_fd_check_in(ft_model *m, int ndim, const int64_t *shape, const float *xf, const int32_t *ids, char *msg, size_t msglen) {
     ft_params *src = m->params, *ps = ft_params_new();
     ft_graph *g = NULL;
     float *r[FD_MAX_OUT] = {NULL}, *an = NULL;
     int n = 0, checked = 0;
     for (int i = 0; i < src->n; i++) ft_params_add(ps, src->p[i].name, src->p[i].ndim, src->p[i].shape);
-    int xi = ft_params_add(ps, "conformance.x", ndim, shape);
-    if (xi != src->n || ft_params_finalize(ps) || ft_params_alloc_grads(ps)) { checked = 0; goto done; }
+    int xi = ids ? src->n - 1 : ft_params_add(ps, "conformance.x", ndim, shape);
+    if ((!ids && xi != src->n) || ft_params_finalize(ps) || ft_params_alloc_grads(ps)) { checked = 0; goto done; }
     for (int i = 0; i < src->n; i++) memcpy(ft_params_value(ps, i), ft_params_value(src, i), (size_t)src->p[i].numel * sizeof(float));
-    memcpy(ft_params_value(ps, xi), xf, (size_t)ps->p[xi].numel * sizeof(float));
+    if (!ids) memcpy(ft_params_value(ps, xi), xf, (size_t)ps->p[xi].numel * sizeof(float));
     g = ft_graph_new(ps);
-    ft_node *x = ft_param_at(g, xi), *outs[FD_MAX_OUT], *rin[FD_MAX_OUT], *loss = NULL;
+    ft_node *x = ids ? ft_input(g, "ids", FT_I32, ndim, shape) : ft_param_at(g, xi), *outs[FD_MAX_OUT], *rin[FD_MAX_OUT], *loss = NULL;
     n = ft_graph_model_outputs(m, g, x, outs, FD_MAX_OUT);
     if (n < 1) goto done;
     ft_pcg32 rng;
@@ -57,6 +59,7 @@ static int onnx_fd_check(ft_model *m, int ndim, const int64_t *shape, const floa
     if (ft_graph_plan(g, loss, true)) goto done; /* e.g. nothing differentiable reaches the loss */
     for (int k = 0; k < n; k++)
         if (ft_graph_set_input(g, rin[k], r[k], (size_t)outs[k]->numel * sizeof(float))) goto done;
+    if (ids && ft_graph_set_input(g, x, ids, (size_t)x->numel * sizeof(int32_t))) goto done;
     ft_graph_set_rng(g, 1, 0);
     ft_params_zero_grad(ps);
     double mag, l0 = fd_loss(g, outs, n, r, &mag);
@@ -98,6 +101,10 @@ done:
     ft_params_free(ps);
     ft_clear_error();
     return checked;
+}
+
+static inline int onnx_fd_check(ft_model *m, int ndim, const int64_t *shape, const float *xf, char *msg, size_t msglen) {
+    return onnx_fd_check_in(m, ndim, shape, xf, NULL, msg, msglen);
 }
 
 #endif

@@ -126,6 +126,9 @@ static void test_models(void) {
      * (tests/gen/gen_onnx_lstm.py): the sequence output and h_n */
     check_model_at("bilstm", 2, true, "lstm");
     check_model_at("bigru", 2, true, "gru");
+    /* MatMul with broadcast batch dims (tests/gen/gen_onnx_matmul.py): constant and
+     * computed operands, either side, ranks 3 and 4 */
+    check_model_at("bmatmul", 4, true, NULL);
     /* learned initial states (initializers expanded to the batch): nonzero initial_h/initial_c
      * become trainable parameters <node>.h0 / <node>.c0 [1, directions, H] */
     check_model_at("lstm_h0", 2, true, NULL);

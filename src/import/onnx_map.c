@@ -561,17 +561,58 @@ static ft_status map_matmul(ox *x, const Onnx__NodeProto *nd) {
         p[n - 1] = n - 2;
         return set_dyn(x, nd, 0, t ? emit1(x, nd, "permute", t, json_pack("{s:o}", "dims", ints_json(n, p))) : NULL, n, sh, OX_FLOAT);
     }
-    if (b->ndim > 2) { /* batched B must match A's batch dims exactly */
-        bool same = b->ndim == a->ndim;
-        for (int d = 0; same && d < a->ndim - 2; d++) same = a->shape[d] == b->shape[d];
-        if (!same) return ox_unsupported(x, "broadcasting batch dims of a batched B");
+    /* a constant B whose batch dims are all 1 (and no more dims than A): one [K, N]
+     * parameter shared by every matrix of A */
+    bool b_flat = b->is_const && b->f && b->ndim > 2 && b->ndim <= a->ndim;
+    for (int d = 0; b_flat && d < b->ndim - 2; d++) b_flat = b->shape[d] == 1;
+    if (b_flat) {
+        int64_t kn[2] = {b->shape[b->ndim - 2], b->shape[b->ndim - 1]};
+        const char *pb = ox_declare(x, b->name, 2, kn, b->f, b->orig == ORIG_INIT || b->orig == ORIG_BRANCH || (b->orig == ORIG_CONST && x->o.promote_constants));
+        const char *in = lift(x, a);
+        if (!pb || !in) return FT_EUNSUPPORTED;
+        return set_dyn(x, nd, 0, ox_emit(x, "matmul", &in, 1, &pb, 1, NULL, hint(nd)), n, sh, OX_FLOAT);
     }
-    if (a->ndim < b->ndim) return ox_unsupported(x, "B has more dims than A");
-    oval *v[2] = {a, b};
-    const char *ins[2], *pars[2];
-    int nin, npar;
-    if ((s = operands(x, v, 2, ins, &nin, pars, &npar, 0))) return s;
-    return set_dyn(x, nd, 0, ox_emit(x, "matmul", ins, nin, pars, npar, NULL, hint(nd)), n, sh, OX_FLOAT);
+    /* B without batch dims, or both with the result's batch dims: one matmul */
+    bool same = a->ndim == n && (b->ndim == 2 || b->ndim == n);
+    for (int d = 0; same && d < n - 2; d++) same = a->shape[d] == sh[d] && (b->ndim == 2 || b->shape[d] == sh[d]);
+    if (same) {
+        /* a constant with batch dims against a computed operand: its dim 0 is fixed */
+        if (n > 2 && a->is_const != b->is_const && (a->is_const || b->ndim > 2)) x->fixed_batch = true;
+        oval *v[2] = {a, b};
+        const char *ins[2], *pars[2];
+        int nin, npar;
+        if ((s = operands(x, v, 2, ins, &nin, pars, &npar, 0))) return s;
+        return set_dyn(x, nd, 0, ox_emit(x, "matmul", ins, nin, pars, npar, NULL, hint(nd)), n, sh, OX_FLOAT);
+    }
+    /* NumPy batch broadcasting between any two operands (a grouped-query attention's
+     * [B, Hkv, G, T, D] x [B, Hkv, 1, D, T], [2, 1, 3, 4] x [1, 5, 4, 6]): each operand whose
+     * batch dims are not the result's is expanded to them (`expand`, whose gradient sums over
+     * the copies), then one batched matmul. A computed operand that has the result's dim 0
+     * keeps any batch (a 1 there); expanding along dim 0 (a constant, or a computed operand
+     * with 1 there or fewer dims) ties the graph to the import's batch size. */
+    if ((s = need_op(x, "expand"))) return s;
+    const char *ins[2];
+    for (int k = 0; k < 2; k++) {
+        oval *o = k ? b : a;
+        const char *in = lift(x, o);
+        if (!in) return FT_EUNSUPPORTED;
+        bool keep = o->ndim == n;
+        for (int d = 0; keep && d < n - 2; d++) keep = o->shape[d] == sh[d];
+        if (!keep) {
+            int64_t t[OX_MAX_DIMS];
+            for (int d = 0; d < n - 2; d++) t[d] = sh[d];
+            t[n - 2] = o->shape[o->ndim - 2];
+            t[n - 1] = o->shape[o->ndim - 1];
+            if (!o->is_const && o->ndim == n && o->shape[0] == sh[0]) t[0] = 1;
+            else x->fixed_batch = true;
+            char h[300];
+            snprintf(h, sizeof h, "%s.%s", hint(nd), k ? "b" : "a");
+            in = ox_emit(x, "expand", &in, 1, NULL, 0, json_pack("{s:o}", "shape", ints_json(n, t)), h);
+            if (!in) return FT_EINVAL;
+        }
+        ins[k] = in;
+    }
+    return set_dyn(x, nd, 0, ox_emit(x, "matmul", ins, 2, NULL, 0, NULL, hint(nd)), n, sh, OX_FLOAT);
 }
 
 /* ---------------- shape ops ---------------- */
