@@ -81,6 +81,8 @@ const CASES = [
   /* PaddleOCR's direction classifier (scripts/fetch-onnx-models.sh), weights promoted from Constants */
   { name: "onnx_paddle_cls", import: "repo:data-cache/onnx/ch_ppocr_mobile_v2.0_cls_infer.onnx", onnxShape: "1,3,48,192", promote: true,
     input: [3, 48, 192] },
+  /* grouped-query attention: 6 heads share 2 kv heads (G = 3; llama_lm has G = 2) */
+  { name: "llama_gqa", seed: 13, text: true },
 ];
 const T = 8, VOCAB = 99, B = 2;
 
