@@ -7,9 +7,10 @@
  * Coral's MobileNetV2 TFLite and nsfwjs's MobileNetV2 TF.js as imported,
  * skipped when ../shared or data-cache/nsfwjs is absent; a graph config with leaky_relu, clip,
  * max/min, splice and gather; openWakeWord's speech embedding imported from ONNX, skipped
- * without ../shared; a graph config with every math op (ops3_graph); openWakeWord's
+ * without ../shared, and the same imported model fine-tuned by `finetune train --new-head`
+ * (trained here with ft_train); a graph config with every math op (ops3_graph); openWakeWord's
  * melspectrogram and hey_jarvis head, and PaddleOCR's direction classifier with promoted
- * constants (skipped without data-cache/onnx)), ran ONNX Runtime on them and stored
+ * constants (skipped without data-cache/onnx); a second grouped-query Llama), ran ONNX Runtime on them and stored
  * its outputs. Here the same
  * models (same config, seed and parameter perturbation) are computed by finetune and must
  * agree, and the library's export of each is parsed back with protobuf-c and checked
@@ -108,6 +109,90 @@ static ft_model *finetuned(const char *config, uint64_t seed) {
     for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", run, files[i]); unlink(p); }
     rmdir(run);
     return m;
+}
+
+static float *forward(ft_model *m, int k, bool text, float scale, int64_t *numel);
+
+/* The generator's "onnx_oww_finetuned": an imported model m fine-tuned as
+ * `finetune train --new-head N --train GLOBS --data csv:F --optimizer sgd --threads 1
+ * --workers 0` fine-tunes it (the settings are the case's "finetune" metadata), on f.rows
+ * hashed rows of the model's input. Returns the trained model (m is freed); NULL on failure.
+ * Checks that training moved the selected weights only and changed the outputs. */
+static ft_model *finetune_imported(ft_model *m, json_t *f, int k, const char *name) {
+    int new_head = (int)json_integer_value(json_object_get(f, "new_head")), rows = (int)json_integer_value(json_object_get(f, "rows"));
+    const char *globs = json_string_value(json_object_get(f, "train"));
+    uint32_t hseed = (uint32_t)json_integer_value(json_object_get(f, "hash_seed"));
+    uint64_t seed = (uint64_t)json_integer_value(json_object_get(f, "seed"));
+    ft_model *h = NULL;
+    CHECKF(new_head > 1 && rows > 0 && globs, "%s: finetune metadata", name);
+    if (!(new_head > 1 && rows > 0 && globs)) { ft_model_free(m); return NULL; }
+    CHECK_OK(ft_model_replace_head(m, new_head, seed, &h));
+    ft_model_free(m);
+    if (!h) return NULL;
+    CHECK_OK(ft_model_select_trainable(h, globs, NULL));
+    int64_t per = 1, n0 = 0;
+    for (int d = 0; d < h->in_ndim; d++) per *= h->in_shape[d];
+    char csv[512], run[512], spec[600];
+    snprintf(csv, sizeof csv, "%s/%s.csv", tmpdir, name);
+    snprintf(run, sizeof run, "%s/run_%s", tmpdir, name);
+    FILE *fp = fopen(csv, "w");
+    CHECK(fp != NULL);
+    if (!fp) { ft_model_free(h); return NULL; }
+    for (int r = 0; r < rows; r++) {
+        for (int64_t j = 0; j < per; j++)
+            fprintf(fp, "%.3f,", (floor(2001.0 * hash_u01((uint32_t)(per * r + j), hseed)) - 1000) / 1000);
+        fprintf(fp, "%d\n", r % new_head);
+    }
+    fclose(fp);
+    float *before = forward(h, k, false, 1.0f, &n0); /* the untrained model (new head, imported weights) */
+    float *init = ft_malloc((size_t)h->params->total * sizeof *init);
+    memcpy(init, h->params->data, (size_t)h->params->total * sizeof *init);
+    ft_dataset *ds = NULL;
+    snprintf(spec, sizeof spec, "csv:%s", csv);
+    CHECK_OK(ft_dataset_open(spec, &ds));
+    ft_run_config c = ft_run_defaults();
+    c.out_dir = run;
+    c.epochs = (int)json_integer_value(json_object_get(f, "epochs"));
+    c.batch_size = json_integer_value(json_object_get(f, "batch"));
+    c.optim = ft_optim_defaults(FT_OPT_SGD);
+    c.optim.lr = (float)json_number_value(json_object_get(f, "lr"));
+    c.seed = seed;
+    c.workers = 0;
+    c.progress = -1;
+    ft_run_result res;
+    memset(&res, 0, sizeof res);
+    ft_set_num_threads(1);
+    if (ds) CHECK_OK(ft_train(h, ds, NULL, &c, &res));
+    ft_set_num_threads(2);
+    ft_dataset_free(ds);
+    unlink(csv);
+    char p[700];
+    const char *files[] = {"checkpoint.safetensors", "metrics.jsonl", "report.html", "best.safetensors"};
+    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", run, files[i]); unlink(p); }
+    rmdir(run);
+    /* the selected parameters moved, every other weight is bit-identical (buffers: the
+     * running statistics of a batch norm in training mode may move) */
+    int moved = 0, kept = 0, trainable = 0, frozen = 0;
+    for (int i = 0; init && i < h->params->n; i++) {
+        bool same = !memcmp(init + h->params->p[i].offset, ft_params_value(h->params, i), (size_t)h->params->p[i].numel * 4);
+        if (h->params->p[i].trainable) { trainable++; moved += !same; }
+        else if (!h->params->p[i].is_buffer) { frozen++; kept += same; }
+    }
+    CHECKF(init && trainable > 0 && moved == trainable && frozen > 0 && kept == frozen, "%s: %d of %d trained parameters moved, %d of %d frozen kept",
+           name, moved, trainable, kept, frozen);
+    printf("%-14s fine-tuned: loss %.4f after %lld SGD steps, %d parameters trained (%s)\n", name, res.final_train_loss,
+           (long long)res.steps, trainable, globs);
+    /* the outputs changed: ONNX Runtime's reference must not be the untrained model's */
+    int64_t n1 = 0;
+    float *after = forward(h, k, false, 1.0f, &n1);
+    double d = 0;
+    for (int64_t j = 0; before && after && j < n0 && n0 == n1; j++) d = fmax(d, fabs((double)after[j] - before[j]));
+    CHECKF(n0 > 0 && n0 == n1 && d > 1e-2, "%s: training changed the outputs by %.3g", name, d);
+    printf("%-14s trained vs untrained outputs: max |diff| %.3g\n", name, d);
+    ft_free(before);
+    ft_free(after);
+    ft_free(init);
+    return h;
 }
 
 static ft_model *load_config(const char *name, uint64_t seed, bool move) {
@@ -278,6 +363,8 @@ static void test_against_ort(void) {
                 for (const char *q = ishape; *q && io.input_ndim < FT_MAX_DIMS; q += strcspn(q, ",") + (q[strcspn(q, ",")] == ','))
                     io.input_shape[io.input_ndim++] = strtoll(q, NULL, 10);
                 CHECK_OK(ft_import_onnx(path, &io, &m));
+                json_t *ftn = json_object_get(c, "finetune"); /* then fine-tuned as the CLI did */
+                if (m && ftn) m = finetune_imported(m, ftn, k, name);
             } else {
                 CHECK_OK(ft_model_load(path, &m));
             }

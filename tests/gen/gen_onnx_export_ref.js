@@ -33,6 +33,12 @@
  * on 64 rows of 12 features (k - 1000) / 1000 with k = floor(2001 hashU01(12 r + j, 90)),
  * written "%.3f", label = the argmax of the first 5 features; then RUN/checkpoint.safetensors
  * is exported to ONNX (the C test trains the same way with ft_train).
+ * "onnx_oww_finetuned" is openWakeWord's embedding (converted as above), fine-tuned by
+ *   finetune train --model CONV --new-head 3 --train 'head.*,model.conv2d_19.*' --data csv:F
+ *                  --epochs 3 --batch 4 --optimizer sgd --lr 1e-4 --seed 3 --threads 1 --workers 0
+ * on 12 rows of the 76 x 32 x 1 = 2432 input values (k - 1000) / 1000 with
+ * k = floor(2001 hashU01(2432 r + j, 92)), written "%.3f", label r % 3 (the settings are the
+ * case's "finetune" metadata); its checkpoint is exported (the C test trains it with ft_train).
  * Writes tests/fixtures/onnx_export_ref.safetensors: "<case>.out" (ONNX Runtime's output) per
  * case; metadata "cases" (JSON: name, seed, batch: "dynamic"|2, text, input shape, output name,
  * the exported file's size and node count) and "onnxruntime" (version). Deterministic. */
@@ -83,6 +89,11 @@ const CASES = [
     input: [3, 48, 192] },
   /* grouped-query attention: 6 heads share 2 kv heads (G = 3; llama_lm has G = 2) */
   { name: "llama_gqa", seed: 13, text: true },
+  /* openWakeWord's embedding imported from ONNX, then fine-tuned by `finetune train --new-head`
+   * (below: the new head and the last convolution trained, the rest frozen), then exported */
+  { name: "onnx_oww_embedding", import: "shared:models/openwakeword/embedding_model.onnx", onnxShape: "1,76,32,1", input: [76, 32, 1],
+    key: "onnx_oww_finetuned",
+    finetune: { new_head: 3, train: "head.*,model.conv2d_19.*", rows: 12, hash_seed: 92, epochs: 3, batch: 4, lr: 1e-4, seed: 3 } },
 ];
 const T = 8, VOCAB = 99, B = 2;
 
@@ -146,6 +157,20 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
         run(["export", "--model", path.join(cfgDir, c.name + ".json"), "--seed", String(c.seed), "--out", dir]);
         perturb(path.join(dir, "model.safetensors"));
       }
+      if (c.finetune) { /* an imported model fine-tuned by the CLI: f.rows CSV rows of the model's input */
+        const f = c.finetune, per = c.input.reduce((a, b) => a * b, 1), rows = [];
+        for (let r = 0; r < f.rows; r++) {
+          const v = [];
+          for (let j = 0; j < per; j++) v.push(((Math.floor(2001 * stio.hashU01(per * r + j, f.hash_seed)) - 1000) / 1000).toFixed(3));
+          rows.push(v.join(",") + "," + (r % f.new_head));
+        }
+        const csv = path.join(tmp, (c.key || c.name) + ".csv"), runDir = path.join(tmp, "run_" + (c.key || c.name));
+        fs.writeFileSync(csv, rows.join("\n") + "\n");
+        run(["train", "--model", dir, "--new-head", String(f.new_head), "--train", f.train, "--data", "csv:" + csv,
+             "--epochs", String(f.epochs), "--batch", String(f.batch), "--optimizer", "sgd", "--lr", String(f.lr), "--seed", String(f.seed),
+             "--threads", "1", "--workers", "0", "--progress", "none", "--out", runDir]);
+        dir = path.join(runDir, "checkpoint.safetensors");
+      }
       const args = ["export", "--model", dir, "--format", "onnx", "--out", onnx];
       if (c.batch) args.push("--batch", String(c.batch));
       if (c.text) args.push("--seq-len", String(T));
@@ -171,7 +196,7 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
       const bytes = fs.statSync(onnx).size;
       cases.push({ name: key, config: c.name, train: !!c.train, index: k, seed: c.seed || 0, import: c.import || "",
                    ...(c.onnxShape ? { input_shape: c.onnxShape } : {}), ...(c.promote ? { promote: true } : {}),
-                   ...(c.scale ? { scale: c.scale } : {}), batch: c.batch || "dynamic", text: !!c.text, input: shape,
+                   ...(c.scale ? { scale: c.scale } : {}), ...(c.finetune ? { finetune: c.finetune } : {}), batch: c.batch || "dynamic", text: !!c.text, input: shape,
                    inputs: s.inputNames, output: s.outputNames[0], onnx_bytes: bytes });
       let mx = 0;
       for (const v of y.data) mx = Math.max(mx, Math.abs(v));
