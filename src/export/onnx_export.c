@@ -885,7 +885,8 @@ static Onnx__ValueInfoProto *value_info(ex *e, const char *name, const ft_node *
 }
 
 /* ---------------- the model's forward graph ---------------- */
-typedef struct { ft_node *in[2]; int n_in; ft_node *out; } built;
+#define MAX_OUTPUTS 16
+typedef struct { ft_node *in[2]; int n_in; ft_node *out; ft_node *outs[MAX_OUTPUTS]; int n_out; } built;
 
 static ft_status build(ft_model *m, ft_graph *g, int64_t batch, int64_t T, const char *in_name, built *b) {
     memset(b, 0, sizeof *b);
@@ -904,8 +905,16 @@ static ft_status build(ft_model *m, ft_graph *g, int64_t batch, int64_t T, const
         b->in[0] = ft_input(g, in_name, m->in_dtype, m->in_ndim + 1, sh);
         b->n_in = 1;
         if (!b->in[0]) return ft_fail(FT_ENOMEM, "ONNX export: out of memory");
-        b->out = m->arch->build(m, g, b->in[0], false);
+        if (m->arch == &ft_arch_graph) { /* a graph config's every output ("outputs"), the first one first */
+            int k = ft_graph_model_outputs(m, g, b->in[0], b->outs, MAX_OUTPUTS);
+            if (k < 0 && !ft_graph_status(g)) return ft_fail(FT_EUNSUPPORTED, "ONNX export: the model has more than %d outputs", MAX_OUTPUTS);
+            b->n_out = k > 0 ? k : 0;
+            b->out = k > 0 ? b->outs[0] : NULL;
+        } else {
+            b->out = m->arch->build(m, g, b->in[0], false);
+        }
     }
+    if (b->n_out == 0) { b->outs[0] = b->out; b->n_out = 1; }
     if (!b->out) {
         ft_status s = ft_graph_status(g);
         return s ? ft_fail(s, "ONNX export: building the model failed: %s", ft_errmsg()) : ft_fail(FT_EINVAL, "ONNX export: building the model failed");
@@ -953,7 +962,8 @@ ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_on
         if (!(e.g2 = ft_graph_new(m->params))) { s = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
         if ((s = build(m, e.g2, 2, T, in_name, &b2))) goto done;
         int c1 = ft_graph_node_count(e.g), c2 = ft_graph_node_count(e.g2);
-        bool same = c1 == c2 && b1.out->id == b2.out->id;
+        bool same = c1 == c2 && b1.n_out == b2.n_out;
+        for (int k = 0; same && k < b1.n_out; k++) same = b1.outs[k]->id == b2.outs[k]->id;
         for (int i = 0; same && i < c1; i++) same = ft_graph_node(e.g, i)->op == ft_graph_node(e.g2, i)->op &&
                                                    ft_graph_node(e.g, i)->ndim == ft_graph_node(e.g2, i)->ndim;
         if (!same) { s = ft_fail(FT_EUNSUPPORTED, "ONNX export: the model builds differently for other batch sizes; export with a fixed batch (--batch N)"); goto done; }
@@ -962,7 +972,7 @@ ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_on
     e.name = ft_calloc((size_t)count, sizeof *e.name);
     e.need = ft_calloc((size_t)count, sizeof *e.need);
     if (!e.name || !e.need) { s = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
-    e.need[b1.out->id] = true;
+    for (int k = 0; k < b1.n_out; k++) e.need[b1.outs[k]->id] = true;
     for (int i = count - 1; i >= 0; i--) {
         ft_node *n = ft_graph_node(e.g, i);
         if (!e.need[i]) continue;
@@ -977,23 +987,34 @@ ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_on
     }
     assign_names(&e, count);
     if (e.err) { s = e.err; goto done; }
-    /* the output: a readable name for an unnamed one, and never an input or a weight itself */
-    const char *out_name = e.name[b1.out->id];
-    if (!b1.out->name[0] && !name_taken(&e, count, "logits")) e.name[b1.out->id] = (char *)(out_name = "logits");
+    /* the outputs: a readable name for an unnamed one ("logits" for the first), and never an
+     * input or a weight itself, nor an output twice (an Identity copies those) */
+    const char *out_names[MAX_OUTPUTS];
+    for (int k = 0; k < b1.n_out && !e.err; k++) {
+        ft_node *on = b1.outs[k];
+        char *nm = k ? ex_printf(&e, "output_%d", k) : (char *)"logits";
+        if (nm && !on->name[0] && !name_taken(&e, count, nm)) e.name[on->id] = nm;
+    }
     for (int i = 0; i < count && !e.err; i++)
         if (e.need[i]) emit_node(&e, ft_graph_node(e.g, i));
-    if (b1.out->op == FT_OP_INPUT || b1.out->op == FT_OP_PARAM) {
-        out_name = "logits";
-        op(&e, "Identity", out_name, e.name[b1.out->id], NULL, NULL, NULL);
+    for (int k = 0; k < b1.n_out && !e.err; k++) {
+        ft_node *on = b1.outs[k];
+        bool dup = false;
+        for (int j = 0; j < k; j++) dup |= b1.outs[j] == on;
+        out_names[k] = e.name[on->id];
+        if (on->op == FT_OP_INPUT || on->op == FT_OP_PARAM || dup) {
+            out_names[k] = k ? ex_printf(&e, "output_%d", k) : "logits";
+            op(&e, "Identity", out_names[k], e.name[on->id], NULL, NULL, NULL);
+        }
     }
     if (e.err) { s = e.err; goto done; }
 
-    /* graph inputs and output */
-    Onnx__ValueInfoProto *ins[2] = {NULL, NULL}, *outs[1];
+    /* graph inputs and outputs */
+    Onnx__ValueInfoProto *ins[2] = {NULL, NULL}, *outs[MAX_OUTPUTS];
     int n_ins = 0;
     for (int k = 0; k < b1.n_in; k++)
         if (e.need[b1.in[k]->id] || k == 0) ins[n_ins++] = value_info(&e, b1.in[k]->name, b1.in[k]);
-    outs[0] = value_info(&e, out_name, b1.out);
+    for (int k = 0; k < b1.n_out; k++) outs[k] = value_info(&e, out_names[k], b1.outs[k]);
     if (e.err) { s = e.err; goto done; }
 
     Onnx__GraphProto graph;
@@ -1006,7 +1027,7 @@ ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_on
     graph.input = ins;
     graph.n_input = (size_t)n_ins;
     graph.output = outs;
-    graph.n_output = 1;
+    graph.n_output = (size_t)b1.n_out;
 
     Onnx__OperatorSetIdProto opset;
     onnx__operator_set_id_proto__init(&opset);
