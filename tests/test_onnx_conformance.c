@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
+#include <unistd.h>
 
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
 #define MAX_IO 16
@@ -25,7 +26,14 @@
 typedef struct {
     char op[96];
     int pass, fail, reject, reject_type, grad;
+    int xpass, xrefuse, xfail; /* the export round trip of the passed cases */
 } opstat;
+
+/* why exports were refused: the message without its node, with a count and the first case */
+typedef struct { char why[200], first[96]; int count; } xreason;
+static xreason xreasons[64];
+static int n_xreasons;
+static char xdir[256];
 
 static opstat stats[512];
 static int n_stats;
@@ -87,9 +95,111 @@ bad:
 }
 
 typedef enum { R_PASS, R_FAIL, R_REJECT, R_REJECT_TYPE } result;
+typedef enum { X_NONE, X_PASS, X_REFUSE, X_FAIL } xresult;
+
+static bool close_enough(double a, double b) { return (isnan(a) && isnan(b)) || (isinf(b) && a == b) || fabs(a - b) <= 1e-4 + 1e-3 * fabs(b); }
+
+/* The export round trip of a passed case: ft_model_export_onnx (a fixed batch: the data
+ * input's dim 0), the file imported again with the same data shape (everything that was
+ * bound is in the file now), run, and every output compared with the case's expected ones.
+ * X_REFUSE: the export (or the re-import) refuses with FT_EUNSUPPORTED and says why. */
+static void keep_case(const char *keep, const char *name, const char *model, const ft_onnx_opts *o, const float *xf, pbfile *out, int n_out);
+
+static xresult export_round_trip(const char *name, ft_model *m, const ft_onnx_opts *o, const float *xf, pbfile *out, int n_out, char *msg,
+                                 size_t msglen) {
+    char path[600];
+    const char *keep = getenv("FT_ONNX_EXPORT_DIR");
+    if (keep) snprintf(path, sizeof path, "%s/%s.onnx", keep, name);
+    else snprintf(path, sizeof path, "%s/x.onnx", xdir);
+    ft_onnx_export_opts eo = ft_onnx_export_defaults();
+    eo.batch = (int)o->input_shape[0];
+    ft_status s = ft_model_export_onnx(m, path, &eo);
+    if (s) {
+        snprintf(msg, msglen, "%s", ft_errmsg());
+        unlink(path);
+        return s == FT_EUNSUPPORTED ? X_REFUSE : X_FAIL;
+    }
+    ft_onnx_opts o2 = ft_onnx_defaults();
+    o2.input_ndim = o->input_ndim;
+    memcpy(o2.input_shape, o->input_shape, sizeof o2.input_shape);
+    ft_model *m2 = NULL;
+    s = ft_import_onnx(path, &o2, &m2);
+    if (keep) keep_case(keep, name, path, o, xf, out, n_out);
+    else unlink(path);
+    if (s) { snprintf(msg, msglen, "re-import: %s", ft_errmsg()); return s == FT_EUNSUPPORTED ? X_REFUSE : X_FAIL; }
+    xresult r = X_FAIL;
+    ft_graph *g = ft_graph_new(m2->params);
+    int64_t shape[FT_MAX_DIMS];
+    int64_t xn = 1;
+    for (int d = 0; d < o->input_ndim; d++) xn *= (shape[d] = o->input_shape[d]);
+    ft_node *x = ft_input(g, "x", FT_F32, o->input_ndim, shape), *outs[MAX_IO];
+    int n = ft_graph_model_outputs(m2, g, x, outs, MAX_IO);
+    if (n != n_out) { snprintf(msg, msglen, "the exported model has %d outputs, want %d", n, n_out); goto done; }
+    for (int k = 0; k < n; k++) ft_node_keep(outs[k]);
+    s = ft_graph_plan(g, NULL, false);
+    if (!s) s = ft_graph_set_input(g, x, xf, (size_t)xn * 4);
+    if (!s) s = ft_graph_forward(g);
+    if (s) { snprintf(msg, msglen, "exported model: run: %s", ft_errmsg()); goto done; }
+    r = X_PASS;
+    for (int k = 0; k < n && r == X_PASS; k++) {
+        int64_t wn = 0;
+        float *want = pb_floats(out[k].t, &wn);
+        if (!want || wn != outs[k]->numel) {
+            snprintf(msg, msglen, "exported model: output %d has %lld values, want %lld", k, (long long)outs[k]->numel, (long long)wn);
+            r = X_FAIL;
+        }
+        for (int64_t i = 0; r == X_PASS && i < wn; i++)
+            if (!close_enough(outs[k]->val[i], want[i])) {
+                snprintf(msg, msglen, "exported model: output %d [%lld]: %g, want %g", k, (long long)i, outs[k]->val[i], want[i]);
+                r = X_FAIL;
+            }
+        free(want);
+    }
+done:
+    ft_graph_free(g);
+    ft_model_free(m2);
+    return r;
+}
+
+/* FT_ONNX_EXPORT_DIR (scripts/onnx-export-ort.js, dev-only): keep the exported model with
+ * its data input and expected outputs as raw float32 files and a JSON line of shapes. */
+static void keep_case(const char *keep, const char *name, const char *model, const ft_onnx_opts *o, const float *xf, pbfile *out, int n_out) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.json", keep, name);
+    FILE *j = fopen(path, "w");
+    if (!j) return;
+    int64_t xn = 1;
+    fprintf(j, "{\"model\": \"%s\", \"input_shape\": [", model);
+    for (int d = 0; d < o->input_ndim; d++) { fprintf(j, "%s%lld", d ? ", " : "", (long long)o->input_shape[d]); xn *= o->input_shape[d]; }
+    fprintf(j, "], \"outputs\": [");
+    snprintf(path, sizeof path, "%s/%s.x.bin", keep, name);
+    FILE *f = fopen(path, "wb");
+    if (f) { fwrite(xf, 4, (size_t)xn, f); fclose(f); }
+    for (int k = 0; k < n_out; k++) {
+        int64_t wn = 0;
+        float *want = pb_floats(out[k].t, &wn);
+        snprintf(path, sizeof path, "%s/%s.y%d.bin", keep, name, k);
+        if (want && (f = fopen(path, "wb"))) { fwrite(want, 4, (size_t)wn, f); fclose(f); }
+        fprintf(j, "%s%lld", k ? ", " : "", (long long)wn);
+        free(want);
+    }
+    fprintf(j, "]}\n");
+    fclose(j);
+}
+
+static void note_refusal(const char *msg, const char *name) {
+    const char *why = strstr(msg, "(op ");
+    if (!why) why = !strncmp(msg, "ONNX export: ", 13) ? msg + 13 : msg;
+    for (int i = 0; i < n_xreasons; i++)
+        if (!strncmp(xreasons[i].why, why, sizeof xreasons[i].why - 1)) { xreasons[i].count++; return; }
+    if (n_xreasons == 64) return;
+    snprintf(xreasons[n_xreasons].why, sizeof xreasons[n_xreasons].why, "%.199s", why);
+    snprintf(xreasons[n_xreasons].first, sizeof xreasons[n_xreasons].first, "%s", name);
+    xreasons[n_xreasons++].count = 1;
+}
 
 /* One case. msg receives a line on failure or rejection. */
-static result run_case(const char *dir, char *msg, size_t msglen, int *fd_entries) {
+static result run_case(const char *dir, const char *name, char *msg, size_t msglen, int *fd_entries, xresult *xr, char *xmsg, size_t xmsglen) {
     char path[600];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     size_t msize = 0;
@@ -213,6 +323,7 @@ static result run_case(const char *dir, char *msg, size_t msglen, int *fd_entrie
         free(want);
     }
     if (r == R_PASS && (*fd_entries = onnx_fd_check(m, o.input_ndim, shape, xf, msg, msglen)) < 0) r = R_FAIL;
+    if (r == R_PASS) *xr = export_round_trip(name, m, &o, xf, out, n_out, xmsg, xmsglen);
     free(xf);
 done:
     if (gr) ft_graph_free(gr);
@@ -264,14 +375,17 @@ int main(void) {
     bool verbose = getenv("FT_ONNX_VERBOSE") != NULL;
     result *res = calloc((size_t)(n ? n : 1), sizeof *res);
     char **msgs = calloc((size_t)(n ? n : 1), sizeof *msgs);
-    int tot[4] = {0}, n_grad = 0;
+    int tot[4] = {0}, xtot[4] = {0}, n_grad = 0;
+    snprintf(xdir, sizeof xdir, "%s/ft_onnx_conf_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    if (!mkdtemp(xdir)) { perror("mkdtemp"); return 1; }
     long fd_total = 0;
     for (int i = 0; i < n; i++) {
-        char dir[512], op[96], msg[600] = "";
+        char dir[512], op[96], msg[600] = "", xmsg[600] = "";
         snprintf(dir, sizeof dir, "%s/%s", NODE_DIR, names[i]);
         case_op(dir, names[i], op, sizeof op);
         int fd_entries = 0;
-        result r = run_case(dir, msg, sizeof msg, &fd_entries);
+        xresult xr = X_NONE;
+        result r = run_case(dir, names[i], msg, sizeof msg, &fd_entries, &xr, xmsg, sizeof xmsg);
         res[i] = r;
         msgs[i] = strdup(msg);
         opstat *st = stat_of(op);
@@ -281,6 +395,10 @@ int main(void) {
         else if (r == R_FAIL) st->fail++;
         else if (r == R_REJECT) st->reject++;
         else st->reject_type++;
+        if (xr == X_PASS) { st->xpass++; xtot[X_PASS]++; }
+        if (xr == X_REFUSE) { st->xrefuse++; xtot[X_REFUSE]++; note_refusal(xmsg, names[i]); }
+        if (xr == X_FAIL) { st->xfail++; xtot[X_FAIL]++; fprintf(stderr, "  EXPORT FAILED %s (%s): %s\n", names[i], op, xmsg); }
+        if (verbose && xr == X_REFUSE) printf("  export refused %s (%s): %s\n", names[i], op, xmsg);
         if (r == R_FAIL) fprintf(stderr, "  FAILED %s (%s): %s\n", names[i], op, msg);
         else if (verbose && r == R_PASS) printf("  pass     %s (%s): %d gradient entries checked\n", names[i], op, fd_entries);
         else if (verbose) printf("  rejected %s (%s): %s\n", names[i], op, msg);
@@ -289,7 +407,14 @@ int main(void) {
            tot[R_REJECT] + tot[R_REJECT_TYPE], tot[R_REJECT_TYPE]);
     printf("gradients: %d passed cases checked by finite differences (%ld entries); the others have no differentiable path to their outputs (comparisons)\n", n_grad,
            fd_total);
+    printf("export round trip (ft_model_export_onnx, imported again, run): %d of the %d passed cases give the expected outputs, %d refused by export, %d wrong\n",
+           xtot[X_PASS], tot[R_PASS], xtot[X_REFUSE], xtot[X_FAIL]);
+    for (int i = 0; i < n_xreasons; i++) printf("  export refused %d: %s (first: %s)\n", xreasons[i].count, xreasons[i].why, xreasons[i].first);
+    rmdir(xdir);
     CHECKF(tot[R_FAIL] == 0, "%d cases imported but gave wrong numbers, wrong gradients or failed unclearly", tot[R_FAIL]);
+    CHECKF(xtot[X_FAIL] == 0, "%d exported cases gave wrong numbers or failed unclearly", xtot[X_FAIL]);
+    CHECK(xtot[X_PASS] + xtot[X_REFUSE] == tot[R_PASS]);
+    CHECK(xtot[X_PASS] > 0);
     CHECK(tot[R_PASS] > 0);
     /* every passing float32 case of the ops issue #5 lists (single-node cases), which must keep passing */
     static const char *const must_pass[] = {
@@ -342,18 +467,20 @@ int main(void) {
     if (table) {
         FILE *f = fopen(table, "w");
         if (f) {
-            fprintf(f, "| op | passed / cases | gradient checked | rejected (data types) | rejected (other) | failed |\n|---|---|---|---|---|---|\n");
+            fprintf(f, "| op | passed / cases | gradient checked | rejected (data types) | rejected (other) | failed | exported: round trip passed / refused |\n|---|---|---|---|---|---|---|\n");
             for (int i = 0; i < n_stats; i++) {
                 opstat *s = &stats[i];
                 if (s->op[0] == '(') continue;
-                fprintf(f, "| %s | %d / %d | %d | %d | %d | %d |\n", s->op, s->pass, s->pass + s->fail + s->reject + s->reject_type, s->grad, s->reject_type, s->reject, s->fail);
+                fprintf(f, "| %s | %d / %d | %d | %d | %d | %d | %d / %d |\n", s->op, s->pass, s->pass + s->fail + s->reject + s->reject_type, s->grad, s->reject_type, s->reject, s->fail, s->xpass, s->xrefuse);
             }
             for (int i = 0; i < n_stats; i++) {
                 opstat *s = &stats[i];
                 if (s->op[0] != '(') continue;
-                fprintf(f, "| %s | %d / %d | %d | %d | %d | %d |\n", s->op, s->pass, s->pass + s->fail + s->reject + s->reject_type, s->grad, s->reject_type, s->reject, s->fail);
+                fprintf(f, "| %s | %d / %d | %d | %d | %d | %d | %d / %d |\n", s->op, s->pass, s->pass + s->fail + s->reject + s->reject_type, s->grad, s->reject_type, s->reject, s->fail, s->xpass, s->xrefuse);
             }
-            fprintf(f, "| **all** | **%d / %d** | %d | %d | %d | %d |\n", tot[R_PASS], n, n_grad, tot[R_REJECT_TYPE], tot[R_REJECT], tot[R_FAIL]);
+            fprintf(f, "| **all** | **%d / %d** | %d | %d | %d | %d | %d / %d |\n", tot[R_PASS], n, n_grad, tot[R_REJECT_TYPE], tot[R_REJECT], tot[R_FAIL], xtot[X_PASS], xtot[X_REFUSE]);
+            if (n_xreasons) fprintf(f, "\nWhy `ft_model_export_onnx` refused the other passed cases (cases, the first of them):\n\n");
+            for (int i = 0; i < n_xreasons; i++) fprintf(f, "- %s: %d (`%s`)\n", xreasons[i].why, xreasons[i].count, xreasons[i].first);
             fclose(f);
         }
     }
