@@ -457,7 +457,37 @@ static void emit_node(ex *e, ft_node *n) {
         int64_t C = n->shape[1];
         const char *gamma = (f & 1) ? e->name[n->in[k++]->id] : const_fill(e, y, C, 1.0f);
         const char *beta = (f & 2) ? e->name[n->in[k++]->id] : const_fill(e, y, C, 0.0f);
-        if (!(f & 4)) { unsupported(e, n, "batch norm without running statistics (batch statistics in eval) has no ONNX mapping"); return; }
+        if (!(f & 4)) {
+            /* no running statistics: batch statistics in eval too (torch's track_running_stats=False),
+             * spelled out: d = x - mean, var = mean(d * d) (biased), over N (and H, W) */
+            int64_t axes[3] = {0, 2, 3}, c3[3] = {C, 1, 1};
+            int nax = n->ndim == 4 ? 3 : 1;
+            const char *mu = tmp(e, y, "mean"), *d = tmp(e, y, "centered"), *d2 = tmp(e, y, "sq"), *var = tmp(e, y, "var"),
+                       *ve = tmp(e, y, "var_eps"), *sd = tmp(e, y, "std"), *rs = tmp(e, y, "rstd"), *nm = tmp(e, y, "norm"),
+                       *sc = tmp(e, y, "scaled");
+            o = op(e, "ReduceMean", mu, x, NULL, NULL, NULL);
+            attr_ints(e, o, "axes", nax, axes);
+            attr_i(e, o, "keepdims", 1);
+            op(e, "Sub", d, x, mu, NULL, NULL);
+            op(e, "Mul", d2, d, d, NULL, NULL);
+            o = op(e, "ReduceMean", var, d2, NULL, NULL, NULL);
+            attr_ints(e, o, "axes", nax, axes);
+            attr_i(e, o, "keepdims", 1);
+            op(e, "Add", ve, var, const_f(e, y, n->farg[0]), NULL, NULL);
+            op(e, "Sqrt", sd, ve, NULL, NULL, NULL);
+            op(e, "Reciprocal", rs, sd, NULL, NULL, NULL);
+            op(e, "Mul", nm, d, rs, NULL, NULL);
+            if (n->ndim == 4) { /* [C] -> [C, 1, 1] against NCHW */
+                const char *g3 = tmp(e, y, "gamma_c11"), *b3 = tmp(e, y, "beta_c11");
+                op(e, "Reshape", g3, gamma, const_i64(e, y, 3, c3), NULL, NULL);
+                op(e, "Reshape", b3, beta, const_i64(e, y, 3, c3), NULL, NULL);
+                gamma = g3;
+                beta = b3;
+            }
+            op(e, "Mul", sc, nm, gamma, NULL, NULL);
+            op(e, "Add", y, sc, beta, NULL, NULL);
+            return;
+        }
         const char *mean = e->name[n->in[k]->id], *var = e->name[n->in[k + 1]->id];
         o = op(e, "BatchNormalization", y, x, gamma, beta, mean);
         if (!o) return;
@@ -649,23 +679,20 @@ static void emit_node(ex *e, ft_node *n) {
         const int64_t *list = n->ilist;
         if (varies(e, n->in[0], a)) {
             /* along a batch-dependent dim: only index lists that mean the same for any batch
-             * (seen at batch 1 and 2): the same indices, the same counted from the end, or
-             * the whole dim in order (an identity) */
+             * (seen at batch 1 and 2): the same indices, or the same counted from the end */
             const ft_node *m = ft_graph_node(e->g2, n->id);
             int64_t D1 = n->in[0]->shape[a], D2 = ft_graph_node(e->g2, n->in[0]->id)->shape[a];
-            bool same = m->ilist_n == n->ilist_n, from_end = same, ident = k == 1 && n->ilist_n == D1 && m->ilist_n == D2;
+            bool same = m->ilist_n == n->ilist_n, from_end = same;
             for (int64_t i = 0; i < n->ilist_n && (same || from_end); i++) {
                 same = same && m->ilist[i] == n->ilist[i];
                 from_end = from_end && m->ilist[i] - D2 == n->ilist[i] - D1;
             }
-            for (int64_t i = 0; ident && i < m->ilist_n; i++) ident = m->ilist[i] == i;
-            for (int i = 0; same && i < k; i++) same = !varies(e, n, a + i);
-            for (int i = 0; from_end && i < k; i++) from_end = !varies(e, n, a + i);
-            if (!same && !from_end && !ident) {
+            for (int i = 0; i < k; i++) /* the index dims themselves must not grow with the batch */
+                if (varies(e, n, a + i)) same = from_end = false;
+            if (!same && !from_end) {
                 unsupported(e, n, "gathers along the batch dim with indices that depend on the batch size; export with a fixed batch (--batch N)");
                 return;
             }
-            if (!same && !from_end) { op(e, "Identity", y, x, NULL, NULL, NULL); return; }
             if (!same) {
                 int64_t *neg = ex_alloc(e, (size_t)(n->ilist_n ? n->ilist_n : 1) * sizeof *neg);
                 if (!neg) return;
