@@ -482,12 +482,72 @@ static void test_errors(void) {
     }
 }
 
+/* The int64 Constant that node `name`'s input k reads in the exported file (one value). */
+static bool const_input_i64(const Onnx__GraphProto *g, const char *name, int k, int64_t *v) {
+    for (size_t i = 0; i < g->n_node; i++) {
+        if (strcmp(g->node[i]->name, name) || g->node[i]->n_input <= (size_t)k) continue;
+        for (size_t j = 0; j < g->n_node; j++) {
+            Onnx__NodeProto *c = g->node[j];
+            if (strcmp(c->op_type, "Constant") || strcmp(c->output[0], g->node[i]->input[k]) || c->n_attribute != 1) continue;
+            Onnx__TensorProto *t = c->attribute[0]->t;
+            if (!t || t->data_type != 7 || t->raw_data.len != 8) return false;
+            memcpy(v, t->raw_data.data, 8);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A gather along the dynamic batch dim exports only where its indices mean the same for any
+ * batch: index 0 (0 at batch 1 and 2) as Gather 0, index -1 (the last example: 0 at batch 1,
+ * 1 at batch 2) as Gather -1 (gather_batch.json runs through ONNX Runtime in the fixture);
+ * [0, -1] (0, 0 at batch 1 but 0, 1 at batch 2) is refused naming the node, and exports with
+ * a fixed batch. */
+static void test_gather_batch(void) {
+    ft_model *m = load_config("gather_batch", 1, false);
+    char path[512];
+    snprintf(path, sizeof path, "%s/gather.onnx", tmpdir);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_OK(ft_model_export_onnx(m, path, NULL));
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    CHECK_OK(ft_read_file(path, 1 << 20, &buf, &n));
+    Onnx__ModelProto *mp = buf ? onnx__model_proto__unpack(NULL, n, buf) : NULL;
+    CHECK(mp && mp->graph);
+    if (mp && mp->graph) {
+        int64_t first = 99, last = 99;
+        CHECK(const_input_i64(mp->graph, "first", 1, &first) && first == 0);
+        CHECK(const_input_i64(mp->graph, "last", 1, &last) && last == -1);
+        CHECK(mp->graph->input[0]->type->tensor_type->shape->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM);
+    }
+    if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+    ft_free(buf);
+    unlink(path);
+    ft_model_free(m);
+    static const char *cfg = "{\"arch\": \"graph\", \"input\": {\"name\": \"x\", \"shape\": [5]}, \"nodes\": ["
+                             "{\"name\": \"ends\", \"op\": \"gather\", \"inputs\": [\"x\"], \"attrs\": {\"axis\": 0, \"indices\": [0, -1]}}],"
+                             " \"output\": \"ends\"}";
+    m = NULL;
+    CHECK_OK(ft_model_from_config(cfg, &m));
+    if (!m) return;
+    CHECK_ERR(ft_model_export_onnx(m, path, NULL), FT_EUNSUPPORTED);
+    CHECK(strstr(ft_errmsg(), "'ends'") && strstr(ft_errmsg(), "depend on the batch size"));
+    CHECK(!exists(path));
+    ft_onnx_export_opts o = ft_onnx_export_defaults();
+    o.batch = 2; /* a fixed batch exports it */
+    CHECK_OK(ft_model_export_onnx(m, path, &o));
+    unlink(path);
+    ft_model_free(m);
+}
+
 int main(void) {
     /* tmpfs when there is one: the atomic writes fsync, 45 MB for ResNet-18 */
     snprintf(tmpdir, sizeof tmpdir, "%s/ft_onnx_export_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_against_ort();
     test_errors();
+    test_gather_batch();
     rmdir(tmpdir);
     TEST_END();
 }

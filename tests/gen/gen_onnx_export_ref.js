@@ -94,6 +94,8 @@ const CASES = [
   { name: "onnx_oww_embedding", import: "shared:models/openwakeword/embedding_model.onnx", onnxShape: "1,76,32,1", input: [76, 32, 1],
     key: "onnx_oww_finetuned",
     finetune: { new_head: 3, train: "head.*,model.conv2d_19.*", rows: 12, hash_seed: 92, epochs: 3, batch: 4, lr: 1e-4, seed: 3 } },
+  /* gathers along the dynamic batch dim: index 0 and index -1 (the last example), [2, 5] -> [1, 10] */
+  { name: "gather_batch", seed: 10, input: [5] },
 ];
 const T = 8, VOCAB = 99, B = 2;
 
