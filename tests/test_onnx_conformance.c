@@ -113,6 +113,10 @@ static xresult export_round_trip(const char *name, ft_model *m, const ft_onnx_op
     else snprintf(path, sizeof path, "%s/x.onnx", xdir);
     ft_onnx_export_opts eo = ft_onnx_export_defaults();
     eo.batch = (int)o->input_shape[0];
+    if (eo.batch == 0) { /* the export's batch 0 means a dynamic one */
+        snprintf(msg, msglen, "an empty batch (the data input's dim 0 is 0): export takes a fixed batch >= 1, or a dynamic one");
+        return X_REFUSE;
+    }
     ft_status s = ft_model_export_onnx(m, path, &eo);
     if (s) {
         snprintf(msg, msglen, "%s", ft_errmsg());

@@ -944,7 +944,11 @@ static ft_status build(ft_model *m, ft_graph *g, int64_t batch, int64_t T, const
     if (b->n_out == 0) { b->outs[0] = b->out; b->n_out = 1; }
     if (!b->out) {
         ft_status s = ft_graph_status(g);
-        return s ? ft_fail(s, "ONNX export: building the model failed: %s", ft_errmsg()) : ft_fail(FT_EINVAL, "ONNX export: building the model failed");
+        if (!s) return ft_fail(FT_EINVAL, "ONNX export: building the model failed");
+        char why[512];
+        ft_graph_plan(g, NULL, false); /* fails with the error the build recorded */
+        snprintf(why, sizeof why, "%s", ft_errmsg());
+        return ft_fail(s, "ONNX export: building the model for a batch of %lld failed: %s", (long long)batch, why);
     }
     return FT_OK;
 }
