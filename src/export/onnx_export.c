@@ -991,7 +991,12 @@ ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_on
     if ((s = build(m, e.g, opt.batch ? opt.batch : 1, T, in_name, &b1))) goto done;
     if (!opt.batch) {
         if (!(e.g2 = ft_graph_new(m->params))) { s = ft_fail(FT_ENOMEM, "out of memory"); goto done; }
-        if ((s = build(m, e.g2, 2, T, in_name, &b2))) goto done;
+        if ((s = build(m, e.g2, 2, T, in_name, &b2))) { /* an import that baked its batch in (a reshape to a fixed size) */
+            char why[600];
+            snprintf(why, sizeof why, "%s", ft_errmsg());
+            s = ft_fail(s, "%s; for a dynamic batch the model must build for other batch sizes too: export with a fixed batch (--batch N)", why);
+            goto done;
+        }
         int c1 = ft_graph_node_count(e.g), c2 = ft_graph_node_count(e.g2);
         bool same = c1 == c2 && b1.n_out == b2.n_out;
         for (int k = 0; same && k < b1.n_out; k++) same = b1.outs[k]->id == b2.outs[k]->id;
