@@ -5,7 +5,8 @@
  *     values (NaN where torch's mean over nothing is NaN), shapes, and every gradient
  *     (zeros where nothing flows back through an empty result); where the loss is finite,
  *     the non-empty parameters are also checked by central finite differences;
- *  2. the ops that refuse an empty input do so at build time with a message naming the
+ *  2. the ops that refuse an empty input (losses, batch norm, RNNs, attention; pools of an
+ *     empty plane) do so at build time with a message naming the
  *     op and the node; a reshape with -1 next to a 0 is refused as ambiguous;
  *  3. planning and inputs: an empty input takes 0 bytes (NULL data too) and nothing
  *     else, a graph of nothing but empty tensors plans and runs, CTC takes empty targets
@@ -63,6 +64,30 @@ static ft_node *b_where(ft_graph *g, ft_node **in) { return ft_where(g, in[0], i
 static ft_node *b_layer_norm(ft_graph *g, ft_node **in) { return ft_layer_norm(g, in[0], in[1], in[2], 1e-5f); }
 static ft_node *b_rms_norm(ft_graph *g, ft_node **in) { return ft_rms_norm(g, in[0], in[1], 1e-6f); }
 static ft_node *b_embedding(ft_graph *g, ft_node **in) { return ft_embedding(g, in[0], in[1]); }
+static ft_node *b_conv(ft_graph *g, ft_node **in) {
+    ft_conv2d_args a = ft_conv2d_defaults();
+    a.stride[0] = a.stride[1] = 2;
+    for (int i = 0; i < 4; i++) a.pad[i] = 1;
+    return ft_conv2d(g, in[0], in[1], in[2], &a);
+}
+static ft_node *b_conv3x3(ft_graph *g, ft_node **in) {
+    ft_conv2d_args a = ft_conv2d_defaults();
+    for (int i = 0; i < 4; i++) a.pad[i] = 1;
+    return ft_conv2d(g, in[0], in[1], NULL, &a);
+}
+static ft_node *b_conv_dw(ft_graph *g, ft_node **in) {
+    ft_conv2d_args a = ft_conv2d_defaults();
+    for (int i = 0; i < 4; i++) a.pad[i] = 1;
+    a.groups = 4;
+    return ft_conv2d(g, in[0], in[1], NULL, &a);
+}
+static ft_node *b_max_pool(ft_graph *g, ft_node **in) { ft_pool2d_args a = {.kernel = {2, 2}}; return ft_max_pool2d(g, in[0], &a); }
+static ft_node *b_avg_pool(ft_graph *g, ft_node **in) {
+    ft_pool2d_args a = {.kernel = {3, 3}, .stride = {2, 2}, .pad = {1, 1, 1, 1}, .count_include_pad = true};
+    return ft_avg_pool2d(g, in[0], &a);
+}
+static ft_node *b_global_pool(ft_graph *g, ft_node **in) { return ft_global_avg_pool(g, in[0], false); }
+static ft_node *b_pad2d(ft_graph *g, ft_node **in) { const int p[4] = {0, 1, 1, 2}; return ft_pad2d(g, in[0], p, 0.25f); }
 
 static const struct { const char *name; build_fn fn; } CASES[] = {
     {"concat_empty_first", b_concat1}, {"concat_empty_middle", b_concat0_3}, {"concat_all_empty", b_concat0_2},
@@ -77,6 +102,9 @@ static const struct { const char *name; build_fn fn; } CASES[] = {
     {"pad_empty_plus", b_pad_plus}, {"add_bcast_empty", b_add}, {"mul_scalar_empty", b_mul}, {"exp_empty", b_exp},
     {"where_empty", b_where}, {"layer_norm_of_empty", b_layer_norm}, {"layer_norm_empty_dim", b_layer_norm},
     {"rms_norm_of_empty", b_rms_norm}, {"embedding_no_ids", b_embedding},
+    {"conv2d_batch0", b_conv}, {"conv2d_3x3_batch0", b_conv3x3}, {"conv2d_depthwise_batch0", b_conv_dw},
+    {"max_pool2d_batch0", b_max_pool}, {"avg_pool2d_batch0", b_avg_pool}, {"global_avg_pool_batch0", b_global_pool},
+    {"pad2d_batch0", b_pad2d},
 };
 #define N_CASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -265,32 +293,30 @@ static void expect_refusal(ft_graph *g, ft_node *n, const char *what, const char
 }
 
 static void refusals(void) {
-    int64_t e4[4] = {0, 3, 5, 5}, e2[2] = {0, 5}, e3[3] = {0, 2, 8}, w4[4] = {4, 3, 3, 3}, l1[1] = {0}, c1[1] = {3};
+    int64_t e4[4] = {0, 3, 5, 5}, h0[4] = {2, 3, 0, 4}, e2[2] = {0, 5}, e3[3] = {0, 2, 8}, l1[1] = {0}, c1[1] = {3};
     int64_t wq[2] = {8, 8}, wh[2] = {8, 2};
     ft_params *ps = ft_params_new();
-    int iw = ft_params_add(ps, "conv.weight", 4, w4), ig = ft_params_add(ps, "bn.gamma", 1, c1), iq = ft_params_add(ps, "w_ih", 2, wq);
+    int ig = ft_params_add(ps, "bn.gamma", 1, c1), iq = ft_params_add(ps, "w_ih", 2, wq);
     int ih = ft_params_add(ps, "w_hh", 2, wh);
     CHECK_OK(ft_params_finalize(ps));
-    struct { const char *op; int which; } cases[] = {
-        {"conv2d", 0}, {"batch_norm", 1}, {"max_pool2d", 2}, {"global_avg_pool", 3}, {"cross_entropy", 4}, {"mse", 5},
-        {"lstm", 6}, {"attention", 7},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    /* (pools and 2-D padding take an empty batch, whose result is empty, but not an empty plane) */
+    const char *ops[] = {"global_avg_pool", "pad2d", "batch_norm", "cross_entropy", "mse", "lstm", "attention"};
+    for (int c = 0; c < (int)(sizeof ops / sizeof ops[0]); c++) {
         ft_graph *g = ft_graph_new(ps);
-        ft_node *x4 = ft_input(g, "x", FT_F32, 4, e4), *x2 = ft_input(g, "logits", FT_F32, 2, e2), *n = NULL;
-        switch (cases[c].which) {
-        case 0: { ft_conv2d_args a = ft_conv2d_defaults(); n = ft_conv2d(g, x4, ft_param_at(g, iw), NULL, &a); break; }
-        case 1: n = ft_batch_norm(g, x4, ft_param_at(g, ig), NULL, NULL, NULL, 1e-5f, 0.1f, false); break;
-        case 2: { ft_pool2d_args a = {.kernel = {2, 2}}; n = ft_max_pool2d(g, x4, &a); break; }
-        case 3: n = ft_global_avg_pool(g, x4, false); break;
-        case 4: n = ft_cross_entropy(g, x2, ft_input(g, "y", FT_I32, 1, l1), -100, 0.0f); break;
-        case 5: n = ft_mse(g, x2, x2); break;
-        case 6: {
+        ft_node *x4 = ft_input(g, "x", FT_F32, 4, e4), *xh = ft_input(g, "plane", FT_F32, 4, h0);
+        ft_node *x2 = ft_input(g, "logits", FT_F32, 2, e2), *n = NULL;
+        switch (c) {
+        case 0: n = ft_global_avg_pool(g, xh, false); break;
+        case 1: { const int p[4] = {1, 0, 0, 0}; n = ft_pad2d(g, xh, p, 0.0f); break; }
+        case 2: n = ft_batch_norm(g, x4, ft_param_at(g, ig), NULL, NULL, NULL, 1e-5f, 0.1f, false); break;
+        case 3: n = ft_cross_entropy(g, x2, ft_input(g, "y", FT_I32, 1, l1), -100, 0.0f); break;
+        case 4: n = ft_mse(g, x2, x2); break;
+        case 5: {
             ft_node *x = ft_input(g, "seq", FT_F32, 3, e3);
             n = ft_lstm(g, x, ft_param_at(g, iq), ft_param_at(g, ih), NULL, NULL, NULL, NULL, NULL, NULL);
             break;
         }
-        case 7: {
+        case 6: {
             int64_t q[3] = {1, 0, 8};
             ft_node *qq = ft_input(g, "q", FT_F32, 3, q);
             ft_attention_args a = {.n_head = 2, .n_kv_head = 2};
@@ -298,7 +324,7 @@ static void refusals(void) {
             break;
         }
         }
-        expect_refusal(g, n, cases[c].op, cases[c].op);
+        expect_refusal(g, n, ops[c], ops[c]);
         ft_graph_free(g);
     }
     ft_params_free(ps);

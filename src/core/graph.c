@@ -117,7 +117,7 @@ ft_node *ft_node_new(ft_graph *g, ft_op op, int n_in, ft_node *const *in, int nd
     n->numel = ft_shape_numel(ndim, shape);
     n->param = -1;
     for (int i = 0; i < n_in; i++) /* 0-size tensors: see ft_op_takes_empty */
-        if (in[i]->numel == 0 && !ft_op_takes_empty(op, i)) {
+        if (in[i]->numel == 0 && !ft_op_takes_empty(op, i, n->numel)) {
             char s[64];
             ft_shape_str(in[i], s, sizeof s);
             ft_free(n);

@@ -41,17 +41,20 @@ static inline bool ft_op_no_grad(ft_op op) {
  * the kernels of the ops whose result can be non-empty with an empty input handle it
  * (linear/matmul with K = 0 give zeros plus the bias, sum over nothing is 0 and mean NaN,
  * concat skips empty pieces, pad fills with the constant). The ops below refuse an empty
- * input at build time (losses, statistics over a batch, convolutions and pools,
- * recurrent layers and attention): their result would be NaN or a reduction over
- * nothing, not something to train on. `input` is the input's index. */
-static inline bool ft_op_takes_empty(ft_op op, int input) {
+ * input at build time: the losses, batch statistics, recurrent layers and attention
+ * always (their result would be NaN or a reduction over nothing, not something to train
+ * on); the convolutions and pools unless their result is empty too (an empty batch), so
+ * no kernel of theirs ever sees one. `input` is the input's index, `out_numel` the size of
+ * the node's result. */
+static inline bool ft_op_takes_empty(ft_op op, int input, int64_t out_numel) {
     switch (op) {
     case FT_OP_CTC_LOSS: /* empty targets [N, 0] are fine (every target empty); empty log-probs are not */
         return input != 0;
-    case FT_OP_CROSS_ENTROPY: case FT_OP_MSE: case FT_OP_BATCH_NORM:
     case FT_OP_CONV2D: case FT_OP_CONV_TRANSPOSE2D: case FT_OP_MAX_POOL2D: case FT_OP_AVG_POOL2D:
-    case FT_OP_GLOBAL_AVG_POOL: case FT_OP_PAD2D: case FT_OP_ATTENTION: case FT_OP_LSTM: case FT_OP_GRU:
-    case FT_OP_RNN_FINAL:
+    case FT_OP_GLOBAL_AVG_POOL: case FT_OP_PAD2D:
+        return out_numel == 0;
+    case FT_OP_CROSS_ENTROPY: case FT_OP_MSE: case FT_OP_BATCH_NORM: case FT_OP_ATTENTION: case FT_OP_LSTM:
+    case FT_OP_GRU: case FT_OP_RNN_FINAL:
         return false;
     default:
         return true;

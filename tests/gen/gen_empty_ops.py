@@ -3,7 +3,7 @@ concat with empty pieces, linear/matmul with an empty inner dim (K = 0) or an em
 sum/mean over an empty dim (0 and NaN), softmax over an empty dim, slices that come out
 empty, reshape/transpose/permute/expand/gather of empty tensors, a constant pad of an
 empty tensor, broadcasting with an empty operand, layer/RMS norm, embedding with no ids,
-amax over the kept dims of an empty tensor.
+amax over the kept dims of an empty tensor, convolutions and pools of an empty batch.
 
 Run with Debian's PyTorch:  /usr/bin/python3 tests/gen/gen_empty_ops.py
 Writes tests/fixtures/empty_ops.safetensors (consumed by tests/test_empty_tensors.c).
@@ -89,6 +89,15 @@ def define():
          lambda x, w: w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)))
     # embedding of no ids
     case("embedding_no_ids", [ids(), randn(5, 3)], lambda i, w: F.embedding(i.long(), w))
+    # convolutions and pools of an empty batch (the weights get zero gradients): an im2col
+    # conv, a Winograd-sized 3x3 conv, a depthwise conv, the pools, constant 2-D padding
+    case("conv2d_batch0", [randn(0, 2, 5, 5), randn(3, 2, 3, 3), randn(3)], lambda x, w, b: F.conv2d(x, w, b, 2, 1))
+    case("conv2d_3x3_batch0", [randn(0, 2, 8, 8), randn(3, 2, 3, 3)], lambda x, w: F.conv2d(x, w, None, 1, 1))
+    case("conv2d_depthwise_batch0", [randn(0, 4, 6, 6), randn(4, 1, 3, 3)], lambda x, w: F.conv2d(x, w, None, 1, 1, 1, 4))
+    case("max_pool2d_batch0", [randn(0, 3, 4, 4)], lambda x: F.max_pool2d(x, 2))
+    case("avg_pool2d_batch0", [randn(0, 3, 5, 5)], lambda x: F.avg_pool2d(x, 3, 2, 1))
+    case("global_avg_pool_batch0", [randn(0, 3, 4, 4)], lambda x: x.mean((2, 3)))
+    case("pad2d_batch0", [randn(0, 2, 3, 3)], lambda x: F.pad(x, (1, 2, 0, 1), value=0.25))
 
 
 def main():
