@@ -11,9 +11,9 @@
  * the clip length, features, SpecAugment. get() never calls ft_malloc: each concurrent
  * call takes one of AU_SLOTS scratch slots (plain malloc, grown on first use). */
 #include "audio/audio_internal.h"
+#include "data/file_list.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -24,8 +24,6 @@
 #include <sys/stat.h>
 
 #define AU_SLOTS 64
-#define AU_MAX_DEPTH 16
-#define AU_MAX_LABEL 1000000
 
 ft_audio_dataset_opts ft_audio_dataset_opts_default(void) {
     ft_audio_dataset_opts o;
@@ -37,49 +35,6 @@ ft_audio_dataset_opts ft_audio_dataset_opts_default(void) {
     o.augment.snr_max = 20;
     o.cache = true;
     return o;
-}
-
-/* ---- growable path list ---- */
-
-typedef struct {
-    char *pool;
-    size_t len, cap;
-    int64_t *off;
-    int32_t *label;
-    int64_t n, ncap;
-} plist;
-
-static void plist_free(plist *l) {
-    ft_free(l->pool); ft_free(l->off); ft_free(l->label);
-    memset(l, 0, sizeof *l);
-}
-
-static ft_status plist_add(plist *l, const char *s, int32_t label) {
-    size_t k = strlen(s) + 1;
-    if (l->len + k > l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 4096;
-        while (nc < l->len + k) nc *= 2;
-        char *np = ft_realloc(l->pool, nc);
-        if (!np) return ft_fail(FT_ENOMEM, "out of memory for file names");
-        l->pool = np;
-        l->cap = nc;
-    }
-    if (l->n == l->ncap) {
-        int64_t nc = l->ncap ? l->ncap * 2 : 256;
-        int64_t *no = ft_realloc(l->off, (size_t)nc * sizeof *no);
-        if (!no) return ft_fail(FT_ENOMEM, "out of memory for file names");
-        l->off = no;
-        int32_t *nl = ft_realloc(l->label, (size_t)nc * sizeof *nl);
-        if (!nl) return ft_fail(FT_ENOMEM, "out of memory for file names");
-        l->label = nl;
-        l->ncap = nc;
-    }
-    memcpy(l->pool + l->len, s, k);
-    l->off[l->n] = (int64_t)l->len;
-    l->label[l->n] = label;
-    l->len += k;
-    l->n++;
-    return FT_OK;
 }
 
 /* ---- impl ---- */
@@ -96,7 +51,7 @@ typedef struct {
     int rate;
     int64_t clip;           /* samples per example */
     int64_t frames;         /* feature frames (clip for wave) */
-    plist files;
+    fl_paths files;
     int64_t *len;           /* processed length of each clip */
     float **clips;          /* n processed clips (cache), ft_malloc'd each */
     int64_t max_len, max_file_len;
@@ -129,7 +84,7 @@ static void au_free_impl(ft_dataset *ds) {
         pthread_mutex_destroy(&m->mu);
     }
     ft_features_free(m->feat);
-    plist_free(&m->files);
+    fl_paths_free(&m->files);
     ft_free(m->len);
     if (m->clips)
         for (int64_t i = 0; i < ds->n; i++) ft_free(m->clips[i]);
@@ -332,71 +287,36 @@ static bool is_audio_name(const char *name) {
     return false;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
+/* fl_walker.file: an audio file is added to the list (ctx), anything else counted in
+ * the walk's `skipped` (NULL: not counted). */
 typedef struct {
-    char **v;
-    int n, cap;
-} names;
+    fl_paths *files;
+    int64_t *skipped;
+    int64_t before;     /* files.n when the class folder's walk began */
+} au_walk;
 
-static void names_free(names *l) {
-    for (int k = 0; k < l->n; k++) ft_free(l->v[k]);
-    ft_free(l->v);
-    memset(l, 0, sizeof *l);
+static ft_status walk_file(void *ctx, const char *path, const char *rel, const char *name, const struct stat *sb,
+                           int32_t label) {
+    au_walk *a = ctx;
+    if (!sb || !S_ISREG(sb->st_mode) || !is_audio_name(name)) {
+        if (a->skipped) (*a->skipped)++;
+        return FT_OK;
+    }
+    return fl_paths_add(a->files, path, label);
 }
 
-static ft_status list_dir(const char *dir, names *out) {
-    memset(out, 0, sizeof *out);
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT) return ft_fail(FT_ENOTFOUND, "%s: no such folder", dir);
-        if (errno == ENOTDIR) return ft_fail(FT_EINVAL, "%s: not a folder", dir);
-        return ft_fail(FT_EIO, "%s: cannot list: %s", dir, strerror(errno));
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if (out->n == out->cap) {
-            int nc = out->cap ? out->cap * 2 : 64;
-            char **nn = ft_realloc(out->v, (size_t)nc * sizeof *nn);
-            if (!nn) { closedir(d); names_free(out); return ft_fail(FT_ENOMEM, "out of memory listing %s", dir); }
-            out->v = nn;
-            out->cap = nc;
-        }
-        if (!(out->v[out->n] = ft_strdup(e->d_name))) { closedir(d); names_free(out); return ft_fail(FT_ENOMEM, "out of memory listing %s", dir); }
-        out->n++;
-    }
-    closedir(d);
-    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+static void walk_class_begin(void *ctx) {
+    au_walk *a = ctx;
+    a->before = a->files->n;
+    *a->skipped = 0;
+}
+
+static ft_status walk_class_end(void *ctx, const char *path) {
+    au_walk *a = ctx;
+    if (a->files->n == a->before)
+        return ft_fail(FT_EFORMAT, "%s: class folder has no audio files (%lld other files)", path,
+                       (long long)*a->skipped);
     return FT_OK;
-}
-
-/* Audio files below dir: its files (sorted), then its subfolders (sorted, recursively). */
-static ft_status walk(const char *dir, int32_t label, int depth, plist *out, int64_t *skipped) {
-    if (depth > AU_MAX_DEPTH) return ft_fail(FT_EINVAL, "%s: folders nested more than %d deep", dir, AU_MAX_DEPTH);
-    names L;
-    ft_status st = list_dir(dir, &L);
-    if (st) return st;
-    char *path = ft_malloc(8192);
-    bool *is_dir = ft_calloc((size_t)(L.n > 0 ? L.n : 1), sizeof *is_dir);
-    if (!path || !is_dir) st = ft_fail(FT_ENOMEM, "out of memory scanning %s", dir);
-    for (int pass = 0; pass < 2 && !st; pass++)
-        for (int k = 0; k < L.n && !st; k++) {
-            if (snprintf(path, 8192, "%s/%s", dir, L.v[k]) >= 8192) { st = ft_fail(FT_EINVAL, "%s/%s: path too long", dir, L.v[k]); break; }
-            if (pass == 0) {
-                struct stat sb;
-                if (stat(path, &sb) != 0) { if (skipped) (*skipped)++; continue; }
-                if (S_ISDIR(sb.st_mode)) { is_dir[k] = true; continue; }
-                if (!S_ISREG(sb.st_mode) || !is_audio_name(L.v[k])) { if (skipped) (*skipped)++; continue; }
-                st = plist_add(out, path, label);
-            } else if (is_dir[k]) {
-                st = walk(path, label, depth + 1, out, skipped);
-            }
-        }
-    ft_free(path);
-    ft_free(is_dir);
-    names_free(&L);
-    return st;
 }
 
 static ft_status opts_check(const ft_audio_dataset_opts *in, ft_audio_dataset_opts *o) {
@@ -426,8 +346,10 @@ static ft_status opts_check(const ft_audio_dataset_opts *in, ft_audio_dataset_op
 }
 
 static ft_status load_noise(au_impl *m) {
-    plist L = {0};
-    ft_status st = walk(m->o.augment.noise_dir, 0, 0, &L, NULL);
+    fl_paths L = {0};
+    au_walk a = {&L, NULL, 0};
+    fl_walker w = {.file = walk_file, .ctx = &a};
+    ft_status st = fl_walk(m->o.augment.noise_dir, m->o.augment.noise_dir, 0, &w);
     if (!st && L.n == 0) st = ft_fail(FT_EFORMAT, "%s: no audio files for noise augmentation", m->o.augment.noise_dir);
     if (!st && L.n > 100000) st = ft_fail(FT_EFORMAT, "%s: more than 100000 noise files", m->o.augment.noise_dir);
     int64_t total = 0;
@@ -460,18 +382,18 @@ static ft_status load_noise(au_impl *m) {
     free(file);
     au_buf_release(&dec);
     au_buf_release(&res);
-    plist_free(&L);
+    fl_paths_free(&L);
     return st;
 }
 
 /* Build from a list of files (taken) and class names (taken, may be NULL). */
-static ft_status build(plist *files, const ft_audio_dataset_opts *o, const char *kind, const char *where, int n_classes,
+static ft_status build(fl_paths *files, const ft_audio_dataset_opts *o, const char *kind, const char *where, int n_classes,
                        char **class_names, ft_dataset **out) {
     ft_dataset *ds = ft_calloc(1, sizeof *ds);
     au_impl *m = ft_calloc(1, sizeof *m);
     if (!ds || !m) {
         ft_free(ds); ft_free(m);
-        plist_free(files);
+        fl_paths_free(files);
         if (class_names) { for (int c = 0; c < n_classes; c++) ft_free(class_names[c]); ft_free(class_names); }
         return ft_fail(FT_ENOMEM, "out of memory for an audio dataset");
     }
@@ -616,84 +538,17 @@ ft_status ft_dataset_audio_folder(const char *root, const ft_audio_dataset_opts 
     ft_audio_dataset_opts o;
     ft_status st = opts_check(opts, &o);
     if (st) return st;
-    names top;
-    if ((st = list_dir(root, &top))) return st;
-    names cls = {0};
-    plist files = {0};
-    char *path = ft_malloc(8192);
-    if (!path) st = ft_fail(FT_ENOMEM, "out of memory scanning %s", root);
-    for (int k = 0; k < top.n && !st; k++) {
-        if (snprintf(path, 8192, "%s/%s", root, top.v[k]) >= 8192) { st = ft_fail(FT_EINVAL, "%s/%s: path too long", root, top.v[k]); break; }
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            if (cls.n == cls.cap) {
-                int nc = cls.cap ? cls.cap * 2 : 16;
-                char **nn = ft_realloc(cls.v, (size_t)nc * sizeof *nn);
-                if (!nn) { st = ft_fail(FT_ENOMEM, "out of memory scanning %s", root); break; }
-                cls.v = nn;
-                cls.cap = nc;
-            }
-            cls.v[cls.n++] = top.v[k];
-            top.v[k] = NULL;
-        }
-    }
-    if (!st && cls.n == 0) st = ft_fail(FT_EFORMAT, "%s: no class folders (expected <root>/<class>/<file>.wav)", root);
-    for (int c = 0; c < cls.n && !st; c++) {
-        int64_t before = files.n, skipped = 0;
-        snprintf(path, 8192, "%s/%s", root, cls.v[c]);
-        st = walk(path, c, 0, &files, &skipped);
-        if (!st && files.n == before)
-            st = ft_fail(FT_EFORMAT, "%s: class folder has no audio files (%lld other files)", path, (long long)skipped);
-    }
-    for (int k = 0; k < top.n; k++) ft_free(top.v[k]);
-    ft_free(top.v);
-    ft_free(path);
-    if (st) { names_free(&cls); plist_free(&files); return st; }
+    fl_paths files = {0};
+    int64_t skipped = 0;
+    au_walk a = {&files, &skipped, 0};
+    fl_walker w = {.file = walk_file, .class_begin = walk_class_begin, .class_end = walk_class_end,
+                   .layout = "<root>/<class>/<file>.wav", .ctx = &a};
+    fl_names cls;
+    if ((st = fl_walk_classes(root, &w, &cls))) { fl_paths_free(&files); return st; }
     return build(&files, &o, "wav", root, cls.n, cls.v, out);
 }
 
 /* ---- manifest ---- */
-
-/* Split a CSV line in place: quoted fields may hold commas and "" for a quote. Returns
- * the number of fields, -1 on an unterminated quote. */
-static int csv_split(char *line, char **f, int max) {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p == ' ' || *p == '\t') p++;
-        char *start = p, *w = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p) return -1;
-                if (*p == '"') {
-                    if (p[1] == '"') { *w++ = '"'; p += 2; continue; }
-                    p++;
-                    break;
-                }
-                *w++ = *p++;
-            }
-            while (*p == ' ' || *p == '\t') p++;
-        } else {
-            while (*p && *p != ',') *w++ = *p++;
-            while (w > start && (w[-1] == ' ' || w[-1] == '\t')) w--;
-        }
-        bool more = *p == ',';
-        if (*p && !more) return -1;
-        *w = 0;
-        if (n < max) f[n] = start;
-        n++;
-        if (!more) break;
-        p++;
-    }
-    return n;
-}
-
-static bool all_digits(const char *s) {
-    if (!*s) return false;
-    for (; *s; s++) if (*s < '0' || *s > '9') return false;
-    return true;
-}
 
 static bool header_path(const char *s) {
     return !strcasecmp(s, "path") || !strcasecmp(s, "file") || !strcasecmp(s, "filename") || !strcasecmp(s, "audio") ||
@@ -717,18 +572,9 @@ ft_status ft_dataset_audio_manifest(const char *mpath, const ft_audio_dataset_op
         return ft_fail(FT_EIO, "%s: cannot open: %s", mpath, strerror(errno));
     }
     char base[4096];
-    const char *slash = strrchr(mpath, '/');
-    if (slash) {
-        size_t bl = (size_t)(slash - mpath);
-        if (bl >= sizeof base) { fclose(f); return ft_fail(FT_EINVAL, "%s: path too long", mpath); }
-        memcpy(base, mpath, bl);
-        base[bl] = 0;
-        if (!bl) strcpy(base, "/");
-    } else {
-        strcpy(base, ".");
-    }
-    plist rows = {0};   /* path, label index into `labels` */
-    names labels = {0}; /* label text per row (n = rows.n) */
+    if ((st = fl_base_dir(mpath, base, sizeof base))) { fclose(f); return st; }
+    fl_paths rows = {0};   /* path, label index into `labels` */
+    fl_names labels = {0}; /* label text per row (n = rows.n) */
     char *line = NULL, *full = ft_malloc(8192);
     size_t lcap = 0;
     ssize_t ll;
@@ -744,7 +590,7 @@ ft_status ft_dataset_audio_manifest(const char *mpath, const ft_audio_dataset_op
         while (*p == ' ' || *p == '\t') p++;
         if (!*p || *p == '#') continue;
         char *fields[64];
-        int nf = csv_split(p, fields, 64);
+        int nf = fl_csv_split(p, fields, 64);
         if (nf < 0) { st = ft_fail(FT_EFORMAT, "%s:%lld: unterminated quote", mpath, (long long)line_no); break; }
         if (first && nf >= 1 && header_path(fields[0])) {
             first = false;
@@ -765,7 +611,7 @@ ft_status ft_dataset_audio_manifest(const char *mpath, const ft_audio_dataset_op
         if (!fl[0]) { st = ft_fail(FT_EFORMAT, "%s:%lld: empty label", mpath, (long long)line_no); break; }
         int r = fp[0] == '/' ? snprintf(full, 8192, "%s", fp) : snprintf(full, 8192, "%s/%s", base, fp);
         if (r >= 8192) { st = ft_fail(FT_EINVAL, "%s:%lld: path too long", mpath, (long long)line_no); break; }
-        if ((st = plist_add(&rows, full, (int32_t)(line_no > INT32_MAX ? INT32_MAX : line_no)))) break;
+        if ((st = fl_paths_add(&rows, full, (int32_t)(line_no > INT32_MAX ? INT32_MAX : line_no)))) break;
         if (labels.n == labels.cap) {
             int nc = labels.cap ? labels.cap * 2 : 256;
             char **nn = ft_realloc(labels.v, (size_t)nc * sizeof *nn);
@@ -782,41 +628,24 @@ ft_status ft_dataset_audio_manifest(const char *mpath, const ft_audio_dataset_op
     fclose(f);
     if (!st && rows.n == 0) st = ft_fail(FT_EFORMAT, "%s: no audio files listed", mpath);
     bool numeric = true;
-    for (int k = 0; k < labels.n && numeric; k++)
-        numeric = all_digits(labels.v[k]) && strlen(labels.v[k]) <= 7 && atol(labels.v[k]) <= AU_MAX_LABEL;
+    for (int k = 0; k < labels.n && numeric; k++) numeric = fl_numeric_label(labels.v[k]);
     char **cn = NULL;
     int n_classes = 0;
-    if (!st && !numeric) {
-        char **all = ft_malloc((size_t)labels.n * sizeof *all);
-        if (!all) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
-        else {
-            memcpy(all, labels.v, (size_t)labels.n * sizeof *all);
-            qsort(all, (size_t)labels.n, sizeof *all, cmp_str);
-            int u = 0;
-            for (int k = 0; k < labels.n; k++) if (!u || strcmp(all[u - 1], all[k])) all[u++] = all[k];
-            cn = ft_calloc((size_t)u, sizeof *cn);
-            if (!cn) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
-            for (int k = 0; k < u && !st; k++) if (!(cn[k] = ft_strdup(all[k]))) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
-            n_classes = u;
-            ft_free(all);
-        }
-    }
+    if (!st && !numeric) st = fl_class_names(labels.v, labels.n, mpath, INT32_MAX, &cn, &n_classes);
     for (int64_t k = 0; k < rows.n && !st; k++) {
         int32_t lab;
         if (numeric) {
             lab = (int32_t)atol(labels.v[k]);
             if (lab + 1 > n_classes) n_classes = lab + 1;
         } else {
-            char *key = labels.v[k];
-            char **hit = bsearch(&key, cn, (size_t)n_classes, sizeof *cn, cmp_str);
-            lab = (int32_t)(hit - cn);
+            lab = fl_class_index(cn, n_classes, labels.v[k]);
         }
         rows.label[k] = lab;
     }
-    names_free(&labels);
+    fl_names_free(&labels);
     if (st) {
         if (cn) { for (int c = 0; c < n_classes; c++) ft_free(cn[c]); ft_free(cn); }
-        plist_free(&rows);
+        fl_paths_free(&rows);
         return st;
     }
     return build(&rows, &o, "wav-manifest", mpath, n_classes, cn, out);

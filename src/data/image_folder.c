@@ -22,8 +22,8 @@
  * libpng's internal malloc/free during each decode, are outside ft_malloc's counters. */
 #include "data/transforms.h"
 #include "audio/audio_internal.h"
+#include "data/file_list.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -36,8 +36,6 @@
 #define IMG_SLOTS 256
 #define IMG_PROBE_BYTES (64u << 10)
 #define IMG_MAX_FILE ((size_t)FT_IMAGE_MAX_SIDE * FT_IMAGE_MAX_SIDE * 4 + 4096)
-#define IMG_MAX_DEPTH 16
-#define IMG_MAX_LABEL 1000000
 #define NOTE_CAP 768
 
 typedef struct {
@@ -68,54 +66,11 @@ typedef struct {
     img_slot slots[IMG_SLOTS];
 } img_impl;
 
-/* ---- growable lists (open time, ft_malloc) ---- */
-
-typedef struct {
-    char *pool;
-    size_t len, cap;
-    int64_t *off;
-    int32_t *label;
-    int64_t n, ncap;
-} path_list;
-
-static void list_free(path_list *l) {
-    ft_free(l->pool); ft_free(l->off); ft_free(l->label);
-    memset(l, 0, sizeof *l);
-}
-
-static ft_status list_add(path_list *l, const char *s, int32_t label) {
-    size_t k = strlen(s) + 1;
-    if (l->len + k > l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 4096;
-        while (nc < l->len + k) nc *= 2;
-        char *np = ft_realloc(l->pool, nc);
-        if (!np) return ft_fail(FT_ENOMEM, "out of memory for file names");
-        l->pool = np;
-        l->cap = nc;
-    }
-    if (l->n == l->ncap) {
-        int64_t nc = l->ncap ? l->ncap * 2 : 256;
-        int64_t *no = ft_realloc(l->off, (size_t)nc * sizeof *no);
-        if (!no) return ft_fail(FT_ENOMEM, "out of memory for file names");
-        l->off = no;
-        int32_t *nl = ft_realloc(l->label, (size_t)nc * sizeof *nl);
-        if (!nl) return ft_fail(FT_ENOMEM, "out of memory for file names");
-        l->label = nl;
-        l->ncap = nc;
-    }
-    memcpy(l->pool + l->len, s, k);
-    l->off[l->n] = (int64_t)l->len;
-    l->label[l->n] = label;
-    l->len += k;
-    l->n++;
-    return FT_OK;
-}
-
 /* ---- scan state shared by both datasets ---- */
 
 typedef struct {
     ft_image_opts o;
-    path_list ok;           /* usable files */
+    fl_paths ok;            /* usable files */
     ft_image_counts counts;
     char first_not_image[256];
     char first_bad[512];
@@ -124,10 +79,11 @@ typedef struct {
     size_t buf_cap;
     uint8_t *rgb;           /* verify decode buffer (plain malloc) */
     size_t rgb_cap;
+    int64_t class_ok, class_bad, class_skip; /* ok.n and counts when a class folder's walk began */
 } scan;
 
 static void scan_free(scan *s) {
-    list_free(&s->ok);
+    fl_paths_free(&s->ok);
     free(s->buf);
     free(s->rgb);
 }
@@ -181,7 +137,7 @@ static ft_status scan_file(scan *s, const char *path, int32_t label) {
     if (file_len > s->max_file) s->max_file = file_len;
     if (rgb > s->max_rgb) s->max_rgb = rgb;
     if (scratch > s->max_scratch) s->max_scratch = scratch;
-    return list_add(&s->ok, path, label);
+    return fl_paths_add(&s->ok, path, label);
 }
 
 /* ---- dataset ---- */
@@ -360,88 +316,38 @@ const char *ft_dataset_note(const ft_dataset *ds) {
 
 /* ---- folder per class ---- */
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-typedef struct {
-    char **names;
-    int n, cap;
-} name_list;
-
-static void names_free(name_list *l) {
-    for (int k = 0; k < l->n; k++) ft_free(l->names[k]);
-    ft_free(l->names);
-    memset(l, 0, sizeof *l);
+/* fl_walker.file: every entry is a file seen; an image is probed, the rest counted. */
+static ft_status walk_file(void *ctx, const char *path, const char *rel, const char *name, const struct stat *sb,
+                           int32_t label) {
+    scan *s = ctx;
+    s->counts.files++;
+    /* A dangling symlink (no stat) is not an image we can read. */
+    if (!sb || !S_ISREG(sb->st_mode) || !is_image_name(name)) { note_not_image(s, rel); return FT_OK; }
+    return scan_file(s, path, label);
 }
 
-/* Sorted entries of `dir`, without "." ".." and hidden names. */
-static ft_status list_dir(const char *dir, name_list *out) {
-    memset(out, 0, sizeof *out);
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT) return ft_fail(FT_ENOTFOUND, "%s: no such folder", dir);
-        if (errno == ENOTDIR) return ft_fail(FT_EINVAL, "%s: not a folder", dir);
-        return ft_fail(FT_EIO, "%s: cannot list: %s", dir, strerror(errno));
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if (out->n == out->cap) {
-            int nc = out->cap ? out->cap * 2 : 64;
-            char **nn = ft_realloc(out->names, (size_t)nc * sizeof *nn);
-            if (!nn) { closedir(d); names_free(out); return ft_fail(FT_ENOMEM, "out of memory listing %s", dir); }
-            out->names = nn;
-            out->cap = nc;
-        }
-        if (!(out->names[out->n] = ft_strdup(e->d_name))) {
-            closedir(d); names_free(out);
-            return ft_fail(FT_ENOMEM, "out of memory listing %s", dir);
-        }
-        out->n++;
-    }
-    closedir(d);
-    if (out->n > 1) qsort(out->names, (size_t)out->n, sizeof *out->names, cmp_str);
-    return FT_OK;
+/* Files directly in the root are counted as skipped. */
+static void walk_root_file(void *ctx, const char *name) {
+    scan *s = ctx;
+    s->counts.files++;
+    note_not_image(s, name);
 }
 
-/* Files of `dir` (sorted), then its subfolders (sorted, recursively). `rel` is dir
- * relative to the root, for messages. */
-static ft_status walk_class(scan *s, const char *dir, const char *rel, int32_t label, int depth) {
-    if (depth > IMG_MAX_DEPTH)
-        return ft_fail(FT_EINVAL, "%s: folders nested more than %d deep (a symlink loop?)", dir, IMG_MAX_DEPTH);
-    name_list L;
-    ft_status st = list_dir(dir, &L);
-    if (st) return st;
-    char *path = ft_malloc(8192), *rpath = ft_malloc(8192);
-    bool *is_dir = ft_calloc((size_t)(L.n > 0 ? L.n : 1), sizeof *is_dir);
-    if (!path || !rpath || !is_dir) { st = ft_fail(FT_ENOMEM, "out of memory scanning %s", dir); goto done; }
-    for (int pass = 0; pass < 2 && !st; pass++) {
-        for (int k = 0; k < L.n && !st; k++) {
-            if (snprintf(path, 8192, "%s/%s", dir, L.names[k]) >= 8192 ||
-                snprintf(rpath, 8192, "%s/%s", rel, L.names[k]) >= 8192) {
-                st = ft_fail(FT_EINVAL, "%s/%s: path too long", dir, L.names[k]);
-                break;
-            }
-            if (pass == 0) {
-                struct stat sb;
-                if (stat(path, &sb) != 0) {
-                    /* A dangling symlink: not an image we can read. */
-                    s->counts.files++;
-                    note_not_image(s, rpath);
-                    continue;
-                }
-                if (S_ISDIR(sb.st_mode)) { is_dir[k] = true; continue; }
-                s->counts.files++;
-                if (!S_ISREG(sb.st_mode) || !is_image_name(L.names[k])) { note_not_image(s, rpath); continue; }
-                st = scan_file(s, path, label);
-            } else if (is_dir[k]) {
-                st = walk_class(s, path, rpath, label, depth + 1);
-            }
-        }
-    }
-done:
-    ft_free(path); ft_free(rpath); ft_free(is_dir);
-    names_free(&L);
-    return st;
+static void walk_class_begin(void *ctx) {
+    scan *s = ctx;
+    s->class_ok = s->ok.n;
+    s->class_bad = s->counts.unreadable;
+    s->class_skip = s->counts.not_image;
+}
+
+static ft_status walk_class_end(void *ctx, const char *path) {
+    scan *s = ctx;
+    if (s->ok.n > s->class_ok) return FT_OK;
+    int64_t bad = s->counts.unreadable - s->class_bad, other = s->counts.not_image - s->class_skip;
+    if (bad || other)
+        return ft_fail(FT_EFORMAT, "%s: class folder has no usable images (%lld unreadable, %lld not images)", path,
+                       (long long)bad, (long long)other);
+    return ft_fail(FT_EFORMAT, "%s: class folder is empty (no .jpg, .jpeg, .png or .bmp files)", path);
 }
 
 ft_status ft_dataset_image_folder(const char *root, const ft_image_opts *opts, ft_dataset **out) {
@@ -451,69 +357,17 @@ ft_status ft_dataset_image_folder(const char *root, const ft_image_opts *opts, f
     memset(&s, 0, sizeof s);
     ft_status st = tf_opts_check(opts, &s.o);
     if (st) return st;
-    name_list top;
-    if ((st = list_dir(root, &top))) return st;
-    /* Classes: the subfolders; files directly in root are counted as skipped. */
-    name_list cls = {0};
-    char **classes = NULL;
-    char *path = ft_malloc(8192);
-    if (!path) { names_free(&top); return ft_fail(FT_ENOMEM, "out of memory scanning %s", root); }
-    for (int k = 0; k < top.n && !st; k++) {
-        if (snprintf(path, 8192, "%s/%s", root, top.names[k]) >= 8192) {
-            st = ft_fail(FT_EINVAL, "%s/%s: path too long", root, top.names[k]);
-            break;
-        }
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            if (cls.n == cls.cap) {
-                int nc = cls.cap ? cls.cap * 2 : 16;
-                char **nn = ft_realloc(cls.names, (size_t)nc * sizeof *nn);
-                if (!nn) { st = ft_fail(FT_ENOMEM, "out of memory scanning %s", root); break; }
-                cls.names = nn;
-                cls.cap = nc;
-            }
-            cls.names[cls.n++] = top.names[k];
-            top.names[k] = NULL;
-        } else {
-            s.counts.files++;
-            note_not_image(&s, top.names[k]);
-        }
-    }
-    if (!st && cls.n == 0)
-        st = ft_fail(FT_EFORMAT, "%s: no class folders (expected <root>/<class>/<image>)", root);
-    for (int c = 0; c < cls.n && !st; c++) {
-        int64_t before = s.ok.n, bad0 = s.counts.unreadable, skip0 = s.counts.not_image;
-        snprintf(path, 8192, "%s/%s", root, cls.names[c]);
-        st = walk_class(&s, path, cls.names[c], c, 0);
-        if (!st && s.ok.n == before) {
-            int64_t bad = s.counts.unreadable - bad0, other = s.counts.not_image - skip0;
-            if (bad || other)
-                st = ft_fail(FT_EFORMAT, "%s: class folder has no usable images (%lld unreadable, %lld not images)",
-                             path, (long long)bad, (long long)other);
-            else
-                st = ft_fail(FT_EFORMAT, "%s: class folder is empty (no .jpg, .jpeg, .png or .bmp files)", path);
-        }
-    }
-    if (!st) {
-        classes = cls.names;
-        cls.names = NULL;
-        st = build(&s, "images", root, cls.n, classes, out); /* takes classes */
-    }
-    for (int k = 0; k < top.n; k++) ft_free(top.names[k]);
-    ft_free(top.names);
-    if (cls.names) names_free(&cls);
-    ft_free(path);
+    fl_walker w = {.file = walk_file, .root_file = walk_root_file, .class_begin = walk_class_begin,
+                   .class_end = walk_class_end, .too_deep = " (a symlink loop?)",
+                   .layout = "<root>/<class>/<image>", .ctx = &s};
+    fl_names cls;
+    st = fl_walk_classes(root, &w, &cls);
+    if (!st) st = build(&s, "images", root, cls.n, cls.v, out); /* takes the class names */
     scan_free(&s);
     return st;
 }
 
 /* ---- manifest ---- */
-
-static bool all_digits(const char *s) {
-    if (!*s) return false;
-    for (; *s; s++) if (*s < '0' || *s > '9') return false;
-    return true;
-}
 
 static bool is_header_path(const char *s) {
     return !strcasecmp(s, "path") || !strcasecmp(s, "file") || !strcasecmp(s, "filename") ||
@@ -525,48 +379,11 @@ static bool is_header_label(const char *s) {
            !strcasecmp(s, "y") || !strcasecmp(s, "category");
 }
 
-/* Split one CSV line in place into at most max fields; quoted fields may hold commas
- * and "" for a quote. Returns the field count, or -1 on an unterminated quote. */
-static int csv_split(char *line, char **f, int max) {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p == ' ' || *p == '\t') p++;
-        char *start = p, *w = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p) return -1;
-                if (*p == '"') {
-                    if (p[1] == '"') { *w++ = '"'; p += 2; continue; }
-                    p++;
-                    break;
-                }
-                *w++ = *p++;
-            }
-            while (*p == ' ' || *p == '\t') p++;
-        } else {
-            while (*p && *p != ',') *w++ = *p++;
-            while (w > start && (w[-1] == ' ' || w[-1] == '\t')) w--;
-        }
-        bool more = *p == ',';
-        if (*p && !more) return -1;
-        *w = 0;
-        if (n < max) f[n] = start;
-        n++;
-        if (!more) break;
-        p++;
-    }
-    return n;
-}
-
 typedef struct {
     char *path;     /* resolved */
     char *label;    /* text */
     int64_t line;
 } man_row;
-
-static int cmp_label(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 ft_status ft_dataset_image_manifest(const char *mpath, const ft_image_opts *opts, ft_dataset **out) {
     *out = NULL;
@@ -582,16 +399,7 @@ ft_status ft_dataset_image_manifest(const char *mpath, const ft_image_opts *opts
     }
     /* Base folder for relative paths. */
     char base[4096];
-    const char *slash = strrchr(mpath, '/');
-    if (slash) {
-        size_t bl = (size_t)(slash - mpath);
-        if (bl >= sizeof base) { fclose(f); return ft_fail(FT_EINVAL, "%s: path too long", mpath); }
-        memcpy(base, mpath, bl);
-        base[bl] = 0;
-        if (!bl) strcpy(base, "/");
-    } else {
-        strcpy(base, ".");
-    }
+    if ((st = fl_base_dir(mpath, base, sizeof base))) { fclose(f); return st; }
     man_row *rows = NULL;
     int64_t n = 0, cap = 0, line_no = 0;
     char *line = NULL;
@@ -624,19 +432,19 @@ ft_status ft_dataset_image_manifest(const char *mpath, const ft_image_opts *opts
             json_t *jp = json_object_get(js, "path"), *jl = json_object_get(js, "label");
             if (!json_is_string(jp)) {
                 st = ft_fail(FT_EFORMAT, "%s:%lld: \"path\" missing or not a string", mpath, (long long)line_no);
-            } else if (json_is_integer(jl) && json_integer_value(jl) >= 0 && json_integer_value(jl) <= IMG_MAX_LABEL) {
+            } else if (json_is_integer(jl) && json_integer_value(jl) >= 0 && json_integer_value(jl) <= FL_MAX_LABEL) {
                 snprintf(labelbuf, sizeof labelbuf, "%lld", (long long)json_integer_value(jl));
                 fl = labelbuf;
             } else if (json_is_string(jl) && json_string_length(jl) > 0) {
                 fl = (char *)json_string_value(jl);
             } else {
                 st = ft_fail(FT_EFORMAT, "%s:%lld: \"label\" must be an integer in [0, %d] or a class name", mpath,
-                             (long long)line_no, IMG_MAX_LABEL);
+                             (long long)line_no, FL_MAX_LABEL);
             }
             if (!st) fp = (char *)json_string_value(jp);
         } else {
             char *fields[64];
-            int nf = csv_split(p, fields, 64);
+            int nf = fl_csv_split(p, fields, 64);
             if (nf < 0) {
                 st = ft_fail(FT_EFORMAT, "%s:%lld: unterminated quote", mpath, (long long)line_no);
                 break;
@@ -694,27 +502,15 @@ ft_status ft_dataset_image_manifest(const char *mpath, const ft_image_opts *opts
 
     /* Labels: all integers, or all class names. */
     bool numeric = true;
-    for (int64_t k = 0; k < n && numeric; k++)
-        numeric = all_digits(rows[k].label) && strlen(rows[k].label) <= 7 && atol(rows[k].label) <= IMG_MAX_LABEL;
+    for (int64_t k = 0; k < n && numeric; k++) numeric = fl_numeric_label(rows[k].label);
     char **names = NULL;
     int n_classes = 0;
     if (!st && !numeric) {
-        char **all = ft_malloc((size_t)n * sizeof *all);
-        if (!all) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
-        else {
-            for (int64_t k = 0; k < n; k++) all[k] = rows[k].label;
-            qsort(all, (size_t)n, sizeof *all, cmp_label);
-            int64_t u = 0;
-            for (int64_t k = 0; k < n; k++)
-                if (!u || strcmp(all[u - 1], all[k])) all[u++] = all[k];
-            if (u > IMG_MAX_LABEL) st = ft_fail(FT_EFORMAT, "%s: %lld classes", mpath, (long long)u);
-            names = st ? NULL : ft_calloc((size_t)u, sizeof *names);
-            if (!st && !names) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
-            for (int64_t k = 0; k < u && !st; k++)
-                if (!(names[k] = ft_strdup(all[k]))) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
-            n_classes = (int)u;
-            ft_free(all);
-        }
+        char **labels = ft_malloc((size_t)n * sizeof *labels);
+        if (!labels) st = ft_fail(FT_ENOMEM, "out of memory reading %s", mpath);
+        for (int64_t k = 0; k < n && !st; k++) labels[k] = rows[k].label;
+        if (!st) st = fl_class_names(labels, n, mpath, FL_MAX_LABEL, &names, &n_classes);
+        ft_free(labels);
     }
     int64_t max_label = -1;
     for (int64_t k = 0; k < n && !st; k++) {
@@ -722,9 +518,7 @@ ft_status ft_dataset_image_manifest(const char *mpath, const ft_image_opts *opts
         if (numeric) {
             label = (int32_t)atol(rows[k].label);
         } else {
-            char *key = rows[k].label;
-            char **hit = bsearch(&key, names, (size_t)n_classes, sizeof *names, cmp_label);
-            label = (int32_t)(hit - names);
+            label = fl_class_index(names, n_classes, rows[k].label);
         }
         if (label > max_label) max_label = label;
         s.counts.files++;
