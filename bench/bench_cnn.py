@@ -12,12 +12,7 @@ parameters via requires_grad_(False). SGD lr 0.01, momentum 0.9, on the trainabl
 zero_grad(set_to_none=True), forward, cross_entropy, backward, optimizer.step(). Each step is
 timed with time.perf_counter(); the result is the median of the timed steps.
 """
-import argparse
-import os
-import resource
-import statistics
 import sys
-import time
 
 try:
     import torch
@@ -26,6 +21,8 @@ try:
 except ImportError as e:
     print(f"NOTORCH {e}")
     sys.exit(4)
+
+import common  # noqa: E402
 
 N_BATCHES = 2
 N_CLASSES = 1000
@@ -48,46 +45,14 @@ def run(args, case):
     xs = [torch.rand(args.batch, 3, args.size, args.size, generator=g) * 4 - 2 for _ in range(N_BATCHES)]
     ys = [torch.randint(0, N_CLASSES, (args.batch,), generator=g) for _ in range(N_BATCHES)]
 
-    t_step, t_fwd, t_bwd, t_opt = [], [], [], []
-    loss_first = loss_last = 0.0
-    for s in range(args.warmup + args.steps):
-        k = s % N_BATCHES
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(xs[k]), ys[k])
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        lv = loss.item()
-        if s == 0:
-            loss_first = lv
-        loss_last = lv
-        if s >= args.warmup:
-            t_step.append((t3 - t0) * 1e3)
-            t_fwd.append((t1 - t0) * 1e3)
-            t_bwd.append((t2 - t1) * 1e3)
-            t_opt.append((t3 - t2) * 1e3)
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    med = statistics.median
-    policy = os.environ.get("OMP_WAIT_POLICY", "default")
-    print(f"RESULT case={case} impl=torch ms={med(t_step):.3f} min={min(t_step):.3f} max={max(t_step):.3f} "
-          f"fwd_ms={med(t_fwd):.3f} bwd_ms={med(t_bwd):.3f} opt_ms={med(t_opt):.3f} "
-          f"loss_first={loss_first:.4f} loss_last={loss_last:.4f} rss_kb={rss_kb} "
-          f"threads={torch.get_num_threads()} steps={args.steps} batch={args.batch} img_s={args.batch * 1e3 / med(t_step):.2f} "
-          f"omp_wait_policy={policy}")
+    t = common.train_steps(args, N_BATCHES, opt, lambda k: F.cross_entropy(model(xs[k]), ys[k]))
+    common.print_result(case, args, torch.get_num_threads(), t,
+                        lambda ms: f"batch={args.batch} img_s={args.batch * 1e3 / ms:.2f}")
     return 0
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("case", choices=["resnet18-full", "resnet18-layer4", "resnet18-fc", "mobilenetv2-full"])
+    ap = common.arg_parser(2, 10, 16, "size", 224, ["resnet18-full", "resnet18-layer4", "resnet18-fc", "mobilenetv2-full"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     return run(args, args.case)

@@ -27,23 +27,15 @@
  * Exit status: 0 on success, 1 on a library error, 2 on bad usage. */
 #include "finetune.h"
 
-#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#include "bench_util.h"
+#include "common.h"
 
 #define N_BATCHES 2
 
-typedef struct { int threads, warmup, steps; int64_t batch, seq; } opts;
-
-static int die(const char *what) {
-    fprintf(stderr, "bench_lm: %s: %s\n", what, ft_errmsg());
-    return 1;
-}
 
 /* The configs (bench/bench_lm.py writes the same dictionaries). */
 static const char *BERT_SMALL =
@@ -63,19 +55,19 @@ static const char *GPT2 =
     "\"n_ctx\":1024,\"n_embd\":768,\"n_layer\":12,\"n_head\":12,\"activation_function\":\"gelu_new\","
     "\"resid_pdrop\":0.1,\"embd_pdrop\":0.1,\"attn_pdrop\":0.0,\"layer_norm_epsilon\":1e-05}";
 
-static int run_lm(const opts *o, const char *cname) {
+static int run_lm(const bench_opts *o, int64_t seq, const char *cname) {
     bool gpt2 = !strcmp(cname, "gpt2");
     const char *cfg = gpt2 ? GPT2 : !strcmp(cname, "bert-base") ? BERT_BASE : BERT_SMALL;
     ft_model *m;
-    if (ft_model_from_config(cfg, &m)) return die("model");
+    if (ft_model_from_config(cfg, &m)) return bench_die("model");
     ft_model_init(m, 1);
     ft_params *ps = m->params;
-    if (ft_params_alloc_grads(ps)) return die("alloc_grads");
-    const int64_t B = o->batch, T = o->seq, V = gpt2 ? 50257 : 30522; /* the configs' vocab_size */
+    if (ft_params_alloc_grads(ps)) return bench_die("alloc_grads");
+    const int64_t B = o->batch, T = seq, V = gpt2 ? 50257 : 30522; /* the configs' vocab_size */
     const size_t bt = (size_t)(B * T), nl = gpt2 ? bt : (size_t)B;
 
     ft_graph *g = ft_graph_new(ps);
-    if (!g) return die("graph_new");
+    if (!g) return bench_die("graph_new");
     int64_t ids_shape[2] = {B, T}, lab_shape[1] = {(int64_t)nl};
     ft_node *ids = ft_input(g, "input_ids", FT_I32, 2, ids_shape);
     ft_node *y = ft_input(g, "labels", FT_I32, 1, lab_shape);
@@ -85,17 +77,17 @@ static int run_lm(const opts *o, const char *cname) {
         logits = ft_reshape(g, logits, 2, r);
     }
     ft_node *loss = ft_cross_entropy(g, logits, y, -100, 0.0f);
-    if (ft_graph_plan(g, loss, true)) return die("plan");
+    if (ft_graph_plan(g, loss, true)) return bench_die("plan");
 
     ft_optim_config oc = ft_optim_defaults(FT_OPT_ADAMW);
     oc.lr = 1e-4f;
     oc.weight_decay = 0.01f;
     oc.decay_all = true;
     ft_optimizer *opt;
-    if (ft_optimizer_new(ps, &oc, &opt)) return die("optimizer");
+    if (ft_optimizer_new(ps, &oc, &opt)) return bench_die("optimizer");
 
     int32_t *bx = malloc(N_BATCHES * bt * sizeof *bx), *by = malloc(N_BATCHES * nl * sizeof *by);
-    if (!bx || !by) { fprintf(stderr, "bench_lm: out of memory\n"); return 1; }
+    if (!bx || !by) return bench_oom();
     ft_pcg32 r;
     ft_pcg32_seed(&r, 42, 7);
     for (size_t k = 0; k < N_BATCHES * bt; k++) bx[k] = (int32_t)(ft_pcg32_next(&r) % (uint32_t)V);
@@ -104,47 +96,14 @@ static int run_lm(const opts *o, const char *cname) {
         else by[k] = (k + 1) % (size_t)T ? bx[k + 1] : -100; /* next token; none after the last */
     }
 
-    int total = o->warmup + o->steps;
-    double *t_step = malloc((size_t)o->steps * 4 * sizeof(double));
-    if (!t_step) { fprintf(stderr, "bench_lm: out of memory\n"); return 1; }
-    double *t_fwd = t_step + o->steps, *t_bwd = t_fwd + o->steps, *t_opt = t_bwd + o->steps;
-    float loss_first = 0, loss_last = 0;
-    uint64_t allocs_before = 0;
-    for (int s = 0; s < total; s++) {
-        int k = s % N_BATCHES;
-        if (s == o->warmup) allocs_before = ft_alloc_count();
-        double t0 = now_ms();
-        ft_params_zero_grad(ps);
-        if (ft_graph_set_input(g, ids, bx + (size_t)k * bt, bt * sizeof(int32_t))) return die("set_input");
-        if (ft_graph_set_input(g, y, by + (size_t)k * nl, nl * sizeof(int32_t))) return die("set_input");
-        if (ft_graph_forward(g)) return die("forward");
-        double t1 = now_ms();
-        if (ft_graph_backward(g)) return die("backward");
-        double t2 = now_ms();
-        ft_optimizer_step(opt, oc.lr);
-        double t3 = now_ms();
-        if (s == 0) loss_first = loss->val[0];
-        loss_last = loss->val[0];
-        if (s >= o->warmup) {
-            int i = s - o->warmup;
-            t_step[i] = t3 - t0;
-            t_fwd[i] = t1 - t0;
-            t_bwd[i] = t2 - t1;
-            t_opt[i] = t3 - t2;
-        }
-    }
-    uint64_t step_allocs = ft_alloc_count() - allocs_before;
-    double mn = t_step[0], mx = t_step[0];
-    for (int i = 1; i < o->steps; i++) { mn = fmin(mn, t_step[i]); mx = fmax(mx, t_step[i]); }
+    bench_batches bb = {N_BATCHES, 2, {ids, y}, {bx, by}, {bt * sizeof *bx, nl * sizeof *by}};
+    bench_result res;
+    if (bench_train_steps(o, g, ps, opt, oc.lr, loss, &bb, &res)) return 1;
     ft_plan_stats st = ft_graph_stats(g);
-    double med = median(t_step, o->steps);
-    printf("RESULT case=%s impl=finetune ms=%.3f min=%.3f max=%.3f fwd_ms=%.3f bwd_ms=%.3f opt_ms=%.3f "
-           "loss_first=%.4f loss_last=%.4f rss_kb=%ld threads=%d steps=%d batch=%lld seq=%lld tok_s=%.2f param_floats=%lld "
-           "arena_mb=%.1f step_allocs=%llu\n",
-           cname, med, mn, mx, median(t_fwd, o->steps), median(t_bwd, o->steps), median(t_opt, o->steps), loss_first,
-           loss_last, peak_rss_kb(), ft_get_num_threads(), o->steps, (long long)B, (long long)T, (double)(B * T) * 1e3 / med,
-           (long long)ps->total, (double)st.arena_bytes / 1048576.0, (unsigned long long)step_allocs);
-    free(t_step);
+    bench_print_result(cname, o, &res);
+    printf(" batch=%lld seq=%lld tok_s=%.2f param_floats=%lld arena_mb=%.1f step_allocs=%llu\n", (long long)B,
+           (long long)T, (double)(B * T) * 1e3 / res.ms, (long long)ps->total, (double)st.arena_bytes / 1048576.0,
+           (unsigned long long)res.step_allocs);
     free(bx);
     free(by);
     ft_optimizer_free(opt);
@@ -159,28 +118,12 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
-    opts o = {2, 2, 10, 0, 0};
-    const char *cname = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && i + 1 < argc) {
-            long v = strtol(argv[++i], NULL, 10);
-            if (v < 1) return usage();
-            if (!strcmp(a, "--threads")) o.threads = (int)v;
-            else if (!strcmp(a, "--warmup")) o.warmup = (int)v;
-            else if (!strcmp(a, "--steps")) o.steps = (int)v;
-            else if (!strcmp(a, "--batch")) o.batch = v;
-            else if (!strcmp(a, "--seq")) o.seq = v;
-            else return usage();
-        } else if (!cname && a[0] != '-') {
-            cname = a;
-        } else {
-            return usage();
-        }
-    }
+    bench_opts o = {2, 2, 10, 0};
+    int64_t seq = 0;
+    const char *cname = bench_parse(argc, argv, "bench_lm", &o, (bench_flag[]){{"--seq", &seq}, {NULL, NULL}});
     if (!cname || (strcmp(cname, "bert-small") && strcmp(cname, "bert-base") && strcmp(cname, "gpt2"))) return usage();
     if (!o.batch) o.batch = !strcmp(cname, "bert-small") ? 16 : !strcmp(cname, "bert-base") ? 8 : 4;
-    if (!o.seq) o.seq = !strcmp(cname, "gpt2") ? 256 : 128;
+    if (!seq) seq = !strcmp(cname, "gpt2") ? 256 : 128;
     ft_set_num_threads(o.threads);
-    return run_lm(&o, cname);
+    return run_lm(&o, seq, cname);
 }

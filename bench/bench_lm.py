@@ -15,12 +15,8 @@ labels ~ U{0,1}; GPT-2: labels = ids (the model shifts them: logits[:, :-1] vs l
 One step = zero_grad(set_to_none=True), forward + loss, backward, optimizer.step(), each timed
 with time.perf_counter(); the result is the median of the timed steps.
 """
-import argparse
 import os
-import resource
-import statistics
 import sys
-import time
 
 try:
     import torch
@@ -30,6 +26,8 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "gen"))
 import gen_transformers as gt  # noqa: E402
+
+import common  # noqa: E402
 
 N_BATCHES = 2
 LABELS = {"0": "LABEL_0", "1": "LABEL_1"}
@@ -67,50 +65,20 @@ def run(args, case):
     types = torch.zeros(B, T, dtype=torch.long)
     labels = ids if gpt2 else [torch.randint(0, 2, (B,), generator=g) for _ in range(N_BATCHES)]
 
-    t_step, t_fwd, t_bwd, t_opt = [], [], [], []
-    loss_first = loss_last = 0.0
-    for s in range(args.warmup + args.steps):
-        k = s % N_BATCHES
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
+    def forward_loss(k):
         if gpt2:
-            _, loss = model(ids[k], mask, labels[k])
-        else:
-            _, loss = model(ids[k], mask, types, labels[k])
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        lv = loss.item()
-        if s == 0:
-            loss_first = lv
-        loss_last = lv
-        if s >= args.warmup:
-            t_step.append((t3 - t0) * 1e3)
-            t_fwd.append((t1 - t0) * 1e3)
-            t_bwd.append((t2 - t1) * 1e3)
-            t_opt.append((t3 - t2) * 1e3)
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    med = statistics.median
-    policy = os.environ.get("OMP_WAIT_POLICY", "default")
+            return model(ids[k], mask, labels[k])[1]
+        return model(ids[k], mask, types, labels[k])[1]
+
+    t = common.train_steps(args, N_BATCHES, opt, forward_loss)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"RESULT case={case} impl=torch ms={med(t_step):.3f} min={min(t_step):.3f} max={max(t_step):.3f} "
-          f"fwd_ms={med(t_fwd):.3f} bwd_ms={med(t_bwd):.3f} opt_ms={med(t_opt):.3f} "
-          f"loss_first={loss_first:.4f} loss_last={loss_last:.4f} rss_kb={rss_kb} "
-          f"threads={torch.get_num_threads()} steps={args.steps} batch={B} seq={T} tok_s={B * T * 1e3 / med(t_step):.2f} "
-          f"params={n_params} omp_wait_policy={policy}")
+    common.print_result(case, args, torch.get_num_threads(), t,
+                        lambda ms: f"batch={B} seq={T} tok_s={B * T * 1e3 / ms:.2f} params={n_params}")
     return 0
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=0)
-    ap.add_argument("--seq", type=int, default=0)
-    ap.add_argument("case", choices=sorted(DEFAULTS))
+    ap = common.arg_parser(2, 10, 0, "seq", 0, sorted(DEFAULTS))
     args = ap.parse_args()
     args.batch = args.batch or DEFAULTS[args.case][0]
     args.seq = args.seq or DEFAULTS[args.case][1]

@@ -27,31 +27,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#include "bench_util.h"
+#include "common.h"
 
 #define N_BATCHES 4
 #define N_CLASSES 10
 #define IN_DIM 784
 
-typedef struct { int threads, warmup, steps; int64_t batch, hidden; } opts;
-
-static int die(const char *what) {
-    fprintf(stderr, "bench_mlp: %s: %s\n", what, ft_errmsg());
-    return 1;
-}
 
 /* ---------------- MLP training step ---------------- */
 
-static int run_mlp(const opts *o, const char *cname) {
+static int run_mlp(const bench_opts *o, int64_t hidden, const char *cname) {
     bool adamw = strcmp(cname, "mlp-adamw") == 0, frozen = strcmp(cname, "mlp-frozen") == 0;
-    int64_t B = o->batch, H = o->hidden;
+    int64_t B = o->batch, H = hidden;
     const int64_t in_dim[3] = {IN_DIM, H, H}, out_dim[3] = {H, H, N_CLASSES};
 
     ft_params *ps = ft_params_new();
-    if (!ps) return die("params");
+    if (!ps) return bench_die("params");
     int wi[3], bi[3];
     for (int l = 0; l < 3; l++) {
         char name[32];
@@ -60,19 +52,19 @@ static int run_mlp(const opts *o, const char *cname) {
         wi[l] = ft_params_add(ps, name, 2, ws);
         snprintf(name, sizeof name, "fc%d.bias", l + 1);
         bi[l] = ft_params_add(ps, name, 1, bs);
-        if (wi[l] < 0 || bi[l] < 0) return die("params_add");
+        if (wi[l] < 0 || bi[l] < 0) return bench_die("params_add");
     }
-    if (ft_params_finalize(ps)) return die("finalize");
+    if (ft_params_finalize(ps)) return bench_die("finalize");
     for (int l = 0; l < 3; l++) { /* torch.nn.Linear's default scale: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
         float bound = 1.0f / sqrtf((float)in_dim[l]);
         ft_params_init_uniform(ps, wi[l], 1, bound);
         ft_params_init_uniform(ps, bi[l], 1, bound);
     }
-    if (frozen && ft_params_set_trainable(ps, "fc1.*", false)) return die("set_trainable");
-    if (ft_params_alloc_grads(ps)) return die("alloc_grads");
+    if (frozen && ft_params_set_trainable(ps, "fc1.*", false)) return bench_die("set_trainable");
+    if (ft_params_alloc_grads(ps)) return bench_die("alloc_grads");
 
     ft_graph *g = ft_graph_new(ps);
-    if (!g) return die("graph_new");
+    if (!g) return bench_die("graph_new");
     int64_t xs[2] = {B, IN_DIM}, ys[1] = {B};
     ft_node *x = ft_input(g, "x", FT_F32, 2, xs);
     ft_node *y = ft_input(g, "y", FT_I32, 1, ys);
@@ -82,63 +74,31 @@ static int run_mlp(const opts *o, const char *cname) {
         if (l < 2) h = ft_relu(g, h);
     }
     ft_node *loss = ft_cross_entropy(g, h, y, -100, 0.0f);
-    if (ft_graph_plan(g, loss, true)) return die("plan");
+    if (ft_graph_plan(g, loss, true)) return bench_die("plan");
 
     ft_optim_config oc = ft_optim_defaults(adamw ? FT_OPT_ADAMW : FT_OPT_SGD);
     if (!adamw) { oc.lr = 0.01f; oc.momentum = 0.9f; }
     oc.decay_all = true; /* torch.optim decays every parameter it is given */
     ft_optimizer *opt;
-    if (ft_optimizer_new(ps, &oc, &opt)) return die("optimizer");
+    if (ft_optimizer_new(ps, &oc, &opt)) return bench_die("optimizer");
 
     /* Batches, in memory. */
     size_t xn = (size_t)(B * IN_DIM);
     float *bx = malloc(N_BATCHES * xn * sizeof *bx);
     int32_t *by = malloc(N_BATCHES * (size_t)B * sizeof *by);
-    if (!bx || !by) { fprintf(stderr, "bench_mlp: out of memory\n"); return 1; }
+    if (!bx || !by) return bench_oom();
     ft_pcg32 r;
     ft_pcg32_seed(&r, 42, 7);
     for (size_t k = 0; k < N_BATCHES * xn; k++) bx[k] = ft_pcg32_uniform(&r);
     for (int64_t k = 0; k < N_BATCHES * B; k++) by[k] = (int32_t)(ft_pcg32_next(&r) % N_CLASSES);
 
-    int total = o->warmup + o->steps;
-    double *t_step = malloc((size_t)total * 4 * sizeof(double));
-    if (!t_step) { fprintf(stderr, "bench_mlp: out of memory\n"); return 1; }
-    double *t_fwd = t_step + o->steps, *t_bwd = t_fwd + o->steps, *t_opt = t_bwd + o->steps;
-    float loss_first = 0, loss_last = 0;
-    uint64_t allocs_before = 0;
-    for (int s = 0; s < total; s++) {
-        int k = s % N_BATCHES;
-        if (s == o->warmup) allocs_before = ft_alloc_count();
-        double t0 = now_ms();
-        ft_params_zero_grad(ps);
-        if (ft_graph_set_input(g, x, bx + (size_t)k * xn, xn * sizeof(float))) return die("set_input");
-        if (ft_graph_set_input(g, y, by + (size_t)k * B, (size_t)B * sizeof(int32_t))) return die("set_input");
-        if (ft_graph_forward(g)) return die("forward");
-        double t1 = now_ms();
-        if (ft_graph_backward(g)) return die("backward");
-        double t2 = now_ms();
-        ft_optimizer_step(opt, oc.lr);
-        double t3 = now_ms();
-        if (s == 0) loss_first = loss->val[0];
-        loss_last = loss->val[0];
-        if (s >= o->warmup) {
-            int i = s - o->warmup;
-            t_step[i] = t3 - t0;
-            t_fwd[i] = t1 - t0;
-            t_bwd[i] = t2 - t1;
-            t_opt[i] = t3 - t2;
-        }
-    }
-    uint64_t step_allocs = ft_alloc_count() - allocs_before;
-    double mn = t_step[0], mx = t_step[0];
-    for (int i = 1; i < o->steps; i++) { mn = fmin(mn, t_step[i]); mx = fmax(mx, t_step[i]); }
+    bench_batches bb = {N_BATCHES, 2, {x, y}, {bx, by}, {xn * sizeof *bx, (size_t)B * sizeof *by}};
+    bench_result res;
+    if (bench_train_steps(o, g, ps, opt, oc.lr, loss, &bb, &res)) return 1;
     ft_plan_stats st = ft_graph_stats(g);
-    printf("RESULT case=%s impl=finetune ms=%.3f min=%.3f max=%.3f fwd_ms=%.3f bwd_ms=%.3f opt_ms=%.3f "
-           "loss_first=%.4f loss_last=%.4f rss_kb=%ld threads=%d steps=%d arena_mb=%.1f bwd_ops=%d step_allocs=%llu\n",
-           cname, median(t_step, o->steps), mn, mx, median(t_fwd, o->steps), median(t_bwd, o->steps),
-           median(t_opt, o->steps), loss_first, loss_last, peak_rss_kb(), ft_get_num_threads(), o->steps,
-           (double)st.arena_bytes / 1048576.0, st.n_backward_ops, (unsigned long long)step_allocs);
-    free(t_step);
+    bench_print_result(cname, o, &res);
+    printf(" arena_mb=%.1f bwd_ops=%d step_allocs=%llu\n", (double)st.arena_bytes / 1048576.0, st.n_backward_ops,
+           (unsigned long long)res.step_allocs);
     free(bx);
     free(by);
     ft_optimizer_free(opt);
@@ -167,30 +127,30 @@ static float *aligned_rand(size_t n, ft_pcg32 *r, float scale) {
     return p;
 }
 
-static int overhead_one(const opts *o, int64_t R, int64_t K, int64_t M, double *worst_op_pct) {
+static int overhead_one(const bench_opts *o, int64_t R, int64_t K, int64_t M, double *worst_op_pct) {
     ft_pcg32 r;
     ft_pcg32_seed(&r, 3, 1);
     float *x = aligned_rand((size_t)(R * K), &r, 1.0f), *w = aligned_rand((size_t)(M * K), &r, 0.03f);
     float *dy = aligned_rand((size_t)(R * M), &r, 1.0f), *y = aligned_rand((size_t)(R * M), &r, 0.0f);
     float *dx = aligned_rand((size_t)(R * K), &r, 0.0f), *dw = aligned_rand((size_t)(M * K), &r, 0.0f);
-    if (!x || !w || !dy || !y || !dx || !dw) { fprintf(stderr, "bench_mlp: out of memory\n"); return 1; }
+    if (!x || !w || !dy || !y || !dx || !dw) return bench_oom();
 
     ft_params *ps = ft_params_new();
     int64_t xs[2] = {R, K}, ws[2] = {M, K}, bs[1] = {M};
     int xi = ft_params_add(ps, "x", 2, xs), wi = ft_params_add(ps, "w", 2, ws), bi = ft_params_add(ps, "b", 1, bs);
-    if (xi < 0 || wi < 0 || bi < 0 || ft_params_finalize(ps)) return die("params");
+    if (xi < 0 || wi < 0 || bi < 0 || ft_params_finalize(ps)) return bench_die("params");
     ft_params_init_uniform(ps, xi, 5, 1.0f);
     ft_params_init_uniform(ps, wi, 5, 1.0f / sqrtf((float)K));
     ft_params_init_uniform(ps, bi, 5, 1.0f / sqrtf((float)K));
-    if (ft_params_alloc_grads(ps)) return die("alloc_grads");
+    if (ft_params_alloc_grads(ps)) return bench_die("alloc_grads");
     ft_graph *g = ft_graph_new(ps);
     ft_node *lin = ft_linear(g, ft_param_at(g, xi), ft_param_at(g, wi), ft_param_at(g, bi));
     ft_node *loss = ft_sum(g, lin, FT_ALL_DIMS, false);
-    if (ft_graph_plan(g, loss, true)) return die("plan");
+    if (ft_graph_plan(g, loss, true)) return bench_die("plan");
     const ft_op_def *def = ft_op_table[FT_OP_LINEAR];
 
     double *t = malloc((size_t)o->steps * 3 * sizeof *t);
-    if (!t) { fprintf(stderr, "bench_mlp: out of memory\n"); return 1; }
+    if (!t) return bench_oom();
     double *tv[3] = {t, t + o->steps, t + 2 * o->steps}; /* raw, op, graph */
     int done[3] = {0, 0, 0};
     for (int blk = 0; blk < OVH_BLOCKS; blk++) {
@@ -207,11 +167,11 @@ static int overhead_one(const opts *o, int64_t R, int64_t K, int64_t M, double *
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)K, (int)R, 1.0f, dy, (int)M, x,
                                 (int)K, 1.0f, dw, (int)K);
                 } else if (which == 1) {
-                    if (def->forward(lin)) return die("linear forward");
+                    if (def->forward(lin)) return bench_die("linear forward");
                     def->backward(lin);
                 } else {
                     ft_params_zero_grad(ps);
-                    if (ft_graph_forward(g) || ft_graph_backward(g)) return die("graph step");
+                    if (ft_graph_forward(g) || ft_graph_backward(g)) return bench_die("graph step");
                 }
                 double dt = now_ms() - t0;
                 if (s >= o->warmup) tv[which][done[which]++] = dt;
@@ -239,10 +199,10 @@ static int overhead_one(const opts *o, int64_t R, int64_t K, int64_t M, double *
     return 0;
 }
 
-static int run_overhead(const opts *o) {
+static int run_overhead(const bench_opts *o, int64_t hidden) {
     double worst = -1e9;
-    int rc = overhead_one(o, o->batch, IN_DIM, o->hidden, &worst);
-    if (!rc) rc = overhead_one(o, o->batch, o->hidden, o->hidden, &worst);
+    int rc = overhead_one(o, o->batch, IN_DIM, hidden, &worst);
+    if (!rc) rc = overhead_one(o, o->batch, hidden, hidden, &worst);
     if (rc) return rc;
     printf("OVERHEAD_MAX op_pct=%.1f limit=10 %s\n", worst, worst < 10.0 ? "ok" : "EXCEEDED");
     return worst < 10.0 ? 0 : 3;
@@ -255,34 +215,18 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
-    opts o = {2, 3, 20, 256, 1024};
-    const char *cname = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && i + 1 < argc) {
-            long v = strtol(argv[++i], NULL, 10);
-            if (v < 1) return usage();
-            if (!strcmp(a, "--threads")) o.threads = (int)v;
-            else if (!strcmp(a, "--warmup")) o.warmup = (int)v;
-            else if (!strcmp(a, "--steps")) o.steps = (int)v;
-            else if (!strcmp(a, "--batch")) o.batch = v;
-            else if (!strcmp(a, "--hidden")) o.hidden = v;
-            else return usage();
-        } else if (!cname && a[0] != '-') {
-            cname = a;
-        } else {
-            return usage();
-        }
-    }
+    bench_opts o = {2, 3, 20, 256};
+    int64_t hidden = 1024;
+    const char *cname = bench_parse(argc, argv, "bench_mlp", &o, (bench_flag[]){{"--hidden", &hidden}, {NULL, NULL}});
     if (!cname) return usage();
     ft_set_num_threads(o.threads);
-    if (!strcmp(cname, "overhead")) return run_overhead(&o);
+    if (!strcmp(cname, "overhead")) return run_overhead(&o, hidden);
     if (!strcmp(cname, "blas-check")) {
         printf("BLAS openblas_config='%s' openblas_threads=%d omp_threads=%d\n", openblas_get_config(),
                openblas_get_num_threads(), ft_get_num_threads());
         return 0;
     }
     if (!strcmp(cname, "mlp-sgd") || !strcmp(cname, "mlp-adamw") || !strcmp(cname, "mlp-frozen"))
-        return run_mlp(&o, cname);
+        return run_mlp(&o, hidden, cname);
     return usage();
 }

@@ -14,13 +14,8 @@ Each step is timed with time.perf_counter(); the result is the median of the tim
 blas-check runs one matmul, then prints which BLAS libraries are mapped into this process
 (/proc/self/maps) and OpenBLAS's build config and thread count, if OpenBLAS is loaded.
 """
-import argparse
 import ctypes
-import os
-import resource
-import statistics
 import sys
-import time
 
 try:
     import torch
@@ -28,6 +23,8 @@ try:
 except ImportError as e:  # run.sh checks this first; keep the message plain
     print(f"NOTORCH {e}")
     sys.exit(4)
+
+import common  # noqa: E402
 
 N_BATCHES = 4
 N_CLASSES = 10
@@ -82,46 +79,13 @@ def run_mlp(args, case):
     xs = [torch.rand(args.batch, IN_DIM, generator=g) for _ in range(N_BATCHES)]
     ys = [torch.randint(0, N_CLASSES, (args.batch,), generator=g) for _ in range(N_BATCHES)]
 
-    t_step, t_fwd, t_bwd, t_opt = [], [], [], []
-    loss_first = loss_last = 0.0
-    total = args.warmup + args.steps
-    for s in range(total):
-        k = s % N_BATCHES
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(xs[k]), ys[k])
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        lv = loss.item()  # outside the timed region
-        if s == 0:
-            loss_first = lv
-        loss_last = lv
-        if s >= args.warmup:
-            t_step.append((t3 - t0) * 1e3)
-            t_fwd.append((t1 - t0) * 1e3)
-            t_bwd.append((t2 - t1) * 1e3)
-            t_opt.append((t3 - t2) * 1e3)
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    med = statistics.median
-    policy = os.environ.get("OMP_WAIT_POLICY", "default")
-    print(f"RESULT case={case} impl=torch ms={med(t_step):.3f} min={min(t_step):.3f} max={max(t_step):.3f} "
-          f"fwd_ms={med(t_fwd):.3f} bwd_ms={med(t_bwd):.3f} opt_ms={med(t_opt):.3f} "
-          f"loss_first={loss_first:.4f} loss_last={loss_last:.4f} rss_kb={rss_kb} "
-          f"threads={torch.get_num_threads()} steps={args.steps} omp_wait_policy={policy}")
+    t = common.train_steps(args, N_BATCHES, opt, lambda k: F.cross_entropy(model(xs[k]), ys[k]))
+    common.print_result(case, args, torch.get_num_threads(), t, lambda ms: "")
     return 0
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--hidden", type=int, default=1024)
-    ap.add_argument("case", choices=["mlp-sgd", "mlp-adamw", "mlp-frozen", "blas-check"])
+    ap = common.arg_parser(3, 20, 256, "hidden", 1024, ["mlp-sgd", "mlp-adamw", "mlp-frozen", "blas-check"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.case == "blas-check":

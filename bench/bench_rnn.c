@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_util.h"
+#include "common.h"
 
 #define N_BATCHES 2
 #define FEAT 40
@@ -36,17 +36,11 @@
 #define CLASSES 29
 #define SMAX 30
 
-typedef struct { int threads, warmup, steps; int64_t batch, frames; } opts;
 
-static int die(const char *what) {
-    fprintf(stderr, "bench_rnn: %s: %s\n", what, ft_errmsg());
-    return 1;
-}
-
-static int run_rnn(const opts *o, const char *cname) {
-    const int64_t B = o->batch, T = o->frames, H = HID;
+static int run_rnn(const bench_opts *o, int64_t frames, const char *cname) {
+    const int64_t B = o->batch, T = frames, H = HID;
     ft_params *ps = ft_params_new();
-    if (!ps) return die("params");
+    if (!ps) return bench_die("params");
     const char *pn[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
     char name[64];
     for (int l = 0; l < LAYERS; l++)
@@ -54,17 +48,17 @@ static int run_rnn(const opts *o, const char *cname) {
             for (int j = 0; j < 4; j++) {
                 int64_t s[2] = {4 * H, j == 0 ? (l ? 2 * H : FEAT) : H};
                 snprintf(name, sizeof name, "lstm.%s_l%d%s", pn[j], l, k ? "_reverse" : "");
-                if (ft_params_add(ps, name, j < 2 ? 2 : 1, j < 2 ? s : s) < 0) return die("params");
+                if (ft_params_add(ps, name, j < 2 ? 2 : 1, j < 2 ? s : s) < 0) return bench_die("params");
             }
     int64_t ws[2] = {CLASSES, 2 * H}, bs[1] = {CLASSES};
     int wi = ft_params_add(ps, "fc.weight", 2, ws), bi = ft_params_add(ps, "fc.bias", 1, bs);
-    if (wi < 0 || bi < 0 || ft_params_finalize(ps)) return die("params");
+    if (wi < 0 || bi < 0 || ft_params_finalize(ps)) return bench_die("params");
     for (int i = 0; i < ps->n; i++)
         ft_params_init_uniform(ps, i, 1 + (uint64_t)i, i >= wi ? 1.0f / sqrtf(2.0f * H) : 1.0f / sqrtf((float)H));
-    if (ft_params_alloc_grads(ps)) return die("alloc_grads");
+    if (ft_params_alloc_grads(ps)) return bench_die("alloc_grads");
 
     ft_graph *g = ft_graph_new(ps);
-    if (!g) return die("graph_new");
+    if (!g) return bench_die("graph_new");
     int64_t xs[3] = {B, T, FEAT}, ts[2] = {B, SMAX}, ls[1] = {B};
     ft_node *x = ft_input(g, "x", FT_F32, 3, xs), *tg = ft_input(g, "targets", FT_I32, 2, ts);
     ft_node *il = ft_input(g, "input_lengths", FT_I32, 1, ls), *tl = ft_input(g, "target_lengths", FT_I32, 1, ls);
@@ -81,71 +75,36 @@ static int run_rnn(const opts *o, const char *cname) {
     }
     ft_node *lp = ft_log_softmax(g, ft_linear(g, h, ft_param_at(g, wi), ft_param_at(g, bi)));
     ft_node *loss = ft_ctc_loss(g, lp, tg, il, tl, 0, FT_REDUCE_MEAN, false);
-    if (ft_graph_plan(g, loss, true)) return die("plan");
+    if (ft_graph_plan(g, loss, true)) return bench_die("plan");
 
     ft_optim_config oc = ft_optim_defaults(FT_OPT_ADAMW);
     oc.lr = 1e-3f;
     oc.weight_decay = 0.01f;
     oc.decay_all = true;
     ft_optimizer *opt;
-    if (ft_optimizer_new(ps, &oc, &opt)) return die("optimizer");
+    if (ft_optimizer_new(ps, &oc, &opt)) return bench_die("optimizer");
 
     size_t nx = (size_t)(B * T * FEAT), nt = (size_t)(B * SMAX);
     float *bx = malloc(N_BATCHES * nx * sizeof *bx);
     int32_t *bt = malloc(N_BATCHES * nt * sizeof *bt), *btl = malloc(N_BATCHES * (size_t)B * sizeof *btl);
     int32_t *bil = malloc((size_t)B * sizeof *bil);
-    if (!bx || !bt || !btl || !bil) { fprintf(stderr, "bench_rnn: out of memory\n"); return 1; }
+    if (!bx || !bt || !btl || !bil) return bench_oom();
     ft_pcg32 r;
     ft_pcg32_seed(&r, 42, 7);
     for (size_t k = 0; k < N_BATCHES * nx; k++) bx[k] = 2 * ft_pcg32_uniform(&r) - 1;
     for (size_t k = 0; k < N_BATCHES * nt; k++) bt[k] = 1 + (int32_t)(ft_pcg32_next(&r) % (CLASSES - 1));
     for (size_t k = 0; k < N_BATCHES * (size_t)B; k++) btl[k] = 10 + (int32_t)(ft_pcg32_next(&r) % 21);
     for (int64_t b = 0; b < B; b++) bil[b] = (int32_t)T;
-    if (ft_graph_set_input(g, il, bil, (size_t)B * sizeof *bil)) return die("set_input");
+    if (ft_graph_set_input(g, il, bil, (size_t)B * sizeof *bil)) return bench_die("set_input");
 
-    int total = o->warmup + o->steps;
-    double *t_step = malloc((size_t)o->steps * 4 * sizeof(double));
-    if (!t_step) { fprintf(stderr, "bench_rnn: out of memory\n"); return 1; }
-    double *t_fwd = t_step + o->steps, *t_bwd = t_fwd + o->steps, *t_opt = t_bwd + o->steps;
-    float loss_first = 0, loss_last = 0;
-    uint64_t allocs_before = 0;
-    for (int s = 0; s < total; s++) {
-        int k = s % N_BATCHES;
-        if (s == o->warmup) allocs_before = ft_alloc_count();
-        double t0 = now_ms();
-        ft_params_zero_grad(ps);
-        if (ft_graph_set_input(g, x, bx + (size_t)k * nx, nx * sizeof *bx) ||
-            ft_graph_set_input(g, tg, bt + (size_t)k * nt, nt * sizeof *bt) ||
-            ft_graph_set_input(g, tl, btl + (size_t)k * B, (size_t)B * sizeof *btl))
-            return die("set_input");
-        if (ft_graph_forward(g)) return die("forward");
-        double t1 = now_ms();
-        if (ft_graph_backward(g)) return die("backward");
-        double t2 = now_ms();
-        ft_optimizer_step(opt, oc.lr);
-        double t3 = now_ms();
-        if (s == 0) loss_first = loss->val[0];
-        loss_last = loss->val[0];
-        if (s >= o->warmup) {
-            int i = s - o->warmup;
-            t_step[i] = t3 - t0;
-            t_fwd[i] = t1 - t0;
-            t_bwd[i] = t2 - t1;
-            t_opt[i] = t3 - t2;
-        }
-    }
-    uint64_t step_allocs = ft_alloc_count() - allocs_before;
-    double mn = t_step[0], mx = t_step[0];
-    for (int i = 1; i < o->steps; i++) { mn = fmin(mn, t_step[i]); mx = fmax(mx, t_step[i]); }
+    bench_batches bb = {N_BATCHES, 3, {x, tg, tl}, {bx, bt, btl}, {nx * sizeof *bx, nt * sizeof *bt, (size_t)B * sizeof *btl}};
+    bench_result res;
+    if (bench_train_steps(o, g, ps, opt, oc.lr, loss, &bb, &res)) return 1;
     ft_plan_stats st = ft_graph_stats(g);
-    double med = median(t_step, o->steps);
-    printf("RESULT case=%s impl=finetune ms=%.3f min=%.3f max=%.3f fwd_ms=%.3f bwd_ms=%.3f opt_ms=%.3f "
-           "loss_first=%.4f loss_last=%.4f rss_kb=%ld threads=%d steps=%d batch=%lld frames=%lld seq_s=%.2f param_floats=%lld "
-           "saved_mb=%.1f arena_mb=%.1f step_allocs=%llu\n",
-           cname, med, mn, mx, median(t_fwd, o->steps), median(t_bwd, o->steps), median(t_opt, o->steps), loss_first, loss_last,
-           peak_rss_kb(), ft_get_num_threads(), o->steps, (long long)B, (long long)T, (double)B * 1e3 / med, (long long)ps->total,
-           (double)st.saved_bytes / 1048576.0, (double)st.arena_bytes / 1048576.0, (unsigned long long)step_allocs);
-    free(t_step);
+    bench_print_result(cname, o, &res);
+    printf(" batch=%lld frames=%lld seq_s=%.2f param_floats=%lld saved_mb=%.1f arena_mb=%.1f step_allocs=%llu\n",
+           (long long)B, (long long)T, (double)B * 1e3 / res.ms, (long long)ps->total, (double)st.saved_bytes / 1048576.0,
+           (double)st.arena_bytes / 1048576.0, (unsigned long long)res.step_allocs);
     free(bx);
     free(bt);
     free(btl);
@@ -162,27 +121,11 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
-    opts o = {2, 2, 10, 32, 100};
-    const char *cname = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && i + 1 < argc) {
-            long v = strtol(argv[++i], NULL, 10);
-            if (v < 1) return usage();
-            if (!strcmp(a, "--threads")) o.threads = (int)v;
-            else if (!strcmp(a, "--warmup")) o.warmup = (int)v;
-            else if (!strcmp(a, "--steps")) o.steps = (int)v;
-            else if (!strcmp(a, "--batch")) o.batch = v;
-            else if (!strcmp(a, "--frames")) o.frames = v;
-            else return usage();
-        } else if (!cname && a[0] != '-') {
-            cname = a;
-        } else {
-            return usage();
-        }
-    }
+    bench_opts o = {2, 2, 10, 32};
+    int64_t frames = 100;
+    const char *cname = bench_parse(argc, argv, "bench_rnn", &o, (bench_flag[]){{"--frames", &frames}, {NULL, NULL}});
     if (!cname || strcmp(cname, "bilstm-ctc")) return usage();
-    if (o.frames < 30) { fprintf(stderr, "bench_rnn: --frames must be at least 30 (the longest target)\n"); return 2; }
+    if (frames < 30) { fprintf(stderr, "bench_rnn: --frames must be at least 30 (the longest target)\n"); return 2; }
     ft_set_num_threads(o.threads);
-    return run_rnn(&o, cname);
+    return run_rnn(&o, frames, cname);
 }

@@ -5,7 +5,7 @@
 #   ft_flags                 read CC/CFLAGS/WARN/OMPFLAG/INC/LDLIBS/BUILD from the Makefile
 #   ft_build_lib             build/libfinetune.a, or, if `make` fails on files mid-edit
 #                            elsewhere, an archive of just the core objects (FT_LIB says which)
-#   ft_build_bench SRC OUT   compile one benchmark against FT_LIB with the Makefile's flags
+#   ft_build_bench SRC OUT   compile one benchmark (+ bench/common.c) against FT_LIB with the Makefile's flags
 #   ft_machine_info          date, CPU, cores, load, compiler, BLAS, relevant environment
 #   ft_have_torch            true if /usr/bin/python3 can import torch
 #   ft_result_field LINE KEY value of KEY=... in a RESULT/OVERHEAD line
@@ -56,7 +56,7 @@ ft_build_bench() {
     local src=$1 out=$2
     mkdir -p "$(dirname "$out")"
     # shellcheck disable=SC2086
-    $FT_CC $FT_CFLAGS $FT_WARN $FT_OMP $FT_INC -o "$out" "$src" "$FT_LIB" $FT_LDLIBS
+    $FT_CC $FT_CFLAGS $FT_WARN $FT_OMP $FT_INC -o "$out" "$src" bench/common.c "$FT_LIB" $FT_LDLIBS
 }
 
 ft_machine_info() {

@@ -228,16 +228,9 @@ for c in $cases; do
 done
 
 ft_build_lib
+for b in mlp cnn lm rnn; do ft_build_bench "bench/bench_$b.c" "$FT_BUILD/bench/bench_$b"; done
 BIN="$FT_BUILD/bench/bench_mlp"
-ft_build_bench bench/bench_mlp.c "$BIN"
-CNN_BIN="$FT_BUILD/bench/bench_cnn"
-ft_build_bench bench/bench_cnn.c "$CNN_BIN"
-LM_BIN="$FT_BUILD/bench/bench_lm"
-ft_build_bench bench/bench_lm.c "$LM_BIN"
-RNN_BIN="$FT_BUILD/bench/bench_rnn"
-ft_build_bench bench/bench_rnn.c "$RNN_BIN"
 OUT="$FT_BUILD/bench/mlp_results.txt"
-CNN_OUT="$FT_BUILD/bench/cnn_results.txt"
 
 # Same BLAS thread count for both peers: torch.set_num_threads does not reach OpenBLAS.
 export OPENBLAS_NUM_THREADS=$threads
@@ -287,6 +280,48 @@ run_one() { # round variant cmd...  (appends to $OUT)
         "$(echo "$line" | cut -d' ' -f2,4-6,12)" "$FT_BUSY" "$FT_OTHERS" "$([ "$quiet" = 1 ] || echo ', NOT QUIET')"
 }
 
+# run_peers ROUND KIND VARIANTS ARGS...: one run per variant of build/bench/bench_KIND or
+# bench/bench_KIND.py, one after the other (appends to $OUT).
+run_peers() {
+    local r=$1 kind=$2 vars=$3 v bin="$FT_BUILD/bench/bench_$2" py="bench/bench_$2.py"
+    shift 3
+    for v in $vars; do
+        case $v in
+            finetune) run_one "$r" finetune "$bin" "$@" ;;
+            finetune_passive) run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$bin" "$@" ;;
+            torch) [ $torch = 0 ] || run_one "$r" torch "$FT_PY" "$py" "$@" ;;
+            torch_passive) [ $torch = 0 ] || run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" "$py" "$@" ;;
+            torch_ompblas) [ $torch = 0 ] || [ $torch_omp = 0 ] ||
+                run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" "$py" "$@" ;;
+            *) echo "bench/run.sh: unknown variant '$v'" >&2; exit 2 ;;
+        esac
+    done
+}
+
+# step_section KIND UNIT ROUNDS WARMUP STEPS TITLE PROTOCOL CASES...: a training-step comparison
+# whose rounds interleave every case and peer (--variants); results in
+# build/bench/KIND_results.txt, table (cnn_table, throughput in UNIT) in build/bench/KIND_table.md.
+step_section() {
+    local kind=$1 unit=$2 rounds=$3 warm=$4 n=$5 title=$6 protocol=$7 r c table
+    shift 7
+    OUT="$FT_BUILD/bench/${kind}_results.txt"
+    : >"$OUT"
+    echo
+    echo "== $title"
+    [ -z "$protocol" ] || echo "protocol: $protocol"
+    for r in $(seq 1 "$rounds"); do
+        for c in "$@"; do
+            run_peers "$r" "$kind" "$variants" --threads "$threads" --warmup "$warm" --steps "$n" "$c"
+        done
+    done
+    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    table="$FT_BUILD/bench/${kind}_table.md"
+    cnn_table "$OUT" "$unit" >"$table"
+    echo
+    cat "$table"
+    echo "results: $OUT; table: $table"
+}
+
 status=0
 TABLE="$FT_BUILD/bench/mlp_table.md"
 if [ -n "$mlp_cases" ]; then
@@ -294,14 +329,9 @@ if [ -n "$mlp_cases" ]; then
 echo "== MLP training step (batch 256, 784 -> 1024 -> 1024 -> 10, ReLU)"
 for r in $(seq 1 "$rounds"); do
     for c in $mlp_cases; do
-        args=(--threads "$threads" --warmup "$warmup" --steps "$steps" "$c")
-        run_one "$r" finetune "$BIN" "${args[@]}"
-        run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$BIN" "${args[@]}"
-        if [ $torch = 1 ]; then
-            run_one "$r" torch "$FT_PY" bench/bench_mlp.py "${args[@]}"
-            run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_mlp.py "${args[@]}"
-            [ $torch_omp = 0 ] || run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_mlp.py "${args[@]}"
-        fi
+        # every peer, whatever --variants says
+        run_peers "$r" mlp "finetune finetune_passive torch torch_passive torch_ompblas" \
+            --threads "$threads" --warmup "$warmup" --steps "$steps" "$c"
     done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -331,95 +361,23 @@ tee -a "$TABLE" <"$OVH.table"
 echo "results: $OUT, $OVH; tables: $TABLE"
 fi
 
-# ---- CNN training step: the rounds interleave every case and peer ----
+# ---- CNN, Transformer (AdamW) and recurrent (BiLSTM + linear + CTC, AdamW) training steps ----
+# (if, not ||: a failed run must stop the script under set -e)
 if [ -n "$cnn_cases" ]; then
-OUT=$CNN_OUT
-: >"$OUT"
-echo
-echo "== CNN training step (batch 16, 3x224x224, SGD momentum, batch norm in training mode)"
-for r in $(seq 1 "$cnn_rounds"); do
-    for c in $cnn_cases; do
-        args=(--threads "$threads" --warmup "$cnn_warmup" --steps "$cnn_steps" "$c")
-        for v in $variants; do
-            case $v in
-                finetune) run_one "$r" finetune "$CNN_BIN" "${args[@]}" ;;
-                finetune_passive) run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$CNN_BIN" "${args[@]}" ;;
-                torch) [ $torch = 0 ] || run_one "$r" torch "$FT_PY" bench/bench_cnn.py "${args[@]}" ;;
-                torch_passive) [ $torch = 0 ] || run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_cnn.py "${args[@]}" ;;
-                torch_ompblas) [ $torch = 0 ] || [ $torch_omp = 0 ] ||
-                    run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_cnn.py "${args[@]}" ;;
-                *) echo "bench/run.sh: unknown variant '$v'" >&2; exit 2 ;;
-            esac
-        done
-    done
-done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-CNN_TABLE="$FT_BUILD/bench/cnn_table.md"
-cnn_table "$OUT" >"$CNN_TABLE"
-echo
-cat "$CNN_TABLE"
-echo "results: $OUT; table: $CNN_TABLE"
+    # shellcheck disable=SC2086
+    step_section cnn img/s "$cnn_rounds" "$cnn_warmup" "$cnn_steps" \
+        "CNN training step (batch 16, 3x224x224, SGD momentum, batch norm in training mode)" "" $cnn_cases
 fi
-
-# ---- Transformer training step (AdamW): the rounds interleave every case and peer ----
 if [ -n "$lm_cases" ]; then
-OUT="$FT_BUILD/bench/lm_results.txt"
-: >"$OUT"
-echo
-echo "== Transformer training step (AdamW; bert-small 16x128, bert-base 8x128, gpt2 4x256 tokens)"
-echo "protocol: $lm_warmup warm-up steps, median of $lm_steps timed steps, $lm_rounds rounds"
-for r in $(seq 1 "$lm_rounds"); do
-    for c in $lm_cases; do
-        args=(--threads "$threads" --warmup "$lm_warmup" --steps "$lm_steps" "$c")
-        for v in $variants; do
-            case $v in
-                finetune) run_one "$r" finetune "$LM_BIN" "${args[@]}" ;;
-                finetune_passive) run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$LM_BIN" "${args[@]}" ;;
-                torch) [ $torch = 0 ] || run_one "$r" torch "$FT_PY" bench/bench_lm.py "${args[@]}" ;;
-                torch_passive) [ $torch = 0 ] || run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_lm.py "${args[@]}" ;;
-                torch_ompblas) [ $torch = 0 ] || [ $torch_omp = 0 ] ||
-                    run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_lm.py "${args[@]}" ;;
-                *) echo "bench/run.sh: unknown variant '$v'" >&2; exit 2 ;;
-            esac
-        done
-    done
-done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-LM_TABLE="$FT_BUILD/bench/lm_table.md"
-cnn_table "$OUT" tok/s >"$LM_TABLE"
-echo
-cat "$LM_TABLE"
-echo "results: $OUT; table: $LM_TABLE"
+    # shellcheck disable=SC2086
+    step_section lm tok/s "$lm_rounds" "$lm_warmup" "$lm_steps" \
+        "Transformer training step (AdamW; bert-small 16x128, bert-base 8x128, gpt2 4x256 tokens)" \
+        "$lm_warmup warm-up steps, median of $lm_steps timed steps, $lm_rounds rounds" $lm_cases
 fi
-
-# ---- Recurrent training step (BiLSTM + linear + CTC, AdamW): rounds interleave cases and peers ----
 if [ -n "$rnn_cases" ]; then
-OUT="$FT_BUILD/bench/rnn_results.txt"
-: >"$OUT"
-echo
-echo "== Recurrent training step (2-layer bidirectional LSTM 40 -> 256, 100 frames, batch 32, linear + CTC loss; AdamW)"
-echo "protocol: $rnn_warmup warm-up steps, median of $rnn_steps timed steps, $rnn_rounds rounds"
-for r in $(seq 1 "$rnn_rounds"); do
-    for c in $rnn_cases; do
-        args=(--threads "$threads" --warmup "$rnn_warmup" --steps "$rnn_steps" "$c")
-        for v in $variants; do
-            case $v in
-                finetune) run_one "$r" finetune "$RNN_BIN" "${args[@]}" ;;
-                finetune_passive) run_one "$r" finetune_passive env OMP_WAIT_POLICY=PASSIVE "$RNN_BIN" "${args[@]}" ;;
-                torch) [ $torch = 0 ] || run_one "$r" torch "$FT_PY" bench/bench_rnn.py "${args[@]}" ;;
-                torch_passive) [ $torch = 0 ] || run_one "$r" torch_passive env OMP_WAIT_POLICY=PASSIVE "$FT_PY" bench/bench_rnn.py "${args[@]}" ;;
-                torch_ompblas) [ $torch = 0 ] || [ $torch_omp = 0 ] ||
-                    run_one "$r" torch_ompblas env LD_LIBRARY_PATH="$OMP_BLAS" "$FT_PY" bench/bench_rnn.py "${args[@]}" ;;
-                *) echo "bench/run.sh: unknown variant '$v'" >&2; exit 2 ;;
-            esac
-        done
-    done
-done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-RNN_TABLE="$FT_BUILD/bench/rnn_table.md"
-cnn_table "$OUT" seq/s >"$RNN_TABLE"
-echo
-cat "$RNN_TABLE"
-echo "results: $OUT; table: $RNN_TABLE"
+    # shellcheck disable=SC2086
+    step_section rnn seq/s "$rnn_rounds" "$rnn_warmup" "$rnn_steps" \
+        "Recurrent training step (2-layer bidirectional LSTM 40 -> 256, 100 frames, batch 32, linear + CTC loss; AdamW)" \
+        "$rnn_warmup warm-up steps, median of $rnn_steps timed steps, $rnn_rounds rounds" $rnn_cases
 fi
 exit "$status"
