@@ -12,13 +12,11 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-static char tmpdir[256];
-
 static const char *tpath(const char *name) {
     static char buf[8][512];
     static int k;
     char *b = buf[k++ % 8];
-    snprintf(b, 512, "%s/%s", tmpdir, name);
+    snprintf(b, 512, "%s/%s", t_tmpdir, name);
     return b;
 }
 
@@ -60,12 +58,6 @@ static void put_sample(wbuf *w, int bits, double v) {
 }
 
 static void write_raw(const char *path, const wbuf *w) { CHECK_OK(ft_write_file_atomic(path, w->b, w->n)); }
-
-static bool msg_has(const char *s) {
-    if (strstr(ft_errmsg(), s)) return true;
-    fprintf(stderr, "  message '%s' lacks '%s'\n", ft_errmsg(), s);
-    return false;
-}
 
 static void test_pcm_widths(void) {
     const int bits[] = {8, 16, 24, 32};
@@ -125,39 +117,39 @@ static void test_bad_audio(void) {
     for (int k = 0; k < 50; k++) put_sample(&w, 16, 0.1);
     write_raw(tpath("cut.wav"), &w);
     CHECK_ERR(ft_audio_load(tpath("cut.wav"), NULL, &a), FT_EFORMAT);
-    CHECK(msg_has("cut.wav") && msg_has("truncated"));
+    CHECK(t_msg_has("cut.wav") && t_msg_has("truncated"));
     CHECK(a.data == NULL);
     /* cut inside the header */
     write_raw(tpath("cut_header.wav"), &(wbuf){.n = 20});
     memcpy(w.b, "RIFF", 4);
     CHECK_OK(ft_write_file_atomic(tpath("cut_header.wav"), w.b, 20));
-    CHECK(ft_audio_load(tpath("cut_header.wav"), NULL, &a) != FT_OK && msg_has("cut_header.wav"));
+    CHECK(ft_audio_load(tpath("cut_header.wav"), NULL, &a) != FT_OK && t_msg_has("cut_header.wav"));
     /* wrong header: not RIFF at all */
     CHECK_OK(ft_write_file_atomic(tpath("text.wav"), "hello, this is not audio at all....", 35));
     CHECK_ERR(ft_audio_load(tpath("text.wav"), NULL, &a), FT_EFORMAT);
-    CHECK(msg_has("text.wav") && msg_has("not an audio file"));
+    CHECK(t_msg_has("text.wav") && t_msg_has("not an audio file"));
     /* empty file */
     CHECK_OK(ft_write_file_atomic(tpath("empty.wav"), "", 0));
     CHECK_ERR(ft_audio_load(tpath("empty.wav"), NULL, &a), FT_EFORMAT);
-    CHECK(msg_has("empty.wav") && msg_has("empty"));
+    CHECK(t_msg_has("empty.wav") && t_msg_has("empty"));
     /* 0-length audio: a valid header with no samples */
     wav_header(&w, 1, 1, 8000, 16, 0);
     write_raw(tpath("zero.wav"), &w);
     CHECK_ERR(ft_audio_load(tpath("zero.wav"), NULL, &a), FT_EFORMAT);
-    CHECK(msg_has("zero.wav") && msg_has("no audio samples"));
+    CHECK(t_msg_has("zero.wav") && t_msg_has("no audio samples"));
     /* unsupported encoding: a format tag libsndfile does not decode */
     wav_header(&w, 0x1234, 1, 8000, 16, 20);
     for (int k = 0; k < 10; k++) put_sample(&w, 16, 0.1);
     write_raw(tpath("codec.wav"), &w);
     CHECK_ERR(ft_audio_load(tpath("codec.wav"), NULL, &a), FT_EUNSUPPORTED);
-    CHECK(msg_has("codec.wav") && msg_has("unsupported WAV encoding (format tag 0x1234"));
+    CHECK(t_msg_has("codec.wav") && t_msg_has("unsupported WAV encoding (format tag 0x1234"));
     /* NaN and inf in a float file */
     float x[16];
     for (int k = 0; k < 16; k++) x[k] = 0.1f;
     x[7] = NAN;
     CHECK_OK(ft_audio_write_wav(tpath("nan.wav"), x, 16, 8000, 32));
     CHECK_ERR(ft_audio_load(tpath("nan.wav"), NULL, &a), FT_EFORMAT);
-    CHECK(msg_has("nan.wav") && msg_has("sample 7") && msg_has("NaN"));
+    CHECK(t_msg_has("nan.wav") && t_msg_has("sample 7") && t_msg_has("NaN"));
     x[7] = INFINITY;
     CHECK_OK(ft_audio_write_wav(tpath("inf.wav"), x, 16, 8000, 32));
     CHECK_ERR(ft_audio_load(tpath("inf.wav"), NULL, &a), FT_EFORMAT);
@@ -176,20 +168,20 @@ static void test_bad_audio(void) {
     o = ft_audio_opts_default();
     o.on_clip = FT_AUDIO_FAIL;
     CHECK_ERR(ft_audio_load(tpath("clip.wav"), &o, &a), FT_EFORMAT);
-    CHECK(msg_has("clip.wav") && msg_has("sample 7"));
+    CHECK(t_msg_has("clip.wav") && t_msg_has("sample 7"));
     /* sample rate mismatch: refused when resampling is off, converted when on */
     o = ft_audio_opts_default();
     o.target_rate = 16000;
     o.resample = false;
     CHECK_ERR(ft_audio_load(tpath("pcm16.wav"), &o, &a), FT_EINVAL);
-    CHECK(msg_has("pcm16.wav") && msg_has("8000 Hz") && msg_has("16000 Hz"));
+    CHECK(t_msg_has("pcm16.wav") && t_msg_has("8000 Hz") && t_msg_has("16000 Hz"));
     o.resample = true;
     CHECK_OK(ft_audio_load(tpath("pcm16.wav"), &o, &a));
     CHECK(a.n == 200 && a.sample_rate == 16000 && a.file_rate == 8000);
     ft_audio_free(&a);
     /* missing file */
     CHECK_ERR(ft_audio_load(tpath("nope.wav"), NULL, &a), FT_ENOTFOUND);
-    CHECK(msg_has("nope.wav"));
+    CHECK(t_msg_has("nope.wav"));
     /* every prefix of a valid file fails cleanly or decodes fewer samples, never crashes */
     int n = 64;
     wav_header(&w, 1, 1, 8000, 16, (uint32_t)n * 2);
@@ -229,7 +221,7 @@ static void test_bad_headers(void) {
             continue;
         }
         CHECKF(st == FT_EFORMAT || st == FT_EUNSUPPORTED, "%s: status %d (%s)", cases[c].name, (int)st, st ? ft_errmsg() : "loaded");
-        if (st) CHECK(msg_has(cases[c].name));
+        if (st) CHECK(t_msg_has(cases[c].name));
         else ft_audio_free(&a);
     }
     /* a RIFF file that is not WAVE */
@@ -238,7 +230,7 @@ static void test_bad_headers(void) {
     for (int k = 0; k < 20; k++) put_sample(&w, 16, 0.1);
     write_raw(tpath("avi.wav"), &w);
     CHECK_ERR(ft_audio_load(tpath("avi.wav"), NULL, &a), FT_EFORMAT);
-    CHECK(msg_has("avi.wav"));
+    CHECK(t_msg_has("avi.wav"));
     /* integer PCM at full scale: kept as it is and counted (the recording itself clipped) */
     wav_header(&w, 1, 1, 8000, 16, 20);
     for (int k = 0; k < 10; k++) put_sample(&w, 16, k == 3 ? 1.0 : k == 4 ? -1.0 : 0.1);
@@ -256,7 +248,7 @@ static void test_bad_headers(void) {
         CHECK_OK(ft_write_file_atomic(csv, path, strlen(path)));
         snprintf(spec, sizeof spec, "wav-manifest:%s:rate=16000", csv);
         ft_dataset *ds = NULL;
-        CHECK(ft_dataset_open(spec, &ds) != FT_OK && msg_has(bad[b]) && msg_has(want[b]));
+        CHECK(ft_dataset_open(spec, &ds) != FT_OK && t_msg_has(bad[b]) && t_msg_has(want[b]));
         ft_dataset_free(ds);
     }
 }
@@ -401,12 +393,12 @@ static void test_features(void) {
     o = ft_feature_opts_default();
     o.f_max = 9000;
     CHECK_ERR(ft_features_new(&o, &f), FT_EINVAL);
-    CHECK(msg_has("fmax"));
+    CHECK(t_msg_has("fmax"));
     o = ft_feature_opts_default();
     o.center = false;
     CHECK_OK(ft_features_new(&o, &f));
     CHECK_ERR(ft_features_compute_alloc(f, x, 100, &out, &T), FT_EINVAL);
-    CHECK(msg_has("too few"));
+    CHECK(t_msg_has("too few"));
     ft_features_free(f);
 }
 
@@ -420,7 +412,7 @@ static void write_tone(const char *path, int rate, double freq, double secs, dou
 
 static void test_datasets(void) {
     char d[512];
-    snprintf(d, sizeof d, "%s/kws", tmpdir);
+    snprintf(d, sizeof d, "%s/kws", t_tmpdir);
     mkdir(d, 0755);
     mkdir(tpath("kws/no"), 0755);
     mkdir(tpath("kws/yes"), 0755);
@@ -505,7 +497,7 @@ static void test_datasets(void) {
         CHECK_OK(ft_audio_dataset_example(ds, tpath("kws/yes/a.wav"), x2));
         CHECK(memcmp(x, x2, sizeof(float) * ds->x_numel) == 0);
         CHECK_ERR(ft_audio_dataset_example(ds, tpath("kws/yes/readme.txt"), x2), FT_EFORMAT);
-        CHECK(msg_has("readme.txt"));
+        CHECK(t_msg_has("readme.txt"));
         free(x2);
         free(x);
         ft_dataset_free(ds);
@@ -523,17 +515,17 @@ static void test_datasets(void) {
     CHECK_OK(ft_write_file_atomic(tpath("bad/x/zbroken.wav"), "", 0));
     snprintf(spec, sizeof spec, "wav:%s", tpath("bad"));
     /* files are decoded in parallel; the first bad one in order is reported */
-    CHECK(ft_dataset_open(spec, &ds) != FT_OK && msg_has("broken.wav") && !strstr(ft_errmsg(), "zbroken"));
+    CHECK(ft_dataset_open(spec, &ds) != FT_OK && t_msg_has("broken.wav") && !strstr(ft_errmsg(), "zbroken"));
     snprintf(spec, sizeof spec, "wav:%s:rate=8000:resample=0", d);
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
-    CHECK(msg_has("yes/a.wav") && msg_has("resampling is off"));
+    CHECK(t_msg_has("yes/a.wav") && t_msg_has("resampling is off"));
     /* spec errors */
     snprintf(spec, sizeof spec, "wav:%s:n_mels=abc", d);
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
-    CHECK(msg_has("n_mels=abc"));
+    CHECK(t_msg_has("n_mels=abc"));
     snprintf(spec, sizeof spec, "wav:%s:bogus=1", d);
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
-    CHECK(msg_has("unknown option 'bogus'"));
+    CHECK(t_msg_has("unknown option 'bogus'"));
     CHECK_ERR(ft_dataset_open("wav:/nonexistent/dir", &ds), FT_ENOTFOUND);
     /* white noise lands at the chosen SNR (signal power over the clip's own samples) */
     snprintf(spec, sizeof spec, "wav:%s:rate=16000:clip=0.5:features=wave:noise=1:snr=10", d);
@@ -600,7 +592,7 @@ static void test_fsdd(void) {
     const char *rel = t_shared("FSDD audio");
     if (!rel) return;
     char sh[PATH_MAX];
-    if (!realpath(rel, sh)) { CHECK(!"realpath of the shared folder"); return; } /* the manifest lives in tmpdir */
+    if (!realpath(rel, sh)) { CHECK(!"realpath of the shared folder"); return; } /* the manifest lives in t_tmpdir */
     static char man[10 * (PATH_MAX + 64) + 16];
     size_t ml = (size_t)snprintf(man, sizeof man, "path,label\n");
     for (int d = 0; d < 10; d++)
@@ -624,8 +616,7 @@ static void test_fsdd(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_audio_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    if (!t_tmpdir_make("audio")) return 1;
     test_pcm_widths();
     test_bad_audio();
     test_bad_headers();
@@ -634,8 +625,6 @@ int main(void) {
     test_features();
     test_datasets();
     test_fsdd();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    t_tmpdir_remove();
     TEST_END();
 }

@@ -4,24 +4,6 @@
  * exports like any graph model, and bad inputs fail with a clear message. */
 #include "test.h"
 
-static ft_status forward(ft_model *m, const float *x, int64_t n, float *out, int64_t *out_numel) {
-    ft_graph *g = ft_graph_new(m->params);
-    int64_t shape[FT_MAX_DIMS] = {n}, per = 1;
-    for (int d = 0; d < m->in_ndim; d++) { shape[d + 1] = m->in_shape[d]; per *= m->in_shape[d]; }
-    ft_node *in = ft_input(g, "x", m->in_dtype, m->in_ndim + 1, shape);
-    ft_node *y = m->arch->build(m, g, in, false);
-    ft_node_keep(y);
-    ft_status s = ft_graph_plan(g, NULL, false);
-    if (!s) s = ft_graph_set_input(g, in, x, (size_t)(n * per) * 4);
-    if (!s) s = ft_graph_forward(g);
-    if (!s) {
-        memcpy(out, y->val, (size_t)y->numel * 4);
-        if (out_numel) *out_numel = y->numel;
-    }
-    ft_graph_free(g);
-    return s;
-}
-
 /* first: [4] -> linear 6 -> relu; second: [2, 3] -> flatten -> linear 3 (its head, labels). */
 static const char *cfg_a =
     "{\"arch\":\"graph\",\"input\":{\"shape\":[4]},\"preprocess\":{\"sample_rate\":16000},"
@@ -57,10 +39,10 @@ int main(void) {
     /* chain(x) == b(0.5 * a(x) + 1) */
     float x[3 * 4], ya[3 * 6], yb[3 * 3], yc[3 * 3];
     for (int i = 0; i < 12; i++) x[i] = (float)((i * 37) % 11) / 5.0f - 1.0f;
-    CHECK_OK(forward(a, x, 3, ya, NULL));
+    CHECK_OK(t_model_forward(a, x, 3, ya, NULL));
     for (int i = 0; i < 18; i++) ya[i] = 0.5f * ya[i] + 1.0f;
-    CHECK_OK(forward(b, ya, 3, yb, NULL));
-    CHECK_OK(forward(c, x, 3, yc, NULL));
+    CHECK_OK(t_model_forward(b, ya, 3, yb, NULL));
+    CHECK_OK(t_model_forward(c, x, 3, yc, NULL));
     CHECK(t_close(yc, yb, 9, 1e-6, 1e-6, "chain vs the two models"));
     /* Freezing the front by glob; a new head keeps the chain intact. */
     CHECK_OK(ft_model_select_trainable(c, NULL, "front.*"));
@@ -77,7 +59,7 @@ int main(void) {
     CHECK_OK(ft_model_chain(a, b, &o, &c));
     if (c) {
         float yt[9];
-        CHECK_OK(forward(c, x, 3, yt, NULL));
+        CHECK_OK(t_model_forward(c, x, 3, yt, NULL));
         for (int i = 0; i < 9; i++) yb[i] *= 2;
         CHECK(t_close(yt, yb, 9, 1e-6, 1e-6, "tail"));
         CHECK(!strstr(c->config_json, "\"labels\""));

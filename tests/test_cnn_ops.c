@@ -16,134 +16,11 @@
 
 /* ---------------- finite differences ---------------- */
 
-#define MAXT 10
-typedef struct { int64_t shape[4]; char kind; } tspec; /* 'p' trainable, 'f' frozen, 'b' buffer, 'i' input */
-typedef ft_node *(*build_fn)(ft_graph *g, ft_node **in);
-typedef void (*init_fn)(int k, float *v, int64_t n);
-
-typedef struct {
-    ft_params *ps;
-    ft_graph *g;
-    ft_node *in[MAXT], *out, *gout, *loss;
-    int pidx[MAXT];
-    float *data[MAXT], *gvals;
-    int nt;
-} harness;
-
-static int ndim_of(const tspec *t) { int d = 0; while (d < 4 && t->shape[d]) d++; return d; }
-
-static double loss_of(harness *h) {
-    CHECK_OK(ft_graph_forward(h->g));
-    double s = 0;
-    for (int64_t i = 0; i < h->out->numel; i++) s += (double)h->out->val[i] * h->gvals[i];
-    return s;
-}
-
-static int setup(harness *h, int nt, const tspec *ts, build_fn fn, init_fn init, uint64_t seed) {
-    memset(h, 0, sizeof *h);
-    h->nt = nt;
-    h->ps = ft_params_new();
-    char name[16];
-    for (int k = 0; k < nt; k++) {
-        snprintf(name, sizeof name, "t%d", k);
-        h->pidx[k] = -1;
-        if (ts[k].kind == 'b') h->pidx[k] = ft_params_add_buffer(h->ps, name, ndim_of(&ts[k]), ts[k].shape);
-        else if (ts[k].kind != 'i') h->pidx[k] = ft_params_add(h->ps, name, ndim_of(&ts[k]), ts[k].shape);
-    }
-    CHECK_OK(ft_params_finalize(h->ps));
-    ft_pcg32 r;
-    ft_pcg32_seed(&r, seed, 3);
-    for (int k = 0; k < nt; k++) {
-        int64_t n = ft_shape_numel(ndim_of(&ts[k]), ts[k].shape);
-        float *v = h->pidx[k] >= 0 ? ft_params_value(h->ps, h->pidx[k]) : (h->data[k] = malloc((size_t)n * 4));
-        for (int64_t i = 0; i < n; i++) v[i] = 2 * ft_pcg32_uniform(&r) - 1;
-        if (init) init(k, v, n);
-        if (ts[k].kind == 'f') h->ps->p[h->pidx[k]].trainable = false;
-    }
-    CHECK_OK(ft_params_alloc_grads(h->ps));
-    h->g = ft_graph_new(h->ps);
-    for (int k = 0; k < nt; k++)
-        h->in[k] = h->pidx[k] >= 0 ? ft_param_at(h->g, h->pidx[k]) : ft_input(h->g, "x", FT_F32, ndim_of(&ts[k]), ts[k].shape);
-    h->out = fn(h->g, h->in);
-    if (!h->out) return 0;
-    h->gout = ft_input(h->g, "gout", FT_F32, h->out->ndim, h->out->shape);
-    h->loss = ft_sum(h->g, ft_mul(h->g, h->out, h->gout), FT_ALL_DIMS, false);
-    ft_node_keep(h->out);
-    if (ft_graph_plan(h->g, h->loss, true)) { fprintf(stderr, "plan: %s\n", ft_errmsg()); return 0; }
-    h->gvals = malloc((size_t)h->out->numel * 4);
-    for (int64_t i = 0; i < h->out->numel; i++) h->gvals[i] = 2 * ft_pcg32_uniform(&r) - 1;
-    ft_graph_set_input(h->g, h->gout, h->gvals, (size_t)h->out->numel * 4);
-    for (int k = 0; k < nt; k++)
-        if (h->data[k]) ft_graph_set_input(h->g, h->in[k], h->data[k], (size_t)h->in[k]->numel * 4);
-    return 1;
-}
-
-static void teardown(harness *h) {
-    ft_graph_free(h->g);
-    ft_params_free(h->ps);
-    for (int k = 0; k < h->nt; k++) free(h->data[k]);
-    free(h->gvals);
-}
+typedef t_tspec tspec; /* 'p' trainable, 'f' frozen, 'b' buffer, 'i' input: tests/test.h */
 
 /* tol <= 0: compare fast and reference kernels only (cases too large for finite differences). */
-static void check_op(const char *name, int nt, const tspec *ts, build_fn fn, init_fn init, double tol) {
-    harness h;
-    if (!setup(&h, nt, ts, fn, init, 42)) {
-        CHECKF(0, "%s: setup: %s", name, ft_graph_status(h.g) ? "build error" : ft_errmsg());
-        teardown(&h);
-        return;
-    }
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    int64_t G = (int64_t)h.ps->grad_total;
-    float *fast_grad = malloc((size_t)(G ? G : 1) * 4), *fast_out = malloc((size_t)h.out->numel * 4);
-    if (G) memcpy(fast_grad, h.ps->grad, (size_t)G * 4);
-    memcpy(fast_out, h.out->val, (size_t)h.out->numel * 4);
-    ft_set_reference_kernels(true);
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    ft_set_reference_kernels(false);
-    CHECKF(t_close(fast_out, h.out->val, h.out->numel, 1e-5, 1e-5, name), "%s: fast forward != reference", name);
-    /* Per parameter, the absolute tolerance scales with the gradient's largest entry: a
-     * weight gradient sums thousands of products, and an entry that cancels to near zero
-     * carries the rounding of the large partial sums (BLAS kernels for other core types
-     * sum in other orders). */
-    for (int i = 0; i < h.ps->n; i++) {
-        const ft_param_info *pi = &h.ps->p[i];
-        if (pi->grad_offset < 0) continue;
-        const float *ref = h.ps->grad + pi->grad_offset;
-        double big = 0;
-        for (int64_t j = 0; j < pi->numel; j++) big = fmax(big, fabs(ref[j]));
-        CHECKF(t_close(fast_grad + pi->grad_offset, ref, pi->numel, 1e-4, 1e-5 * fmax(1.0, big), name),
-               "%s: fast backward != reference (%s)", name, pi->name);
-    }
-    const double step = 1e-3;
-    int bad = 0, checked = 0;
-    for (int k = 0; k < nt && tol > 0; k++) {
-        if (ts[k].kind != 'p') continue;
-        int i = h.pidx[k];
-        float *v = ft_params_value(h.ps, i);
-        const float *gr = fast_grad + h.ps->p[i].grad_offset;
-        int64_t n = h.ps->p[i].numel, stride = n > 24 ? n / 24 : 1;
-        for (int64_t e = 0; e < n; e += stride) {
-            float keep = v[e];
-            v[e] = keep + (float)step;
-            double lp = loss_of(&h);
-            v[e] = keep - (float)step;
-            double lm = loss_of(&h);
-            v[e] = keep;
-            double fd = (lp - lm) / (2 * step);
-            checked++;
-            if (fabs(fd - gr[e]) > tol * (1 + fabs(fd)) && bad++ < 3)
-                fprintf(stderr, "  %s: d/d t%d[%lld]: analytic %.6g, finite diff %.6g\n", name, k, (long long)e, gr[e], fd);
-        }
-    }
-    if (tol > 0) CHECKF(bad == 0, "%s: %d of %d gradient entries disagree with finite differences", name, bad, checked);
-    free(fast_grad);
-    free(fast_out);
-    teardown(&h);
+static void check_op(const char *name, int nt, const tspec *ts, t_build_fn fn, t_init_fn init, double tol) {
+    t_spec_check(name, nt, ts, fn, init, tol, 24, true);
 }
 
 /* ---- builders for the FD cases ---- */
@@ -506,24 +383,21 @@ static void run_case(const ft_safetensors *st, const char *cname, bool reference
     json_decref(meta);
 }
 
+static void torch_case(const ft_safetensors *st, const char *c, void *ctx) {
+    run_case(st, c, false, false);
+    run_case(st, c, true, false);
+    if (!strncmp(c, "bn_eval", 7)) {
+        run_case(st, c, false, true);
+        run_case(st, c, true, true);
+    }
+}
+
 static void torch_cases(void) {
     ft_safetensors *st = NULL;
     CHECK_OK(ft_st_open("tests/fixtures/cnn_ops.safetensors", &st));
     if (!st) return;
-    const char *cases = ft_st_meta(st, "cases");
-    CHECK(cases != NULL);
-    int n = 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", cases ? cases : "");
-    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-        run_case(st, c, false, false);
-        run_case(st, c, true, false);
-        if (!strncmp(c, "bn_eval", 7)) {
-            run_case(st, c, false, true);
-            run_case(st, c, true, true);
-        }
-        n++;
-    }
+    CHECK(ft_st_meta(st, "cases") != NULL);
+    int n = t_each_case(st, "cases", torch_case, NULL);
     printf("%d PyTorch CNN op cases checked (fast and reference kernels)\n", n);
     CHECK(n >= 40);
     ft_st_close(st);
@@ -595,26 +469,26 @@ static void pruning(void) {
 static void zero_alloc(void) {
     const tspec ts[] = {{{2, 3, 12, 12}, 'i'}, {{4, 3, 3, 3}, 'p'}, {{4}, 'p'}, {{4}, 'p'}, {{4, 1, 3, 3}, 'p'},
                         {{4, 4, 1, 1}, 'p'}, {{4}, 'b'}, {{4}, 'b'}, {{3, 4}, 'p'}};
-    harness h;
-    if (!setup(&h, 9, ts, b_mini, init_mini, 9)) { CHECKF(0, "zero_alloc: setup"); teardown(&h); return; }
-    CHECKF(h.g && ft_graph_stats(h.g).arena_bytes > 0, "arena planned");
-    float *rm = ft_params_value(h.ps, h.pidx[6]);
+    t_spec_case h;
+    if (!t_spec_setup(&h, 9, ts, b_mini, init_mini, 9)) { CHECKF(0, "zero_alloc: setup"); t_spec_free(&h); return; }
+    CHECKF(h.t.g && ft_graph_stats(h.t.g).arena_bytes > 0, "arena planned");
+    float *rm = ft_params_value(h.t.ps, h.pidx[6]);
     float rm0 = rm[0];
-    CHECK_OK(ft_graph_forward(h.g));
-    CHECK_OK(ft_graph_backward(h.g));
+    CHECK_OK(ft_graph_forward(h.t.g));
+    CHECK_OK(ft_graph_backward(h.t.g));
     float rm1 = rm[0];
     CHECKF(rm1 != rm0, "running mean moves in a training forward");
     uint64_t before = ft_alloc_count();
     for (int step = 0; step < 3; step++) {
-        CHECK_OK(ft_graph_forward(h.g));
-        CHECK_OK(ft_graph_backward(h.g));
+        CHECK_OK(ft_graph_forward(h.t.g));
+        CHECK_OK(ft_graph_backward(h.t.g));
     }
     CHECKF(ft_alloc_count() == before, "a CNN step allocated %llu times", (unsigned long long)(ft_alloc_count() - before));
     /* r_k = (1-m) r_{k-1} + m mu with the same batch: r_4 - mu = (1-m)^3 (r_1 - mu) */
     double mu = (rm1 - 0.9 * rm0) / 0.1; /* the batch mean, from r1 = 0.9 r0 + 0.1 mu */
     double want = mu + 0.729 * (rm1 - mu);
     CHECKF(fabs(rm[0] - want) < 1e-4 * (1 + fabs(want)), "running mean after 4 forwards: %g, want %g", rm[0], want);
-    teardown(&h);
+    t_spec_free(&h);
 }
 
 /* An eval plan uses the running stats and leaves them alone; a frozen_stats node in a

@@ -576,19 +576,17 @@ static void check_word_pieces(void) {
     ft_ctc_vocab_free(voc, nv);
 }
 
+static void torch_cases_of(const ft_safetensors *st, const char *c, void *ctx) {
+    torch_case(st, c, false);
+    torch_case(st, c, true);
+}
+
 int main(void) {
     ft_set_num_threads(2);
     ft_safetensors *st = NULL;
     CHECK_OK(ft_st_open("tests/fixtures/ctc.safetensors", &st));
     if (st) {
-        const char *cases = ft_st_meta(st, "cases");
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%s", cases ? cases : "");
-        int n = 0;
-        for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save), n++) {
-            torch_case(st, c, false);
-            torch_case(st, c, true);
-        }
+        int n = t_each_case(st, "cases", torch_cases_of, NULL);
         CHECK(n >= 8);
         int d = decode_cases(st);
         CHECK(d >= 8);

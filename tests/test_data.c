@@ -75,12 +75,6 @@ static void write_idx_pair(const char *img, const char *lab, uint32_t n, uint32_
     free(bi); free(bl);
 }
 
-static bool msg_has(const char *s) {
-    if (strstr(ft_errmsg(), s)) return true;
-    fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", ft_errmsg(), s);
-    return false;
-}
-
 static void check_idx_content(ft_dataset *ds, uint32_t n, uint32_t rows, uint32_t cols) {
     CHECK(ds->n == n);
     CHECK(ds->x_dtype == FT_F32 && ds->x_ndim == 3);
@@ -142,30 +136,30 @@ static void test_idx_broken(void) {
     write_bytes(tpath("magic_img"), b, li, false);
     free(b);
     CHECK_ERR(ft_dataset_idx(tpath("magic_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("magic_img")) && msg_has("magic"));
+    CHECK(t_msg_has(tpath("magic_img")) && t_msg_has("magic"));
     CHECK(ds == NULL);
     b = idx_labels(0x803, 5, &ll);
     write_bytes(tpath("magic_lab"), b, ll, true);
     free(b);
     CHECK_ERR(ft_dataset_idx(img, tpath("magic_lab"), 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("magic_lab")) && msg_has("magic"));
+    CHECK(t_msg_has(tpath("magic_lab")) && t_msg_has("magic"));
 
     /* Counts differ. */
     b = idx_labels(0x801, 6, &ll);
     write_bytes(tpath("six_lab"), b, ll, false);
     free(b);
     CHECK_ERR(ft_dataset_idx(img, tpath("six_lab"), 0, &ds), FT_EFORMAT);
-    CHECK(msg_has("5 images") && msg_has("6 labels"));
+    CHECK(t_msg_has("5 images") && t_msg_has("6 labels"));
     CHECK_ERR(ft_dataset_idx(img, tpath("six_lab"), 3, &ds), FT_EFORMAT); /* also with a limit */
 
     /* Truncated plain pixels, truncated header, trailing data. */
     b = idx_images(0x803, 5, 5, 28, 28, &li);
     write_bytes(tpath("trunc_img"), b, li - 10, false);
     CHECK_ERR(ft_dataset_idx(tpath("trunc_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("trunc_img")) && msg_has("truncated"));
+    CHECK(t_msg_has(tpath("trunc_img")) && t_msg_has("truncated"));
     write_bytes(tpath("hdr_img"), b, 9, false);
     CHECK_ERR(ft_dataset_idx(tpath("hdr_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("hdr_img")));
+    CHECK(t_msg_has(tpath("hdr_img")));
     write_bytes(tpath("empty_img"), b, 0, false);
     CHECK_ERR(ft_dataset_idx(tpath("empty_img"), lab, 0, &ds), FT_EFORMAT);
     /* With a limit, only the first examples are read, so a truncated tail is fine. */
@@ -177,7 +171,7 @@ static void test_idx_broken(void) {
     write_bytes(tpath("long_img"), longer, li + 3, false);
     free(longer);
     CHECK_ERR(ft_dataset_idx(tpath("long_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("long_img")) && msg_has("trailing"));
+    CHECK(t_msg_has(tpath("long_img")) && t_msg_has("trailing"));
 
     /* Truncated gzip: cut the compressed file in half. */
     write_bytes(tpath("gz_img"), b, li, true);
@@ -185,16 +179,16 @@ static void test_idx_broken(void) {
     uint8_t *g = read_all(tpath("gz_img"), &gl);
     write_bytes(tpath("gztrunc_img"), g, gl / 2, false);
     CHECK_ERR(ft_dataset_idx(tpath("gztrunc_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("gztrunc_img")));
+    CHECK(t_msg_has(tpath("gztrunc_img")));
     /* Only the 8-byte gzip trailer missing (all data present): still an error. */
     write_bytes(tpath("gznotrail_img"), g, gl - 8, false);
     CHECK_ERR(ft_dataset_idx(tpath("gznotrail_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("gznotrail_img")));
+    CHECK(t_msg_has(tpath("gznotrail_img")));
     /* Corrupt gzip: garbage in the middle of the deflate stream. */
     for (size_t k = 20; k < gl - 12 && k < 60; k++) g[k] ^= 0x5a;
     write_bytes(tpath("gzbad_img"), g, gl, false);
     CHECK_ERR(ft_dataset_idx(tpath("gzbad_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has(tpath("gzbad_img")));
+    CHECK(t_msg_has(tpath("gzbad_img")));
     free(g);
     free(b);
 
@@ -207,17 +201,17 @@ static void test_idx_broken(void) {
     write_bytes(tpath("huge_lab"), b, ll, false);
     free(b);
     CHECK_ERR(ft_dataset_idx(tpath("huge_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has("truncated"));
+    CHECK(t_msg_has("truncated"));
     CHECK_ERR(ft_dataset_idx(img, tpath("huge_lab"), 0, &ds), FT_EFORMAT);
     /* Zero-sized images. */
     b = idx_images(0x803, 5, 5, 0, 28, &li);
     write_bytes(tpath("zero_img"), b, li, false);
     free(b);
     CHECK_ERR(ft_dataset_idx(tpath("zero_img"), lab, 0, &ds), FT_EFORMAT);
-    CHECK(msg_has("size"));
+    CHECK(t_msg_has("size"));
     /* Missing file. */
     CHECK_ERR(ft_dataset_idx(tpath("nope_img"), lab, 0, &ds), FT_ENOTFOUND);
-    CHECK(msg_has(tpath("nope_img")));
+    CHECK(t_msg_has(tpath("nope_img")));
     CHECK(ds == NULL);
 }
 
@@ -267,7 +261,7 @@ static void test_fashion_real(void) {
     snprintf(spec, sizeof spec, "fashion-mnist:%s:validation", dir);
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
     CHECK_ERR(ft_dataset_open("fashion-mnist:/nonexistent/dir", &ds), FT_ENOTFOUND);
-    CHECK(msg_has("/nonexistent/dir/train-"));
+    CHECK(t_msg_has("/nonexistent/dir/train-"));
 }
 
 /* ---- mnist json ---- */
@@ -328,11 +322,11 @@ static void test_mnist_json_small(void) {
     }
     /* Too few images per class. */
     CHECK_ERR(ft_dataset_mnist_json(dir, 1, 3, &ds), FT_EINVAL);
-    CHECK(msg_has("0.json") && msg_has("3 images"));
+    CHECK(t_msg_has("0.json") && t_msg_has("3 images"));
     CHECK_ERR(ft_dataset_mnist_json(dir, 3, 0, &ds), FT_EINVAL);
     CHECK_ERR(ft_dataset_mnist_json(dir, -1, 1, &ds), FT_EINVAL);
     CHECK_ERR(ft_dataset_mnist_json(tpath("mj_missing"), 0, 1, &ds), FT_ENOTFOUND);
-    CHECK(msg_has("mj_missing/0.json"));
+    CHECK(t_msg_has("mj_missing/0.json"));
     CHECK(ds == NULL);
 
     /* Broken files, one at a time in digit 4's place. */
@@ -346,7 +340,7 @@ static void test_mnist_json_small(void) {
     for (size_t t = 0; t < sizeof bad_json / sizeof *bad_json; t++) {
         write_text(p4, bad_json[t]);
         CHECK_ERR(ft_dataset_mnist_json(dir, 0, 1, &ds), FT_EFORMAT);
-        CHECK(msg_has("4.json"));
+        CHECK(t_msg_has("4.json"));
     }
     /* A string and an out-of-range value in a full-size array. */
     for (int t = 0; t < 2; t++) {
@@ -356,7 +350,7 @@ static void test_mnist_json_small(void) {
         fprintf(f, "]}");
         fclose(f);
         CHECK_ERR(ft_dataset_mnist_json(dir, 0, 1, &ds), FT_EFORMAT);
-        CHECK(msg_has("data[100]"));
+        CHECK(t_msg_has("data[100]"));
     }
     write_mj_dir(dir, 3);
 }
@@ -596,7 +590,7 @@ static void test_subset_split(void) {
 static void test_spec_errors(void) {
     ft_dataset *ds = NULL;
     CHECK_ERR(ft_dataset_open("bogus:thing", &ds), FT_EINVAL);
-    CHECK(msg_has("bogus:thing"));
+    CHECK(t_msg_has("bogus:thing"));
     CHECK_ERR(ft_dataset_open("csv:", &ds), FT_EINVAL);
     CHECK_ERR(ft_dataset_open("mnist-json:", &ds), FT_EINVAL);
     CHECK_ERR(ft_dataset_open("fashion-mnist:", &ds), FT_EINVAL);

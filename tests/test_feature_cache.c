@@ -184,8 +184,6 @@ static ft_dataset make_blobs(int64_t n, count_impl *impl) {
     return d;
 }
 
-static char tmpdir[256];
-
 /* Frozen first layer (and layer norm); dropout after it runs in the head part. */
 static ft_model *model(const char *trainable) {
     ft_model *m = NULL;
@@ -221,7 +219,7 @@ static int read_losses(const char *dir, double *out, int max) {
 
 static void run(const char *name, const char *trainable, bool no_cache, bool augments, int workers, run_out *o) {
     char dir[400];
-    snprintf(dir, sizeof dir, "%s/%s", tmpdir, name);
+    snprintf(dir, sizeof dir, "%s/%s", t_tmpdir, name);
     ft_model *m = model(trainable);
     count_impl ti = {0}, vi = {0};
     ft_dataset train = make_blobs(95, &ti), val = make_blobs(31, &vi);
@@ -310,13 +308,10 @@ static void test_runner(void) {
 
 int main(void) {
     ft_set_num_threads(2);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_fcache_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    if (!t_tmpdir_make("fcache")) return 1;
     test_frontier();
     test_frontier_math();
     test_runner();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    t_tmpdir_remove();
     TEST_END();
 }

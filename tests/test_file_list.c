@@ -10,30 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmpdir[256];
-
-static const char *tpath(const char *name) {
-    static char buf[16][512];
-    static int k;
-    char *p = buf[k++ % 16];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
-
 static void touch(const char *name) {
-    FILE *f = fopen(tpath(name), "wb");
+    FILE *f = fopen(t_tmp(name), "wb");
     if (!f) { perror(name); exit(2); }
     fclose(f);
 }
 
 static void mkdir_t(const char *name) {
-    if (mkdir(tpath(name), 0755) && errno != EEXIST) { perror(name); exit(2); }
-}
-
-static bool msg_has(const char *s) {
-    if (strstr(ft_errmsg(), s)) return true;
-    fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", ft_errmsg(), s);
-    return false;
+    if (mkdir(t_tmp(name), 0755) && errno != EEXIST) { perror(name); exit(2); }
 }
 
 /* What a walk saw, one line per call: "file <rel> <label>", "dangling <rel>", "other <rel>",
@@ -83,27 +67,27 @@ static void test_list_dir(void) {
     char rel[64];
     for (int k = 0; k < 8; k++) { snprintf(rel, sizeof rel, "ls/%s", names[k]); touch(rel); }
     fl_names L;
-    CHECK_OK(fl_list_dir(tpath("ls"), &L));
+    CHECK_OK(fl_list_dir(t_tmp("ls"), &L));
     /* strcmp order, hidden names left out. */
     const char *want[] = {"10", "9", "B", "Z", "a", "a2", "b", "empty"};
     CHECKF(L.n == 8, "%d names", L.n);
     for (int k = 0; k < L.n && k < 8; k++) CHECKF(!strcmp(L.v[k], want[k]), "%d: %s, want %s", k, L.v[k], want[k]);
     fl_names_free(&L);
     CHECK(L.n == 0 && !L.v);
-    CHECK_OK(fl_list_dir(tpath("ls/empty"), &L));
+    CHECK_OK(fl_list_dir(t_tmp("ls/empty"), &L));
     CHECK(L.n == 0);
     fl_names_free(&L);
-    CHECK_ERR(fl_list_dir(tpath("ls/missing"), &L), FT_ENOTFOUND);
-    CHECK(msg_has("ls/missing: no such folder"));
+    CHECK_ERR(fl_list_dir(t_tmp("ls/missing"), &L), FT_ENOTFOUND);
+    CHECK(t_msg_has("ls/missing: no such folder"));
     CHECK(L.n == 0 && !L.v);
-    CHECK_ERR(fl_list_dir(tpath("ls/a"), &L), FT_EINVAL);
-    CHECK(msg_has("ls/a: not a folder"));
+    CHECK_ERR(fl_list_dir(t_tmp("ls/a"), &L), FT_EINVAL);
+    CHECK(t_msg_has("ls/a: not a folder"));
     if (geteuid() != 0) {
         mkdir_t("ls/locked");
-        chmod(tpath("ls/locked"), 0);
-        CHECK_ERR(fl_list_dir(tpath("ls/locked"), &L), FT_EIO);
-        CHECK(msg_has("ls/locked: cannot list: "));
-        chmod(tpath("ls/locked"), 0755);
+        chmod(t_tmp("ls/locked"), 0);
+        CHECK_ERR(fl_list_dir(t_tmp("ls/locked"), &L), FT_EIO);
+        CHECK(t_msg_has("ls/locked: cannot list: "));
+        chmod(t_tmp("ls/locked"), 0755);
     } else {
         printf("note: running as root, an unlistable folder cannot be made; that case is not checked\n");
     }
@@ -122,11 +106,11 @@ static void test_walk(void) {
     touch("w/sub/x.wav");
     touch("w/sub/deeper/y.wav");
     touch("w/a_dir/c.wav");
-    CHECK(symlink(tpath("w/nowhere"), tpath("w/dangling")) == 0);
-    CHECK(mkfifo(tpath("w/fifo"), 0644) == 0);
+    CHECK(symlink(t_tmp("w/nowhere"), t_tmp("w/dangling")) == 0);
+    CHECK(mkfifo(t_tmp("w/fifo"), 0644) == 0);
     seen s = {0};
     fl_walker w = {.file = on_file, .ctx = &s};
-    CHECK_OK(fl_walk(tpath("w"), "top", 7, &w));
+    CHECK_OK(fl_walk(t_tmp("w"), "top", 7, &w));
     const char *want = "file top/b.wav 7\ndangling top/dangling\nother top/fifo\nfile top/z.wav 7\n"
                        "file top/a_dir/c.wav 7\nfile top/sub/x.wav 7\nfile top/sub/deeper/y.wav 7\n";
     CHECKF(!strcmp(s.log, want), "walk saw:\n%s", s.log);
@@ -134,25 +118,25 @@ static void test_walk(void) {
     /* A failing callback stops the walk with its status and message. */
     seen s2 = {.fail_at = 2};
     w.ctx = &s2;
-    CHECK_ERR(fl_walk(tpath("w"), "top", 0, &w), FT_EIO);
-    CHECK(msg_has("stop at top/dangling"));
+    CHECK_ERR(fl_walk(t_tmp("w"), "top", 0, &w), FT_EIO);
+    CHECK(t_msg_has("stop at top/dangling"));
     CHECK(s2.files == 2);
 
     /* Missing folder, and a file given as the folder. */
-    CHECK_ERR(fl_walk(tpath("w/missing"), "m", 0, &w), FT_ENOTFOUND);
-    CHECK(msg_has("w/missing: no such folder"));
-    CHECK_ERR(fl_walk(tpath("w/b.wav"), "m", 0, &w), FT_EINVAL);
-    CHECK(msg_has("w/b.wav: not a folder"));
+    CHECK_ERR(fl_walk(t_tmp("w/missing"), "m", 0, &w), FT_ENOTFOUND);
+    CHECK(t_msg_has("w/missing: no such folder"));
+    CHECK_ERR(fl_walk(t_tmp("w/b.wav"), "m", 0, &w), FT_EINVAL);
+    CHECK(t_msg_has("w/b.wav: not a folder"));
 
     /* A symlink loop ends at the depth limit, with the walker's note. */
     mkdir_t("loop");
-    CHECK(symlink(tpath("loop"), tpath("loop/again")) == 0);
+    CHECK(symlink(t_tmp("loop"), t_tmp("loop/again")) == 0);
     seen s3 = {0};
     fl_walker wl = {.file = on_file, .too_deep = " (a symlink loop?)", .ctx = &s3};
-    CHECK_ERR(fl_walk(tpath("loop"), "loop", 0, &wl), FT_EINVAL);
-    CHECK(msg_has("folders nested more than 16 deep (a symlink loop?)"));
+    CHECK_ERR(fl_walk(t_tmp("loop"), "loop", 0, &wl), FT_EINVAL);
+    CHECK(t_msg_has("folders nested more than 16 deep (a symlink loop?)"));
     wl.too_deep = NULL;
-    CHECK_ERR(fl_walk(tpath("loop"), "loop", 0, &wl), FT_EINVAL);
+    CHECK_ERR(fl_walk(t_tmp("loop"), "loop", 0, &wl), FT_EINVAL);
     CHECK(strstr(ft_errmsg(), "nested more than 16 deep") && !strstr(ft_errmsg(), "symlink"));
 }
 
@@ -171,7 +155,7 @@ static void test_walk_classes(void) {
     fl_walker w = {.file = on_file, .root_file = on_root, .class_begin = on_begin, .class_end = on_end,
                    .layout = "<root>/<class>/<file>", .ctx = &s};
     fl_names cls;
-    CHECK_OK(fl_walk_classes(tpath("c"), &w, &cls));
+    CHECK_OK(fl_walk_classes(t_tmp("c"), &w, &cls));
     CHECKF(cls.n == 3, "%d classes", cls.n);
     if (cls.n == 3) CHECK(!strcmp(cls.v[0], "Emu") && !strcmp(cls.v[1], "cat") && !strcmp(cls.v[2], "dog"));
     const char *want = "root readme.txt\nbegin\nend Emu\nbegin\nfile cat/1.wav 1\nfile cat/2.wav 1\nend cat\n"
@@ -181,32 +165,32 @@ static void test_walk_classes(void) {
     /* Without root_file / class hooks the same walk gives only the files. */
     seen s1 = {0};
     fl_walker w1 = {.file = on_file, .layout = "x", .ctx = &s1};
-    CHECK_OK(fl_walk_classes(tpath("c"), &w1, &cls));
+    CHECK_OK(fl_walk_classes(t_tmp("c"), &w1, &cls));
     CHECKF(!strcmp(s1.log, "file cat/1.wav 1\nfile cat/2.wav 1\nfile dog/1.wav 2\n"), "walk saw:\n%s", s1.log);
     fl_names_free(&cls);
 
     /* class_end's failure (the empty class) is the walk's, and no class names come back. */
     seen s2 = {.end_fails = 1};
     w.ctx = &s2;
-    CHECK_ERR(fl_walk_classes(tpath("c"), &w, &cls), FT_EFORMAT);
-    CHECK(msg_has("c/Emu: empty class"));
+    CHECK_ERR(fl_walk_classes(t_tmp("c"), &w, &cls), FT_EFORMAT);
+    CHECK(t_msg_has("c/Emu: empty class"));
     CHECK(cls.n == 0 && !cls.v);
 
     /* No class folders: only files (and a dangling link) in root. */
     mkdir_t("flat");
     touch("flat/a.wav");
-    CHECK(symlink(tpath("flat/none"), tpath("flat/link")) == 0);
+    CHECK(symlink(t_tmp("flat/none"), t_tmp("flat/link")) == 0);
     seen s3 = {0};
     w.ctx = &s3;
-    CHECK_ERR(fl_walk_classes(tpath("flat"), &w, &cls), FT_EFORMAT);
-    CHECK(msg_has("flat: no class folders (expected <root>/<class>/<file>)"));
+    CHECK_ERR(fl_walk_classes(t_tmp("flat"), &w, &cls), FT_EFORMAT);
+    CHECK(t_msg_has("flat: no class folders (expected <root>/<class>/<file>)"));
     CHECKF(!strcmp(s3.log, "root a.wav\nroot link\n"), "walk saw:\n%s", s3.log);
     mkdir_t("none");
-    CHECK_ERR(fl_walk_classes(tpath("none"), &w, &cls), FT_EFORMAT);
-    CHECK_ERR(fl_walk_classes(tpath("nothere"), &w, &cls), FT_ENOTFOUND);
-    CHECK(msg_has("nothere: no such folder"));
-    CHECK_ERR(fl_walk_classes(tpath("c/readme.txt"), &w, &cls), FT_EINVAL);
-    CHECK(msg_has("readme.txt: not a folder"));
+    CHECK_ERR(fl_walk_classes(t_tmp("none"), &w, &cls), FT_EFORMAT);
+    CHECK_ERR(fl_walk_classes(t_tmp("nothere"), &w, &cls), FT_ENOTFOUND);
+    CHECK(t_msg_has("nothere: no such folder"));
+    CHECK_ERR(fl_walk_classes(t_tmp("c/readme.txt"), &w, &cls), FT_EINVAL);
+    CHECK(t_msg_has("readme.txt: not a folder"));
 }
 
 static void test_paths(void) {
@@ -262,7 +246,7 @@ static void test_manifest_helpers(void) {
         ft_free(names);
     }
     CHECK_ERR(fl_class_names(labels, 6, "m.csv", 3, &names, &nc), FT_EFORMAT);
-    CHECK(msg_has("m.csv: 4 classes"));
+    CHECK(t_msg_has("m.csv: 4 classes"));
     CHECK(!names && nc == 4);
 
     char base[16];
@@ -273,19 +257,16 @@ static void test_manifest_helpers(void) {
     CHECK_OK(fl_base_dir("a/b/m.csv", base, sizeof base));
     CHECK(!strcmp(base, "a/b"));
     CHECK_ERR(fl_base_dir("0123456789abcdef/m.csv", base, sizeof base), FT_EINVAL);
-    CHECK(msg_has("0123456789abcdef/m.csv: path too long"));
+    CHECK(t_msg_has("0123456789abcdef/m.csv: path too long"));
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_file_list_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (!t_tmpdir_make("file_list")) return 2;
     test_list_dir();
     test_walk();
     test_walk_classes();
     test_paths();
     test_manifest_helpers();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    t_tmpdir_remove();
     TEST_END();
 }

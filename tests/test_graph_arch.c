@@ -11,25 +11,6 @@ static ft_status from_json(const char *text, ft_model **m) {
     return ft_model_from_config(text, m);
 }
 
-/* logits for a batch (n examples of the model's input shape) */
-static ft_status forward(ft_model *m, const float *x, int64_t n, float *out, int64_t *out_numel) {
-    ft_graph *g = ft_graph_new(m->params);
-    int64_t shape[FT_MAX_DIMS] = {n}, per = 1;
-    for (int d = 0; d < m->in_ndim; d++) { shape[d + 1] = m->in_shape[d]; per *= m->in_shape[d]; }
-    ft_node *in = ft_input(g, "x", m->in_dtype, m->in_ndim + 1, shape);
-    ft_node *y = m->arch->build(m, g, in, false);
-    ft_node_keep(y);
-    ft_status s = ft_graph_plan(g, NULL, false);
-    if (!s) s = ft_graph_set_input(g, in, x, (size_t)(n * per) * 4);
-    if (!s) s = ft_graph_forward(g);
-    if (!s) {
-        memcpy(out, y->val, (size_t)y->numel * 4);
-        if (out_numel) *out_numel = y->numel;
-    }
-    ft_graph_free(g);
-    return s;
-}
-
 static void fill_input(float *x, int64_t n, uint64_t seed) {
     ft_pcg32 r;
     ft_pcg32_seed(&r, seed, 3);
@@ -91,7 +72,7 @@ static void test_same_as_by_hand(void) {
     float x[2 * 243], a[8], b[8];
     fill_input(x, 2 * 243, 1);
     int64_t n = 0;
-    CHECK_OK(forward(m, x, 2, a, &n));
+    CHECK_OK(t_model_forward(m, x, 2, a, &n));
     CHECK(n == 8);
     ft_graph *g = ft_graph_new(m->params);
     int64_t shape[4] = {2, 3, 9, 9};
@@ -111,7 +92,7 @@ static void test_same_as_by_hand(void) {
     ft_model *m2 = NULL;
     CHECK_OK(ft_model_load(tmp, &m2));
     if (m2) {
-        CHECK_OK(forward(m2, x, 2, b, NULL));
+        CHECK_OK(t_model_forward(m2, x, 2, b, NULL));
         CHECK(memcmp(a, b, sizeof a) == 0);
         CHECK(m2->head_patterns && !strcmp(m2->head_patterns, "fc.weight,fc.bias"));
         ft_model_free(m2);
@@ -195,7 +176,7 @@ static void test_all_ops(void) {
     float x[2 * 48], y[2 * 115];
     fill_input(x, 2 * 48, 9);
     int64_t n;
-    CHECK_OK(forward(m, x, 2, y, &n));
+    CHECK_OK(t_model_forward(m, x, 2, y, &n));
     CHECK(n == 2 * 115);
     /* permute [N,2,4,6] -> [N,6,2,4], transpose(1,3) -> [N,4,2,6], reshape [-1,2] -> [N,24,2], mean over 1 */
     for (int e = 0; e < 2; e++)
@@ -227,7 +208,7 @@ static void test_all_ops(void) {
         ft_model_init(m, 1);
         int32_t ids[3] = {7, 0, 7};
         float out[12];
-        CHECK_OK(forward(m, (const float *)(const void *)ids, 1, out, NULL));
+        CHECK_OK(t_model_forward(m, (const float *)(const void *)ids, 1, out, NULL));
         const float *e = ft_params_value(m->params, 0);
         CHECK(!memcmp(out, e + 28, 16) && !memcmp(out + 4, e, 16) && !memcmp(out + 8, e + 28, 16));
         ft_model_free(m);
@@ -247,7 +228,7 @@ static int run_math(const char *params, const char *nodes, const float *x, float
     float *sl = ft_params_find(m->params, "slope") >= 0 ? ft_params_value(m->params, ft_params_find(m->params, "slope")) : NULL;
     if (sl) { sl[0] = 0.5f; sl[1] = -2.0f; }
     int64_t n = 0;
-    CHECK_OK(forward(m, x, 2, y, &n));
+    CHECK_OK(t_model_forward(m, x, 2, y, &n));
     ft_model_free(m);
     return (int)n;
 }
@@ -415,7 +396,7 @@ static void test_heads(void) {
             CHECK(h->head_patterns && !strcmp(h->head_patterns, "head_1.weight,head_1.bias"));
             float x[192], y[5];
             fill_input(x, 192, 2);
-            CHECK_OK(forward(h, x, 1, y, NULL));
+            CHECK_OK(t_model_forward(h, x, 1, y, NULL));
             ft_model *h2 = NULL; /* replacing again rewrites the appended head */
             CHECK_OK(ft_model_replace_head(h, 2, 1, &h2));
             CHECK(h2 && h2->n_classes == 2 && ft_params_find(h2->params, "head_1.weight") >= 0 && h2->params->n == 2);

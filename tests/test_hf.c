@@ -459,12 +459,6 @@ static void write_config(const char *dir, const ft_model *m, const char *overrid
     json_decref(c);
 }
 
-static bool msg_has(const char *s) {
-    bool ok = strstr(ft_errmsg(), s) != NULL;
-    if (!ok) fprintf(stderr, "  message '%s' lacks '%s'\n", ft_errmsg(), s);
-    return ok;
-}
-
 static void test_directories(void) {
     char d[512];
     ft_model *bert = fixture_model("bert_seqcls"), *gpt2 = fixture_model("gpt2_lm"), *got = NULL;
@@ -510,19 +504,19 @@ static void test_directories(void) {
     /* config.json that disagrees with the tensors: the message names the tensor */
     write_config(d, bert, "intermediate_size", json_integer(40));
     CHECK_ERR(ft_model_load(d, &got), FT_ESHAPE);
-    CHECK(msg_has("intermediate.dense.weight' has shape [37,32] but config.json gives [40,32]"));
+    CHECK(t_msg_has("intermediate.dense.weight' has shape [37,32] but config.json gives [40,32]"));
     write_config(d, bert, "num_hidden_layers", json_integer(3));
     CHECK_ERR(ft_model_load(d, &got), FT_ENOTFOUND);
-    CHECK(msg_has("no tensor 'bert.encoder.layer.2.attention.self.query.weight'"));
+    CHECK(t_msg_has("no tensor 'bert.encoder.layer.2.attention.self.query.weight'"));
     write_config(d, bert, "model_type", json_string("t5"));
     CHECK_ERR(ft_model_load(d, &got), FT_EUNSUPPORTED);
-    CHECK(msg_has("model_type 't5' is not supported"));
+    CHECK(t_msg_has("model_type 't5' is not supported"));
     write_config(d, bert, "hidden_act", json_string("swish"));
     CHECK_ERR(ft_model_load(d, &got), FT_EUNSUPPORTED);
-    CHECK(msg_has("hidden_act \"swish\""));
+    CHECK(t_msg_has("hidden_act \"swish\""));
     write_config(d, bert, "num_attention_heads", json_integer(5));
     CHECK_ERR(ft_model_load(d, &got), FT_EINVAL);
-    CHECK(msg_has("not a multiple of num_attention_heads"));
+    CHECK(t_msg_has("not a multiple of num_attention_heads"));
     CHECK(got == NULL);
 
     /* GPT-2 as the hub has it: no "transformer." prefix, no lm_head (tied), attn.bias buffers; 2 shards */
@@ -536,10 +530,10 @@ static void test_directories(void) {
     ft_model_free(got);
     got = NULL;
     CHECK_ERR(ft_tokenizer_load_dir(d, &tok), FT_ENOTFOUND); /* missing tokenizer files: a clear message */
-    CHECK(msg_has("no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt, vocab.txt)"));
+    CHECK(t_msg_has("no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt, vocab.txt)"));
     write_text(d, "vocab.json", "{}");
     CHECK_ERR(ft_tokenizer_load_dir(d, &tok), FT_ENOTFOUND);
-    CHECK(msg_has("has vocab.json but not merges.txt"));
+    CHECK(t_msg_has("has vocab.json but not merges.txt"));
     CHECK(tok == NULL);
     /* every allocation of a sharded load may fail: a clean FT_ENOMEM, nothing half-loaded (ASan: no leak) */
     int n_fail = 0;
@@ -566,21 +560,21 @@ static void test_directories(void) {
     snprintf(q, sizeof q, "%s/moved.safetensors", d);
     rename(p, q);
     CHECK_ERR(ft_model_load(d, &got), FT_ENOTFOUND);
-    CHECK(msg_has("shard 'model-00002-of-00002.safetensors'"));
+    CHECK(t_msg_has("shard 'model-00002-of-00002.safetensors'"));
     rename(q, p);
     write_text(d, "model.safetensors.index.json", "{\"weight_map\": {\"wte.weight\": \"model-00002-of-00002.safetensors\"}}");
     CHECK_ERR(ft_model_load(d, &got), FT_EFORMAT);
-    CHECK(msg_has("tensor 'wte.weight' is not in its shard"));
+    CHECK(t_msg_has("tensor 'wte.weight' is not in its shard"));
     write_text(d, "model.safetensors.index.json", "{\"weight_map\": {\"wte.weight\": \"../x.safetensors\"}}");
     CHECK_ERR(ft_model_load(d, &got), FT_EFORMAT);
-    CHECK(msg_has("not a file name in the directory"));
+    CHECK(t_msg_has("not a file name in the directory"));
     remove(p);
     snprintf(p, sizeof p, "%s/model-00001-of-00002.safetensors", d);
     remove(p);
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", d);
     remove(p);
     CHECK_ERR(ft_model_load(d, &got), FT_ENOTFOUND);
-    CHECK(msg_has("no model.safetensors or model.safetensors.index.json"));
+    CHECK(t_msg_has("no model.safetensors or model.safetensors.index.json"));
 
     /* Export writes a Hugging Face directory again (config.json as given, HF names); it loads. */
     mkdir_in(d, sizeof d, "gpt2_export");

@@ -17,16 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char tmpdir[256];
-
-static const char *tpath(const char *name) {
-    static char buf[64][512];
-    static int k;
-    char *p = buf[k++ % 64];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
-
 static void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) { perror(path); exit(2); }
@@ -49,12 +39,6 @@ static uint8_t *read_all(const char *path, size_t *n) {
 
 static void mkdir_p(const char *p) {
     if (mkdir(p, 0755) && errno != EEXIST) { perror(p); exit(2); }
-}
-
-static bool msg_has(const char *s) {
-    if (strstr(ft_errmsg(), s)) return true;
-    fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", ft_errmsg(), s);
-    return false;
 }
 
 static double now_s(void) {
@@ -267,8 +251,8 @@ static void test_decode_generated(void) {
         {PNG_COLOR_TYPE_RGB, true, false, "rgbi.png"},
     };
     for (size_t t = 0; t < sizeof pngs / sizeof pngs[0]; t++) {
-        png_write(tpath(pngs[t].name), g, w, h, pngs[t].ctype, pngs[t].il, pngs[t].d16);
-        uint8_t *buf = read_all(tpath(pngs[t].name), &len);
+        png_write(t_tmp(pngs[t].name), g, w, h, pngs[t].ctype, pngs[t].il, pngs[t].d16);
+        uint8_t *buf = read_all(t_tmp(pngs[t].name), &len);
         for (int k = 0; k < w * h; k++) {
             const uint8_t *s = g + 3 * k;
             uint8_t *o = exp + 3 * k;
@@ -395,16 +379,16 @@ static void test_decode_pil(ft_safetensors *fx) {
 static void test_decode_broken(void) {
     ft_image img;
     CHECK_ERR(ft_image_decode_memory("", 0, "empty.jpg", &img), FT_EFORMAT);
-    CHECK(msg_has("empty.jpg") && msg_has("empty"));
+    CHECK(t_msg_has("empty.jpg") && t_msg_has("empty"));
     CHECK_ERR(ft_image_decode_memory("GIF89a\1\0\1\0\0\0\0;", 14, "a.gif", &img), FT_EUNSUPPORTED);
-    CHECK(msg_has("a.gif: GIF image; only JPEG, PNG and BMP are supported"));
+    CHECK(t_msg_has("a.gif: GIF image; only JPEG, PNG and BMP are supported"));
     CHECK_ERR(ft_image_decode_memory("RIFF\0\0\0\0WEBPVP8 ", 16, "x.webp", &img), FT_EUNSUPPORTED);
-    CHECK(msg_has("WebP"));
+    CHECK(t_msg_has("WebP"));
     CHECK_ERR(ft_image_decode_memory("hello, world\n", 13, "notes.jpg", &img), FT_EFORMAT);
-    CHECK(msg_has("notes.jpg: not a JPEG, PNG or BMP image"));
+    CHECK(t_msg_has("notes.jpg: not a JPEG, PNG or BMP image"));
     CHECK(img.data == NULL);
-    CHECK_ERR(ft_image_load(tpath("does-not-exist.png"), &img), FT_ENOTFOUND);
-    CHECK(msg_has("does-not-exist.png"));
+    CHECK_ERR(ft_image_load(t_tmp("does-not-exist.png"), &img), FT_ENOTFOUND);
+    CHECK(t_msg_has("does-not-exist.png"));
 
     const int w = 21, h = 13;
     uint8_t *g = gradient(w, h);
@@ -412,9 +396,9 @@ static void test_decode_broken(void) {
     uint8_t *jpg = jpeg_encode(g, w, h, 3, 90, false, &jl);
     uint8_t *pjpg = jpeg_encode(g, w, h, 3, 90, true, &pl);
     uint8_t *bmp = bmp_encode(g, w, h, 24, &bl);
-    png_write(tpath("t.png"), g, w, h, PNG_COLOR_TYPE_RGB, true, false);
+    png_write(t_tmp("t.png"), g, w, h, PNG_COLOR_TYPE_RGB, true, false);
     size_t nl;
-    uint8_t *png = read_all(tpath("t.png"), &nl);
+    uint8_t *png = read_all(t_tmp("t.png"), &nl);
     struct { uint8_t *b; size_t n; const char *name; } files[] = {
         {jpg, jl, "t.jpg"}, {pjpg, pl, "p.jpg"}, {bmp, bl, "t.bmp"}, {png, nl, "t.png"}};
     for (int f = 0; f < 4; f++) {
@@ -445,7 +429,7 @@ static void test_decode_broken(void) {
     /* A truncated JPEG names the problem. */
     for (int k = 1; k <= 3; k++) {
         CHECK_ERR(ft_image_decode_memory(jpg, jl * (size_t)k / 4, "cut.jpg", &img), FT_EFORMAT);
-        CHECK(msg_has("cut.jpg") && msg_has("truncated"));
+        CHECK(t_msg_has("cut.jpg") && t_msg_has("truncated"));
     }
     /* Oversized headers are refused before allocating: a 20000-wide BMP and PNG. */
     {
@@ -454,13 +438,13 @@ static void test_decode_broken(void) {
         put32le(b + 18, 20000);
         uint64_t before = ft_alloc_count();
         CHECK_ERR(ft_image_decode_memory(b, 64, "huge.bmp", &img), FT_EFORMAT);
-        CHECK(msg_has("20000x13") && msg_has("16384"));
+        CHECK(t_msg_has("20000x13") && t_msg_has("16384"));
         CHECK(ft_alloc_count() == before);
         uint8_t p[64];
         memcpy(p, png, 64);
         p[16] = 0; p[17] = 0; p[18] = 0x4E; p[19] = 0x20; /* width 20000 (CRC now wrong too) */
         CHECK_ERR(ft_image_decode_memory(p, nl < 64 ? nl : 64, "huge.png", &img), FT_EFORMAT);
-        CHECK(msg_has("huge.png"));
+        CHECK(t_msg_has("huge.png"));
     }
     free(g); free(jpg); free(pjpg); free(bmp); free(png);
 }
@@ -738,7 +722,7 @@ static ft_image_opts small_opts(int size) {
 }
 
 static void test_folder(void) {
-    const char *root = tpath("folder");
+    const char *root = t_tmp("folder");
     make_folder(root);
     ft_image_opts o = small_opts(32);
     ft_dataset *ds = NULL;
@@ -866,7 +850,7 @@ static void test_folder(void) {
 
 static void test_folder_broken(void) {
     char p[600];
-    const char *root = tpath("broken");
+    const char *root = t_tmp("broken");
     make_folder(root);
     /* A text file named .jpg, a zero-byte .png, a GIF named .jpg, a truncated JPEG (its
      * header intact: the probe passes, get() fails). */
@@ -894,7 +878,7 @@ static void test_folder_broken(void) {
         float x[3 * 16 * 16];
         int32_t y;
         CHECK_ERR(ds->get(ds, 3, NULL, x, &y), FT_EFORMAT);
-        CHECK(msg_has("dog/cut.jpg") && msg_has("truncated"));
+        CHECK(t_msg_has("dog/cut.jpg") && t_msg_has("truncated"));
         /* The loader stops with that message. */
         ft_loader_config lc = {4, false, false, 1, 2, 2, false};
         ft_loader *l;
@@ -903,7 +887,7 @@ static void test_folder_broken(void) {
             ft_batch *b;
             CHECK_OK(ft_loader_start(l, 0, 0));
             CHECK_ERR(ft_loader_next(l, &b), FT_EFORMAT);
-            CHECK(msg_has("cut.jpg"));
+            CHECK(t_msg_has("cut.jpg"));
             ft_loader_free(l);
         }
         ft_dataset_free(ds);
@@ -924,40 +908,40 @@ static void test_folder_broken(void) {
     o.verify = false;
     o.on_error = FT_IMG_FAIL;
     CHECK_ERR(ft_dataset_image_folder(root, &o, &ds), FT_EFORMAT);
-    CHECK(ds == NULL && msg_has("cat/fake.jpg") && msg_has("FT_IMG_FAIL"));
+    CHECK(ds == NULL && t_msg_has("cat/fake.jpg") && t_msg_has("FT_IMG_FAIL"));
     /* Empty class folder; a class with only unusable files; missing root; root is a file;
      * no class folders. */
     o.on_error = FT_IMG_SKIP;
     snprintf(p, sizeof p, "%s/empty_class", root); mkdir_p(p);
     CHECK_ERR(ft_dataset_image_folder(root, &o, &ds), FT_EFORMAT);
-    CHECK(msg_has("empty_class: class folder is empty"));
+    CHECK(t_msg_has("empty_class: class folder is empty"));
     rmdir(p);
     snprintf(p, sizeof p, "%s/zzz", root); mkdir_p(p);
     snprintf(p, sizeof p, "%s/zzz/bad.png", root); write_bytes(p, "PNG?", 4);
     snprintf(p, sizeof p, "%s/zzz/info.txt", root); write_bytes(p, "?", 1);
     CHECK_ERR(ft_dataset_image_folder(root, &o, &ds), FT_EFORMAT);
-    CHECK(msg_has("zzz: class folder has no usable images (1 unreadable, 1 not images)"));
-    CHECK_ERR(ft_dataset_image_folder(tpath("nope"), &o, &ds), FT_ENOTFOUND);
-    CHECK(msg_has("nope: no such folder"));
+    CHECK(t_msg_has("zzz: class folder has no usable images (1 unreadable, 1 not images)"));
+    CHECK_ERR(ft_dataset_image_folder(t_tmp("nope"), &o, &ds), FT_ENOTFOUND);
+    CHECK(t_msg_has("nope: no such folder"));
     snprintf(p, sizeof p, "%s/README", root);
     CHECK_ERR(ft_dataset_image_folder(p, &o, &ds), FT_EINVAL);
-    CHECK(msg_has("not a folder"));
+    CHECK(t_msg_has("not a folder"));
     snprintf(p, sizeof p, "%s/cat", root);
     CHECK_ERR(ft_dataset_image_folder(p, &o, &ds), FT_EFORMAT);
-    CHECK(msg_has("no class folders"));
+    CHECK(t_msg_has("no class folders"));
     /* Bad options. */
     ft_image_opts bad = small_opts(0);
-    CHECK_ERR(ft_dataset_image_folder(tpath("folder"), &bad, &ds), FT_EINVAL);
-    CHECK(msg_has("image size 0"));
+    CHECK_ERR(ft_dataset_image_folder(t_tmp("folder"), &bad, &ds), FT_EINVAL);
+    CHECK(t_msg_has("image size 0"));
     bad = small_opts(32);
     bad.resize = 20;
-    CHECK_ERR(ft_dataset_image_folder(tpath("folder"), &bad, &ds), FT_EINVAL);
+    CHECK_ERR(ft_dataset_image_folder(t_tmp("folder"), &bad, &ds), FT_EINVAL);
     bad = small_opts(32);
     bad.std[1] = 0;
-    CHECK_ERR(ft_dataset_image_folder(tpath("folder"), &bad, &ds), FT_EINVAL);
+    CHECK_ERR(ft_dataset_image_folder(t_tmp("folder"), &bad, &ds), FT_EINVAL);
     bad = small_opts(32);
     bad.scale_min = 0.5f; bad.scale_max = 0.2f;
-    CHECK_ERR(ft_dataset_image_folder(tpath("folder"), &bad, &ds), FT_EINVAL);
+    CHECK_ERR(ft_dataset_image_folder(t_tmp("folder"), &bad, &ds), FT_EINVAL);
     /* Not an image dataset. */
     ft_image_counts c;
     CHECK_ERR(ft_image_dataset_counts(NULL, &c), FT_EINVAL);
@@ -967,8 +951,8 @@ static void test_folder_broken(void) {
 /* A JPEG whose header lies past the first 64 KiB (two 40 KB APP2 segments before the
  * frame header) still probes, by reading the whole file. */
 static void test_big_header(void) {
-    mkdir_p(tpath("bighdr"));
-    mkdir_p(tpath("bighdr/a"));
+    mkdir_p(t_tmp("bighdr"));
+    mkdir_p(t_tmp("bighdr/a"));
     uint8_t *g = gradient(20, 10);
     size_t jl;
     uint8_t *j = jpeg_encode(g, 20, 10, 3, 90, false, &jl);
@@ -980,23 +964,23 @@ static void test_big_header(void) {
         q[0] = 0xFF; q[1] = 0xE2; q[2] = (uint8_t)(seg >> 8); q[3] = (uint8_t)seg;
     }
     memcpy(b + 2 + 2 * (seg + 2), j + 2, jl - 2);
-    write_bytes(tpath("bighdr/a/x.jpg"), b, n);
+    write_bytes(t_tmp("bighdr/a/x.jpg"), b, n);
     ft_dataset *ds = NULL;
     ft_image_opts o = small_opts(8);
-    CHECK_OK(ft_dataset_image_folder(tpath("bighdr"), &o, &ds));
+    CHECK_OK(ft_dataset_image_folder(t_tmp("bighdr"), &o, &ds));
     if (ds) {
         CHECK(ds->n == 1);
         float x[3 * 8 * 8];
         int32_t y;
         CHECK_OK(ds->get(ds, 0, NULL, x, &y));
         /* Replaced on disk by a larger image: the scratch grows, get() still works. */
-        write_jpeg_file(tpath("bighdr/a/x.jpg"), 300, 200, 90);
+        write_jpeg_file(t_tmp("bighdr/a/x.jpg"), 300, 200, 90);
         CHECK_OK(ds->get(ds, 0, NULL, x, &y));
         CHECK_OK(ds->get(ds, 0, &(ft_sample_ctx){1, 1, true}, x, &y));
         /* ... or by garbage: a clear error. */
-        write_bytes(tpath("bighdr/a/x.jpg"), "<html>", 6);
+        write_bytes(t_tmp("bighdr/a/x.jpg"), "<html>", 6);
         CHECK_ERR(ds->get(ds, 0, NULL, x, &y), FT_EFORMAT);
-        CHECK(msg_has("bighdr/a/x.jpg: not a JPEG"));
+        CHECK(t_msg_has("bighdr/a/x.jpg: not a JPEG"));
         ft_dataset_free(ds);
     }
     free(b); free(j); free(g);
@@ -1004,17 +988,17 @@ static void test_big_header(void) {
 
 static void test_manifest(void) {
     char p[600];
-    const char *root = tpath("folder"); /* from test_folder */
-    mkdir_p(tpath("man"));
+    const char *root = t_tmp("folder"); /* from test_folder */
+    mkdir_p(t_tmp("man"));
     /* CSV with header, a quoted path holding a comma, relative and absolute paths, names. */
     snprintf(p, sizeof p, "%s/cat/b.jpg", root);
-    write_jpeg_file(tpath("man/we, too.jpg"), 20, 20, 90);
-    FILE *f = fopen(tpath("man/list.csv"), "w");
+    write_jpeg_file(t_tmp("man/we, too.jpg"), 20, 20, 90);
+    FILE *f = fopen(t_tmp("man/list.csv"), "w");
     fprintf(f, "path,label\r\n\"we, too.jpg\",bee\n%s,ant\n\n../folder/dog/x.jpeg , bee\n", p);
     fclose(f);
     ft_image_opts o = small_opts(24);
     ft_dataset *ds = NULL;
-    CHECK_OK(ft_dataset_image_manifest(tpath("man/list.csv"), &o, &ds));
+    CHECK_OK(ft_dataset_image_manifest(t_tmp("man/list.csv"), &o, &ds));
     if (ds) {
         CHECK(ds->n == 3 && ds->n_classes == 2 && ds->class_names && !strcmp(ds->class_names[0], "ant") &&
               !strcmp(ds->class_names[1], "bee"));
@@ -1026,11 +1010,11 @@ static void test_manifest(void) {
         ft_dataset_free(ds);
     }
     /* JSONL with integer labels and a missing file (skipped, counted; FAIL names the line). */
-    f = fopen(tpath("man/list.jsonl"), "w");
+    f = fopen(t_tmp("man/list.jsonl"), "w");
     fprintf(f, "{\"path\": \"we, too.jpg\", \"label\": 4}\n{\"path\": \"gone.png\", \"label\": 1}\n"
                "{\"path\": \"../folder/cat/c.bmp\", \"label\": 0}\n");
     fclose(f);
-    CHECK_OK(ft_dataset_image_manifest(tpath("man/list.jsonl"), &o, &ds));
+    CHECK_OK(ft_dataset_image_manifest(t_tmp("man/list.jsonl"), &o, &ds));
     if (ds) {
         ft_image_counts c;
         CHECK_OK(ft_image_dataset_counts(ds, &c));
@@ -1040,8 +1024,8 @@ static void test_manifest(void) {
         ft_dataset_free(ds);
     }
     o.on_error = FT_IMG_FAIL;
-    CHECK_ERR(ft_dataset_image_manifest(tpath("man/list.jsonl"), &o, &ds), FT_ENOTFOUND);
-    CHECK(msg_has("list.jsonl:2") && msg_has("gone.png"));
+    CHECK_ERR(ft_dataset_image_manifest(t_tmp("man/list.jsonl"), &o, &ds), FT_ENOTFOUND);
+    CHECK(t_msg_has("list.jsonl:2") && t_msg_has("gone.png"));
     o.on_error = FT_IMG_SKIP;
     /* Malformed manifests. */
     const char *bad[][2] = {
@@ -1054,11 +1038,11 @@ static void test_manifest(void) {
         {"b7.csv", "path,kind\na.jpg,1\n"},
     };
     for (int k = 0; k < 7; k++) {
-        write_bytes(tpath(bad[k][0]), bad[k][1], strlen(bad[k][1]));
-        CHECK_ERR(ft_dataset_image_manifest(tpath(bad[k][0]), &o, &ds), FT_EFORMAT);
-        CHECK(ds == NULL && msg_has(bad[k][0]));
+        write_bytes(t_tmp(bad[k][0]), bad[k][1], strlen(bad[k][1]));
+        CHECK_ERR(ft_dataset_image_manifest(t_tmp(bad[k][0]), &o, &ds), FT_EFORMAT);
+        CHECK(ds == NULL && t_msg_has(bad[k][0]));
     }
-    CHECK_ERR(ft_dataset_image_manifest(tpath("nope.csv"), &o, &ds), FT_ENOTFOUND);
+    CHECK_ERR(ft_dataset_image_manifest(t_tmp("nope.csv"), &o, &ds), FT_ENOTFOUND);
     /* Spec strings. */
     char spec[700];
     snprintf(spec, sizeof spec, "images:%s:40", root);
@@ -1070,20 +1054,20 @@ static void test_manifest(void) {
     snprintf(spec, sizeof spec, "images:%s", root);
     CHECK_OK(ft_dataset_open(spec, &ds));
     if (ds) { CHECK(ds->x_shape[1] == 224 && !strncmp(ds->name, "images:", 7)); ft_dataset_free(ds); }
-    snprintf(spec, sizeof spec, "manifest:%s:16", tpath("man/list.csv"));
+    snprintf(spec, sizeof spec, "manifest:%s:16", t_tmp("man/list.csv"));
     CHECK_OK(ft_dataset_open(spec, &ds));
     if (ds) { CHECK(ds->x_shape[1] == 16 && ds->n == 3); ft_dataset_free(ds); }
     snprintf(spec, sizeof spec, "images:%s:0", root);
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
     snprintf(spec, sizeof spec, "images:%s:64:32", root);
     CHECK_ERR(ft_dataset_open(spec, &ds), FT_EINVAL);
-    CHECK(msg_has("resize 32"));
+    CHECK(t_msg_has("resize 32"));
     CHECK_ERR(ft_dataset_open("images:", &ds), FT_EINVAL);
 }
 
 /* Every allocation failure during an open is a clean FT_ENOMEM (no leak, no crash). */
 static void test_oom(void) {
-    const char *root = tpath("folder");
+    const char *root = t_tmp("folder");
     ft_image_opts o = small_opts(16);
     int ok_at = -1;
     for (int k = 0; k < 400 && ok_at < 0; k++) {
@@ -1099,7 +1083,7 @@ static void test_oom(void) {
     for (int k = 0; k < 400 && ok_at < 0; k++) {
         ft_dataset *ds = NULL;
         ft_alloc_fail_after(k);
-        ft_status st = ft_dataset_image_manifest(tpath("man/list.csv"), &o, &ds);
+        ft_status st = ft_dataset_image_manifest(t_tmp("man/list.csv"), &o, &ds);
         ft_alloc_fail_after(-1);
         if (st == FT_OK) { ok_at = k; ft_dataset_free(ds); }
         else CHECKF(st == FT_ENOMEM && ds == NULL, "manifest fail after %d: %s (%s)", k, ft_status_name(st), ft_errmsg());
@@ -1170,8 +1154,7 @@ static void test_hymenoptera(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_images_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (!t_tmpdir_make("images")) return 2;
     ft_safetensors *fx = NULL;
     CHECK_OK(ft_st_open("tests/fixtures/resize.safetensors", &fx));
     test_decode_generated();
@@ -1188,8 +1171,6 @@ int main(void) {
     test_oom();
     test_hymenoptera();
     ft_st_close(fx);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    t_tmpdir_remove();
     TEST_END();
 }

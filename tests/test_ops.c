@@ -23,106 +23,51 @@ static ft_node *int_input(ft_graph *g, ctx *c, int ndim, const int64_t *shape, c
 }
 
 typedef struct {
-    ft_params *ps;
-    ft_graph *g;
-    ft_node *out, *gout, *loss;
+    t_grad_case t;
     ctx c;
-    float *gvals;
 } harness;
-
-static double loss_of(harness *h) {
-    CHECK_OK(ft_graph_forward(h->g));
-    double s = 0;
-    for (int64_t i = 0; i < h->out->numel; i++) s += (double)h->out->val[i] * h->gvals[i];
-    return s;
-}
 
 /* Build params of the given shapes, the op, and loss = sum(out * gout). */
 static int setup(harness *h, int np, const int nd[], const int64_t shapes[][4], build_fn fn, uint64_t seed, bool away_from_zero) {
     memset(h, 0, sizeof *h);
-    h->ps = ft_params_new();
+    h->t.ps = ft_params_new();
     char name[16];
     for (int i = 0; i < np; i++) {
         snprintf(name, sizeof name, "p%d", i);
-        ft_params_add(h->ps, name, nd[i], shapes[i]);
+        ft_params_add(h->t.ps, name, nd[i], shapes[i]);
     }
-    ft_params_finalize(h->ps);
+    ft_params_finalize(h->t.ps);
     for (int i = 0; i < np; i++) {
-        ft_params_init_uniform(h->ps, i, seed, 1.0f);
+        ft_params_init_uniform(h->t.ps, i, seed, 1.0f);
         if (away_from_zero) { /* keep clear of kinks (relu at 0) */
-            float *v = ft_params_value(h->ps, i);
-            for (int64_t k = 0; k < h->ps->p[i].numel; k++) v[k] += v[k] >= 0 ? 0.1f : -0.1f;
+            float *v = ft_params_value(h->t.ps, i);
+            for (int64_t k = 0; k < h->t.ps->p[i].numel; k++) v[k] += v[k] >= 0 ? 0.1f : -0.1f;
         }
     }
-    ft_params_alloc_grads(h->ps);
-    h->g = ft_graph_new(h->ps);
-    for (int i = 0; i < np; i++) h->c.p[i] = ft_param_at(h->g, i);
-    h->out = fn(h->g, &h->c);
-    if (!h->out) { fprintf(stderr, "build failed: %s\n", ft_graph_status(h->g) ? "graph error" : "?"); return 0; }
-    h->gout = ft_input(h->g, "gout", FT_F32, h->out->ndim, h->out->shape);
-    h->loss = ft_sum(h->g, ft_mul(h->g, h->out, h->gout), FT_ALL_DIMS, false);
-    ft_node_keep(h->out);
-    ft_status s = ft_graph_plan(h->g, h->loss, true);
-    if (s) { fprintf(stderr, "plan failed: %s\n", ft_errmsg()); return 0; }
-    h->gvals = malloc((size_t)h->out->numel * 4);
+    ft_params_alloc_grads(h->t.ps);
+    h->t.g = ft_graph_new(h->t.ps);
+    for (int i = 0; i < np; i++) h->c.p[i] = ft_param_at(h->t.g, i);
+    h->t.out = fn(h->t.g, &h->c);
+    if (!h->t.out) { fprintf(stderr, "build failed: %s\n", ft_graph_status(h->t.g) ? "graph error" : "?"); return 0; }
     ft_pcg32 r;
     ft_pcg32_seed(&r, seed + 99, 7);
-    for (int64_t i = 0; i < h->out->numel; i++) h->gvals[i] = 2 * ft_pcg32_uniform(&r) - 1;
-    ft_graph_set_input(h->g, h->gout, h->gvals, (size_t)h->out->numel * 4);
+    if (!t_grad_plan(&h->t, &r, "op")) return 0;
     for (int i = 0; i < h->c.n_in; i++)
-        ft_graph_set_input(h->g, h->c.in[i], h->c.in_data[i], (size_t)h->c.in[i]->numel * 4);
+        ft_graph_set_input(h->t.g, h->c.in[i], h->c.in_data[i], (size_t)h->c.in[i]->numel * 4);
     return 1;
-}
-
-static void teardown(harness *h) {
-    ft_graph_free(h->g);
-    ft_params_free(h->ps);
-    free(h->gvals);
 }
 
 static void check_op(const char *name, int np, const int nd[], const int64_t shapes[][4], build_fn fn, bool away, double tol) {
     harness h;
     if (!setup(&h, np, nd, shapes, fn, 42, away)) { CHECKF(0, "%s: setup", name); return; }
-    /* analytic gradients, fast kernels */
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    int64_t G = (int64_t)h.ps->grad_total;
-    float *fast_grad = malloc((size_t)G * 4), *fast_out = malloc((size_t)h.out->numel * 4);
-    memcpy(fast_grad, h.ps->grad, (size_t)G * 4);
-    memcpy(fast_out, h.out->val, (size_t)h.out->numel * 4);
-    /* reference kernels must agree */
-    ft_set_reference_kernels(true);
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    ft_set_reference_kernels(false);
-    CHECKF(t_close(fast_out, h.out->val, h.out->numel, 1e-5, 1e-5, name), "%s: fast forward != reference", name);
-    CHECKF(t_close(fast_grad, h.ps->grad, G, 1e-4, 1e-5, name), "%s: fast backward != reference", name);
+    /* analytic gradients; fast and reference kernels must agree */
+    float *fast_grad = t_grad_fast_vs_ref(&h.t, name, 1e-5, 1e-5, false);
     /* finite differences, in double, on up to 24 entries of every parameter */
-    const double step = 1e-3;
-    int bad = 0;
-    for (int i = 0; i < np; i++) {
-        float *v = ft_params_value(h.ps, i);
-        const float *gr = fast_grad + h.ps->p[i].grad_offset;
-        int64_t n = h.ps->p[i].numel, stride = n > 24 ? n / 24 : 1;
-        for (int64_t k = 0; k < n; k += stride) {
-            float keep = v[k];
-            v[k] = keep + (float)step;
-            double lp = loss_of(&h);
-            v[k] = keep - (float)step;
-            double lm = loss_of(&h);
-            v[k] = keep;
-            double fd = (lp - lm) / (2 * step);
-            if (fabs(fd - gr[k]) > tol * (1 + fabs(fd))) {
-                if (bad++ < 3) fprintf(stderr, "  %s: d/d p%d[%lld]: analytic %.6g, finite diff %.6g\n", name, i, (long long)k, gr[k], fd);
-            }
-        }
-    }
-    CHECKF(bad == 0, "%s: %d gradient entries disagree with finite differences", name, bad);
+    int bad = 0, checked = 0;
+    for (int i = 0; i < np; i++) t_grad_fd(&h.t, i, fast_grad, 24, tol, name, &bad, &checked);
+    CHECKF(bad == 0, "%s: %d of %d gradient entries disagree with finite differences", name, bad, checked);
     free(fast_grad);
-    free(fast_out);
-    teardown(&h);
+    t_grad_free(&h.t);
 }
 
 /* ---- cases ---- */

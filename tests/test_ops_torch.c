@@ -153,20 +153,17 @@ static void run_case(const ft_safetensors *st, const char *cname, bool reference
     json_decref(meta);
 }
 
+static void torch_case(const ft_safetensors *st, const char *c, void *ctx) {
+    run_case(st, c, false);
+    run_case(st, c, true);
+}
+
 static int run_file(const char *path) {
     ft_safetensors *st = NULL;
     CHECK_OK(ft_st_open(path, &st));
     if (!st) return 0;
-    const char *cases = ft_st_meta(st, "cases");
-    CHECK(cases != NULL);
-    int n = 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", cases ? cases : "");
-    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-        run_case(st, c, false);
-        run_case(st, c, true);
-        n++;
-    }
+    CHECK(ft_st_meta(st, "cases") != NULL);
+    int n = t_each_case(st, "cases", torch_case, NULL);
     printf("%s: %d PyTorch op cases checked (fast and reference kernels)\n", path, n);
     ft_st_close(st);
     return n;

@@ -24,19 +24,10 @@ typedef struct {
 } variant;
 
 typedef struct {
-    ft_params *ps;
-    ft_graph *g;
-    ft_node *out, *gout, *loss, *lens;
-    float *gvals;
+    t_grad_case t;
+    ft_node *lens;
     int np;
 } harness;
-
-static double loss_of(harness *h) {
-    CHECK_OK(ft_graph_forward(h->g));
-    double s = 0;
-    for (int64_t i = 0; i < h->out->numel; i++) s += (double)h->out->val[i] * h->gvals[i];
-    return s;
-}
 
 static int setup(harness *h, const variant *v) {
     memset(h, 0, sizeof *h);
@@ -44,105 +35,69 @@ static int setup(harness *h, const variant *v) {
     int64_t shapes[P_MAX][3] = {{N, T, F}, {G, F}, {G, H}, {G}, {G}, {N, H}, {N, H}};
     int nd[P_MAX] = {3, 2, 2, 1, 1, 2, 2};
     bool use[P_MAX] = {true, true, true, v->bias, v->bias, v->h0, v->c0 && !v->gru};
-    h->ps = ft_params_new();
+    h->t.ps = ft_params_new();
     int idx[P_MAX];
     char name[16];
     for (int i = 0; i < P_MAX; i++) {
         idx[i] = -1;
         if (!use[i]) continue;
         snprintf(name, sizeof name, "p%d", i);
-        idx[i] = ft_params_add(h->ps, name, nd[i], shapes[i]);
+        idx[i] = ft_params_add(h->t.ps, name, nd[i], shapes[i]);
     }
-    ft_params_finalize(h->ps);
-    for (int i = 0; i < h->ps->n; i++) ft_params_init_uniform(h->ps, i, 42 + (uint64_t)i, 0.8f);
-    ft_params_alloc_grads(h->ps);
-    h->np = h->ps->n;
-    h->g = ft_graph_new(h->ps);
+    ft_params_finalize(h->t.ps);
+    for (int i = 0; i < h->t.ps->n; i++) ft_params_init_uniform(h->t.ps, i, 42 + (uint64_t)i, 0.8f);
+    ft_params_alloc_grads(h->t.ps);
+    h->np = h->t.ps->n;
+    h->t.g = ft_graph_new(h->t.ps);
     ft_node *p[P_MAX] = {0};
-    for (int i = 0; i < P_MAX; i++) p[i] = idx[i] >= 0 ? ft_param_at(h->g, idx[i]) : NULL;
+    for (int i = 0; i < P_MAX; i++) p[i] = idx[i] >= 0 ? ft_param_at(h->t.g, idx[i]) : NULL;
     int64_t ls[1] = {N};
-    h->lens = v->lengths ? ft_input(h->g, "lengths", FT_I32, 1, ls) : NULL;
+    h->lens = v->lengths ? ft_input(h->t.g, "lengths", FT_I32, 1, ls) : NULL;
     ft_rnn_args a = {v->rev, v->cell, v->rb};
-    ft_node *y = v->gru ? ft_gru(h->g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], p[P_H0], h->lens, &a)
-                        : ft_lstm(h->g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], p[P_H0], p[P_C0], h->lens, &a);
+    ft_node *y = v->gru ? ft_gru(h->t.g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], p[P_H0], h->lens, &a)
+                        : ft_lstm(h->t.g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], p[P_H0], p[P_C0], h->lens, &a);
     if (v->final_bidir) { /* [y_fwd | y_rev] -> final states of both */
         ft_rnn_args r = a;
         r.reverse = !a.reverse;
-        ft_node *y2 = v->gru ? ft_gru(h->g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], NULL, h->lens, &r)
-                             : ft_lstm(h->g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], NULL, NULL, h->lens, &r);
+        ft_node *y2 = v->gru ? ft_gru(h->t.g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], NULL, h->lens, &r)
+                             : ft_lstm(h->t.g, p[P_X], p[P_WIH], p[P_WHH], p[P_BIH], p[P_BHH], NULL, NULL, h->lens, &r);
         ft_node *both[2] = {a.reverse ? y2 : y, a.reverse ? y : y2};
-        ft_node *cat = ft_concat(h->g, 2, both, 2);
-        ft_node *fin = ft_rnn_final(h->g, cat, h->lens, (int)H, true, false);
+        ft_node *cat = ft_concat(h->t.g, 2, both, 2);
+        ft_node *fin = ft_rnn_final(h->t.g, cat, h->lens, (int)H, true, false);
         /* the output and the final states both feed the loss */
         int64_t fs[3] = {N, 1, cat ? cat->shape[2] : 0};
-        ft_node *f3 = ft_reshape(h->g, fin, 3, fs);
+        ft_node *f3 = ft_reshape(h->t.g, fin, 3, fs);
         ft_node *parts[2] = {cat, f3};
-        y = ft_concat(h->g, 2, parts, 1);
+        y = ft_concat(h->t.g, 2, parts, 1);
     } else if (v->cell || v->rev) { /* also the final state of this direction */
-        ft_node *fin = ft_rnn_final(h->g, y, h->lens, (int)H, false, v->rev);
+        ft_node *fin = ft_rnn_final(h->t.g, y, h->lens, (int)H, false, v->rev);
         int64_t fs[3] = {N, 1, y ? y->shape[2] : 0};
-        ft_node *parts[2] = {y, ft_reshape(h->g, fin, 3, fs)};
-        y = ft_concat(h->g, 2, parts, 1);
+        ft_node *parts[2] = {y, ft_reshape(h->t.g, fin, 3, fs)};
+        y = ft_concat(h->t.g, 2, parts, 1);
     }
-    h->out = y;
-    if (!h->out) { fprintf(stderr, "%s: build failed\n", v->name); ft_graph_plan(h->g, NULL, false); fprintf(stderr, "  %s\n", ft_errmsg()); return 0; }
-    h->gout = ft_input(h->g, "gout", FT_F32, h->out->ndim, h->out->shape);
-    h->loss = ft_sum(h->g, ft_mul(h->g, h->out, h->gout), FT_ALL_DIMS, false);
-    ft_node_keep(h->out);
-    if (ft_graph_plan(h->g, h->loss, true)) { fprintf(stderr, "%s: plan: %s\n", v->name, ft_errmsg()); return 0; }
-    h->gvals = malloc((size_t)h->out->numel * 4);
+    h->t.out = y;
+    if (!h->t.out) { fprintf(stderr, "%s: build failed\n", v->name); ft_graph_plan(h->t.g, NULL, false); fprintf(stderr, "  %s\n", ft_errmsg()); return 0; }
     ft_pcg32 r;
     ft_pcg32_seed(&r, 99, 7);
-    for (int64_t i = 0; i < h->out->numel; i++) h->gvals[i] = 2 * ft_pcg32_uniform(&r) - 1;
-    ft_graph_set_input(h->g, h->gout, h->gvals, (size_t)h->out->numel * 4);
-    if (h->lens) ft_graph_set_input(h->g, h->lens, v->len, (size_t)N * 4);
+    if (!t_grad_plan(&h->t, &r, v->name)) return 0;
+    if (h->lens) ft_graph_set_input(h->t.g, h->lens, v->len, (size_t)N * 4);
     return 1;
 }
 
 static void check_variant(const variant *v) {
     harness h;
     if (!setup(&h, v)) { CHECKF(0, "%s: setup", v->name); return; }
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    int64_t G = (int64_t)h.ps->grad_total;
-    float *fast_grad = malloc((size_t)G * 4), *fast_out = malloc((size_t)h.out->numel * 4);
-    memcpy(fast_grad, h.ps->grad, (size_t)G * 4);
-    memcpy(fast_out, h.out->val, (size_t)h.out->numel * 4);
-    ft_set_reference_kernels(true);
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    ft_set_reference_kernels(false);
-    CHECKF(t_close(fast_out, h.out->val, h.out->numel, 1e-5, 2e-6, v->name), "%s: fast forward != reference", v->name);
-    CHECKF(t_close(fast_grad, h.ps->grad, G, 1e-4, 2e-5, v->name), "%s: fast backward != reference", v->name);
-    const double step = 1e-3;
-    int bad = 0;
-    for (int i = 0; i < h.np; i++) {
-        float *pv = ft_params_value(h.ps, i);
-        const float *gr = fast_grad + h.ps->p[i].grad_offset;
-        int64_t n = h.ps->p[i].numel, stride = n > 20 ? n / 20 : 1;
-        for (int64_t k = 0; k < n; k += stride) {
-            float keep = pv[k];
-            pv[k] = keep + (float)step;
-            double lp = loss_of(&h);
-            pv[k] = keep - (float)step;
-            double lm = loss_of(&h);
-            pv[k] = keep;
-            double fd = (lp - lm) / (2 * step);
-            if (fabs(fd - gr[k]) > 2e-3 * (1 + fabs(fd)) && bad++ < 3)
-                fprintf(stderr, "  %s: d/d %s[%lld]: analytic %.6g, finite diff %.6g\n", v->name, h.ps->p[i].name, (long long)k,
-                        gr[k], fd);
-        }
-    }
-    CHECKF(bad == 0, "%s: %d gradient entries disagree with finite differences", v->name, bad);
+    float *fast_grad = t_grad_fast_vs_ref(&h.t, v->name, 2e-6, 2e-5, false);
+    int bad = 0, checked = 0;
+    for (int i = 0; i < h.np; i++) t_grad_fd(&h.t, i, fast_grad, 20, 2e-3, v->name, &bad, &checked);
+    CHECKF(bad == 0, "%s: %d of %d gradient entries disagree with finite differences", v->name, bad, checked);
     /* a warmed-up step allocates nothing (per-step buffers are the node's scratch) */
     uint64_t before = ft_alloc_count();
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
+    t_grad_loss(&h.t);
+    CHECK_OK(ft_graph_backward(h.t.g));
     CHECKF(ft_alloc_count() == before, "%s: a training step allocated %llu times", v->name, (unsigned long long)(ft_alloc_count() - before));
     /* an eval plan (no saved states) computes the same output */
-    ft_graph *ge = ft_graph_new(h.ps);
+    ft_graph *ge = ft_graph_new(h.t.ps);
     int64_t N = v->N, ls[1] = {N};
     ft_node *pe[P_MAX] = {0};
     for (int i = 0, k = 0; i < P_MAX; i++) {
@@ -158,17 +113,14 @@ static void check_variant(const variant *v) {
     if (le) ft_graph_set_input(ge, le, v->len, (size_t)N * 4);
     CHECK_OK(ft_graph_forward(ge));
     /* the training graph's first op node is this same op (its output is kept for backward) */
-    loss_of(&h);
+    t_grad_loss(&h.t);
     ft_node *yt = NULL;
-    for (int i = 0; i < ft_graph_node_count(h.g) && !yt; i++)
-        if (ft_graph_node(h.g, i)->op == (v->gru ? FT_OP_GRU : FT_OP_LSTM)) yt = ft_graph_node(h.g, i);
+    for (int i = 0; i < ft_graph_node_count(h.t.g) && !yt; i++)
+        if (ft_graph_node(h.t.g, i)->op == (v->gru ? FT_OP_GRU : FT_OP_LSTM)) yt = ft_graph_node(h.t.g, i);
     CHECKF(yt && ye && yt->numel == ye->numel && t_close(ye->val, yt->val, ye->numel, 0, 0, v->name), "%s: eval plan output", v->name);
     ft_graph_free(ge);
     free(fast_grad);
-    free(fast_out);
-    ft_graph_free(h.g);
-    ft_params_free(h.ps);
-    free(h.gvals);
+    t_grad_free(&h.t);
 }
 
 static void test_gradients(void) {
@@ -575,35 +527,30 @@ static void torch_istate(const ft_safetensors *st, const char *cs, json_t *meta)
     ft_model_free(m);
 }
 
+static void torch_case(const ft_safetensors *st, const char *c, void *ctx) {
+    json_t *meta = json_loads(ft_st_meta(st, c), 0, NULL);
+    CHECKF(meta != NULL, "%s: metadata", c);
+    if (!meta) return;
+    torch_packed(st, c, meta, false);
+    torch_packed(st, c, meta, true);
+    torch_graph_config(st, c, meta);
+    json_decref(meta);
+}
+
+static void torch_istate_case(const ft_safetensors *st, const char *c, void *ctx) {
+    json_t *meta = json_loads(ft_st_meta(st, c), 0, NULL);
+    CHECKF(meta != NULL, "%s: metadata", c);
+    if (meta) torch_istate(st, c, meta);
+    json_decref(meta);
+}
+
 static void test_torch(void) {
     ft_safetensors *st = NULL;
     ft_status s = ft_st_open(FIX, &st);
     CHECKF(s == FT_OK, "%s: %s", FIX, ft_errmsg());
     if (s) return;
-    const char *cases = ft_st_meta(st, "cases");
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", cases ? cases : "");
-    int n = 0;
-    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save), n++) {
-        json_t *meta = json_loads(ft_st_meta(st, c), 0, NULL);
-        CHECKF(meta != NULL, "%s: metadata", c);
-        if (!meta) continue;
-        torch_packed(st, c, meta, false);
-        torch_packed(st, c, meta, true);
-        torch_graph_config(st, c, meta);
-        json_decref(meta);
-    }
-    CHECK(n == 3);
-    cases = ft_st_meta(st, "istate_cases");
-    snprintf(buf, sizeof buf, "%s", cases ? cases : "");
-    n = 0;
-    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save), n++) {
-        json_t *meta = json_loads(ft_st_meta(st, c), 0, NULL);
-        CHECKF(meta != NULL, "%s: metadata", c);
-        if (meta) torch_istate(st, c, meta);
-        json_decref(meta);
-    }
-    CHECK(n == 3);
+    CHECK(t_each_case(st, "cases", torch_case, NULL) == 3);
+    CHECK(t_each_case(st, "istate_cases", torch_istate_case, NULL) == 3);
     ft_st_close(st);
 }
 

@@ -14,118 +14,11 @@
 
 /* ---------------- finite differences ---------------- */
 
-#define MAXT 4
-typedef struct { int64_t shape[FT_MAX_DIMS]; char kind; } tspec; /* 'p' trainable, 'f' frozen, 'i' input */
-typedef ft_node *(*build_fn)(ft_graph *g, ft_node **in);
-
-typedef struct {
-    ft_params *ps;
-    ft_graph *g;
-    ft_node *in[MAXT], *out, *gout, *loss;
-    int pidx[MAXT];
-    float *data[MAXT], *gvals;
-    int nt;
-} harness;
-
-static int ndim_of(const tspec *t) { int d = 0; while (d < FT_MAX_DIMS && t->shape[d]) d++; return d; }
-
-static double loss_of(harness *h) {
-    CHECK_OK(ft_graph_forward(h->g));
-    double s = 0;
-    for (int64_t i = 0; i < h->out->numel; i++) s += (double)h->out->val[i] * h->gvals[i];
-    return s;
-}
-
-static int setup(harness *h, int nt, const tspec *ts, build_fn fn, uint64_t seed) {
-    memset(h, 0, sizeof *h);
-    h->nt = nt;
-    h->ps = ft_params_new();
-    char name[16];
-    for (int k = 0; k < nt; k++) {
-        snprintf(name, sizeof name, "t%d", k);
-        h->pidx[k] = ts[k].kind == 'i' ? -1 : ft_params_add(h->ps, name, ndim_of(&ts[k]), ts[k].shape);
-    }
-    CHECK_OK(ft_params_finalize(h->ps));
-    ft_pcg32 r;
-    ft_pcg32_seed(&r, seed, 3);
-    for (int k = 0; k < nt; k++) {
-        int64_t n = ft_shape_numel(ndim_of(&ts[k]), ts[k].shape);
-        float *v = h->pidx[k] >= 0 ? ft_params_value(h->ps, h->pidx[k]) : (h->data[k] = malloc((size_t)n * 4));
-        for (int64_t i = 0; i < n; i++) v[i] = 2 * ft_pcg32_uniform(&r) - 1;
-        if (ts[k].kind == 'f') h->ps->p[h->pidx[k]].trainable = false;
-    }
-    CHECK_OK(ft_params_alloc_grads(h->ps));
-    h->g = ft_graph_new(h->ps);
-    for (int k = 0; k < nt; k++)
-        h->in[k] = h->pidx[k] >= 0 ? ft_param_at(h->g, h->pidx[k]) : ft_input(h->g, "x", FT_F32, ndim_of(&ts[k]), ts[k].shape);
-    h->out = fn(h->g, h->in);
-    if (!h->out) return 0;
-    h->gout = ft_input(h->g, "gout", FT_F32, h->out->ndim, h->out->shape);
-    h->loss = ft_sum(h->g, ft_mul(h->g, h->out, h->gout), FT_ALL_DIMS, false);
-    ft_node_keep(h->out);
-    if (ft_graph_plan(h->g, h->loss, true)) { fprintf(stderr, "plan: %s\n", ft_errmsg()); return 0; }
-    h->gvals = malloc((size_t)(h->out->numel ? h->out->numel : 1) * 4);
-    for (int64_t i = 0; i < h->out->numel; i++) h->gvals[i] = 2 * ft_pcg32_uniform(&r) - 1;
-    ft_graph_set_input(h->g, h->gout, h->gvals, (size_t)h->out->numel * 4);
-    for (int k = 0; k < nt; k++)
-        if (h->data[k]) ft_graph_set_input(h->g, h->in[k], h->data[k], (size_t)h->in[k]->numel * 4);
-    return 1;
-}
-
-static void teardown(harness *h) {
-    ft_graph_free(h->g);
-    ft_params_free(h->ps);
-    for (int k = 0; k < h->nt; k++) free(h->data[k]);
-    free(h->gvals);
-}
+typedef t_tspec tspec; /* 'p' trainable, 'f' frozen, 'i' input: tests/test.h */
 
 /* tol <= 0: compare fast and reference kernels only (cases too large for finite differences). */
-static void check_op(const char *name, int nt, const tspec *ts, build_fn fn, double tol) {
-    harness h;
-    if (!setup(&h, nt, ts, fn, 42)) {
-        CHECKF(0, "%s: setup: %s", name, ft_graph_status(h.g) ? "build error" : ft_errmsg());
-        teardown(&h);
-        return;
-    }
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    int64_t G = (int64_t)h.ps->grad_total;
-    float *fast_grad = malloc((size_t)(G ? G : 1) * 4), *fast_out = malloc((size_t)(h.out->numel ? h.out->numel : 1) * 4);
-    if (G) memcpy(fast_grad, h.ps->grad, (size_t)G * 4);
-    memcpy(fast_out, h.out->val, (size_t)h.out->numel * 4);
-    ft_set_reference_kernels(true);
-    ft_params_zero_grad(h.ps);
-    loss_of(&h);
-    CHECK_OK(ft_graph_backward(h.g));
-    ft_set_reference_kernels(false);
-    CHECKF(t_close(fast_out, h.out->val, h.out->numel, 1e-5, 1e-5, name), "%s: fast forward != reference", name);
-    CHECKF(t_close(fast_grad, h.ps->grad, G, 1e-4, 1e-5, name), "%s: fast backward != reference", name);
-    const double step = 1e-3;
-    int bad = 0, checked = 0;
-    for (int k = 0; k < nt && tol > 0; k++) {
-        if (ts[k].kind != 'p') continue;
-        int i = h.pidx[k];
-        float *v = ft_params_value(h.ps, i);
-        const float *gr = fast_grad + h.ps->p[i].grad_offset;
-        int64_t n = h.ps->p[i].numel, stride = n > 40 ? n / 40 : 1;
-        for (int64_t e = 0; e < n; e += stride) {
-            float keep = v[e];
-            v[e] = keep + (float)step;
-            double lp = loss_of(&h);
-            v[e] = keep - (float)step;
-            double lm = loss_of(&h);
-            v[e] = keep;
-            double fd = (lp - lm) / (2 * step);
-            checked++;
-            if (fabs(fd - gr[e]) > tol * (1 + fabs(fd)) && bad++ < 3)
-                fprintf(stderr, "  %s: d/d t%d[%lld]: analytic %.6g, finite diff %.6g\n", name, k, (long long)e, gr[e], fd);
-        }
-    }
-    if (tol > 0) CHECKF(bad == 0, "%s: %d of %d gradient entries disagree with finite differences", name, bad, checked);
-    free(fast_grad);
-    free(fast_out);
-    teardown(&h);
+static void check_op(const char *name, int nt, const tspec *ts, t_build_fn fn, double tol) {
+    t_spec_check(name, nt, ts, fn, NULL, tol, 40, false);
 }
 
 /* ---- builders for the FD cases ---- */
@@ -375,20 +268,17 @@ static void run_case(const ft_safetensors *st, const char *cname, bool reference
     json_decref(meta);
 }
 
+static void torch_case(const ft_safetensors *st, const char *c, void *ctx) {
+    run_case(st, c, false);
+    run_case(st, c, true);
+}
+
 static void torch_cases(void) {
     ft_safetensors *st = NULL;
     CHECK_OK(ft_st_open("tests/fixtures/shape_ops.safetensors", &st));
     if (!st) return;
-    const char *cases = ft_st_meta(st, "cases");
-    CHECK(cases != NULL);
-    int n = 0;
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", cases ? cases : "");
-    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-        run_case(st, c, false);
-        run_case(st, c, true);
-        n++;
-    }
+    CHECK(ft_st_meta(st, "cases") != NULL);
+    int n = t_each_case(st, "cases", torch_case, NULL);
     printf("%d PyTorch structural op cases checked (fast and reference kernels)\n", n);
     CHECK(n >= 38);
     ft_st_close(st);

@@ -271,8 +271,6 @@ static void test_configs(void) {
 }
 
 /* ---- 3. checkpoints: torchvision tensors load; export + load round trip; head replacement ---- */
-static char tmpdir[256];
-
 static void test_checkpoints(void) {
     ft_safetensors *st = NULL;
     CHECK_OK(ft_st_open("tests/fixtures/tv_names.safetensors", &st));
@@ -306,7 +304,7 @@ static void test_checkpoints(void) {
     CHECK(nbt >= 0);
     if (nbt >= 0) ft_params_value(m->params, nbt)[0] = 123.0f;
     char dir[300];
-    snprintf(dir, sizeof dir, "%s/mbv2", tmpdir);
+    snprintf(dir, sizeof dir, "%s/mbv2", t_tmpdir);
     CHECK_OK(ft_model_export(m, dir));
     ft_model *back = NULL;
     CHECK_OK(ft_model_load(dir, &back));
@@ -589,8 +587,7 @@ int main(void) {
      * the big VGG blocks (0.5 GB each) cost seconds on some VMs. (ASan has its own allocator.) */
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, -1); /* never give the heap back */
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_tv_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    if (!t_tmpdir_make("tv")) return 1;
     double t = now_s(), t0 = t;
     test_names();
     printf("names %.1fs\n", now_s() - t), t = now_s();
@@ -612,8 +609,6 @@ int main(void) {
     double te = now_s();
     test_eval_small(); /* after the parities: its VGG reuses their heap */
     printf("eval graphs %.1fs\ntotal %.1fs\n", now_s() - te, now_s() - t);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    t_tmpdir_remove();
     TEST_END();
 }

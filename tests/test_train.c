@@ -207,8 +207,6 @@ static void test_zero_alloc(void) {
 }
 
 /* ---- 4. resume is bit-exact; frozen parameters are bit-identical after training ---- */
-static char tmpdir[256];
-
 static ft_model *fresh_model(void) {
     ft_model *m = NULL;
     ft_model_from_config("{\"arch\":\"mlp\",\"in_features\":20,\"hidden\":[24,12],\"n_classes\":3,\"dropout\":0.2}", &m);
@@ -252,8 +250,8 @@ static int read_losses(const char *dir, double *out, int max) {
 static void test_resume(void) {
     ft_dataset ds = make_blobs(95, NULL), val = make_blobs(30, NULL);
     char a[300], b[300];
-    snprintf(a, sizeof a, "%s/full", tmpdir);
-    snprintf(b, sizeof b, "%s/split", tmpdir);
+    snprintf(a, sizeof a, "%s/full", t_tmpdir);
+    snprintf(b, sizeof b, "%s/split", t_tmpdir);
     ft_model *ma = fresh_model();
     float *frozen0 = malloc((size_t)ma->params->p[0].numel * 4);
     memcpy(frozen0, ft_params_value(ma->params, 0), (size_t)ma->params->p[0].numel * 4);
@@ -288,7 +286,7 @@ static void test_resume(void) {
     ft_model_free(mb);
 
     /* interrupt while fetching example 40 (epoch 0), then resume */
-    snprintf(b, sizeof b, "%s/interrupt", tmpdir);
+    snprintf(b, sizeof b, "%s/interrupt", t_tmpdir);
     blob_impl trig = {40};
     ft_dataset ds_int = make_blobs(95, &trig);
     mb = fresh_model();
@@ -337,7 +335,7 @@ static void test_resume(void) {
 static void test_export_and_head(void) {
     ft_model *m = fresh_model(), *r = NULL, *h = NULL;
     char dir[300];
-    snprintf(dir, sizeof dir, "%s/export", tmpdir);
+    snprintf(dir, sizeof dir, "%s/export", t_tmpdir);
     CHECK_OK(ft_model_export(m, dir));
     CHECK_OK(ft_model_load(dir, &r));
     CHECK(r && r->params->total == m->params->total && memcmp(r->params->data, m->params->data, m->params->total * 4) == 0);
@@ -383,16 +381,13 @@ static void test_series(void) {
 
 int main(void) {
     ft_set_num_threads(2);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_train_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    if (!t_tmpdir_make("train")) return 1;
     test_mlp_vs_torch();
     test_pruning();
     test_zero_alloc();
     test_resume();
     test_export_and_head();
     test_series();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    t_tmpdir_remove();
     TEST_END();
 }

@@ -10,24 +10,6 @@
 #include <math.h>
 #include <unistd.h>
 
-static ft_status forward(ft_model *m, const float *x, int64_t n, float *out, int64_t *out_numel) {
-    ft_graph *g = ft_graph_new(m->params);
-    int64_t shape[FT_MAX_DIMS] = {n}, per = 1;
-    for (int d = 0; d < m->in_ndim; d++) { shape[d + 1] = m->in_shape[d]; per *= m->in_shape[d]; }
-    ft_node *in = ft_input(g, "x", m->in_dtype, m->in_ndim + 1, shape);
-    ft_node *y = m->arch->build(m, g, in, false);
-    ft_node_keep(y);
-    ft_status s = ft_graph_plan(g, NULL, false);
-    if (!s) s = ft_graph_set_input(g, in, x, (size_t)(n * per) * 4);
-    if (!s) s = ft_graph_forward(g);
-    if (!s) {
-        memcpy(out, y->val, (size_t)y->numel * 4);
-        if (out_numel) *out_numel = y->numel;
-    }
-    ft_graph_free(g);
-    return s;
-}
-
 /* [5 frames, 3] -> conv over time (kernel 2, as an NCHW [N,1,5,3] map) -> flatten -> linear 4 -> tanh */
 static const char *cfg =
     "{\"arch\":\"graph\",\"input\":{\"shape\":[5,3]},\"preprocess\":{\"labels\":[\"a\",\"b\",\"c\",\"d\"]},"
@@ -47,7 +29,7 @@ static void test_values(ft_model *base) {
     for (int i = 0; i < NB * T * D; i++) x[i] = (float)((i * 29) % 17) / 8.0f - 1.0f;
     for (int k = 0; k < K; k++) {
         for (int n = 0; n < NB; n++) memcpy(win + n * W * D, x + n * T * D + k * HOP * D, sizeof(float) * W * D);
-        CHECK_OK(forward(base, win, NB, yb[k], NULL));
+        CHECK_OK(t_model_forward(base, win, NB, yb[k], NULL));
     }
     const char *names[] = {"concat", "mean", "max"};
     for (int p = 0; p < 3; p++) {
@@ -64,7 +46,7 @@ static void test_values(ft_model *base) {
         CHECK(!strstr(w->config_json, "\"labels\"") && strstr(w->config_json, "\"windows\""));
         float y[NB * K * E], want[NB * K * E];
         int64_t numel = 0;
-        CHECK_OK(forward(w, x, NB, y, &numel));
+        CHECK_OK(t_model_forward(w, x, NB, y, &numel));
         CHECK(numel == NB * width);
         for (int n = 0; n < NB; n++)
             for (int e = 0; e < E; e++) {
@@ -88,8 +70,8 @@ static void test_values(ft_model *base) {
         CHECK(w1->in_shape[0] == W);
         float x0[NB * W * D];
         for (int n = 0; n < NB; n++) memcpy(x0 + n * W * D, x + n * T * D, sizeof(float) * W * D);
-        CHECK_OK(forward(w1, x0, NB, y, NULL));
-        CHECK_OK(forward(base, x0, NB, yb[0], NULL));
+        CHECK_OK(t_model_forward(w1, x0, NB, y, NULL));
+        CHECK_OK(t_model_forward(base, x0, NB, yb[0], NULL));
         CHECK(t_close(y, yb[0], NB * E, 1e-6, 1e-6, "one window"));
         ft_model_free(w1);
     }
@@ -122,8 +104,8 @@ static void test_shared(ft_model *base) {
             CHECK(b->in_shape[0] == T && b->n_classes == a->n_classes && strstr(b->config_json, "shared_up_to"));
             float x[NB * T * D], ya[NB * K * E], yb[NB * K * E];
             for (int i = 0; i < NB * T * D; i++) x[i] = (float)((i * 13) % 19) / 9.0f - 1.0f;
-            CHECK_OK(forward(a, x, NB, ya, NULL));
-            CHECK_OK(forward(b, x, NB, yb, NULL));
+            CHECK_OK(t_model_forward(a, x, NB, ya, NULL));
+            CHECK_OK(t_model_forward(b, x, NB, yb, NULL));
             CHECKF(t_close(yb, ya, NB * a->n_classes, 1e-5, 1e-6, "shared vs stacked"), "pool %d", p);
         }
         ft_model_free(a);
@@ -154,8 +136,6 @@ static ft_status blob_get(ft_dataset *ds, int64_t i, const ft_sample_ctx *ctx, v
     return FT_OK;
 }
 
-static char tmpdir[256];
-
 static void train_once(ft_model *base, bool no_cache, float *weights, ft_run_result *res, long *calls) {
     ft_model *w = NULL, *h = NULL;
     CHECK_OK(ft_model_time_windows(base, K, HOP, FT_WINDOWS_CONCAT, &w));
@@ -171,7 +151,7 @@ static void train_once(ft_model *base, bool no_cache, float *weights, ft_run_res
     ds.n_classes = 3; ds.get = blob_get; ds.impl = &ci;
     snprintf(ds.name, sizeof ds.name, "blobs");
     char dir[400];
-    snprintf(dir, sizeof dir, "%s/%s", tmpdir, no_cache ? "plain" : "cached");
+    snprintf(dir, sizeof dir, "%s/%s", t_tmpdir, no_cache ? "plain" : "cached");
     ft_run_config c = ft_run_defaults();
     c.out_dir = dir;
     c.epochs = 4;
@@ -284,8 +264,7 @@ static void test_init(void) {
 
 int main(void) {
     ft_set_num_threads(2);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_windows_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    if (!t_tmpdir_make("windows")) return 1;
     ft_model *base = NULL;
     CHECK_OK(ft_model_from_config(cfg, &base));
     if (base) {
@@ -297,8 +276,6 @@ int main(void) {
         ft_model_free(base);
     }
     test_init();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    t_tmpdir_remove();
     TEST_END();
 }
