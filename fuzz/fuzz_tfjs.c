@@ -7,6 +7,7 @@
  * its time on the JSON. One input length in seven gets a buffer one byte short, to keep
  * the size checks exercised. Seeds: fuzz/corpus/tfjs (each under 4 KB). */
 #include "finetune.h"
+#include "fuzz_model_common.h"
 #include "finetune/import.h"
 
 #include <jansson.h>
@@ -75,25 +76,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ft_status s = ft_import_tfjs_mem((const char *)data, size, w, nw, "fuzz/model.json", &m);
     ft_free(w);
     if (s != FT_OK) return 0;
-    int64_t in_numel = 1;
-    for (int d = 0; d < m->in_ndim; d++) in_numel *= m->in_shape[d];
-    if (ft_params_count(m->params, false) < (1 << 20) && in_numel < (1 << 14)) {
-        ft_graph *g = ft_graph_new(m->params);
-        int64_t shape[FT_MAX_DIMS] = {1};
-        for (int d = 0; d < m->in_ndim; d++) shape[d + 1] = m->in_shape[d];
-        ft_node *x = ft_input(g, "x", m->in_dtype, m->in_ndim + 1, shape);
-        ft_node *logits = m->arch->build(m, g, x, false);
-        ft_node_keep(logits);
-        /* Only run what stays small: a valid model may still ask for huge activations. */
-        int64_t total = 0;
-        for (int i = 0; i < ft_graph_node_count(g); i++) total += ft_graph_node(g, i)->numel;
-        if (logits && total < (1 << 22) && ft_graph_plan(g, NULL, false) == FT_OK) {
-            float *zeros = ft_calloc((size_t)in_numel, sizeof(float));
-            if (zeros && ft_graph_set_input(g, x, zeros, (size_t)in_numel * 4) == FT_OK) ft_graph_forward(g);
-            ft_free(zeros);
-        }
-        ft_graph_free(g);
-    }
-    ft_model_free(m);
+    fuzz_run_model(m);
     return 0;
 }

