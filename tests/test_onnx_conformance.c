@@ -203,7 +203,8 @@ static void note_refusal(const char *msg, const char *name) {
 }
 
 /* One case. msg receives a line on failure or rejection. */
-static result run_case(const char *dir, const char *name, char *msg, size_t msglen, int *fd_entries, xresult *xr, char *xmsg, size_t xmsglen) {
+static result run_case(const char *dir, const char *name, char *msg, size_t msglen, int *fd_entries, xresult *xr, char *xmsg, size_t xmsglen,
+                       bool *f32) {
     char path[600];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     size_t msize = 0;
@@ -247,6 +248,14 @@ static result run_case(const char *dir, const char *name, char *msg, size_t msgl
     }
     for (int k = 0; k < n_in; k++)
         if (in[k].t->data_type == 1 && data_k < 0) data_k = k;
+    /* a float32 case: a float32 input, the first input float32 (or a bool condition), and
+     * every other tensor in or out float32, or an integer or bool (indices, shapes, axes, a
+     * mask); no double, float16, bfloat16, string or 8/16-bit data, no integer base */
+    *f32 = data_k >= 0 && (in[0].t->data_type == 1 || in[0].t->data_type == 9);
+    for (int k = 0; k < n_in + n_out; k++) {
+        int t = (k < n_in ? in[k].t : out[k - n_in].t)->data_type;
+        *f32 &= t == 1 || t == 6 || t == 7 || t == 9;
+    }
     if (data_k < 0) {
         snprintf(msg, msglen, "no float32 input (types: %d)", n_in ? in[0].t->data_type : -1);
         r = R_REJECT_TYPE;
@@ -379,6 +388,8 @@ int main(void) {
     bool verbose = getenv("FT_ONNX_VERBOSE") != NULL;
     result *res = calloc((size_t)(n ? n : 1), sizeof *res);
     char **msgs = calloc((size_t)(n ? n : 1), sizeof *msgs);
+    bool *f32s = calloc((size_t)(n ? n : 1), sizeof *f32s);
+    char (*ops)[96] = calloc((size_t)(n ? n : 1), sizeof *ops);
     int tot[4] = {0}, xtot[4] = {0}, n_grad = 0;
     snprintf(xdir, sizeof xdir, "%s/ft_onnx_conf_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(xdir)) { perror("mkdtemp"); return 1; }
@@ -389,7 +400,10 @@ int main(void) {
         case_op(dir, names[i], op, sizeof op);
         int fd_entries = 0;
         xresult xr = X_NONE;
-        result r = run_case(dir, names[i], msg, sizeof msg, &fd_entries, &xr, xmsg, sizeof xmsg);
+        bool f32 = false;
+        result r = run_case(dir, names[i], msg, sizeof msg, &fd_entries, &xr, xmsg, sizeof xmsg, &f32);
+        f32s[i] = f32;
+        snprintf(ops[i], sizeof ops[i], "%s", op);
         res[i] = r;
         msgs[i] = strdup(msg);
         opstat *st = stat_of(op);
@@ -458,14 +472,41 @@ int main(void) {
         if (at < 0) continue; /* not in this version of the data */
         CHECKF(res[at] == R_PASS, "%s no longer passes", must_pass[k]);
     }
-    /* float32 cases of those ops that stay refused, for the reason docs/onnx.md gives */
-    static const struct { const char *name, *why; } must_refuse[] = {
-        {"test_training_dropout", "random mask"}, {"test_training_dropout_default_mask", "random mask"},
+    /* Derived: every float32 case (run_case) of an op issue #5 lists must pass, unless it is
+     * one of the justified exceptions below, each with the reason its message must give. A
+     * new case in the data is held to the same rule without being named. */
+    static const char *const listed[] = {
+        "Conv", "ConvTranspose", "BatchNormalization", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
+        "Tanh", "Erf", "Gelu", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Pow",
+        "Sqrt", "Neg", "Exp", "Log", "Abs", "Reshape", "Flatten", "Transpose", "Concat", "Split", "Slice", "Squeeze", "Unsqueeze",
+        "Gather", "Expand", "Pad", "Softmax", "LogSoftmax", "ReduceMean", "ReduceSum", "ReduceMax", "LayerNormalization", "LSTM",
+        "GRU", "Shape", "Constant", "Cast", "Identity", "Dropout", "Where", "Equal", "Max", "Min", "GreaterOrEqual",
+        "ConstantOfShape", "If",
     };
-    for (size_t k = 0; k < sizeof must_refuse / sizeof must_refuse[0]; k++)
-        for (int i = 0; i < n; i++)
-            if (!strcmp(names[i], must_refuse[k].name))
-                CHECKF(res[i] == R_REJECT && strstr(msgs[i], must_refuse[k].why), "%s: %s", names[i], msgs[i]);
+    static const struct { const char *name, *why; } excused[] = {
+        /* Dropout in training mode with a ratio above 0: the expected outputs were drawn with
+         * the reference implementation's random mask (NumPy's generator), which no other
+         * runtime reproduces (ratio 0 passes: test_training_dropout_zero_ratio*) */
+        {"test_training_dropout", "random mask"}, {"test_training_dropout_default", "random mask"},
+        {"test_training_dropout_default_mask", "random mask"}, {"test_training_dropout_mask", "random mask"},
+        /* Identity of a sequence: its input is a tensor sequence, not a tensor */
+        {"test_identity_sequence", "is not a tensor"},
+    };
+    int n_listed = 0, n_listed_pass = 0;
+    for (int i = 0; i < n; i++) {
+        bool is_listed = false;
+        for (size_t k = 0; k < sizeof listed / sizeof listed[0]; k++) is_listed |= !strcmp(ops[i], listed[k]);
+        if (!is_listed || !f32s[i]) continue;
+        n_listed++;
+        n_listed_pass += res[i] == R_PASS;
+        const char *why = NULL;
+        for (size_t k = 0; k < sizeof excused / sizeof excused[0]; k++)
+            if (!strcmp(names[i], excused[k].name)) why = excused[k].why;
+        if (why) CHECKF(res[i] != R_FAIL && strstr(msgs[i], why), "%s (%s): excused for '%s', but: %s", names[i], ops[i], why, res[i] == R_PASS ? "it passes now (drop it from the exceptions)" : msgs[i]);
+        else CHECKF(res[i] == R_PASS, "%s (%s), a float32 case of an op issue #5 lists, does not pass: %s", names[i], ops[i], msgs[i]);
+    }
+    printf("the ops issue #5 lists: %d of their %d float32 cases pass (%d justified exceptions)\n", n_listed_pass, n_listed, (int)(sizeof excused / sizeof excused[0]));
+    CHECK(n_listed_pass > 0);
     const char *table = getenv("FT_ONNX_TABLE");
     qsort(stats, (size_t)n_stats, sizeof stats[0], cmp_op);
     if (table) {
@@ -490,6 +531,8 @@ int main(void) {
     }
     for (int i = 0; i < n; i++) { free(names[i]); free(msgs[i]); }
     free(names);
+    free(f32s);
+    free(ops);
     free(res);
     free(msgs);
     TEST_END();
