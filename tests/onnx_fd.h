@@ -107,4 +107,35 @@ static inline int onnx_fd_check(ft_model *m, int ndim, const int64_t *shape, con
     return onnx_fd_check_in(m, ndim, shape, xf, NULL, msg, msglen);
 }
 
+/* The model's own store, as training sees it (its trainable flags, not all-trainable): one
+ * forward and backward in training mode of loss = sum of every output on the float input x.
+ * Returns how many trainable parameters got a nonzero gradient entry (-1 on failure);
+ * nonzero[i] (optional, m->params->n entries) says which. */
+static inline int onnx_trained_grads(ft_model *m, int ndim, const int64_t *shape, const float *x, bool *nonzero) {
+    ft_params *ps = m->params;
+    if (ft_params_alloc_grads(ps)) return -1;
+    ft_graph *g = ft_graph_new(ps);
+    ft_node *in = ft_input(g, "x", FT_F32, ndim, shape), *outs[FD_MAX_OUT], *loss = NULL;
+    int n = ft_graph_model_outputs(m, g, in, outs, FD_MAX_OUT), got = -1;
+    for (int k = 0; k < n; k++) {
+        ft_node *t = ft_sum(g, outs[k], FT_ALL_DIMS, false);
+        loss = loss ? ft_add(g, loss, t) : t;
+    }
+    if (n >= 1 && !ft_graph_plan(g, loss, true) && !ft_graph_set_input(g, in, x, (size_t)in->numel * sizeof(float))) {
+        ft_params_zero_grad(ps);
+        if (!ft_graph_forward(g) && !ft_graph_backward(g)) {
+            got = 0;
+            for (int i = 0; i < ps->n; i++) {
+                const float *gr = ft_params_grad(ps, i);
+                bool nz = false;
+                for (int64_t e = 0; gr && e < ps->p[i].numel && !nz; e++) nz = gr[e] != 0;
+                if (nonzero) nonzero[i] = nz;
+                got += nz;
+            }
+        }
+    }
+    ft_graph_free(g);
+    return got;
+}
+
 #endif

@@ -147,6 +147,33 @@ static void test_models(void) {
         CHECKF(states == 4, "lstm_h0: %d initial-state parameters (2 layers x h0, c0)", states);
         ft_model_free(ms);
     }
+    /* the folded If's taken branch keeps its weight (a branch initializer, wb [4, 3]) as a
+     * trainable parameter, and training reaches it */
+    {
+        ft_model *mf = NULL;
+        ft_onnx_opts of = ft_onnx_defaults();
+        int64_t fs[4] = {2, 2, 3, 4};
+        of.input_ndim = 4;
+        memcpy(of.input_shape, fs, sizeof fs);
+        CHECK_OK(ft_import_onnx(CORPUS "folding.onnx", &of, &mf));
+        int wb = -1;
+        for (int i = 0; mf && i < mf->params->n; i++) {
+            size_t len = strlen(mf->params->p[i].name);
+            if (len >= 2 && !strcmp(mf->params->p[i].name + len - 2, "wb")) wb = i;
+        }
+        CHECKF(wb >= 0, "folding: the branch initializer wb is not a parameter");
+        if (wb >= 0) {
+            const ft_param_info *p = &mf->params->p[wb];
+            CHECKF(p->trainable && !p->is_buffer && p->numel == 12, "folding: %s trainable %d buffer %d numel %lld", p->name, p->trainable,
+                   p->is_buffer, (long long)p->numel);
+            float xf[48];
+            for (int i = 0; i < 48; i++) xf[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;
+            bool nz[16] = {false};
+            CHECK(mf->params->n <= 16 && onnx_trained_grads(mf, 4, fs, xf, nz) >= 1);
+            CHECKF(nz[wb], "folding: training gives %s no gradient", p->name);
+        }
+        ft_model_free(mf);
+    }
     /* the Erf pattern became one gelu node */
     ft_model *m = NULL;
     CHECK_OK(ft_import_onnx(CORPUS "gelu.onnx", NULL, &m));

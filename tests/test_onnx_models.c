@@ -201,6 +201,14 @@ static void test_oww(const char *shared) {
             printf("%-16s %.4g %.4g %.4g %.4g (ONNX Runtime %.4g %.4g %.4g %.4g)\n", heads[h], got[0], got[1], got[2], got[3],
                    r[0], r[1], r[2], r[3]);
         }
+        if (h == 1) {
+            /* hey_jarvis's If on GreaterOrEqual depends on the data (imported as a where):
+             * gradients through it by finite differences (FD_PER entries a tensor) */
+            char msg[300] = "";
+            int fd = onnx_fd_check(m, 3, s3, hin, msg, sizeof msg);
+            CHECKF(fd > 0, "%s: gradient check: %s", heads[h], fd < 0 ? msg : "nothing compared");
+            printf("%-16s %d gradient entries match finite differences (through its data-dependent If)\n", heads[h], fd);
+        }
         ft_free(r);
         ft_model_free(m);
     }
@@ -262,6 +270,23 @@ static void test_silero(void) {
             ft_status s = ft_import_onnx(path, &o, &m);
             bool stop = import_failed(s, path);
             /* all three outputs: P(speech) [1, 1], hn and cn [2, 1, 64] */
+            if (m && c == 0 && si == 0) {
+                /* most of its weights sit inside If branches (the sample rate's): every one is a
+                 * trainable parameter (only the bound state h, c is a buffer), and one
+                 * training step gives each of them a gradient */
+                int n = m->params->n, buffers = 0, trainable = 0;
+                bool *nz = ft_malloc((size_t)(n ? n : 1) * sizeof *nz);
+                memset(nz, 0, (size_t)(n ? n : 1) * sizeof *nz);
+                for (int i = 0; i < n; i++) { buffers += m->params->p[i].is_buffer; trainable += m->params->p[i].trainable; }
+                int64_t xs[2] = {1, 1536};
+                int reached = onnx_trained_grads(m, 2, xs, audio, nz);
+                CHECKF(trainable == n - buffers && trainable > 0 && buffers <= 2, "silero: %d parameters, %d trainable, %d buffers", n, trainable,
+                       buffers);
+                CHECKF(reached == trainable, "silero: training reaches %d of its %d trainable parameters", reached, trainable);
+                printf("silero_vad       %d trainable parameters (%lld values; the If branches' weights), %d buffers, %d get a gradient\n", trainable,
+                       (long long)ft_params_count(m->params, true), buffers, reached);
+                ft_free(nz);
+            }
             float out[1 + 2 * 128] = {0};
             int64_t got[3] = {0};
             int n = m ? run_outputs(m, audio + k * 1536, out, 1 + 2 * 128, got, 3) : -1;
