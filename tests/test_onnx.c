@@ -133,6 +133,16 @@ static void test_models(void) {
      * become trainable parameters <node>.h0 / <node>.c0 [1, directions, H] */
     check_model_at("lstm_h0", 2, true, NULL);
     check_model_at("gru_h0", 2, true, NULL);
+    /* the old opset forms (tests/gen/gen_onnx_old_opsets.py, NumPy references): BN-7 + Gemm-7
+     * (IR 3: the initializers are graph inputs too), Max-8/Min-8, BN-9 + Slice-1 + Softmax-1
+     * on a 4-D input, Pad-2 (reflect) + Clip-6 + Squeeze-1/Unsqueeze-1 + Split-2 + ReduceSum-1
+     * + LogSoftmax-1, and Softmax-11/LogSoftmax-11 on axis 1 of a 3-D input: before opset 13
+     * the input is coerced to 2-D, so the softmax covers every dim from the axis on */
+    check_model_at("old_opset7", 1, true, NULL);
+    check_model_at("old_opset8", 2, true, NULL);
+    check_model_at("old_opset9", 1, true, NULL);
+    check_model_at("old_opset10", 2, true, NULL);
+    check_model_at("old_softmax", 2, true, NULL);
     {
         ft_model *ms = NULL;
         CHECK_OK(ft_import_onnx(FIX "lstm_h0.onnx", NULL, &ms));
@@ -304,6 +314,12 @@ static void test_errors(void) {
     expect_fail("opset5.onnx", FT_EUNSUPPORTED, "opset 5", NULL);
     expect_fail("if_outputs.onnx", FT_EFORMAT, "the_if", "else_branch has 0 outputs"); /* fuzz findings */
     expect_fail("reshape_huge.onnx", FT_EFORMAT, "huge", "too large");
+    {   /* a typed-field initializer (float_data) with 5 values for [2, 3] */
+        ft_model *mb = NULL;
+        CHECK_ERR(ft_import_onnx(FIX "bad_float_data.onnx", NULL, &mb), FT_EFORMAT);
+        printf("  bad_float_data: %s\n", ft_errmsg());
+        CHECKF(strstr(ft_errmsg(), "'w'") && strstr(ft_errmsg(), "5") && strstr(ft_errmsg(), "6"), "bad_float_data: %s", ft_errmsg());
+    }
     ft_model *m = NULL;
     CHECK_OK(ft_import_onnx(CORPUS "other_domain.onnx", NULL, &m)); /* an unused com.microsoft import is fine */
     ft_model_free(m);
