@@ -246,6 +246,195 @@ static const char *swap_last2(ex *e, const char *x, const char *out, int ndim) {
     return transpose(e, x, out, ndim, perm);
 }
 
+/* ---------------- recurrent layers and transposed convolution ---------------- */
+/* A node with any number of inputs and outputs ("" is an omitted optional input). */
+static Onnx__NodeProto *opv(ex *e, const char *type, int n_out, const char *const *outs, int n_in, const char *const *ins) {
+    if (e->err) return NULL;
+    for (int i = 0; i < n_out; i++)
+        if (!outs[i]) return NULL;
+    for (int i = 0; i < n_in; i++)
+        if (!ins[i]) return NULL;
+    Onnx__NodeProto *n = op(e, type, outs[0], ins[0], NULL, NULL, NULL);
+    char **in = ex_alloc(e, (size_t)n_in * sizeof *in), **out = ex_alloc(e, (size_t)n_out * sizeof *out);
+    if (!n || !in || !out) return NULL;
+    for (int i = 0; i < n_in; i++) in[i] = (char *)ins[i];
+    for (int i = 0; i < n_out; i++) out[i] = (char *)outs[i];
+    n->input = in;
+    n->n_input = (size_t)n_in;
+    n->output = out;
+    n->n_output = (size_t)n_out;
+    return n;
+}
+
+/* The lstm/gru node's input slots (src/ops/rnn.c keeps them in iarg: the index in in[], 0 = absent). */
+enum { RNN_REV = 0, RNN_CELL, RNN_RB, RNN_BIH, RNN_BHH, RNN_H0, RNN_C0, RNN_LEN };
+static bool rnn_op(const ft_node *n) { return n->op == FT_OP_LSTM || n->op == FT_OP_GRU; }
+static const ft_node *rnn_slot(const ft_node *n, int slot) { return n->iarg[slot] ? n->in[n->iarg[slot]] : NULL; }
+
+/* An initial state [N, H] that is an expand of a state [1, H] shared by every example (a graph
+ * config's initial_state param with batch 1): its source, which the mapping broadcasts to the
+ * batch itself (exmath's Expand mapping refuses a batch-dependent size). Else s. */
+static const ft_node *rnn_state_src(const ft_node *s) {
+    if (s && s->op == FT_OP_EXPAND && s->ndim == 2 && s->in[0]->ndim == 2 && s->in[0]->shape[0] == 1 && s->in[0]->shape[1] == s->shape[1])
+        return s->in[0];
+    return s;
+}
+static bool rnn_state_slot(const ft_node *n, int k) { return rnn_op(n) && k > 0 && (k == n->iarg[RNN_H0] || k == n->iarg[RNN_C0]); }
+
+/* ONNX initial_h / initial_c [1, N, H] from the engine's state [N, H] (or [1, H] broadcast). */
+static const char *rnn_initial(ex *e, const ft_node *n, const ft_node *s, const char *y, const char *what) {
+    if (!s) return "";
+    const ft_node *src = rnn_state_src(s);
+    const char *sn = e->name[src->id], *out = tmp(e, y, what);
+    int64_t H = s->shape[1], zero = 0;
+    if (src->shape[0] == 1 && (n->in[0]->shape[0] != 1 || varies(e, n->in[0], 0))) {
+        /* one state for every example: Expand to [1, N, H], N read from x's shape */
+        int64_t one = 1, sh3[3] = {1, 1, H};
+        const char *r = tmp(e, y, ex_printf(e, "%s_1", what)), *shp = tmp(e, y, ex_printf(e, "%s_xshape", what)),
+                   *nb = tmp(e, y, ex_printf(e, "%s_batch", what)), *full = tmp(e, y, ex_printf(e, "%s_shape", what));
+        op(e, "Reshape", r, sn, const_i64(e, y, 3, sh3), NULL, NULL);
+        op(e, "Shape", shp, e->name[n->in[0]->id], NULL, NULL, NULL);
+        op(e, "Slice", nb, shp, const_i64(e, y, 1, &zero), const_i64(e, y, 1, &one), NULL);
+        const char *parts[3] = {const_i64(e, y, 1, &one), nb, const_i64(e, y, 1, &H)};
+        attr_i(e, opv(e, "Concat", 1, &full, 3, parts), "axis", 0);
+        op(e, "Expand", out, r, full, NULL, NULL);
+    } else {
+        op(e, "Unsqueeze", out, sn, const_i64(e, y, 1, &zero), NULL, NULL);
+    }
+    return out;
+}
+
+/* PyTorch's gate blocks (rows of G blocks of H) in ONNX's order, as [1, G*H(, cols)]: nodes on
+ * the parameter (the initializer keeps its finetune name and layout). */
+static const char *rnn_gates(ex *e, const char *w, int G, int64_t H, int64_t cols, const int64_t *order, const char *y, const char *what) {
+    int64_t blocks[3] = {G, H, cols}, back[3] = {1, G * H, cols};
+    int nd = cols ? 3 : 2;
+    const char *r = tmp(e, y, ex_printf(e, "%s_blocks", what)), *gt = tmp(e, y, ex_printf(e, "%s_onnx_order", what)), *out = tmp(e, y, what);
+    op(e, "Reshape", r, w, const_i64(e, y, nd, blocks), NULL, NULL);
+    attr_i(e, op(e, "Gather", gt, r, const_i64(e, y, G, order), NULL, NULL), "axis", 0);
+    op(e, "Reshape", out, gt, const_i64(e, y, nd, back), NULL, NULL);
+    return out;
+}
+
+/* lstm / gru (one direction, batch-first [N,T,F]) -> ONNX LSTM / GRU (direction forward or
+ * reverse, [T,N,F]); outputs y = Y as [N,T,H]; Y_h / Y_c under "<y>/Y_h", "<y>/Y_c". */
+static void emit_rnn(ex *e, ft_node *n, const char *y) {
+    bool lstm = n->op == FT_OP_LSTM;
+    int G = lstm ? 4 : 3;
+    int64_t H = n->in[2]->shape[1];
+    static const int64_t lstm_order[4] = {0, 3, 1, 2}, gru_order[3] = {1, 0, 2}; /* ONNX i,o,f,c <- PyTorch i,f,g,o; z,r,h <- r,z,n */
+    const int64_t *ord = lstm ? lstm_order : gru_order;
+    if (n->iarg[RNN_CELL]) {
+        /* the per-step cell state has no ONNX output (Y_c is the final one): every use must read
+         * only the h columns (a slice inside [0, H)) or the final state (rnn_final) */
+        for (int i = n->id + 1; i < ft_graph_node_count(e->g); i++) {
+            ft_node *c = ft_graph_node(e->g, i);
+            if (!e->need[i]) continue;
+            for (int k = 0; k < c->n_in; k++) {
+                if (c->in[k] != n) continue;
+                int64_t end = c->op == FT_OP_SLICE ? c->iarg[1] + (c->shape[2] - 1) * (c->iarg[2] ? c->iarg[2] : 1) : -1;
+                bool h_only = c->op == FT_OP_SLICE && c->iarg[0] == 2 && c->iarg[1] >= 0 && c->iarg[1] < H && end >= 0 && end < H;
+                bool final = c->op == FT_OP_RNN_FINAL && !c->iarg[1] && !c->iarg[3] && c->iarg[0] == H && c->iarg[2] == n->iarg[RNN_REV];
+                if (!h_only && !final) {
+                    unsupported(e, n, "the per-step cell state (cell_output) has no ONNX form: only its h columns and final state export");
+                    return;
+                }
+            }
+        }
+    }
+    const char *xt = tmp(e, y, "x_tnf"), *w = tmp(e, y, "W"), *r = tmp(e, y, "R");
+    int64_t perm3[3] = {1, 0, 2};
+    transpose(e, e->name[n->in[0]->id], xt, 3, perm3);
+    rnn_gates(e, e->name[n->in[1]->id], G, H, n->in[1]->shape[1], ord, y, "W");
+    rnn_gates(e, e->name[n->in[2]->id], G, H, H, ord, y, "R");
+    const char *b = "";
+    const ft_node *bi = rnn_slot(n, RNN_BIH), *bh = rnn_slot(n, RNN_BHH);
+    if (bi || bh) {
+        int64_t bd[2] = {1, G * H};
+        float *zeros = ex_alloc(e, (size_t)(G * H) * sizeof *zeros);
+        if (!zeros) return;
+        const char *parts[2];
+        parts[0] = bi ? rnn_gates(e, e->name[bi->id], G, H, 0, ord, y, "Wb") : constant(e, y, ONNX_FLOAT, 2, bd, zeros, (size_t)(G * H) * 4);
+        parts[1] = bh ? rnn_gates(e, e->name[bh->id], G, H, 0, ord, y, "Rb") : constant(e, y, ONNX_FLOAT, 2, bd, zeros, (size_t)(G * H) * 4);
+        b = tmp(e, y, "B");
+        attr_i(e, opv(e, "Concat", 1, &b, 2, parts), "axis", 1);
+    }
+    const ft_node *len = rnn_slot(n, RNN_LEN);
+    const char *sl = len ? e->name[len->id] : ""; /* int32 [N]: ONNX's sequence_lens, the same semantics */
+    const char *h0 = rnn_initial(e, n, rnn_slot(n, RNN_H0), y, "initial_h");
+    const char *c0 = lstm ? rnn_initial(e, n, rnn_slot(n, RNN_C0), y, "initial_c") : NULL;
+    const char *ins[7] = {xt, w, r, b, sl, h0, c0};
+    int n_in = lstm ? 7 : 6;
+    while (n_in > 3 && !ins[n_in - 1][0]) n_in--;
+    const char *outs[3] = {tmp(e, y, "Y"), tmp(e, y, "Y_h"), tmp(e, y, "Y_c")};
+    Onnx__NodeProto *o = opv(e, lstm ? "LSTM" : "GRU", lstm ? 3 : 2, outs, n_in, ins);
+    if (o) o->name = (char *)y; /* the engine node's name: an importer names the layer's states after it */
+    if (n->iarg[RNN_REV]) {
+        Onnx__AttributeProto *a = attr(e, o, "direction", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+        if (a) { a->has_s = 1; a->s.data = (uint8_t *)"reverse"; a->s.len = 7; }
+    }
+    attr_i(e, o, "hidden_size", H);
+    if (!lstm) attr_i(e, o, "linear_before_reset", !n->iarg[RNN_RB]); /* PyTorch's GRU: r * (W_hn h + b_hn) */
+    /* Y [T, 1, N, H] -> [N, T, 1, H] -> [N, T, H] */
+    int64_t perm4[4] = {2, 0, 1, 3}, back[3] = {0, 0, H};
+    const char *yt = tmp(e, y, "Y_nt1h");
+    transpose(e, outs[0], yt, 4, perm4);
+    op(e, "Reshape", y, yt, const_i64(e, y, 3, back), NULL, NULL);
+}
+
+/* rnn_final: column block k read at the last step (forward) or the first (reverse). */
+static void emit_rnn_final(ex *e, ft_node *n, const char *y) {
+    const ft_node *src = n->in[0];
+    int64_t H = n->iarg[0], W = n->shape[1], T = src->shape[1], two[2] = {-1, H}, flat[2] = {0, W};
+    if (n->iarg[3]) { unsupported(e, n, "final states at per-sequence lengths are not exported"); return; }
+    if (rnn_op(src) && src->iarg[RNN_CELL]) { /* [h | c] of an LSTM: ONNX's Y_h and Y_c [1, N, H] */
+        const char *yn = e->name[src->id], *parts[2] = {tmp(e, y, "h_n"), tmp(e, y, "c_n")};
+        op(e, "Reshape", parts[0], tmp(e, yn, "Y_h"), const_i64(e, y, 2, two), NULL, NULL);
+        op(e, "Reshape", parts[1], tmp(e, yn, "Y_c"), const_i64(e, y, 2, two), NULL, NULL);
+        attr_i(e, opv(e, "Concat", 1, &y, 2, parts), "axis", 1);
+        return;
+    }
+    /* the last and the first step as [N, W] */
+    const char *x = e->name[src->id], *steps[2] = {NULL, NULL};
+    int nb = (int)(W / H);
+    bool any[2] = {false, false};
+    for (int k = 0; k < nb; k++) any[n->iarg[1] ? (k & 1) : n->iarg[2]] = true;
+    for (int r = 0; r < 2; r++) {
+        if (!any[r]) continue;
+        int64_t t0 = r ? 0 : T - 1, t1 = t0 + 1, ax = 1;
+        const char *s = tmp(e, y, r ? "first" : "last"), *f = any[!r] ? tmp(e, y, r ? "first_nw" : "last_nw") : y;
+        op(e, "Slice", s, x, const_i64(e, y, 1, &t0), const_i64(e, y, 1, &t1), const_i64(e, y, 1, &ax));
+        op(e, "Reshape", f, s, const_i64(e, y, 2, flat), NULL, NULL);
+        steps[r] = f;
+    }
+    if (!any[0] || !any[1]) return;
+    /* bidirectional: block k from the last step when k is even, the first when odd */
+    const char **parts = ex_alloc(e, (size_t)nb * sizeof *parts);
+    if (!parts) return;
+    for (int k = 0; k < nb; k++) {
+        int64_t a = k * H, z = a + H, ax = 1;
+        parts[k] = tmp(e, y, ex_printf(e, "block%d", k));
+        op(e, "Slice", parts[k], steps[k & 1], const_i64(e, y, 1, &a), const_i64(e, y, 1, &z), const_i64(e, y, 1, &ax));
+    }
+    attr_i(e, opv(e, "Concat", 1, &y, nb, parts), "axis", 1);
+}
+
+/* conv_transpose2d -> ConvTranspose; output_padding from the output size. */
+static void emit_conv_transpose(ex *e, ft_node *n, const char *y) {
+    const ft_node *x = n->in[0], *w = n->in[1];
+    int64_t k[2] = {w->shape[2], w->shape[3]}, s[2] = {n->iarg[4] >> 16, n->iarg[4] & 0xffff},
+            dl[2] = {n->iarg[5] >> 16, n->iarg[5] & 0xffff}, p[4] = {n->iarg[0], n->iarg[1], n->iarg[2], n->iarg[3]}, op_[2];
+    for (int a = 0; a < 2; a++)
+        op_[a] = n->shape[2 + a] - ((x->shape[2 + a] - 1) * s[a] - p[a] - p[a + 2] + dl[a] * (k[a] - 1) + 1);
+    Onnx__NodeProto *o = op(e, "ConvTranspose", y, e->name[x->id], e->name[w->id], n->iarg[7] ? e->name[n->in[2]->id] : NULL, NULL);
+    attr_ints(e, o, "kernel_shape", 2, k);
+    attr_ints(e, o, "strides", 2, s);
+    attr_ints(e, o, "pads", 4, p);
+    attr_ints(e, o, "dilations", 2, dl);
+    if (op_[0] || op_[1]) attr_ints(e, o, "output_padding", 2, op_);
+    attr_i(e, o, "group", n->iarg[6]);
+}
+
 /* ---------------- one engine node -> ONNX ---------------- */
 static void emit_node(ex *e, ft_node *n) {
     const char *y = e->name[n->id];
@@ -263,6 +452,10 @@ static void emit_node(ex *e, ft_node *n) {
         e->inits[e->n_inits++] = t;
         return;
     }
+    case FT_OP_LSTM:
+    case FT_OP_GRU: emit_rnn(e, n, y); return;
+    case FT_OP_RNN_FINAL: emit_rnn_final(e, n, y); return;
+    case FT_OP_CONV_TRANSPOSE2D: emit_conv_transpose(e, n, y); return;
     case FT_OP_LINEAR:
         if (n->in[0]->ndim == 2) {
             o = op(e, "Gemm", y, x, x1, x2, NULL);
@@ -963,6 +1156,17 @@ static void config_input_name(const ft_model *m, char *buf, size_t size) {
     json_decref(root);
 }
 
+/* A graph model that runs at one batch size only (its config's "input.batch"; imported models
+ * whose nodes depend on the batch): that size, else 0. */
+static int64_t config_fixed_batch(const ft_model *m) {
+    if (!m->config_json || !m->arch || strcmp(m->arch->name, "graph")) return 0;
+    json_t *root = json_loads(m->config_json, 0, NULL);
+    json_t *b = json_object_get(json_object_get(root, "input"), "batch");
+    int64_t v = json_is_integer(b) ? json_integer_value(b) : 0;
+    json_decref(root);
+    return v;
+}
+
 ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_onnx_export_opts *o) {
     ft_onnx_export_opts opt = o ? *o : ft_onnx_export_defaults();
     if (!mc || !path) return ft_fail(FT_EINVAL, "ONNX export: no model or path");
@@ -980,6 +1184,10 @@ ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_on
     }
     char in_name[128];
     config_input_name(m, in_name, sizeof in_name);
+    int64_t fixed = config_fixed_batch(m);
+    if (fixed && opt.batch != fixed)
+        return ft_fail(FT_EUNSUPPORTED, "ONNX export: the model runs at batch %lld only (its config's input.batch: an imported graph whose nodes depend on the batch size); export with --batch %lld",
+                       (long long)fixed, (long long)fixed);
 
     ex e = {0};
     e.ps = m->params;
@@ -1012,7 +1220,8 @@ ft_status ft_model_export_onnx(const ft_model *mc, const char *path, const ft_on
     for (int i = count - 1; i >= 0; i--) {
         ft_node *n = ft_graph_node(e.g, i);
         if (!e.need[i]) continue;
-        for (int k = 0; k < n->n_in; k++) e.need[n->in[k]->id] = true;
+        for (int k = 0; k < n->n_in; k++) /* a shared [1, H] initial state: its source (emit_rnn broadcasts it) */
+            e.need[(rnn_state_slot(n, k) ? rnn_state_src(n->in[k]) : n->in[k])->id] = true;
     }
     for (int i = 0; i < count; i++) {
         ft_node *n = ft_graph_node(e.g, i);

@@ -671,6 +671,9 @@ static ft_status map_transpose(ox *x, const Onnx__NodeProto *nd) {
     }
     const char *in = lift(x, a);
     if (!in) return FT_EUNSUPPORTED;
+    /* the batch leaves dim 0 (tf2onnx's time-major [T, N, F] before an LSTM): later reshapes
+     * "per example" would take dim 0 for the batch, so the graph runs at this batch only */
+    if (a->ndim > 1 && p[0] != 0) x->fixed_batch = true;
     return set_dyn(x, nd, 0, emit1(x, nd, "permute", in, json_pack("{s:o}", "dims", ints_json(a->ndim, p))), a->ndim, sh, a->dt);
 }
 
@@ -1360,6 +1363,23 @@ static ft_status map_lstm_peephole(ox *x, const Onnx__NodeProto *nd, oval *a, ov
     return FT_OK;
 }
 
+/* finetune's ONNX export keeps a recurrent weight (or bias) in PyTorch's gate order under its
+ * own name, and reorders the gate blocks with nodes: v = Reshape(Gather(Reshape(P, blocks),
+ * onnx_order, axis 0), [1, ...]). The initializer P's name when v is that (so an export ->
+ * import round trip keeps the parameter names), else NULL. */
+static const char *pytorch_gates_source(ox *x, const char *v, int G, const int *onnx_order) {
+    const Onnx__NodeProto *r2 = producer(x, v), *ga = NULL, *r1 = NULL;
+    if (!r2 || strcmp(r2->op_type, "Reshape") || r2->n_input < 1) return NULL;
+    if (!(ga = producer(x, r2->input[0])) || strcmp(ga->op_type, "Gather") || ga->n_input != 2 || ox_attr_i(ga, "axis", 0) != 0) return NULL;
+    const oval *idx = ox_val(x, ga->input[1]);
+    if (!idx || !idx->is_const || !idx->i || idx->numel != G) return NULL;
+    for (int k = 0; k < G; k++)
+        if (idx->i[k] != onnx_order[k]) return NULL;
+    if (!(r1 = producer(x, ga->input[0])) || strcmp(r1->op_type, "Reshape") || r1->n_input < 1) return NULL;
+    const oval *src = ox_val(x, r1->input[0]);
+    return src && src->is_const && src->orig == ORIG_INIT ? src->name : NULL;
+}
+
 /* ONNX LSTM (gates i, o, f, c) / GRU (z, r, h) -> the graph's lstm / gru (PyTorch's i, f, g, o
  * / r, z, n): rows reordered, split per direction into PyTorch's parameter names. */
 static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
@@ -1450,6 +1470,19 @@ static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
         ft_free(t);
     }
     if (s) return s;
+    /* weights finetune exported: their own names (one direction per node) */
+    const char *own[4] = {NULL, NULL, NULL, NULL};
+    if (dirs == 1) {
+        static const int lstm_back[4] = {0, 3, 1, 2}, gru_back[3] = {1, 0, 2}; /* ONNX's gate k <- PyTorch's */
+        const int *back = lstm ? lstm_back : gru_back;
+        own[0] = pytorch_gates_source(x, nd->input[1], G, back);
+        own[1] = pytorch_gates_source(x, nd->input[2], G, back);
+        const Onnx__NodeProto *cb = b ? producer(x, nd->input[3]) : NULL;
+        if (own[0] && own[1] && cb && !strcmp(cb->op_type, "Concat") && cb->n_input == 2) {
+            own[2] = pytorch_gates_source(x, cb->input[0], G, back);
+            own[3] = pytorch_gates_source(x, cb->input[1], G, back);
+        }
+    }
     float *tmp = ft_malloc((size_t)(G * H * (F > H ? F : H)) * sizeof(float));
     if (!tmp) return ox_oom();
     for (int d = 0; d < dirs && !s; d++) {
@@ -1469,7 +1502,8 @@ static ft_status map_rnn(ox *x, const Onnx__NodeProto *nd, bool lstm) {
                     for (int64_t row = 0; row < H * cols; row++) tmp[(int64_t)gi * H * cols + row] = 0;
             }
             static const char *pn[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
-            snprintf(nm, sizeof nm, "%s.%s_l0%s", base, pn[k], sfx);
+            if (own[k]) snprintf(nm, sizeof nm, "%s", own[k]);
+            else snprintf(nm, sizeof nm, "%s.%s_l0%s", base, pn[k], sfx);
             int64_t sh[2] = {G * H, cols};
             if (!(pars[np++] = ox_declare(x, nm, k < 2 ? 2 : 1, sh, tmp, train))) s = FT_EUNSUPPORTED;
         }

@@ -810,7 +810,8 @@ static ft_node *rnn_state(ft_graph *g, const gnode *nd, ft_node *s, int k, int64
     int64_t two[2] = {s->shape[0], nd->hidden}, full[2] = {N, nd->hidden};
     ft_node *t = total == 1 ? s : ft_slice(g, s, 1, k, k + 1);
     t = ft_reshape(g, t, 2, two);
-    return s->shape[0] == N ? t : ft_expand(g, t, 2, full);
+    /* a shared state is expanded even for a batch of one: the graph's nodes never depend on the batch size (ONNX export) */
+    return s->shape[0] == N && N != 1 ? t : ft_expand(g, t, 2, full);
 }
 
 /* torch.nn.LSTM / nn.GRU: layers of one or two directions (ft_lstm / ft_gru each), the
@@ -1066,6 +1067,11 @@ static ft_node *emit(ft_model *m, ft_graph *g, ft_node *x, bool dry, int *failed
     ft_node **val = ft_calloc((size_t)c->n_nodes, sizeof *val);
     ft_node *ops[G_MAX_OPERANDS];
     if (!val) return ft_graph_fail(g, FT_ENOMEM, "out of memory building graph");
+    if (c->batch && x && x->ndim >= 1 && x->shape[0] != c->batch) { /* nodes that depend on the batch size (imports) */
+        ft_free(val);
+        return ft_graph_fail(g, FT_ESHAPE, "the graph runs at batch %lld only (its config's input.batch), not %lld", (long long)c->batch,
+                             (long long)x->shape[0]);
+    }
     ft_node *out = NULL;
     for (int i = 0; i < c->n_nodes; i++) {
         const gnode *nd = &c->nodes[i];
