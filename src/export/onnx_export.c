@@ -379,7 +379,8 @@ static void emit_rnn(ex *e, ft_node *n, const char *y) {
     int64_t perm4[4] = {2, 0, 1, 3}, back[3] = {0, 0, H};
     const char *yt = tmp(e, y, "Y_nt1h");
     transpose(e, outs[0], yt, 4, perm4);
-    op(e, "Reshape", y, yt, const_i64(e, y, 3, back), NULL, NULL);
+    Onnx__NodeProto *rs = op(e, "Reshape", y, yt, const_i64(e, y, 3, back), NULL, NULL);
+    if (rs) rs->name = (char *)tmp(e, y, "Y_nth"); /* node names are unique: y names the LSTM/GRU node */
 }
 
 /* rnn_final: column block k read at the last step (forward) or the first (reverse). */

@@ -1067,7 +1067,7 @@ static ft_node *emit(ft_model *m, ft_graph *g, ft_node *x, bool dry, int *failed
     ft_node **val = ft_calloc((size_t)c->n_nodes, sizeof *val);
     ft_node *ops[G_MAX_OPERANDS];
     if (!val) return ft_graph_fail(g, FT_ENOMEM, "out of memory building graph");
-    if (c->batch && x && x->ndim >= 1 && x->shape[0] != c->batch) { /* nodes that depend on the batch size (imports) */
+    if (c->batch >= 0 && x && x->ndim >= 1 && x->shape[0] != c->batch) { /* nodes that depend on the batch size (imports) */
         ft_free(val);
         return ft_graph_fail(g, FT_ESHAPE, "the graph runs at batch %lld only (its config's input.batch), not %lld", (long long)c->batch,
                              (long long)x->shape[0]);

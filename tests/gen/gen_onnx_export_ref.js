@@ -20,6 +20,7 @@
  *   2. every 1-D parameter in DIR/model.safetensors is moved, so batch/layer norms are not the
  *      identity: with u = hashU01(j, fnv1a32(name)) for element j,
  *        *running_var -> 0.5 + u;  *running_mean -> 0.4 (u - 0.5);  others v -> v + 0.4 (u - 0.5)
+ *      and every initial state *.h0 / *.c0 (any shape) -> 0.8 (u - 0.5)
  *      (computed in double, rounded to float32; the C test does the same)
  *   3. finetune export --model DIR --format onnx [--batch 2] [--seq-len 8] --out <case>.onnx
  *   4. ONNX Runtime (all graph optimizations off) on a batch of 2:
@@ -96,6 +97,14 @@ const CASES = [
     finetune: { new_head: 3, train: "head.*,model.conv2d_19.*", rows: 12, hash_seed: 92, epochs: 3, batch: 4, lr: 1e-4, seed: 3 } },
   /* gathers along the dynamic batch dim: index 0 and index -1 (the last example), [2, 5] -> [1, 10] */
   { name: "gather_batch", seed: 10, input: [5] },
+  /* lstm and gru in both directions with shared initial states, a reverse GRU in ONNX's
+   * form, an LSTM's cell states (cell_output), rnn_final, conv_transpose2d */
+  { name: "rnn_graph", seed: 11, input: [6, 5] },
+  /* openWakeWord's BiLSTM wake-word head, imported from ONNX at batch 2 (its time-major
+   * Transposes fix the batch: exported with --batch 2) */
+  { name: "onnx_oww_hey_mycroft", import: "shared:models/openwakeword/hey_mycroft_v0.1.onnx", onnxShape: "2,16,96", input: [16, 96], batch: 2 },
+  /* a native speech model: examples/fsdd-asr's 2-layer BiLSTM CTC acoustic model */
+  { name: "fsdd_bilstm_logmel", seed: 12, input: [250, 40], configPath: "examples/fsdd-asr/bilstm_logmel.json" },
 ];
 const T = 8, VOCAB = 99, B = 2;
 
@@ -108,12 +117,14 @@ function fnv1a32(s) {
 function perturb(file) {
   const { tensors, meta } = stio.load(file);
   for (const [name, t] of Object.entries(tensors)) {
-    if (t.shape.length !== 1 || t.dtype !== "F32") continue;
+    const state = /\.(h0|c0)$/.test(name); /* initial states (any shape): start nonzero */
+    if ((t.shape.length !== 1 && !state) || t.dtype !== "F32") continue;
     const seed = fnv1a32(name);
     const v = Float32Array.from(t.data);
     for (let j = 0; j < v.length; j++) {
       const u = stio.hashU01(j, seed);
-      if (name.endsWith("running_var")) v[j] = 0.5 + u;
+      if (state) v[j] = 0.8 * (u - 0.5);
+      else if (name.endsWith("running_var")) v[j] = 0.5 + u;
       else if (name.endsWith("running_mean")) v[j] = 0.4 * (u - 0.5);
       else v[j] = v[j] + 0.4 * (u - 0.5);
     }
@@ -156,7 +167,7 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
              "--progress", "none", "--out", path.join(tmp, "run")]);
         dir = path.join(tmp, "run/checkpoint.safetensors");
       } else {
-        run(["export", "--model", path.join(cfgDir, c.name + ".json"), "--seed", String(c.seed), "--out", dir]);
+        run(["export", "--model", c.configPath ? path.join(root, c.configPath) : path.join(cfgDir, c.name + ".json"), "--seed", String(c.seed), "--out", dir]);
         perturb(path.join(dir, "model.safetensors"));
       }
       if (c.finetune) { /* an imported model fine-tuned by the CLI: f.rows CSV rows of the model's input */
@@ -197,7 +208,7 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
       out[key + ".out"] = { dtype: "F32", shape: y.dims.slice(), data: Float32Array.from(y.data) };
       const bytes = fs.statSync(onnx).size;
       cases.push({ name: key, config: c.name, train: !!c.train, index: k, seed: c.seed || 0, import: c.import || "",
-                   ...(c.onnxShape ? { input_shape: c.onnxShape } : {}), ...(c.promote ? { promote: true } : {}),
+                   ...(c.onnxShape ? { input_shape: c.onnxShape } : {}), ...(c.promote ? { promote: true } : {}), ...(c.configPath ? { config_path: c.configPath } : {}),
                    ...(c.scale ? { scale: c.scale } : {}), ...(c.finetune ? { finetune: c.finetune } : {}), batch: c.batch || "dynamic", text: !!c.text, input: shape,
                    inputs: s.inputNames, output: s.outputNames[0], onnx_bytes: bytes });
       let mx = 0;
