@@ -1,6 +1,6 @@
 /* ONNX export (src/export/onnx_export.c) against ONNX Runtime.
  *
- * tests/gen/gen_onnx_export_ref.js exported nineteen models with `finetune export --format onnx`
+ * tests/gen/gen_onnx_export_ref.js exported twenty-two models with `finetune export --format onnx`
  * (an MLP, ResNet-18, MobileNetV2 with a fixed batch, a graph config using every graph op,
  * BERT and GPT-2 sequence classifiers with padding masks, a Llama LM with grouped-query
  * attention and RoPE; the MLP fine-tuned by `finetune train` (trained here with ft_train);
@@ -10,7 +10,11 @@
  * without ../shared, and the same imported model fine-tuned by `finetune train --new-head`
  * (trained here with ft_train); a graph config with every math op (ops3_graph); openWakeWord's
  * melspectrogram and hey_jarvis head, and PaddleOCR's direction classifier with promoted
- * constants (skipped without data-cache/onnx); a second grouped-query Llama; gathers along the dynamic batch dim), ran ONNX Runtime on them and stored
+ * constants (skipped without data-cache/onnx); a second grouped-query Llama; gathers along the dynamic batch dim;
+ * and recurrent models: a graph config with LSTM/GRU in both directions, initial states,
+ * cell_output, rnn_final and conv_transpose2d, openWakeWord's hey_mycroft BiLSTM imported at
+ * batch 2, the fsdd-asr 2-layer BiLSTM; those three are also imported back and must give the
+ * same outputs and parameter names), ran ONNX Runtime on them and stored
  * its outputs. Here the same
  * models (same config, seed and parameter perturbation) are computed by finetune and must
  * agree, and the library's export of each is parsed back with protobuf-c and checked

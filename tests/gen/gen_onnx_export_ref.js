@@ -15,7 +15,9 @@
  * steps 1-2 skipped; "ops2_graph" exercises leaky_relu, clip, max/min, splice and gather;
  * "ops3_graph" every math op; then openWakeWord's melspectrogram (its audio input scaled by
  * "scale": 1000) and hey_jarvis head, and PaddleOCR's direction classifier from data-cache/onnx
- * (scripts/fetch-onnx-models.sh), converted with --promote-constants):
+ * (scripts/fetch-onnx-models.sh), converted with --promote-constants;
+ * "rnn_graph" the recurrent ops and conv_transpose2d; a case with configPath takes its config
+ * from there, e.g. examples/fsdd-asr's BiLSTM):
  *   1. finetune export --model <case>.json --seed <seed> --out DIR      (seeded PyTorch-style init)
  *   2. every 1-D parameter in DIR/model.safetensors is moved, so batch/layer norms are not the
  *      identity: with u = hashU01(j, fnv1a32(name)) for element j,
