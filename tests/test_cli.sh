@@ -164,6 +164,19 @@ file_exists "$tmp/mlp_cut/config.json"
 expect 0 train --model "$tmp/mlp_cut" --data "csv:$tmp/d.csv" --out "$tmp/run_cut" --epochs 1 --new-head 3 --train 'head.*' "${common[@]}"
 out_has "51 trainable"
 expect 1 convert --model "$tmp/mlp.onnx" --cut no_such_tensor --out "$tmp/mlp_cut2"; err_has "no_such_tensor"
+# --bind NAME=V[,V...]: an extra graph input bound to numbers (ONNX's Add node test: y [3,4,5])
+addm=/usr/share/libonnx-testdata/data/node/test_add/model.onnx
+if [ -r "$addm" ]; then
+  expect 0 convert --model "$addm" --bind y=0.5 --out "$tmp/add_bound"
+  file_exists "$tmp/add_bound/config.json"
+  expect 2 convert --model "$addm" --bind y --out "$tmp/add_bad"; err_has "NAME=V"
+  expect 2 convert --model "$addm" --bind y=1,x --out "$tmp/add_bad"; err_has "not a number"
+  expect 1 convert --model "$addm" --bind y=1,2 --out "$tmp/add_bad"; err_has "2 values bound to input 'y'"
+  expect 1 convert --model "$addm" --bind w=1 --out "$tmp/add_bad"; err_has "'w' is not a graph input"
+  expect 2 convert --model "$ckpt" --bind y=1 --out "$tmp/add_bad"; err_has "apply to ONNX models"
+else
+  echo "SKIP convert --bind: libonnx-testdata is absent"
+fi
 expect 0 export --model "$ckpt" --out "$tmp/exp"
 file_exists "$tmp/exp/config.json"
 file_exists "$tmp/exp/model.safetensors"

@@ -432,7 +432,85 @@ static void test_openwakeword(void) {
     CHECK(strstr(ft_errmsg(), "samples") != NULL);
 }
 
+/* Graph inputs bound to numbers (ft_onnx_opts.bind_values, finetune convert --bind): the
+ * declared type and shape, one value filling it, and clear errors for an unknown input, a
+ * wrong count and a fraction bound to an integer input. ONNX's node tests as the models. */
+static void test_bind_values(void) {
+    const char *add = "/usr/share/libonnx-testdata/data/node/test_add/model.onnx",
+               *pw = "/usr/share/libonnx-testdata/data/node/test_pow_types_float32_int64/model.onnx";
+    if (access(add, R_OK) != 0 || access(pw, R_OK) != 0) { printf("SKIP bind values: libonnx-testdata is absent\n"); return; }
+    double vals[60];
+    for (int i = 0; i < 60; i++) vals[i] = 0.25 * i - 3;
+    float x[60];
+    for (int i = 0; i < 60; i++) x[i] = (float)(i % 7) - 2.5f;
+    const char *names[1] = {"y"};
+    for (int fill = 0; fill < 2; fill++) { /* y [3, 4, 5]: all 60 values, or one filling it */
+        int count = fill ? 1 : 60;
+        const double *vp = vals;
+        ft_onnx_opts o = ft_onnx_defaults();
+        o.n_bind_values = 1;
+        o.bind_value_names = names;
+        o.bind_values = &vp;
+        o.bind_value_counts = &count;
+        ft_model *m = NULL;
+        CHECK_OK(ft_import_onnx(add, &o, &m));
+        if (!m) continue;
+        CHECK(m->in_ndim == 2 && m->in_shape[0] == 4 && m->in_shape[1] == 5);
+        int64_t sh[3] = {3, 4, 5}, numel[1];
+        float *out[1] = {NULL};
+        int n = 0;
+        CHECK_OK(run_all(m, x, 3, sh, out, numel, 1, &n));
+        bool ok = n == 1 && numel[0] == 60;
+        for (int i = 0; ok && i < 60; i++) ok = out[0][i] == x[i] + (float)vals[fill ? 0 : i];
+        CHECKF(ok, "bound y (%d values): x + y", count);
+        free(out[0]);
+        ft_model_free(m);
+    }
+    /* errors: each names the culprit */
+    struct { const char *file, *name; double v[3]; int n; ft_status want; const char *msg; } bad[] = {
+        {add, "z", {1}, 1, FT_ENOTFOUND, "'z' is not a graph input"},
+        {add, "y", {1, 2, 3}, 3, FT_ESHAPE, "3 values bound to input 'y' of shape [3,4,5]"},
+        {pw, "y", {2, 2.5, 2}, 3, FT_EINVAL, "value 2.5 bound to the int64 input 'y'"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        const double *vp = bad[k].v;
+        ft_onnx_opts o = ft_onnx_defaults();
+        o.n_bind_values = 1;
+        o.bind_value_names = &bad[k].name;
+        o.bind_values = &vp;
+        o.bind_value_counts = &bad[k].n;
+        ft_model *m = NULL;
+        CHECK_ERR(ft_import_onnx(bad[k].file, &o, &m), bad[k].want);
+        CHECKF(strstr(ft_errmsg(), bad[k].msg) != NULL, "%s", ft_errmsg());
+        ft_model_free(m);
+    }
+    /* an int64 exponent bound to whole numbers: x ^ [2, 3, 1] */
+    {
+        const double v[3] = {2, 3, 1}, *vp = v;
+        int count = 3;
+        ft_onnx_opts o = ft_onnx_defaults();
+        o.n_bind_values = 1;
+        o.bind_value_names = names;
+        o.bind_values = &vp;
+        o.bind_value_counts = &count;
+        ft_model *m = NULL;
+        ft_status s = ft_import_onnx(pw, &o, &m);
+        CHECKF(s == FT_OK, "%s", ft_errmsg());
+        if (m) {
+            float xp[3] = {1.5f, -2.0f, 3.0f};
+            int64_t sh[1] = {3}, numel[1];
+            float *out[1] = {NULL};
+            int n = 0;
+            CHECK_OK(run_all(m, xp, 1, sh, out, numel, 1, &n));
+            CHECK(n == 1 && numel[0] == 3 && fabsf(out[0][0] - 2.25f) < 1e-6f && fabsf(out[0][1] + 8.0f) < 1e-5f && fabsf(out[0][2] - 3.0f) < 1e-6f);
+            free(out[0]);
+        }
+        ft_model_free(m);
+    }
+}
+
 int main(void) {
+    test_bind_values();
     test_models();
     test_ids();
     test_head_and_cut();

@@ -92,6 +92,15 @@ typedef struct {
     const char *const *bind_names;
     const uint8_t *const *bind_data;
     const size_t *bind_sizes;
+    /* Other graph inputs bound to numbers (finetune convert --bind NAME=V[,V...]):
+     * n_bind_values of them. Each value takes the input's declared element type (float,
+     * double, float16 -> float32; int32, int64, int8/16, uint8/16/32, bool) and shape, where a
+     * symbolic dim is the batch (input_shape[0], else `batch`); one value fills the whole shape,
+     * otherwise the count must match. Integer inputs need whole numbers in range, bool 0 or 1. */
+    int n_bind_values;
+    const char *const *bind_value_names;
+    const double *const *bind_values;
+    const int *bind_value_counts;
 } ft_onnx_opts;
 
 /* Import an ONNX model (.onnx, opsets 7-17 of the default domain) into the "graph"

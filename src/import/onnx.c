@@ -603,6 +603,97 @@ static void ox_free(ox *x) {
 }
 
 /* Static shape of a graph input (symbolic dim 0 = the batch). */
+/* ft_onnx_opts.bind_values[b]: numbers for a graph input, in its declared type and shape. */
+static ft_status bind_numbers(ox *x, const Onnx__GraphProto *g, int b) {
+    const char *nm = x->o.bind_value_names ? x->o.bind_value_names[b] : NULL;
+    const double *val = x->o.bind_values ? x->o.bind_values[b] : NULL;
+    int n = x->o.bind_value_counts ? x->o.bind_value_counts[b] : 0;
+    if (!nm || !val || n < 1) return ft_fail(FT_EINVAL, "%s: bound value %d has no name or no values", x->label, b);
+    const Onnx__ValueInfoProto *vi = NULL;
+    for (size_t k = 0; k < g->n_input && !vi; k++)
+        if (g->input[k]->name && !strcmp(g->input[k]->name, nm)) vi = g->input[k];
+    if (!vi) return ft_fail(FT_ENOTFOUND, "%s: bound input '%s' is not a graph input", x->label, nm);
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type || !tp->tensor_type->shape)
+        return ft_fail(FT_EUNSUPPORTED, "%s: bound input '%s' is not a tensor with a shape", x->label, nm);
+    const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
+    int et = tp->tensor_type->elem_type;
+    if (sh->n_dim > FT_MAX_DIMS) return ft_fail(FT_EUNSUPPORTED, "%s: bound input '%s' has %zu dims", x->label, nm, sh->n_dim);
+    int64_t dims[FT_MAX_DIMS], numel = 1, batch = x->o.input_ndim > 0 ? x->o.input_shape[0] : x->o.batch > 0 ? x->o.batch : 1;
+    char shs[128] = "[";
+    for (size_t d = 0; d < sh->n_dim; d++) {
+        const Onnx__TensorShapeProto__Dimension *dm = sh->dim[d];
+        dims[d] = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dm->dim_value > 0 ? dm->dim_value : batch;
+        if (dims[d] > ((int64_t)1 << 26) / numel) return ft_fail(FT_EUNSUPPORTED, "%s: bound input '%s' is too large", x->label, nm);
+        numel *= dims[d];
+        size_t l = strlen(shs);
+        snprintf(shs + l, sizeof shs - l, "%s%lld", d ? "," : "", (long long)dims[d]);
+    }
+    size_t l = strlen(shs);
+    snprintf(shs + l, sizeof shs - l, "]");
+    if (n != 1 && n != numel)
+        return ft_fail(FT_ESHAPE, "%s: %d values bound to input '%s' of shape %s (%lld values; one value fills it)", x->label, n, nm, shs,
+                       (long long)numel);
+    size_t width;
+    double lo = 0, hi = 0;
+    int dt = et;
+    switch (et) {
+    case OX_FLOAT: case 10 /* float16 */: case 11 /* double */: dt = OX_FLOAT; width = 4; break;
+    case OX_INT64: width = 8; lo = -9007199254740992.0; hi = 9007199254740992.0; break; /* exact in a double */
+    case OX_INT32: width = 4; lo = INT32_MIN; hi = INT32_MAX; break;
+    case 3: width = 1; lo = INT8_MIN; hi = INT8_MAX; break;
+    case 2: width = 1; hi = UINT8_MAX; break;
+    case 5: width = 2; lo = INT16_MIN; hi = INT16_MAX; break;
+    case 4: width = 2; hi = UINT16_MAX; break;
+    case 12: width = 4; hi = UINT32_MAX; break;
+    case 9 /* bool */: width = 1; hi = 1; break;
+    default: return ft_fail(FT_EUNSUPPORTED, "%s: input '%s' has type %s: --bind takes numeric inputs", x->label, nm, ox_type_name(et));
+    }
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(val[i]) && dt != OX_FLOAT)
+            return ft_fail(FT_EINVAL, "%s: value %g bound to the %s input '%s' is not a whole number", x->label, val[i], ox_type_name(et), nm);
+        if (dt != OX_FLOAT && (val[i] != floor(val[i]) || val[i] < lo || val[i] > hi))
+            return ft_fail(FT_EINVAL, "%s: value %.17g bound to the %s input '%s' is not a whole number in [%.0f, %.0f]", x->label, val[i],
+                           ox_type_name(et), nm, lo, hi);
+    }
+    uint8_t *raw = ft_malloc((size_t)numel * width);
+    if (!raw) return ox_oom();
+    for (int64_t i = 0; i < numel; i++) {
+        double v = val[n == 1 ? 0 : i];
+        uint8_t *p = raw + i * (int64_t)width;
+        if (dt == OX_FLOAT) { float f = (float)v; memcpy(p, &f, 4); }
+        else if (width == 8) { int64_t q = (int64_t)v; memcpy(p, &q, 8); }
+        else if (width == 4 && et == OX_INT32) { int32_t q = (int32_t)v; memcpy(p, &q, 4); }
+        else if (width == 4) { uint32_t q = (uint32_t)v; memcpy(p, &q, 4); }
+        else if (width == 2 && et == 5) { int16_t q = (int16_t)v; memcpy(p, &q, 2); }
+        else if (width == 2) { uint16_t q = (uint16_t)v; memcpy(p, &q, 2); }
+        else if (et == 3) { int8_t q = (int8_t)v; memcpy(p, &q, 1); }
+        else *p = (uint8_t)v;
+    }
+    Onnx__TensorProto t;
+    onnx__tensor_proto__init(&t);
+    t.n_dims = sh->n_dim;
+    t.dims = dims;
+    t.has_data_type = 1;
+    t.data_type = dt;
+    t.has_raw_data = 1;
+    t.raw_data.len = (size_t)numel * width;
+    t.raw_data.data = raw;
+    t.name = (char *)nm;
+    oval *old = ox_val(x, nm);
+    int vi_ = old ? (int)(old - x->v) : ox_new_val(x, nm);
+    if (vi_ < 0) { ft_free(raw); return ox_oom(); }
+    oval *v = &x->v[vi_];
+    ft_free(v->f); ft_free(v->i);
+    v->f = NULL; v->i = NULL;
+    v->orig = ORIG_BIND;
+    char what[300];
+    snprintf(what, sizeof what, "the values bound to input '%s'", nm);
+    ft_status s = ox_tensor_to_val(x, &t, what, v);
+    ft_free(raw);
+    return s;
+}
+
 static ft_status input_shape(ox *x, const Onnx__ValueInfoProto *vi, oval *v) {
     const Onnx__TypeProto *tp = vi->type;
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
@@ -755,6 +846,9 @@ static ft_status convert(ox *x, const Onnx__ModelProto *mp, const char *file, ft
         onnx__tensor_proto__free_unpacked(t, NULL);
         if (s) return s;
     }
+    /* inputs bound to numbers: the declared type and shape (a symbolic dim is the batch) */
+    for (int b = 0; b < x->o.n_bind_values && !s; b++) s = bind_numbers(x, g, b);
+    if (s) return s;
     /* the data input: the first graph input without a value of type float or int32/int64
      * (token ids), unless the caller names one */
     const Onnx__ValueInfoProto *din = NULL;
