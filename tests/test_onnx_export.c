@@ -13,8 +13,9 @@
  * constants (skipped without data-cache/onnx); a second grouped-query Llama; gathers along the dynamic batch dim;
  * and recurrent models: a graph config with LSTM/GRU in both directions, initial states,
  * cell_output, rnn_final and conv_transpose2d, openWakeWord's hey_mycroft BiLSTM imported at
- * batch 2, the fsdd-asr 2-layer BiLSTM; those three are also imported back and must give the
- * same outputs and parameter names), ran ONNX Runtime on them and stored
+ * batch 2, the fsdd-asr 2-layer BiLSTM, Silero VAD with its sr and LSTM state bound; those
+ * four are also imported back and must give the same outputs and parameter names), ran ONNX
+ * Runtime on them and stored
  * its outputs. Here the same
  * models (same config, seed and parameter perturbation) are computed by finetune and must
  * agree, and the library's export of each is parsed back with protobuf-c and checked
@@ -304,7 +305,10 @@ static void check_file(const char *path, const ft_model *m, json_t *c) {
         else CHECK(sh->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && sh->dim[0]->dim_value == B);
         CHECK(g->input[i]->type->tensor_type->elem_type == (text && i == 0 ? 6 : 1));
     }
-    CHECK(g->n_output == 1 && !strcmp(g->output[0]->name, json_string_value(json_object_get(c, "output"))));
+    /* one output, or a graph model's several (Silero VAD: P(speech), then the LSTM's hn, cn) */
+    size_t want_out = json_array_size(json_object_get(c, "bind")) ? 3 : 1;
+    CHECKF(g->n_output == want_out && !strcmp(g->output[0]->name, json_string_value(json_object_get(c, "output"))), "%s: %zu outputs", name,
+           g->n_output);
     /* every initializer is a parameter, float32 raw_data, byte-identical; every trainable
      * parameter of the model that the forward uses is there (all of them, for these models) */
     int matched = 0;
@@ -401,6 +405,27 @@ static void test_against_ort(void) {
                 io.promote_constants = json_is_true(json_object_get(c, "promote"));
                 for (const char *q = ishape; *q && io.input_ndim < FT_MAX_DIMS; q += strcspn(q, ",") + (q[strcspn(q, ",")] == ','))
                     io.input_shape[io.input_ndim++] = strtoll(q, NULL, 10);
+                /* "bind": ["NAME=V", ...] (convert --bind, one value each) */
+                json_t *jb = json_object_get(c, "bind");
+                char bn[8][64];
+                const char *bnames[8];
+                double bv[8];
+                const double *bvals[8];
+                int bcounts[8], nb = 0;
+                for (size_t q = 0; q < json_array_size(jb) && nb < 8; q++, nb++) {
+                    const char *spec = json_string_value(json_array_get(jb, q)), *eq = spec ? strchr(spec, '=') : NULL;
+                    CHECK(eq && eq - spec < 64);
+                    if (!eq || eq - spec >= 64) break;
+                    snprintf(bn[nb], sizeof bn[nb], "%.*s", (int)(eq - spec), spec);
+                    bnames[nb] = bn[nb];
+                    bv[nb] = strtod(eq + 1, NULL);
+                    bvals[nb] = &bv[nb];
+                    bcounts[nb] = 1;
+                }
+                io.n_bind_values = nb;
+                io.bind_value_names = bnames;
+                io.bind_values = bvals;
+                io.bind_value_counts = bcounts;
                 CHECK_OK(ft_import_onnx(path, &io, &m));
                 json_t *ftn = json_object_get(c, "finetune"); /* then fine-tuned as the CLI did */
                 if (m && ftn) m = finetune_imported(m, ftn, k, name);
@@ -442,7 +467,7 @@ static void test_against_ort(void) {
         snprintf(path, sizeof path, "%s/%s.onnx", tmpdir, name);
         CHECK_OK(ft_model_export_onnx(m, path, &o));
         check_file(path, m, c);
-        if (strstr(name, "rnn") || strstr(name, "lstm") || strstr(name, "mycroft")) reimport(path, m, k, name);
+        if (strstr(name, "rnn") || strstr(name, "lstm") || strstr(name, "mycroft") || strstr(name, "silero")) reimport(path, m, k, name);
         unlink(path);
         ft_model_free(m);
     }

@@ -107,6 +107,11 @@ const CASES = [
   { name: "onnx_oww_hey_mycroft", import: "shared:models/openwakeword/hey_mycroft_v0.1.onnx", onnxShape: "2,16,96", input: [16, 96], batch: 2 },
   /* a native speech model: examples/fsdd-asr's 2-layer BiLSTM CTC acoustic model */
   { name: "fsdd_bilstm_logmel", seed: 12, input: [250, 40], configPath: "examples/fsdd-asr/bilstm_logmel.json" },
+  /* Silero VAD v4 (scripts/fetch-onnx-models.sh) at batch 2 with its other inputs bound
+   * (convert --bind): sr = 16000 and a nonzero LSTM state h = 0.1, c = -0.2 (a state shared
+   * by every example: broadcast to the batch in the export) */
+  { name: "onnx_silero_vad", import: "repo:data-cache/onnx/silero_vad.onnx", onnxShape: "2,512", bind: ["sr=16000", "h=0.1", "c=-0.2"],
+    input: [512], batch: 2 },
 ];
 const T = 8, VOCAB = 99, B = 2;
 
@@ -151,7 +156,8 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
         if (!fs.existsSync(dir)) { console.log(`${c.name}: ${dir} is absent, skipped`); continue; }
         if (c.onnxShape) { /* an ONNX file: converted first (its input shape has symbolic dims) */
           const conv = path.join(tmp, c.name);
-          run(["convert", "--model", dir, "--input-shape", c.onnxShape, ...(c.promote ? ["--promote-constants"] : []), "--out", conv]);
+          run(["convert", "--model", dir, "--input-shape", c.onnxShape, ...(c.promote ? ["--promote-constants"] : []),
+               ...(c.bind || []).flatMap((b) => ["--bind", b]), "--out", conv]);
           dir = conv;
         }
       } else if (c.train) {
@@ -211,6 +217,7 @@ function run(args) { return execFileSync(bin, args, { encoding: "utf8", stdio: [
       const bytes = fs.statSync(onnx).size;
       cases.push({ name: key, config: c.name, train: !!c.train, index: k, seed: c.seed || 0, import: c.import || "",
                    ...(c.onnxShape ? { input_shape: c.onnxShape } : {}), ...(c.promote ? { promote: true } : {}), ...(c.configPath ? { config_path: c.configPath } : {}),
+                   ...(c.bind ? { bind: c.bind } : {}),
                    ...(c.scale ? { scale: c.scale } : {}), ...(c.finetune ? { finetune: c.finetune } : {}), batch: c.batch || "dynamic", text: !!c.text, input: shape,
                    inputs: s.inputNames, output: s.outputNames[0], onnx_bytes: bytes });
       let mx = 0;
