@@ -1,6 +1,6 @@
 /* ONNX export (src/export/onnx_export.c) against ONNX Runtime.
  *
- * tests/gen/gen_onnx_export_ref.js exported twenty-two models with `finetune export --format onnx`
+ * tests/gen/gen_onnx_export_ref.js exported twenty-three models with `finetune export --format onnx`
  * (an MLP, ResNet-18, MobileNetV2 with a fixed batch, a graph config using every graph op,
  * BERT and GPT-2 sequence classifiers with padding masks, a Llama LM with grouped-query
  * attention and RoPE; the MLP fine-tuned by `finetune train` (trained here with ft_train);
