@@ -442,6 +442,7 @@ static void test_ocr(void) {
         if (m && promote) {
             /* promoted Constants are parameters, so there is something to train */
             CHECKF(ft_params_count(m->params, true) > 100000, "%lld trainable", (long long)ft_params_count(m->params, true));
+            printf("ppocr cls (Constants trainable): %lld trainable parameters\n", (long long)ft_params_count(m->params, true));
         }
         ft_model_free(m);
     }
