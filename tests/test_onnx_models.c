@@ -638,6 +638,41 @@ static void test_exported(void) {
     ft_model_free(m);
 }
 
+/* An export refusal names an unnamed engine node (a native architecture's) by its op and the
+ * module of its nearest parameter, not '?': the mlp's logits fed to an mse (a loss has no
+ * ONNX mapping) by a build that wraps the mlp's. */
+static const ft_arch *mlp_arch;
+static ft_node *mlp_then_mse(ft_model *m, ft_graph *g, ft_node *x, bool training) {
+    ft_node *y = mlp_arch->build(m, g, x, training);
+    return y ? ft_mse(g, y, y) : NULL;
+}
+
+static void test_unnamed_refusal(void) {
+    ft_model *m = from_config_file("mlp", 2);
+    CHECK(m != NULL);
+    if (!m) return;
+    ft_arch a = *m->arch;
+    mlp_arch = m->arch;
+    a.build = mlp_then_mse;
+    m->arch = &a;
+    char path[512];
+    snprintf(path, sizeof path, "%s/unnamed.onnx", tmpdir);
+    ft_onnx_export_opts eo = ft_onnx_export_defaults();
+    eo.batch = 2;
+    CHECK_ERR(ft_model_export_onnx(m, path, &eo), FT_EUNSUPPORTED);
+    const char *msg = ft_errmsg(), *of = strstr(msg, "'mse of ");
+    bool module = false; /* the name after "of" is a parameter's module: a prefix of its name */
+    for (int i = 0; of && i < m->params->n; i++) {
+        const char *nm = m->params->p[i].name, *end = strchr(of + 8, '\'');
+        module |= end && !strncmp(nm, of + 8, (size_t)(end - of - 8)) && nm[end - of - 8] == '.';
+    }
+    CHECKF(of && module && !strstr(msg, "'?'") && strstr(msg, "(op mse)"), "unnamed node: %s", msg);
+    printf("export refusal of an unnamed node: %s\n", msg);
+    m->arch = mlp_arch;
+    unlink(path);
+    ft_model_free(m);
+}
+
 static void test_roundtrip(void) {
     /* native models through ONNX and back */
     const char *names[4] = {"mlp", "ops_graph", "mobilenet_v2", "slice_steps"};
@@ -663,6 +698,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/ft_onnx_models_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_roundtrip();
+    test_unnamed_refusal();
     CHECK_OK(ft_st_open(FIX, &ref));
     if (ref) test_exported();
     if (ref) {

@@ -213,8 +213,20 @@ static const char *const_fill(ex *e, const char *hint, int64_t n, float v) {
 static const char *tmp(ex *e, const char *base, const char *what) { return ex_printf(e, "%s/%s", base, what); }
 
 static ft_status unsupported(ex *e, const ft_node *n, const char *why) {
+    /* a node without a name (a native architecture's) is named by its op and the module of
+     * the nearest parameter among its inputs (breadth first): 'lstm of encoder.rnn' */
+    char who[112] = "?";
+    const ft_node *q[32] = {n};
+    for (int h = 0, t = 1; !n->name[0] && h < t && who[0] == '?'; h++)
+        for (int i = 0; i < q[h]->n_in && who[0] == '?'; i++) {
+            const ft_node *p = q[h]->in[i];
+            const char *dot = p->op == FT_OP_PARAM ? strrchr(p->name, '.') : NULL;
+            if (p->op == FT_OP_PARAM)
+                snprintf(who, sizeof who, "%s of %.*s", ft_op_name(n->op), dot ? (int)(dot - p->name) : (int)strlen(p->name), p->name);
+            else if (t < 32) q[t++] = p;
+        }
     if (!e->err)
-        e->err = ft_fail(FT_EUNSUPPORTED, "ONNX export: node %d '%s' (op %s): %s", n->id, n->name[0] ? n->name : "?",
+        e->err = ft_fail(FT_EUNSUPPORTED, "ONNX export: node %d '%s' (op %s): %s", n->id, n->name[0] ? n->name : who,
                          ft_op_name(n->op), why);
     return e->err;
 }
