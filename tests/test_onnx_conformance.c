@@ -494,16 +494,22 @@ int main(void) {
     };
     int n_listed = 0, n_listed_pass = 0;
     for (int i = 0; i < n; i++) {
+        /* a function body (test_X_expanded) counts for the op of test_X */
+        const char *op = ops[i];
+        size_t len = strlen(names[i]);
+        if (op[0] == '(' && len > 9 && !strcmp(names[i] + len - 9, "_expanded"))
+            for (int j = 0; j < n; j++)
+                if (strlen(names[j]) == len - 9 && !strncmp(names[j], names[i], len - 9)) op = ops[j];
         bool is_listed = false;
-        for (size_t k = 0; k < sizeof listed / sizeof listed[0]; k++) is_listed |= !strcmp(ops[i], listed[k]);
+        for (size_t k = 0; k < sizeof listed / sizeof listed[0]; k++) is_listed |= !strcmp(op, listed[k]);
         if (!is_listed || !f32s[i]) continue;
         n_listed++;
         n_listed_pass += res[i] == R_PASS;
         const char *why = NULL;
         for (size_t k = 0; k < sizeof excused / sizeof excused[0]; k++)
             if (!strcmp(names[i], excused[k].name)) why = excused[k].why;
-        if (why) CHECKF(res[i] != R_FAIL && strstr(msgs[i], why), "%s (%s): excused for '%s', but: %s", names[i], ops[i], why, res[i] == R_PASS ? "it passes now (drop it from the exceptions)" : msgs[i]);
-        else CHECKF(res[i] == R_PASS, "%s (%s), a float32 case of an op issue #5 lists, does not pass: %s", names[i], ops[i], msgs[i]);
+        if (why) CHECKF(res[i] != R_FAIL && strstr(msgs[i], why), "%s (%s): excused for '%s', but: %s", names[i], op, why, res[i] == R_PASS ? "it passes now (drop it from the exceptions)" : msgs[i]);
+        else CHECKF(res[i] == R_PASS, "%s (%s), a float32 case of an op issue #5 lists, does not pass: %s", names[i], op, msgs[i]);
     }
     printf("the ops issue #5 lists: %d of their %d float32 cases pass (%d justified exceptions)\n", n_listed_pass, n_listed, (int)(sizeof excused / sizeof excused[0]));
     CHECK(n_listed_pass > 0);
