@@ -172,7 +172,7 @@ int cmd_train(int argc, char **argv) {
         { "val-split", ARG_FLOAT, &o.val_split, "F", "hold out this fraction of --data for validation (seeded)", ARG_MIN | ARG_MIN_EXCL | ARG_MAX | ARG_MAX_EXCL, 0, 1, NULL, "off", false },
         { "out", ARG_STRING, &o.out, "DIR", "run directory (checkpoints, metrics.jsonl, report.html)", ARG_REQUIRED, 0, 0, NULL, NULL, false },
         { "epochs", ARG_INT, &o.epochs, "N", "epochs to train", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
-        { "batch", ARG_INT, &o.batch, "N", "batch size", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
+        { "batch", ARG_INT, &o.batch, "N", "batch size (a model that runs at one batch size only: that one; the short last batch of an epoch is then dropped)", ARG_MIN | ARG_INT32, 1, 0, NULL, NULL, false },
         { "lr", ARG_FLOAT, &o.lr, "F", "learning rate", ARG_MIN | ARG_MIN_EXCL, 0, 0, NULL, lr_def, false },
         { "optimizer", ARG_STRING, &o.optimizer, "sgd|adam|adamw", "optimizer", 0, 0, 0, "sgd|adam|adamw", NULL, false },
         { "momentum", ARG_FLOAT, &o.momentum, "F", "SGD momentum", ARG_MIN | ARG_MAX | ARG_MAX_EXCL, 0, 1, NULL, NULL, false },
@@ -379,6 +379,20 @@ head_done:
     rcfg.out_dir = o.out;
     rcfg.epochs = (int)o.epochs;
     rcfg.max_steps = o.max_steps;
+    int64_t fixed = ft_model_fixed_batch(m); /* an import that runs at one batch size only */
+    if (fixed && !args_was_set(&a, "batch")) o.batch = fixed;
+    if (fixed && o.batch != fixed) {
+        st = ft_fail(FT_EINVAL, "--batch %lld: the model runs at batch %lld only (an imported graph whose nodes depend on the batch size; "
+                     "its config's input.batch); leave --batch out (or give --batch %lld), or import it again at another batch: "
+                     "finetune convert --input-shape N,...", (long long)o.batch, (long long)fixed, (long long)fixed);
+        goto done;
+    }
+    if (fixed && train->n < fixed) {
+        st = ft_fail(FT_EINVAL, "'%s' gives %lld training examples, fewer than the one batch size the model runs at (%lld): "
+                     "a batch of training needs %lld examples (or import the model again at a smaller batch: finetune convert --input-shape N,...)",
+                     o.data, (long long)train->n, (long long)fixed, (long long)fixed);
+        goto done;
+    }
     rcfg.batch_size = o.batch;
     rcfg.accum_steps = (int)o.accum;
     rcfg.clip_norm = (float)o.clip;
@@ -416,6 +430,10 @@ head_done:
     else rcfg.progress = isatty(fileno(stderr)) ? 1 : 0;
 
     print_header(&o, m, kind, train, val, replaced_from, &rcfg);
+    if (fixed && train->n % fixed)
+        printf("            drops the last %lld example%s of each epoch (shuffled, so others each epoch): the model runs at batch %lld only\n",
+               (long long)(train->n % fixed), train->n % fixed == 1 ? "" : "s", (long long)fixed);
+    fflush(stdout);
     if (task) {
         printf("text:       task %s, tokenizer %s, %lld tokens per example%s\n", ft_task_name(task), tok_path,
                (long long)train->x_shape[1], m->seq_bidirectional ? ", bidirectional attention" : "");

@@ -470,5 +470,33 @@ expect 0 train --model "$tmp/ctc_cls.json" --data "csv:$tmp/ctc.csv" --epochs 1 
 expect 1 eval --model "$tmp/ctc_cls/checkpoint.safetensors" --data "ctc:csv:$tmp/ctc.csv"
 err_has "no CTC vocabulary"
 
+# ---- a model that runs at one batch size only (input.batch, as an import whose nodes depend on
+# the batch): --batch defaults to it, another is refused, the short last batch is dropped in
+# training; eval and predict pad it and count every example once ----
+cat >"$tmp/fixed.json" <<'JSON'
+{"arch": "graph", "input": {"shape": [6], "batch": 4},
+ "params": [{"name": "l1.weight", "shape": [5, 6]}, {"name": "l1.bias", "shape": [5]},
+            {"name": "fc.weight", "shape": [2, 5]}, {"name": "fc.bias", "shape": [2]}],
+ "nodes": [{"name": "l1", "op": "linear", "inputs": ["input"], "params": ["l1.weight", "l1.bias"]},
+           {"name": "r", "op": "relu", "inputs": ["l1"]},
+           {"name": "fc", "op": "linear", "inputs": ["r"], "params": ["fc.weight", "fc.bias"]}],
+ "head": {"node": "fc", "params": ["fc.weight", "fc.bias"]}, "n_classes": 2}
+JSON
+awk 'BEGIN { for (i = 0; i < 11; i++) { c = i % 2; s = ""; for (d = 0; d < 6; d++) s = s sprintf("%.2f,", (d % 2 == c ? 1 : 0) + (i * 7 + d) % 5 / 10); print s c } }' >"$tmp/fixed.csv"
+head -3 "$tmp/fixed.csv" >"$tmp/fixed3.csv"
+expect 0 train --model "$tmp/fixed.json" --data "csv:$tmp/fixed.csv" --val "csv:$tmp/fixed3.csv" --epochs 2 --out "$tmp/fixed" --progress none
+out_has "training:   2 epochs, batch 4,"
+out_has "drops the last 3 examples of each epoch"
+out_has "2 epochs, 4 optimizer steps"
+if [ "$(grep -c '"loss"' "$tmp/fixed/metrics.jsonl" 2>/dev/null)" = 4 ]; then ok; else bad "fixed batch: want 4 steps in metrics.jsonl"; fi
+expect 1 train --model "$tmp/fixed.json" --data "csv:$tmp/fixed.csv" --batch 8 --epochs 1 --out "$tmp/fixed8" --progress none
+err_has "the model runs at batch 4 only"; err_has "finetune convert --input-shape N,"
+expect 1 train --model "$tmp/fixed.json" --data "csv:$tmp/fixed3.csv" --epochs 1 --out "$tmp/fixed_small" --progress none
+err_has "3 training examples, fewer than the one batch size the model runs at (4)"
+expect 0 eval --model "$tmp/fixed/checkpoint.safetensors" --data "csv:$tmp/fixed.csv" --json
+out_has '"n":11'
+expect 0 predict --model "$tmp/fixed/checkpoint.safetensors" --data "csv:$tmp/fixed.csv" --top-k 1 --json
+if [ "$(grep -c . "$tmp/out")" = 11 ]; then ok; else bad "fixed batch: predict printed $(grep -c . "$tmp/out") lines for 11 examples"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -812,7 +812,7 @@ static void test_folder(void) {
     /* Out of range. */
     CHECK_ERR(ds->get(ds, 7, NULL, x, &y), FT_EINVAL);
     /* Loader: 0 and 3 workers give the same augmented batches. */
-    ft_loader_config lc = {3, true, false, 11, 0, 2, true};
+    ft_loader_config lc = {3, true, false, 11, 0, 2, true, false};
     ft_loader *l0, *l3;
     CHECK_OK(ft_loader_new(ds, &lc, &l0));
     lc.workers = 3;
@@ -880,7 +880,7 @@ static void test_folder_broken(void) {
         CHECK_ERR(ds->get(ds, 3, NULL, x, &y), FT_EFORMAT);
         CHECK(t_msg_has("dog/cut.jpg") && t_msg_has("truncated"));
         /* The loader stops with that message. */
-        ft_loader_config lc = {4, false, false, 1, 2, 2, false};
+        ft_loader_config lc = {4, false, false, 1, 2, 2, false, false};
         ft_loader *l;
         CHECK_OK(ft_loader_new(ds, &lc, &l));
         if (l) {
@@ -1115,7 +1115,7 @@ static void test_hymenoptera(void) {
     CHECK_OK(ft_dataset_image_folder(p, NULL, &ds));
     if (!ds) return;
     CHECK(ds->n == 153 && ds->n_classes == 2);
-    ft_loader_config lc = {16, false, false, 0, 2, 2, false};
+    ft_loader_config lc = {16, false, false, 0, 2, 2, false, false};
     ft_loader *l;
     CHECK_OK(ft_loader_new(ds, &lc, &l));
     int n = 0, c1 = 0;

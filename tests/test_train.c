@@ -1,7 +1,7 @@
 /* Training end to end: the MLP against PyTorch (tests/fixtures/mlp_train.safetensors),
  * pruned backward for frozen layers, zero allocations per warmed-up step, bit-exact resume
  * (after a step limit and after an interrupt), frozen parameters untouched, atomic
- * checkpoints under a failing disk. */
+ * checkpoints under a failing disk, a model that runs at one batch size only. */
 #include "test.h"
 #include "train/report.h"
 
@@ -170,7 +170,7 @@ static void test_zero_alloc(void) {
     ft_optimizer *opt = NULL;
     CHECK_OK(ft_optimizer_new(m->params, &oc, &opt));
     ft_dataset ds = make_blobs(100, NULL);
-    ft_loader_config lc = {16, true, true, 5, 2, 4, true};
+    ft_loader_config lc = {16, true, true, 5, 2, 4, true, false};
     ft_loader *l = NULL;
     CHECK_OK(ft_loader_new(&ds, &lc, &l));
     ft_graph *g = ft_graph_new(m->params);
@@ -366,6 +366,106 @@ static void test_export_and_head(void) {
     ft_model_free(h);
 }
 
+/* ---- 7. a model that runs at one batch size only (a graph config's input.batch, as an import
+ * whose nodes depend on the batch): training drops the short last batch, evaluation and
+ * prediction pad it and count only the real examples ---- */
+#define FIXED_CFG(BATCH)                                                                                             \
+    "{\"arch\":\"graph\",\"input\":{\"shape\":[20]" BATCH "},"                                                       \
+    "\"params\":[{\"name\":\"l1.weight\",\"shape\":[8,20]},{\"name\":\"l1.bias\",\"shape\":[8]},"                    \
+    "{\"name\":\"fc.weight\",\"shape\":[3,8]},{\"name\":\"fc.bias\",\"shape\":[3]}],"                                 \
+    "\"nodes\":[{\"name\":\"l1\",\"op\":\"linear\",\"inputs\":[\"input\"],\"params\":[\"l1.weight\",\"l1.bias\"]},"  \
+    "{\"name\":\"r\",\"op\":\"relu\",\"inputs\":[\"l1\"]},"                                                          \
+    "{\"name\":\"fc\",\"op\":\"linear\",\"inputs\":[\"r\"],\"params\":[\"fc.weight\",\"fc.bias\"]}],"                \
+    "\"head\":{\"node\":\"fc\",\"params\":[\"fc.weight\",\"fc.bias\"]},\"n_classes\":3}"
+
+/* The fixed-batch model mf and the same network at any batch size (mv, run one example at a
+ * time) give the same metrics and probabilities over n examples. */
+static void check_fixed_vs_free(ft_model *mf, ft_model *mv, ft_dataset *ds) {
+    int64_t n = ds->n;
+    memcpy(mv->params->data, mf->params->data, mf->params->total * 4);
+    ft_eval_result rf, rv;
+    float *pf = calloc((size_t)n * 3, 4), *pv = calloc((size_t)n * 3, 4);
+    int32_t *lf = calloc((size_t)n, 4), *lv = calloc((size_t)n, 4);
+    CHECK_OK(ft_evaluate_probs(mf, ds, 3, 0, &rf, pf, lf)); /* the batch asked for is the model's, 4 */
+    CHECK_OK(ft_evaluate_probs(mv, ds, 1, 0, &rv, pv, lv));
+    CHECKF(rf.n == n && rf.examples == n, "fixed-batch eval counted %lld of %lld examples", (long long)rf.n, (long long)n);
+    CHECK(rf.correct == rv.correct);
+    CHECKF(fabs(rf.loss - rv.loss) < 1e-5 * (1 + fabs(rv.loss)), "eval loss %.7f at batch 4 (padded), %.7f one by one", rf.loss, rv.loss);
+    CHECK(memcmp(rf.confusion, rv.confusion, 9 * sizeof *rf.confusion) == 0);
+    CHECK(memcmp(lf, lv, (size_t)n * 4) == 0);
+    double d = 0;
+    for (int64_t i = 0; i < n * 3; i++) d = fmax(d, fabs((double)pf[i] - pv[i]));
+    CHECKF(d < 1e-5, "eval probabilities differ by %g", d);
+    ft_eval_result_free(&rf);
+    ft_eval_result_free(&rv);
+    memset(pf, 0, (size_t)n * 12);
+    CHECK_OK(ft_predict_dataset(mf, ds, 8, 0, pf)); /* n rows, every one written */
+    d = 0;
+    for (int64_t i = 0; i < n * 3; i++) d = fmax(d, fabs((double)pf[i] - pv[i]));
+    CHECKF(d < 1e-5, "predicted probabilities differ by %g", d);
+    /* ft_predict_batch of fewer and of more examples than the batch */
+    float x[9 * 20], qf[27], qv[27];
+    int32_t y;
+    for (int i = 0; i < 9; i++) ds->get(ds, i, NULL, x + i * 20, &y);
+    for (int k = 1; k <= 9; k += 4) {
+        CHECK_OK(ft_predict_batch(mf, x, k, qf));
+        CHECK_OK(ft_predict_batch(mv, x, k, qv));
+        d = 0;
+        for (int i = 0; i < k * 3; i++) d = fmax(d, fabs((double)qf[i] - qv[i]));
+        CHECKF(d < 1e-5, "ft_predict_batch of %d: probabilities differ by %g", k, d);
+    }
+    free(pf); free(pv); free(lf); free(lv);
+}
+
+static void test_fixed_batch(void) {
+    ft_model *mf = NULL, *mv = NULL;
+    CHECK_OK(ft_model_from_config(FIXED_CFG(",\"batch\":4"), &mf));
+    CHECK_OK(ft_model_from_config(FIXED_CFG(""), &mv));
+    if (!mf || !mv) { ft_model_free(mf); ft_model_free(mv); return; }
+    ft_model_init(mf, 5);
+    CHECK(ft_model_fixed_batch(mf) == 4 && ft_model_fixed_batch(mv) == 0);
+    ft_dataset ds = make_blobs(10, NULL), val = make_blobs(7, NULL);
+    /* the graph itself runs at 4 only: without the padding, a batch of 2 fails */
+    float x2[40];
+    int32_t y;
+    ds.get(&ds, 0, NULL, x2, &y);
+    ds.get(&ds, 1, NULL, x2 + 20, &y);
+    ft_graph *g = ft_graph_new(mf->params);
+    ft_node *in = ft_input(g, "x", FT_F32, 2, (int64_t[]){2, 20});
+    ft_node *o = mf->arch->build(mf, g, in, false);
+    CHECK(ft_graph_status(g) == FT_ESHAPE);
+    CHECK(ft_graph_plan(g, o, false) != FT_OK && strstr(ft_errmsg(), "batch 4 only"));
+    ft_graph_free(g);
+    check_fixed_vs_free(mf, mv, &ds);
+    check_fixed_vs_free(mf, mv, &val);
+
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/fixed", t_tmpdir);
+    ft_run_config c = run_cfg(dir);
+    c.accum_steps = 1;
+    c.sched.total_steps = 0;
+    c.sched.warmup_steps = 0;
+    ft_run_result r;
+    c.batch_size = 5; /* another batch size is refused up front, saying how to get one */
+    CHECK_ERR(ft_train(mf, &ds, &val, &c, &r), FT_EINVAL);
+    CHECKF(strstr(ft_errmsg(), "batch 4 only") && strstr(ft_errmsg(), "--batch 4") && strstr(ft_errmsg(), "--input-shape N,"),
+           "message: %s", ft_errmsg());
+    c.batch_size = 4;
+    ft_dataset small = make_blobs(3, NULL);
+    CHECK_ERR(ft_train(mf, &small, NULL, &c, &r), FT_EINVAL);
+    CHECKF(strstr(ft_errmsg(), "3 examples, fewer than"), "message: %s", ft_errmsg());
+    /* 10 examples at batch 4: 2 steps per epoch (2 examples dropped, others each epoch); the
+     * first layer frozen, so the feature cache (padded batches too) feeds the head */
+    CHECK_OK(ft_model_select_trainable(mf, "head", NULL));
+    CHECK_OK(ft_train(mf, &ds, &val, &c, &r));
+    CHECKF(r.steps == 3 * 2, "%lld steps for 3 epochs of 10 examples at batch 4", (long long)r.steps);
+    double l[16];
+    CHECK(read_losses(dir, l, 16) == 6);
+    check_fixed_vs_free(mf, mv, &val); /* the trained weights: still the same metrics */
+    ft_model_free(mf);
+    ft_model_free(mv);
+}
+
 /* ---- 6. the report's bounded history keeps its shape for any run length ---- */
 static void test_series(void) {
     ft_series *h = calloc(1, sizeof *h);
@@ -388,6 +488,7 @@ int main(void) {
     test_resume();
     test_export_and_head();
     test_series();
+    test_fixed_batch();
     t_tmpdir_remove();
     TEST_END();
 }

@@ -107,6 +107,11 @@ ft_status ft_model_export(const ft_model *m, const char *dir);
 /* A copy of m with a fresh head for n_classes (seeded init); the rest is copied by name. */
 ft_status ft_model_replace_head(const ft_model *m, int n_classes, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);
+/* The one batch size the model runs at (a "graph" config's input.batch > 0: an imported graph
+ * whose nodes depend on the batch size), or 0 when any batch size works. Training then needs
+ * batches of exactly that size (the short last batch of an epoch is dropped) and evaluation
+ * and prediction pad a short batch to it, discarding the padded rows. */
+int64_t ft_model_fixed_batch(const ft_model *m);
 /* A copy of m (same weights) that takes size x size images: the config's input shape and
  * preprocess size change (a preprocess resize scales with it). Works when no parameter
  * depends on the input size: networks that end in a global average pool, including

@@ -177,6 +177,8 @@ typedef struct {
     int32_t *y;         /* n labels */
     int64_t epoch, index; /* position: batch `index` of `epoch` */
     int64_t *idx;       /* n dataset indices of the examples, in batch order */
+    int64_t rows;       /* rows filled in x, y and idx: n, or batch_size for a short batch
+                         * of a pad_last loader (rows n.. repeat the last example) */
 } ft_batch;
 
 typedef struct ft_loader ft_loader;
@@ -188,6 +190,9 @@ typedef struct {
     int workers;        /* 0 = load in the caller's thread */
     int prefetch;       /* batches in flight (ring size), >= 1 */
     bool augment;       /* pass an augmenting ft_sample_ctx to get() (training loaders) */
+    bool pad_last;      /* a short last batch is filled to batch_size rows by repeating its
+                         * last example (n stays the real count, rows = batch_size): for
+                         * models that run at one batch size only (ft_model_fixed_batch) */
 } ft_loader_config;
 
 ft_status ft_loader_new(ft_dataset *ds, const ft_loader_config *cfg, ft_loader **out);

@@ -1299,6 +1299,12 @@ out:
 
 static void graph_free(ft_model *m) { gimpl_free(m->impl); }
 
+int64_t ft_model_fixed_batch(const ft_model *m) {
+    if (!m || m->arch != &ft_arch_graph || !m->impl) return 0;
+    const gimpl *c = m->impl;
+    return c->batch > 0 ? c->batch : 0;
+}
+
 const ft_arch ft_arch_graph = {"graph", graph_create, graph_build, graph_config_with_classes, graph_free, NULL, NULL};
 
 /* ---------------- labels (any architecture: edits the config JSON) ---------------- */

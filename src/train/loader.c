@@ -87,6 +87,7 @@ static ft_status fill_batch(ft_loader *l, slot *s, int64_t epoch, int64_t k, boo
     int64_t bs = l->cfg.batch_size, n = l->ds->n;
     int64_t lo = k * bs, hi = lo + bs < n ? lo + bs : n;
     s->b.n = hi - lo;
+    s->b.rows = l->cfg.pad_last && hi - lo < bs ? bs : hi - lo;
     s->b.epoch = epoch;
     s->b.index = k;
     uint8_t *x = s->b.x;
@@ -103,6 +104,12 @@ static ft_status fill_batch(ft_loader *l, slot *s, int64_t epoch, int64_t k, boo
                      m[0] ? m : ft_status_name(st));
             return st;
         }
+    }
+    for (int64_t j = s->b.n; j < s->b.rows; j++) { /* pad_last: repeat the last example */
+        s->b.idx[j] = s->b.idx[s->b.n - 1];
+        if (!l->fetch) continue;
+        s->b.y[j] = s->b.y[s->b.n - 1];
+        memcpy(x + (size_t)j * l->x_bytes, x + (size_t)(s->b.n - 1) * l->x_bytes, l->x_bytes);
     }
     if (restore && saved[0]) ft_fail(FT_OK, "%s", saved);
     else if (restore) ft_clear_error();
@@ -195,7 +202,7 @@ ft_status ft_loader_new(ft_dataset *ds, const ft_loader_config *cfg, ft_loader *
     l->x_bytes = (size_t)ds->x_numel * esz;
     l->n_batches = cfg->drop_last ? ds->n / cfg->batch_size
                                   : ds->n / cfg->batch_size + (ds->n % cfg->batch_size != 0);
-    int64_t bs = cfg->batch_size < ds->n ? cfg->batch_size : (ds->n > 0 ? ds->n : 1);
+    int64_t bs = cfg->pad_last || cfg->batch_size < ds->n ? cfg->batch_size : (ds->n > 0 ? ds->n : 1);
     l->n_slots = cfg->workers > 0 ? cfg->prefetch + 1 : 1;
     l->perm = ft_malloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof *l->perm);
     l->slots = ft_calloc((size_t)l->n_slots, sizeof *l->slots);

@@ -235,7 +235,8 @@ static void fc_note(const ft_run_config *cfg, const char *fmt, ...) {
 /* One forward pass of the frozen part over ds: examples in index order, batches of bs,
  * a plan that computes only the frontier nodes (kept). */
 static ft_status fc_extract(feature_cache *fc, ft_model *m, ft_dataset *ds, int64_t bs, bool training, int workers) {
-    ft_loader_config lc = {bs, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    int64_t fixed = ft_model_fixed_batch(m);
+    ft_loader_config lc = {fixed ? fixed : bs, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false, fixed > 0};
     ft_loader *l = NULL;
     ft_status s = ft_loader_new(ds, &lc, &l);
     if (s) return s;
@@ -245,20 +246,20 @@ static ft_status fc_extract(feature_cache *fc, ft_model *m, ft_dataset *ds, int6
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg = NULL;
-        for (int i = 0; i < n_g; i++) if (g[i].n == b->n) sg = &g[i];
+        for (int i = 0; i < n_g; i++) if (g[i].n == b->rows) sg = &g[i];
         if (!sg) {
             if (n_g == 2) { ft_graph_free(g[0].g); g[0] = g[1]; n_g = 1; }
             sg = &g[n_g];
-            if ((s = build_step(m, ds, b->n, 0, training, 0.0f, sg))) break;
+            if ((s = build_step(m, ds, b->rows, 0, training, 0.0f, sg))) break;
             n_g++;
             if ((s = match_frontier(sg, fc))) break;
             sg->logits->keep = false; /* only the frontier is computed */
             for (int k = 0; k < fc->n_front; k++) ft_node_keep(sg->front[k]);
             if ((s = ft_graph_plan(sg->g, NULL, false))) break;
         }
-        if ((s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * ds->x_numel) * 4))) break;
+        if ((s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->rows * ds->x_numel) * 4))) break;
         if ((s = ft_graph_forward(sg->g))) break;
-        for (int64_t j = 0; j < b->n; j++) {
+        for (int64_t j = 0; j < b->n; j++) { /* padded rows (a fixed-batch model) are dropped */
             int64_t i = b->idx[j];
             for (int k = 0; k < fc->n_front; k++)
                 memcpy(fc->feat + i * fc->stride + fc->off[k], sg->front[k]->val + j * fc->per[k],
@@ -278,7 +279,8 @@ static ft_status fc_setup(feature_cache *fc, ft_model *m, ft_dataset *ds, int64_
     memset(fc, 0, sizeof *fc);
     if (cfg->no_feature_cache || ds->n < 1 || ds->task) return FT_OK; /* text: not (yet) */
     step_graph s;
-    ft_status st = build_step(m, ds, bs < ds->n ? bs : ds->n, 0, training, 0.0f, &s);
+    int64_t fixed = ft_model_fixed_batch(m);
+    ft_status st = build_step(m, ds, fixed ? fixed : bs < ds->n ? bs : ds->n, 0, training, 0.0f, &s);
     if (st) return st;
     ft_node *fr[FC_MAX];
     int k = ft_graph_status(s.g) ? 0 : ft_graph_frozen_frontier(s.g, s.x, s.loss, training, fr, FC_MAX);
@@ -331,7 +333,7 @@ static ft_status fc_setup(feature_cache *fc, ft_model *m, ft_dataset *ds, int64_
 /* Before a G_HEAD forward: feed the cached frontier values and labels of the batch. */
 static void fc_gather(const feature_cache *fc, step_graph *sg, const ft_batch *b) {
     int32_t *y = (int32_t *)(void *)sg->y->val;
-    for (int64_t j = 0; j < b->n; j++) {
+    for (int64_t j = 0; j < b->rows; j++) {
         int64_t i = b->idx[j];
         for (int k = 0; k < fc->n_front; k++)
             memcpy(sg->front[k]->val + j * fc->per[k], fc->feat + i * fc->stride + fc->off[k],
@@ -346,8 +348,8 @@ static ft_status feed_batch(step_graph *sg, const feature_cache *fc, const ft_ba
     if (sg->mode == G_HEAD) { fc_gather(fc, sg, b); return FT_OK; }
     if (sg->task == FT_TASK_CTC) return ft_ctc_graph_set(&sg->ctc, b->x, b->n);
     if (sg->task) { ft_text_graph_set(&sg->text, b->x, ds->x_shape[1], b->y, b->n); return FT_OK; }
-    ft_status s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->n * x_numel) * 4);
-    if (!s) s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->n * 4);
+    ft_status s = ft_graph_set_input(sg->g, sg->x, b->x, (size_t)(b->rows * x_numel) * 4);
+    if (!s) s = ft_graph_set_input(sg->g, sg->y, b->y, (size_t)b->rows * 4);
     return s;
 }
 
@@ -381,7 +383,7 @@ static ft_status evaluate_text(ft_model *m, ft_dataset *ds, int64_t batch_size, 
     if (s) return s;
     int64_t *lengths = NULL;
     if (!tb->pad_to_dataset && ds->n > batch_size && (s = ft_text_lengths(ds, &lengths))) { ft_text_eval_free(e); return s; }
-    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false, false};
     ft_loader *l = NULL;
     if ((s = ft_loader_new(ds, &lc, &l)) || (s = ft_loader_group_by_length(l, lengths, lengths ? ds->n : 0))) {
         ft_loader_free(l);
@@ -412,7 +414,7 @@ static ft_status evaluate_ctc(ft_model *m, ft_dataset *ds, int64_t batch_size, i
     ft_ctc_eval *e = NULL;
     ft_status s = ft_ctc_eval_new(m, ds, &e);
     if (s) return s;
-    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false, false};
     ft_loader *l = NULL;
     if ((s = ft_loader_new(ds, &lc, &l))) { ft_ctc_eval_free(e); return s; }
     graph_cache cache = {0};
@@ -447,6 +449,8 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
     memset(res, 0, sizeof *res);
     ft_status s = check_data(m, ds);
     if (s) return s;
+    int64_t fixed = ft_model_fixed_batch(m); /* a short batch is padded to it, the padded rows dropped */
+    if (fixed) batch_size = fixed;           /* text and ctc: not padded (yet), so n must be a multiple */
     if (ds->task == FT_TASK_CTC) return evaluate_ctc(m, ds, batch_size, workers, res);
     ft_text_batching dflt = {.pad_multiple = 0};
     if (ds->task) return evaluate_text(m, ds, batch_size, workers, tb ? tb : &dflt, res);
@@ -454,7 +458,7 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
     res->n_classes = C;
     res->confusion = ft_calloc((size_t)C * (size_t)C, sizeof *res->confusion);
     if (!res->confusion) return ft_fail(FT_ENOMEM, "out of memory");
-    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false, fixed > 0};
     ft_loader *l = NULL;
     if ((s = ft_loader_new(ds, &lc, &l))) return s;
     graph_cache cache = {0};
@@ -466,14 +470,20 @@ static ft_status evaluate(ft_model *m, ft_dataset *ds, int64_t batch_size, int w
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, ds, b->n, 0, false, 0.0f, mode, fc, &sg))) break;
+        if ((s = cache_get(&cache, m, ds, b->rows, 0, false, 0.0f, mode, fc, &sg))) break;
         if ((s = feed_batch(sg, fc, b, ds))) break;
         if ((s = ft_graph_forward(sg->g))) break;
         const int32_t *yb = (const int32_t *)(const void *)sg->y->val;
-        loss_sum += (double)sg->loss->val[0] * (double)b->n;
+        if (b->rows == b->n) loss_sum += (double)sg->loss->val[0] * (double)b->n;
         for (int64_t i = 0; i < b->n; i++) {
             const float *z = sg->logits->val + i * C;
             int best = 0, rank = 0, t = yb[i];
+            if (b->rows != b->n) { /* padded: the loss of the real rows only (cross entropy, no smoothing) */
+                double mx = z[0], sum = 0;
+                for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+                for (int c = 0; c < C; c++) sum += exp((double)z[c] - mx);
+                loss_sum += mx + log(sum) - (double)z[t];
+            }
             for (int c = 1; c < C; c++) if (z[c] > z[best]) best = c;
             for (int c = 0; c < C; c++) rank += z[c] > z[t];
             res->confusion[(int64_t)t * C + best]++;
@@ -512,8 +522,30 @@ ft_status ft_evaluate_probs(ft_model *m, ft_dataset *ds, int64_t batch_size, int
 
 ft_status ft_predict_one(ft_model *m, const void *x, float *probs) { return ft_predict_batch(m, x, 1, probs); }
 
+/* A model that runs at one batch size B only: n examples in runs of B, the last run padded
+ * with copies of its last example, whose outputs are dropped. */
+static ft_status predict_fixed(ft_model *m, const void *x, int64_t n, int64_t B, float *probs) {
+    size_t row = 4;
+    for (int d = 0; d < m->in_ndim; d++) row *= (size_t)m->in_shape[d];
+    uint8_t *buf = ft_malloc((size_t)B * row);
+    float *p = ft_malloc((size_t)B * (size_t)m->n_classes * sizeof *p);
+    ft_status s = buf && p ? FT_OK : ft_fail(FT_ENOMEM, "out of memory");
+    for (int64_t lo = 0; lo < n && !s; lo += B) {
+        int64_t k = n - lo < B ? n - lo : B;
+        memcpy(buf, (const uint8_t *)x + (size_t)lo * row, (size_t)k * row);
+        for (int64_t j = k; j < B; j++) memcpy(buf + (size_t)j * row, buf + (size_t)(k - 1) * row, row);
+        s = ft_predict_batch(m, buf, B, p);
+        if (!s) memcpy(probs + lo * m->n_classes, p, (size_t)k * (size_t)m->n_classes * sizeof *p);
+    }
+    ft_free(p);
+    ft_free(buf);
+    return s;
+}
+
 ft_status ft_predict_batch(ft_model *m, const void *x, int64_t n, float *probs) {
     if (n < 1) return ft_fail(FT_EINVAL, "predict: %lld examples", (long long)n);
+    int64_t fixed = ft_model_fixed_batch(m);
+    if (fixed && n != fixed) return predict_fixed(m, x, n, fixed, probs);
     graph_cache cache = {0};
     step_graph *sg;
     ft_status s = cache_get(&cache, m, NULL, n, 0, false, 0.0f, G_PLAIN, NULL, &sg);
@@ -540,7 +572,8 @@ ft_status ft_predict_dataset(ft_model *m, ft_dataset *ds, int64_t batch_size, in
     }
     if (ds->n < 1) return ft_fail(FT_EINVAL, "dataset '%s' is empty", ds->name);
     int C = m->n_classes;
-    ft_loader_config lc = {batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false};
+    int64_t fixed = ft_model_fixed_batch(m); /* a short batch is padded to it, the padded rows dropped */
+    ft_loader_config lc = {fixed ? fixed : batch_size, false, false, 0, workers, workers > 0 ? 2 * workers : 1, false, fixed > 0};
     ft_loader *l = NULL;
     ft_status s = ft_loader_new(ds, &lc, &l);
     if (s) return s;
@@ -549,8 +582,8 @@ ft_status ft_predict_dataset(ft_model *m, ft_dataset *ds, int64_t batch_size, in
     ft_batch *b;
     while (!s && !(s = ft_loader_next(l, &b)) && b) {
         step_graph *sg;
-        if ((s = cache_get(&cache, m, NULL, b->n, 0, false, 0.0f, G_PLAIN, NULL, &sg))) break;
-        for (int64_t i = 0; i < b->n; i++) b->y[i] = 0; /* the labels mean nothing here */
+        if ((s = cache_get(&cache, m, NULL, b->rows, 0, false, 0.0f, G_PLAIN, NULL, &sg))) break;
+        for (int64_t i = 0; i < b->rows; i++) b->y[i] = 0; /* the labels mean nothing here */
         if ((s = feed_batch(sg, NULL, b, ds))) break;
         if ((s = ft_graph_forward(sg->g))) break;
         for (int64_t i = 0; i < b->n; i++) softmax_rows(sg->logits->val + i * C, 1, C, probs + b->idx[i] * C);
@@ -583,6 +616,15 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
     ft_status s = validate(cfg);
     if (!s) s = check_data(m, train);
     if (!s && val) s = check_data(m, val);
+    int64_t fixed = ft_model_fixed_batch(m); /* batches of exactly that size: the short last one is dropped */
+    if (!s && fixed && cfg->batch_size != fixed)
+        s = ft_fail(FT_EINVAL, "the model runs at batch %lld only (an imported graph whose nodes depend on the batch size; its config's "
+                    "input.batch), not %lld: train with batch size %lld (--batch %lld), or import it again at another batch "
+                    "(finetune convert --input-shape N,...)", (long long)fixed, (long long)cfg->batch_size, (long long)fixed, (long long)fixed);
+    if (!s && fixed && train->n < fixed)
+        s = ft_fail(FT_EINVAL, "dataset '%s' has %lld examples, fewer than the one batch size the model runs at (%lld): "
+                    "a batch of training needs %lld examples (or import the model again at a smaller batch: finetune convert --input-shape N,...)",
+                    train->name, (long long)train->n, (long long)fixed, (long long)fixed);
     if (!s) s = ft_mkdirs(cfg->out_dir);
     if (s) return s;
     char ckpt[4096], best[4096], metrics[4096], report[4096];
@@ -618,7 +660,7 @@ ft_status ft_train(ft_model *m, ft_dataset *train, ft_dataset *val, const ft_run
      * LengthGroupedSampler */
     bool grouped = cfg->text.group_by_length && is_text_task(train->task) && !cfg->text.pad_to_dataset;
     if (grouped && (s = ft_text_lengths(train, &lengths))) goto done;
-    ft_loader_config lc = {cfg->batch_size, true, false, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1, true};
+    ft_loader_config lc = {cfg->batch_size, true, fixed > 0, st.seed, cfg->workers, cfg->workers > 0 ? 2 * cfg->workers : 1, true, false};
     if ((s = ft_loader_new(train, &lc, &loader))) goto done;
     if (grouped && (s = ft_loader_group_by_length(loader, lengths, 50 * cfg->batch_size))) goto done;
     /* Signals from here: an interrupt while the feature cache is computed (which is not
