@@ -426,6 +426,53 @@ static void test_group_by_length(void) {
     ft_loader_free(l);
 }
 
+/* pad_last (models that run at one batch size only): the short last batch keeps n real
+ * examples and fills rows up to the batch size with copies of its last one; drop_last with
+ * shuffling drops other examples each epoch. */
+static void test_pad_last(void) {
+    ft_dataset ds;
+    synth s;
+    synth_init(&ds, &s, N);
+    for (int w = 0; w <= 2; w += 2) {
+        ft_loader_config c = config(BS, false, false, w, 2);
+        c.pad_last = true;
+        ft_loader *l = NULL;
+        CHECK_OK(ft_loader_new(&ds, &c, &l));
+        if (!l) continue;
+        CHECK(ft_loader_batches_per_epoch(l) == N / BS + 1);
+        CHECK_OK(ft_loader_start(l, 0, 0));
+        int64_t seen = 0, bad = 0;
+        ft_batch *b = NULL;
+        while (ft_loader_next(l, &b) == FT_OK && b) {
+            const float *x = b->x;
+            bool last = b->index == N / BS;
+            if (b->n != (last ? N % BS : BS) || b->rows != BS) bad++;
+            for (int64_t j = 0; j < b->rows; j++) {
+                int64_t want = b->index * BS + (j < b->n ? j : b->n - 1); /* unshuffled */
+                if ((int64_t)x[3 * j] != want || b->idx[j] != want || b->y[j] != want % 7) bad++;
+            }
+            seen += b->n;
+        }
+        CHECKF(bad == 0 && seen == N, "pad_last (%d workers): %lld bad rows, %lld examples", w, (long long)bad, (long long)seen);
+        ft_loader_free(l);
+    }
+    /* drop_last + shuffle: N % BS examples dropped each epoch, not the same ones every epoch */
+    ft_loader_config c = config(BS, true, true, 0, 1);
+    ft_loader *l = NULL;
+    CHECK_OK(ft_loader_new(&ds, &c, &l));
+    if (!l) return;
+    int64_t ids[N], sizes[N], nb;
+    char kept[2][N];
+    memset(kept, 0, sizeof kept);
+    for (int e = 0; e < 2; e++) {
+        int64_t got = run_epoch(l, e, 0, ids, sizes, &nb);
+        CHECK(got == N - N % BS && nb == N / BS);
+        for (int64_t i = 0; i < got && i < N; i++) if (ids[i] >= 0 && ids[i] < N) kept[e][ids[i]] = 1;
+    }
+    CHECKF(memcmp(kept[0], kept[1], N) != 0, "drop_last with shuffling dropped the same examples in epochs 0 and 1");
+    ft_loader_free(l);
+}
+
 int main(void) {
     test_group_by_length();
     test_coverage_and_order();
@@ -434,5 +481,6 @@ int main(void) {
     test_no_alloc();
     test_free_mid_epoch();
     test_stress();
+    test_pad_last();
     TEST_END();
 }
