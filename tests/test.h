@@ -76,8 +76,9 @@ static inline const char *t_tmp(const char *name) {
 /* ---- models ---- */
 
 /* An eval forward pass of model m on a batch of n examples x (its input shape each): the
- * output into out (*out_numel floats, if out_numel). */
-static inline ft_status t_model_forward(ft_model *m, const float *x, int64_t n, float *out, int64_t *out_numel) {
+ * output into out, which holds cap floats (a larger output fails with FT_ESHAPE and copies
+ * nothing); *out_numel gets its size, if out_numel. */
+static inline ft_status t_model_forward_cap(ft_model *m, const float *x, int64_t n, float *out, int64_t cap, int64_t *out_numel) {
     ft_graph *g = ft_graph_new(m->params);
     int64_t shape[FT_MAX_DIMS] = {n}, per = 1;
     for (int d = 0; d < m->in_ndim; d++) { shape[d + 1] = m->in_shape[d]; per *= m->in_shape[d]; }
@@ -87,12 +88,17 @@ static inline ft_status t_model_forward(ft_model *m, const float *x, int64_t n, 
     ft_status s = ft_graph_plan(g, NULL, false);
     if (!s) s = ft_graph_set_input(g, in, x, (size_t)(n * per) * 4);
     if (!s) s = ft_graph_forward(g);
+    if (!s && y->numel > cap) s = ft_fail(FT_ESHAPE, "the output has %lld values, room for %lld", (long long)y->numel, (long long)cap);
     if (!s) {
         memcpy(out, y->val, (size_t)y->numel * 4);
         if (out_numel) *out_numel = y->numel;
     }
     ft_graph_free(g);
     return s;
+}
+/* The same without a bound: out must hold the whole output. */
+static inline ft_status t_model_forward(ft_model *m, const float *x, int64_t n, float *out, int64_t *out_numel) {
+    return t_model_forward_cap(m, x, n, out, INT64_MAX, out_numel);
 }
 
 /* ---- gradient checks of ops (test_ops.c, test_cnn_ops.c, test_shape_ops.c, test_rnn.c) ----

@@ -69,6 +69,37 @@ static void perturb(ft_model *m) {
 static ft_model *load_config(const char *name, uint64_t seed, bool move);
 static ft_model *load_case(const char *name, uint64_t seed) { return load_config(name, seed, true); }
 
+/* Trains m on the CSV file csv as `finetune train --optimizer sgd --threads 1 --workers 0
+ * --progress none` does (the generator's fine-tuned cases), into the run folder run; then
+ * removes the CSV and the run folder. Returns the run's result (loss, steps). */
+static ft_run_result train_sgd(ft_model *m, const char *csv, const char *run, int epochs, int64_t batch, float lr, uint64_t seed) {
+    ft_dataset *ds = NULL;
+    char spec[600];
+    snprintf(spec, sizeof spec, "csv:%s", csv);
+    CHECK_OK(ft_dataset_open(spec, &ds));
+    ft_run_config c = ft_run_defaults();
+    c.out_dir = run;
+    c.epochs = epochs;
+    c.batch_size = batch;
+    c.optim = ft_optim_defaults(FT_OPT_SGD);
+    c.optim.lr = lr;
+    c.seed = seed;
+    c.workers = 0;
+    c.progress = -1;
+    ft_run_result res;
+    memset(&res, 0, sizeof res);
+    ft_set_num_threads(1);
+    if (ds) CHECK_OK(ft_train(m, ds, NULL, &c, &res));
+    ft_set_num_threads(2);
+    ft_dataset_free(ds);
+    unlink(csv);
+    char p[700];
+    const char *files[] = {"checkpoint.safetensors", "metrics.jsonl", "report.html", "best.safetensors"};
+    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", run, files[i]); unlink(p); }
+    rmdir(run);
+    return res;
+}
+
 /* The generator's "mlp_finetuned": the same CSV, trained as `finetune train --epochs 3
  * --batch 16 --optimizer sgd --lr 0.1 --threads 1 --workers 0 --seed 1` trains it. */
 static ft_model *finetuned(const char *config, uint64_t seed) {
@@ -88,33 +119,10 @@ static ft_model *finetuned(const char *config, uint64_t seed) {
         fprintf(f, "%d\n", best);
     }
     fclose(f);
-    ft_dataset *ds = NULL;
-    char spec[600];
-    snprintf(spec, sizeof spec, "csv:%s", csv);
-    CHECK_OK(ft_dataset_open(spec, &ds));
-    ft_run_config c = ft_run_defaults();
-    c.out_dir = run;
-    c.epochs = 3;
-    c.batch_size = 16;
-    c.optim = ft_optim_defaults(FT_OPT_SGD);
-    c.optim.lr = 0.1f;
-    c.seed = seed;
-    c.workers = 0;
-    c.progress = -1;
-    ft_run_result res;
-    memset(&res, 0, sizeof res);
-    ft_set_num_threads(1);
-    if (ds) CHECK_OK(ft_train(m, ds, NULL, &c, &res));
-    ft_set_num_threads(2);
+    train_sgd(m, csv, run, 3, 16, 0.1f, seed);
     ft_model *init = load_config(config, seed, false); /* training moved the weights */
     CHECK(init && init->params->total == m->params->total && memcmp(init->params->data, m->params->data, m->params->total * 4) != 0);
     ft_model_free(init);
-    ft_dataset_free(ds);
-    unlink(csv);
-    char p[700];
-    const char *files[] = {"checkpoint.safetensors", "metrics.jsonl", "report.html", "best.safetensors"};
-    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", run, files[i]); unlink(p); }
-    rmdir(run);
     return m;
 }
 
@@ -139,7 +147,7 @@ static ft_model *finetune_imported(ft_model *m, json_t *f, int k, const char *na
     CHECK_OK(ft_model_select_trainable(h, globs, NULL));
     int64_t per = 1, n0 = 0;
     for (int d = 0; d < h->in_ndim; d++) per *= h->in_shape[d];
-    char csv[512], run[512], spec[600];
+    char csv[512], run[512];
     snprintf(csv, sizeof csv, "%s/%s.csv", tmpdir, name);
     snprintf(run, sizeof run, "%s/run_%s", tmpdir, name);
     FILE *fp = fopen(csv, "w");
@@ -154,29 +162,8 @@ static ft_model *finetune_imported(ft_model *m, json_t *f, int k, const char *na
     float *before = forward(h, k, false, 1.0f, &n0); /* the untrained model (new head, imported weights) */
     float *init = ft_malloc((size_t)h->params->total * sizeof *init);
     memcpy(init, h->params->data, (size_t)h->params->total * sizeof *init);
-    ft_dataset *ds = NULL;
-    snprintf(spec, sizeof spec, "csv:%s", csv);
-    CHECK_OK(ft_dataset_open(spec, &ds));
-    ft_run_config c = ft_run_defaults();
-    c.out_dir = run;
-    c.epochs = (int)json_integer_value(json_object_get(f, "epochs"));
-    c.batch_size = json_integer_value(json_object_get(f, "batch"));
-    c.optim = ft_optim_defaults(FT_OPT_SGD);
-    c.optim.lr = (float)json_number_value(json_object_get(f, "lr"));
-    c.seed = seed;
-    c.workers = 0;
-    c.progress = -1;
-    ft_run_result res;
-    memset(&res, 0, sizeof res);
-    ft_set_num_threads(1);
-    if (ds) CHECK_OK(ft_train(h, ds, NULL, &c, &res));
-    ft_set_num_threads(2);
-    ft_dataset_free(ds);
-    unlink(csv);
-    char p[700];
-    const char *files[] = {"checkpoint.safetensors", "metrics.jsonl", "report.html", "best.safetensors"};
-    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s/%s", run, files[i]); unlink(p); }
-    rmdir(run);
+    ft_run_result res = train_sgd(h, csv, run, (int)json_integer_value(json_object_get(f, "epochs")), json_integer_value(json_object_get(f, "batch")),
+              (float)json_number_value(json_object_get(f, "lr")), seed);
     /* the selected parameters moved, every other weight is bit-identical (buffers: the
      * running statistics of a batch norm in training mode may move) */
     int moved = 0, kept = 0, trainable = 0, frozen = 0;

@@ -39,19 +39,8 @@ static float *ref_f32(const char *name, int64_t *numel) {
 /* Forward of a model on one float input of the model's shape times n; out gets the
  * (first) output's values. Returns the output's numel, -1 on failure. */
 static int64_t run(ft_model *m, const float *x, int64_t n, float *out, int64_t cap) {
-    ft_graph *g = ft_graph_new(m->params);
-    int64_t shape[FT_MAX_DIMS] = {n}, per = 1;
-    for (int d = 0; d < m->in_ndim; d++) { shape[d + 1] = m->in_shape[d]; per *= m->in_shape[d]; }
-    ft_node *in = ft_input(g, "x", m->in_dtype, m->in_ndim + 1, shape);
-    ft_node *y = m->arch->build(m, g, in, false);
-    ft_node_keep(y);
     int64_t got = -1;
-    ft_status s = ft_graph_plan(g, NULL, false);
-    if (!s) s = ft_graph_set_input(g, in, x, (size_t)(n * per) * sizeof *x);
-    if (!s) s = ft_graph_forward(g);
-    if (!s && y->numel <= cap) { memcpy(out, y->val, (size_t)y->numel * sizeof *out); got = y->numel; }
-    if (s) fprintf(stderr, "forward: %s\n", ft_errmsg());
-    ft_graph_free(g);
+    if (t_model_forward_cap(m, x, n, out, cap, &got)) { fprintf(stderr, "forward: %s\n", ft_errmsg()); return -1; }
     return got;
 }
 
